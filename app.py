@@ -1,0 +1,76 @@
+"""AIGC Studio: assembles the tabs into one gr.Blocks app and launches it.
+
+    python app.py [--host 0.0.0.0] [--port 7860] [--share] [--preload sd15,...] [--lang en]
+
+Every flag is also an environment variable; the full table is in studio/config.py and the README.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+
+from studio import api  # noqa: E402
+from studio.config import configure, settings  # noqa: E402
+from tabs import image, models, pending  # noqa: E402
+from tabs.ui import UI  # noqa: E402
+
+log = logging.getLogger("studio")
+
+CSS = ".pending-note { font-size: 1.05em; }"
+LANGS = [("中文", "zh"), ("English", "en")]
+
+
+def build_demo() -> gr.Blocks:
+    ui = UI(settings().lang)
+    with gr.Blocks(title="AIGC Studio · AIGC 创作工坊") as demo:
+        lang = gr.State(ui.lang)
+        with gr.Row(equal_height=True):
+            with gr.Column(scale=8):
+                ui.md("app.title")
+            with gr.Column(scale=2, min_width=160):
+                switch = gr.Radio(LANGS, value=ui.lang, label="语言 / Language", container=False)
+        with gr.Tabs():
+            for name in ("text", "image", "speech", "video", "crossmodal", "finetune", "models"):
+                with ui.tab(f"tab.{name}"):
+                    if name == "image":
+                        image.build(ui, lang)
+                    elif name == "models":
+                        models.build(ui, lang)
+                    else:
+                        pending.build(ui, name)
+        switch.change(lambda choice: [choice, *ui.relabel(choice)], switch, [lang, *ui.components],
+                      api_visibility="private", queue=False)
+    return demo
+
+
+def preload(keys: list[str]) -> None:
+    """Load models in the background so the page is up at once and a class does not wait later."""
+    def work():
+        for key in keys:
+            try:
+                api.load(key)
+                log.info("preloaded %s", key)
+            except Exception as exc:  # a missing model must not stop the studio
+                log.warning("preload of %s failed: %s", key, exc)
+    threading.Thread(target=work, name="preload", daemon=True).start()
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    s = configure(sys.argv[1:] if argv is None else argv)
+    demo = build_demo()
+    demo.queue(max_size=s.queue_size, default_concurrency_limit=1)
+    if s.preload:
+        preload(s.preload)
+    demo.launch(server_name=s.host, server_port=int(s.port), share=s.share, css=CSS,
+                allowed_paths=[os.path.abspath(s.output_dir)])
+
+
+if __name__ == "__main__":
+    main()

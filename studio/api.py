@@ -1,0 +1,228 @@
+"""The public Python API: every control on the studio's pages is a parameter here.
+
+    from studio import api
+    result = api.generate_image("a red circle", model="mini-shapes", seed=42)
+    result.images[0].save("circle.png")
+
+The Gradio events call these functions and carry the same names (`api_name`), so a
+`gradio_client` user gets the same calls. Errors a user can cause raise `StudioError`, whose
+message reads in Chinese or English (`err.message("en")`); `lang=` picks the language of notices.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from PIL import Image
+
+from . import hub, validate
+from .config import settings
+from .engines.image import ImageJob, txt2img
+from .errors import StudioError
+from .i18n import t
+from .infotext import format_infotext, parse_infotext, read_png_text
+from .manager import manager
+from .models import ModelSpec, detect, resolve, weights_hash
+from .outputs import save_png, with_parameters
+from .registry import CARDS, cards
+from . import samplers as _samplers
+from .results import ImageResult
+
+__all__ = ["StudioError", "ImageResult", "list_models", "manager_status", "load", "unload", "unload_all",
+           "download", "delete", "local_models", "model_defaults", "generate_image", "read_infotext", "image_samplers"]
+
+Progress = Callable[[float, str], None]
+PROMPT_CAP = 4000
+MAX_BATCH = 8
+MAX_BATCH_COUNT = 16
+
+
+def _lang(lang: str | None) -> str:
+    return lang if lang in ("zh", "en") else settings().lang
+
+
+# -- models -------------------------------------------------------------------------------------
+def list_models(task: str | None = None, lang: str | None = None) -> list[dict]:
+    """Every known model: key, task, title, approx size, sources, licence, whether it is on disk / loaded."""
+    lang = _lang(lang)
+    rows = []
+    for card in cards(task):
+        path = hub.find_local(card)
+        rows.append(dict(key=card.key, task=card.task, title=card.title[lang], approx_bytes=card.approx_bytes,
+                         modelscope_id=card.modelscope_id, hf_id=card.hf_id, licence=card.licence,
+                         builtin=card.builtin, on_disk=path is not None, path=str(path) if path else None,
+                         disk_bytes=hub.folder_bytes(path) if path and not card.builtin else None,
+                         loaded=manager().is_loaded(card.key)))
+    return rows
+
+
+def manager_status() -> dict:
+    """What is loaded (device, bytes, load time, last use), the memory budgets and disk usage."""
+    status = manager().status()
+    status["disk"] = {str(d): hub.folder_bytes(d) for d in hub.model_dirs()}
+    status["hub"] = settings().hub
+    return status
+
+
+def load(key: str, progress: Progress | None = None) -> dict:
+    """Load a model now (downloading it first if needed); returns its status row."""
+    manager().get(key, progress=progress)
+    spec_key = resolve(key).key
+    return next(row for row in manager().status()["loaded"] if row["key"] == spec_key)
+
+
+def unload(key: str) -> bool:
+    """Drop a model from memory; False when it was not loaded."""
+    return manager().unload(key)
+
+
+def unload_all() -> int:
+    """Drop every model not in use; returns how many were dropped."""
+    return manager().unload_all()
+
+
+def download(key: str, progress: Progress | None = None) -> str:
+    """Download a registry model into the first model folder; returns the folder."""
+    card = _card(key)
+    existing = hub.find_local(card)
+    return str(existing) if existing else str(hub.download(card, progress))
+
+
+def delete(key: str) -> str:
+    """Delete a downloaded model's folder (unloading it first)."""
+    card = _card(key)
+    manager().unload(key)
+    return str(hub.delete(card))
+
+
+def local_models(task: str | None = None) -> list[str]:
+    """Folders and checkpoint files in the model folders that the studio can load (not registry downloads)."""
+    found = []
+    for d in hub.model_dirs():
+        if not d.is_dir():
+            continue
+        for entry in sorted(d.iterdir()):
+            if entry.name in CARDS or entry.name.startswith("."):
+                continue
+            try:
+                kind, _loader = detect(entry)
+            except StudioError:
+                continue
+            if task is None or kind == task:
+                found.append(entry.name)
+    return found
+
+
+def model_defaults(model: str) -> dict:
+    """The tab defaults and limits of a model (size, steps, CFG, sampler, largest side)."""
+    spec = resolve(model)
+    base = {"width": 512, "height": 512, "steps": 25, "cfg_scale": 7.0, "sampler": _samplers.DEFAULT, "max_side": 1024}
+    if spec.task == "image" and spec.path is not None and not spec.card:
+        base.update(_folder_image_defaults(spec))
+    return {**base, **spec.defaults()}
+
+
+def _folder_image_defaults(spec: ModelSpec) -> dict:
+    """SDXL-class folders are native at 1024."""
+    index = spec.path / "model_index.json"
+    if index.is_file() and "XL" in index.read_text(encoding="utf-8"):
+        return {"width": 1024, "height": 1024, "max_side": 2048}
+    return {}
+
+
+def _card(key: str):
+    if key not in CARDS:
+        raise StudioError("unknown_model", model=key, choices=", ".join(CARDS),
+                          dirs=", ".join(str(d) for d in hub.model_dirs()))
+    return CARDS[key]
+
+
+# -- text to image ------------------------------------------------------------------------------
+def image_samplers(model: str | None = None) -> list[str]:
+    """Sampler names that apply to `model` (all SD samplers for the Stable Diffusion family)."""
+    return _samplers.names()
+
+
+def _image_spec(model: str) -> ModelSpec:
+    spec = resolve(model)
+    if spec.task != "image":
+        raise StudioError("wrong_task", model=model, got=spec.task, want="image")
+    return spec
+
+
+def generate_image(prompt: str = "", negative_prompt: str = "", model: str = "mini-shapes",
+                   sampler: str | None = None, steps: int | None = None, cfg_scale: float | None = None,
+                   seed: int = -1, width: int | None = None, height: int | None = None, batch_size: int = 1,
+                   *, batch_count: int = 1, generator_device: str = "cpu", save: bool = True,
+                   lang: str | None = None, progress: Progress | None = None) -> ImageResult:
+    """Text to image. Image i of batch k uses seed + k * batch_size + i, so any image can be made alone.
+
+    Unset sampler / steps / cfg_scale / width / height take the model's defaults.
+    """
+    lang = _lang(lang)
+    spec = _image_spec(model)
+    d = model_defaults(model)
+    notices: list[str] = []
+    prompt = validate.text("prompt", prompt, PROMPT_CAP)
+    negative_prompt = validate.text("negative_prompt", negative_prompt, PROMPT_CAP)
+    sampler = sampler or d["sampler"]
+    if sampler not in _samplers.SAMPLERS:
+        raise StudioError("bad_sampler", sampler=sampler, model=model, choices=", ".join(_samplers.names()))
+    if not _samplers.is_exact(sampler):
+        notices.append(t("notice_sampler_approx", lang, sampler=sampler, cls=_samplers.class_name(sampler)))
+    steps = validate.number("steps", d["steps"] if steps is None else steps, 1, 150, int)
+    cfg_scale = validate.number("cfg_scale", d["cfg_scale"] if cfg_scale is None else cfg_scale, 1, 30)
+    batch_size = validate.number("batch_size", batch_size, 1, MAX_BATCH, int)
+    batch_count = validate.number("batch_count", batch_count, 1, MAX_BATCH_COUNT, int)
+    width, height = validate.size(d["width"] if width is None else width, d["height"] if height is None else height,
+                                  d["max_side"], lang, notices)
+    first_seed = validate.seed(seed, lang, notices)
+    if generator_device not in ("cpu", "cuda"):
+        raise StudioError("out_of_range", name="generator_device", low="cpu", high="cuda", value=generator_device)
+    if not prompt.strip():
+        notices.append(t("notice_empty_prompt", lang))
+
+    result = ImageResult([], [], [], notices)
+    total = steps * batch_count
+    for k in range(batch_count):
+        seeds = [(first_seed + k * batch_size + i) % (validate.MAX_SEED + 1) for i in range(batch_size)]
+        job = ImageJob(prompt, negative_prompt, sampler, steps, cfg_scale, seeds, width, height, generator_device)
+        on_step = (lambda done, _n, k=k: progress((k * steps + done) / total, f"{k * steps + done}/{total}")) \
+            if progress else None
+        images = manager().run(model, lambda pipe: txt2img(pipe, job, on_step), progress=progress)
+        for image, s in zip(images, seeds):
+            _finish(result, image, s, job, spec, save, lang)
+    return result
+
+
+def _finish(result: ImageResult, image: Image.Image, seed: int, job: ImageJob, spec: ModelSpec,
+            save: bool, lang: str) -> None:
+    params = dict(steps=job.steps, sampler=job.sampler, cfg_scale=job.cfg_scale, seed=seed,
+                  size=f"{job.width}x{job.height}", model_hash=weights_hash(spec), model=spec.title)
+    if job.generator_device != "cpu":
+        params["RNG"] = "GPU"
+    text = format_infotext(job.prompt, job.negative_prompt, params)
+    result.images.append(with_parameters(image, text))
+    result.seeds.append(seed)
+    result.infotexts.append(text)
+    if save:
+        try:
+            result.paths.append(save_png(image, text, seed))
+        except OSError as exc:  # a full disk must not cost the user the image they waited for
+            note = t("notice_not_saved", lang, reason=exc.strerror or str(exc))
+            if note not in result.notices:
+                result.notices.append(note)
+
+
+def read_infotext(image) -> dict:
+    """The generation parameters stored in a PNG (a PIL image or a file path), as studio fields."""
+    if isinstance(image, (str, bytes)) or hasattr(image, "__fspath__"):
+        try:
+            image = Image.open(image)
+        except (OSError, ValueError) as exc:
+            raise StudioError("not_an_image") from exc
+    if not isinstance(image, Image.Image):
+        raise StudioError("not_an_image")
+    text = read_png_text(image)
+    if not text:
+        raise StudioError("no_infotext")
+    return parse_infotext(text)

@@ -1,0 +1,150 @@
+"""Every setting of the studio, in one table.
+
+Each row is a flag of `python app.py` and an environment variable; a flag wins over the env var,
+the env var over the default. The README's settings table is generated from SETTINGS
+(`python -m studio.config --markdown`) and a test keeps the two in step.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+
+def _bool(text: str) -> bool:
+    return str(text).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _list(text: str) -> list[str]:
+    parts = str(text).replace(os.pathsep, ",").split(",")
+    return [p.strip() for p in parts if p.strip()]
+
+
+_UNITS = {"": 1, "B": 1, "K": 1024, "KB": 1024, "M": 1024**2, "MB": 1024**2, "G": 1024**3, "GB": 1024**3,
+          "T": 1024**4, "TB": 1024**4}
+
+
+def parse_bytes(text: str | int | float) -> int:
+    """'6GB', '800 MB', '1.5G' or a plain number of bytes."""
+    if isinstance(text, (int, float)):
+        return int(text)
+    m = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", str(text))
+    if not m or m.group(2).upper().replace("IB", "B") not in _UNITS:
+        raise ValueError(f"not a size: {text!r} (examples: 6GB, 800MB)")
+    return int(float(m.group(1)) * _UNITS[m.group(2).upper().replace("IB", "B")])
+
+
+def _budget(text: str) -> str:
+    if str(text).strip().lower() != "auto":
+        parse_bytes(text)  # a typo fails at start-up with the reason, not at the first model load
+    return str(text).strip()
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    env: str
+    default: Any
+    help: str
+    parse: Callable[[str], Any] = str
+    flag: bool = True  # also a command-line flag of app.py
+
+
+def _default_hub(env: dict[str, str]) -> str:
+    # On a Hugging Face Space the HF hub is next door; elsewhere learners in China reach ModelScope.
+    return "hf" if env.get("SPACE_ID") else "modelscope"
+
+
+SETTINGS: list[Setting] = [
+    Setting("host", "GRADIO_SERVER_NAME", "127.0.0.1", "Address the server listens on (0.0.0.0 for a lab server)."),
+    Setting("port", "GRADIO_SERVER_PORT", 7860, "Port of the web page.", int),
+    Setting("share", "STUDIO_SHARE", False, "Also open a public gradio.live link.", _bool),
+    Setting("lang", "STUDIO_LANG", "zh", "Default language of the page and of messages: zh or en."),
+    Setting("preload", "STUDIO_PRELOAD", [], "Model keys to load at start, comma separated (e.g. sd15,qwen2.5-0.5b).", _list),
+    Setting("hub", "STUDIO_HUB", _default_hub, "Where downloads come from: modelscope, hf or local (never download). Default: hf on a Space (SPACE_ID set), else modelscope."),
+    Setting("model_dirs", "STUDIO_MODEL_DIRS", ["models"], "Folders holding local models, comma separated; downloads go into the first. Local model paths must lie inside one of them.", _list),
+    Setting("output_dir", "STUDIO_OUTPUT_DIR", "outputs", "Folder where generated files are saved."),
+    Setting("memory_budget", "STUDIO_MEMORY_BUDGET", "auto", "Memory the loaded models may use, e.g. 6GB or 800MB. auto: 60% of free RAM on CPU, 90% of free GPU memory on CUDA.", _budget),
+    Setting("device", "STUDIO_DEVICE", "auto", "auto (CUDA if present, else CPU), cuda, cuda:1 or cpu."),
+    Setting("attention", "STUDIO_ATTENTION", "sdpa", "Attention kernels: sdpa (PyTorch 2 default) or xformers (when installed)."),
+    Setting("park_on_cpu", "STUDIO_PARK_ON_CPU", False, "On CUDA, move evicted models to CPU RAM for a fast return instead of dropping them.", _bool),
+    Setting("hub_timeout", "STUDIO_HUB_TIMEOUT", 5.0, "Seconds to wait for a model hub to answer before a download is given up as offline.", float),
+    Setting("allow_pickle", "STUDIO_ALLOW_PICKLE", False, "Operator opt-in: allow .bin/.ckpt (pickle) weights. Off: only safetensors load.", _bool),
+    Setting("trust_remote_code", "STUDIO_TRUST_REMOTE_CODE", False, "Operator opt-in: allow models that ship their own Python code.", _bool),
+    Setting("queue_size", "STUDIO_QUEUE_SIZE", 64, "Most requests waiting in the queue; more are refused with a message.", int),
+    Setting("hf_endpoint", "HF_ENDPOINT", "https://huggingface.co", "Hugging Face hub address or mirror (read by huggingface_hub itself).", flag=False),
+    Setting("modelscope_domain", "MODELSCOPE_DOMAIN", "www.modelscope.cn", "ModelScope address or mirror (read by modelscope itself).", flag=False),
+]
+
+
+class Settings(dict):
+    """The resolved settings; attribute access for convenience (settings.port)."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError as exc:
+            raise AttributeError(name) from exc
+
+
+def _default(setting: Setting, env: dict[str, str]) -> Any:
+    return setting.default(env) if callable(setting.default) else setting.default
+
+
+def _from_env(env: dict[str, str]) -> Settings:
+    values = Settings()
+    for s in SETTINGS:
+        raw = env.get(s.env)
+        values[s.name] = s.parse(raw) if raw not in (None, "") else _default(s, env)
+    return values
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description="AIGC Studio")
+    for s in SETTINGS:
+        if not s.flag:
+            continue
+        opt = "--" + s.name.replace("_", "-")
+        if s.parse is _bool:
+            p.add_argument(opt, action="store_true", default=None, help=f"{s.help} [{s.env}]")
+        else:
+            p.add_argument(opt, default=None, help=f"{s.help} [{s.env}]")
+    return p
+
+
+_current: Settings | None = None
+
+
+def configure(argv: list[str] | None = None, env: dict[str, str] | None = None) -> Settings:
+    """Resolve settings from flags (argv) over env vars over defaults, and make them current."""
+    global _current
+    values = _from_env(dict(os.environ) if env is None else env)
+    if argv is not None:
+        by_name = {s.name: s for s in SETTINGS}
+        for name, raw in vars(parser().parse_args(argv)).items():
+            if raw is not None:
+                values[name] = raw if isinstance(raw, bool) else by_name[name].parse(raw)
+    values["lang"] = values["lang"] if values["lang"] in ("zh", "en") else "zh"
+    _current = values
+    return values
+
+
+def settings() -> Settings:
+    return _current if _current is not None else configure()
+
+
+def markdown_table() -> str:
+    rows = ["| flag | env var | default | meaning |", "|---|---|---|---|"]
+    for s in SETTINGS:
+        flag = "`--" + s.name.replace("_", "-") + "`" if s.flag else "—"
+        default = "(see meaning)" if callable(s.default) else s.default
+        if isinstance(default, list):
+            default = ",".join(default) or "(none)"
+        rows.append(f"| {flag} | `{s.env}` | `{default}` | {s.help} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(markdown_table())

@@ -1,0 +1,86 @@
+"""Messages the studio shows to people, in Chinese and English.
+
+Keys are stable identifiers; `{name}` fields are filled by `t()`. UI labels live in
+`tabs/strings.py`; this file holds what `studio` itself says (errors and notices).
+"""
+from __future__ import annotations
+
+LANGS = ("zh", "en")
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    # model registry and manager
+    "unknown_model": ("未知模型“{model}”。可用的模型：{choices}；也可以填写模型目录（{dirs}）中的文件夹。",
+                      "Unknown model '{model}'. Known models: {choices}; or give a folder inside the model folders ({dirs})."),
+    "path_outside_dirs": ("不允许使用路径“{model}”：本地模型只能放在模型目录（{dirs}）中。",
+                          "The path '{model}' is not allowed: local models must lie inside the model folders ({dirs})."),
+    "not_a_pipeline": ("“{model}”不是可识别的模型文件夹：{reason}",
+                       "'{model}' is not a model folder the studio can load: {reason}"),
+    "not_built": ("内置迷你模型“{model}”尚未构建：它的权重还没有随项目提供。请先选择其他模型。",
+                  "The built-in mini model '{model}' is not built yet: its weights do not ship with the project yet. Choose another model for now."),
+    "no_loader": ("“{model}”（{task}）的推理引擎尚未实现，该功能会在对应的标签页完成后提供。",
+                  "The engine for '{model}' ({task}) is not built yet; it arrives with its tab."),
+    "wrong_task": ("模型“{model}”用于{got}，这里需要{want}模型。",
+                   "Model '{model}' is a {got} model; a {want} model is needed here."),
+    "load_failed": ("加载模型“{model}”失败：{reason}。其他模型不受影响。",
+                    "Loading model '{model}' failed: {reason}. Other models are unaffected."),
+    "over_budget": ("模型“{model}”约需 {need}，超出内存预算 {budget}（正在使用中的模型：{busy}）。请卸载其他模型，或用 STUDIO_MEMORY_BUDGET 调大预算。",
+                    "Model '{model}' needs about {need}, more than the memory budget of {budget} allows (models in use: {busy}). Unload other models, or raise STUDIO_MEMORY_BUDGET."),
+    "oom": ("显存不足：模型“{model}”在释放其他模型并启用 CPU offload 后仍无法运行。请减小尺寸、批量或步数，或换用更小的模型。",
+            "Out of GPU memory: model '{model}' still does not fit after freeing other models and enabling CPU offload. Lower the size, batch or steps, or use a smaller model."),
+    "unsafe_weights": ("“{model}”只有 pickle 格式的权重（.bin/.ckpt），出于安全原因只加载 safetensors。服务器管理员可用 STUDIO_ALLOW_PICKLE=1 允许。",
+                       "'{model}' has only pickle weights (.bin/.ckpt); for safety only safetensors are loaded. The server operator can allow them with STUDIO_ALLOW_PICKLE=1."),
+    "remote_code": ("“{model}”需要执行模型自带的代码（trust_remote_code），默认禁止。服务器管理员可用 STUDIO_TRUST_REMOTE_CODE=1 允许。",
+                    "'{model}' needs to run code shipped with the model (trust_remote_code), which is off. The server operator can allow it with STUDIO_TRUST_REMOTE_CODE=1."),
+    "not_loaded": ("模型“{model}”当前未加载。", "Model '{model}' is not loaded."),
+    "in_use": ("模型“{model}”正在使用中，稍后再卸载。", "Model '{model}' is in use; unload it later."),
+    # hub
+    "hub_offline": ("无法下载模型“{model}”：{where} 在 {seconds} 秒内没有响应（没有网络或被屏蔽）。可以：1) 把模型文件夹放到 {target}；2) 设置 STUDIO_HUB=hf 或 modelscope 换一个来源，或用 HF_ENDPOINT / MODELSCOPE_DOMAIN 指定镜像；3) 设置 HF_HOME / MODELSCOPE_CACHE 指向已下载的缓存。",
+                    "Cannot download model '{model}': {where} did not answer within {seconds} s (no network, or blocked). You can: 1) put the model folder at {target}; 2) pick another source with STUDIO_HUB=hf or modelscope, or a mirror with HF_ENDPOINT / MODELSCOPE_DOMAIN; 3) point HF_HOME / MODELSCOPE_CACHE at a cache that already holds it."),
+    "hub_local_only": ("模型“{model}”不在本地（查找了 {where}），而下载来源设置为 local。请把模型文件夹放到 {target}，或设置 STUDIO_HUB=modelscope / hf。",
+                       "Model '{model}' is not on disk (looked in {where}) and the download source is 'local'. Put the model folder at {target}, or set STUDIO_HUB=modelscope / hf."),
+    "hub_no_id": ("模型“{model}”在 {hub} 上没有可下载的 ID。", "Model '{model}' has no id on {hub} to download from."),
+    "download_failed": ("下载模型“{model}”失败（来源 {where}）：{reason}", "Downloading model '{model}' from {where} failed: {reason}"),
+    "builtin_delete": ("“{model}”是项目自带的模型，不能删除。", "'{model}' ships with the project and cannot be deleted."),
+    "not_downloaded": ("模型“{model}”没有下载到模型目录中，无需删除。", "Model '{model}' is not in the model folders; nothing to delete."),
+    # generation inputs
+    "bad_number": ("参数“{name}”必须是数字，收到的是“{value}”。", "'{name}' must be a number, got '{value}'."),
+    "out_of_range": ("参数“{name}”应在 {low} 到 {high} 之间，收到 {value}。", "'{name}' must be between {low} and {high}, got {value}."),
+    "bad_sampler": ("模型“{model}”不支持采样器“{sampler}”。可选：{choices}。", "Sampler '{sampler}' does not apply to model '{model}'. Choices: {choices}."),
+    "size_too_big": ("尺寸 {width}x{height} 太大：该模型最大 {cap} 像素边长，总像素不超过 {pixels}。", "Size {width}x{height} is too large: this model allows at most {cap} px per side and {pixels} pixels in all."),
+    "prompt_too_long": ("提示词太长（{length} 字符，上限 {cap}）。", "The prompt is too long ({length} characters, limit {cap})."),
+    "not_an_image": ("上传的文件不是可读取的图片。", "The upload is not an image that can be read."),
+    "no_infotext": ("这张图片没有生成参数（PNG 中没有 parameters 文本块）。", "This image carries no generation parameters (no 'parameters' text chunk in the PNG)."),
+    "disk_full": ("磁盘已满，无法保存输出文件（{path}）。图片仍显示在页面上。", "The disk is full: the output could not be saved ({path}). The image is still shown on the page."),
+    "internal": ("发生内部错误：{reason}。服务仍在运行，可以重试或换一组参数。", "Internal error: {reason}. The studio keeps running; try again or change the parameters."),
+    # notices
+    "notice_size_rounded": ("尺寸 {width}x{height} 已调整为 {new_width}x{new_height}（必须是 8 的倍数）。",
+                            "Size {width}x{height} was rounded to {new_width}x{new_height} (must be a multiple of 8)."),
+    "notice_seed_random": ("种子 -1：本次随机选用种子 {seed}。", "Seed -1: this run used the random seed {seed}."),
+    "notice_empty_prompt": ("提示词为空：生成的是无条件图像。", "Empty prompt: the image is unconditional."),
+    "notice_not_saved": ("输出未保存：{reason}", "The output was not saved: {reason}"),
+    "notice_sampler_approx": ("“{sampler}”在 diffusers 中没有完全相同的实现，使用最接近的 {cls}。",
+                              "'{sampler}' has no exact diffusers equivalent; the closest, {cls}, is used."),
+    # status words
+    "loaded": ("已加载 {model}（{seconds:.1f} 秒）", "Loaded {model} ({seconds:.1f} s)"),
+    "unloaded": ("已卸载 {model}", "Unloaded {model}"),
+    "unloaded_all": ("已卸载全部模型（{count} 个）", "Unloaded all models ({count})"),
+    "downloaded": ("已下载 {model} 到 {path}", "Downloaded {model} to {path}"),
+    "deleted": ("已删除 {model}（{path}）", "Deleted {model} ({path})"),
+}
+
+
+def t(key: str, lang: str = "zh", **params) -> str:
+    """The message `key` in `lang` ('zh' or 'en'), with its fields filled."""
+    zh, en = MESSAGES[key]
+    text = en if lang == "en" else zh
+    return text.format(**params) if params else text
+
+
+def human_bytes(n: float | None) -> str:
+    if n is None:
+        return "?"
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1024 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"

@@ -1,0 +1,50 @@
+"""Writing outputs: generated names, atomic writes (temporary file, then rename)."""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import tempfile
+import uuid
+from pathlib import Path
+
+from PIL import Image, PngImagePlugin
+
+from .config import settings
+
+
+def output_folder(kind: str) -> Path:
+    folder = Path(settings().output_dir).expanduser().resolve() / kind / _dt.date.today().isoformat()
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def new_name(suffix: str, seed: int | None = None) -> str:
+    stamp = _dt.datetime.now().strftime("%H%M%S")
+    tag = f"-{seed}" if seed is not None else ""
+    return f"{stamp}{tag}-{uuid.uuid4().hex[:6]}{suffix}"
+
+
+def write_atomic(path: Path, write) -> Path:
+    """write(file_object) into a temporary file beside `path`, then rename: no half-written outputs."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def save_png(image: Image.Image, infotext: str, seed: int | None = None) -> Path:
+    meta = PngImagePlugin.PngInfo()
+    meta.add_text("parameters", infotext)
+    path = output_folder("images") / new_name(".png", seed)
+    return write_atomic(path, lambda f: image.save(f, format="PNG", pnginfo=meta))
+
+
+def with_parameters(image: Image.Image, infotext: str) -> Image.Image:
+    """The same pixels with the infotext attached, as PIL keeps it after reading a PNG."""
+    image.info["parameters"] = infotext
+    return image

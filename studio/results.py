@@ -1,0 +1,40 @@
+"""What the public API returns: small dataclasses, each with the notices a user should see."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image
+
+
+@dataclass
+class ImageResult:
+    images: list[Image.Image]  # each carries its `parameters` text in image.info
+    seeds: list[int]
+    infotexts: list[str]
+    notices: list[str] = field(default_factory=list)  # rounded, clamped or truncated inputs, in the caller's language
+    paths: list[Path] = field(default_factory=list)  # saved PNGs (empty when saving was off or failed)
+
+
+@dataclass
+class TextResult:
+    text: str
+    seed: int
+    notices: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SpeechResult:
+    sample_rate: int
+    audio: object  # float32 numpy array
+    path: Path | None
+    notices: list[str] = field(default_factory=list)
+
+
+@dataclass
+class VideoResult:
+    path: Path
+    frames: list[Image.Image]
+    fps: int
+    seed: int
+    notices: list[str] = field(default_factory=list)

@@ -1,0 +1,64 @@
+"""Sampler names learners know (from the popular web UIs) -> diffusers schedulers.
+
+Each name builds `Scheduler.from_config(pipe.scheduler.config, **options)`, so a pipeline's own
+training settings (betas, prediction type, timestep spacing) are kept and only the solver changes.
+"""
+from __future__ import annotations
+
+import diffusers
+
+# name -> (diffusers class name, options, exact?)  exact=False: the closest equivalent, said so in the UI.
+SAMPLERS: dict[str, tuple[str, dict, bool]] = {
+    "Euler": ("EulerDiscreteScheduler", {}, True),
+    "Euler a": ("EulerAncestralDiscreteScheduler", {}, True),
+    "Heun": ("HeunDiscreteScheduler", {}, True),
+    "LMS": ("LMSDiscreteScheduler", {}, True),
+    "LMS Karras": ("LMSDiscreteScheduler", {"use_karras_sigmas": True}, True),
+    "DDIM": ("DDIMScheduler", {}, True),
+    "PNDM": ("PNDMScheduler", {}, True),
+    "DPM2": ("KDPM2DiscreteScheduler", {}, True),
+    "DPM2 Karras": ("KDPM2DiscreteScheduler", {"use_karras_sigmas": True}, True),
+    "DPM2 a": ("KDPM2AncestralDiscreteScheduler", {}, True),
+    "DPM2 a Karras": ("KDPM2AncestralDiscreteScheduler", {"use_karras_sigmas": True}, True),
+    "DPM++ 2M": ("DPMSolverMultistepScheduler", {}, True),
+    "DPM++ 2M Karras": ("DPMSolverMultistepScheduler", {"use_karras_sigmas": True}, True),
+    "DPM++ 2M SDE": ("DPMSolverMultistepScheduler", {"algorithm_type": "sde-dpmsolver++"}, True),
+    "DPM++ 2M SDE Karras": ("DPMSolverMultistepScheduler",
+                            {"algorithm_type": "sde-dpmsolver++", "use_karras_sigmas": True}, True),
+    "DPM++ SDE": ("DPMSolverSinglestepScheduler", {}, False),
+    "DPM++ SDE Karras": ("DPMSolverSinglestepScheduler", {"use_karras_sigmas": True}, False),
+    "DPM++ 2S a": ("DPMSolverSinglestepScheduler", {}, False),
+    "DPM++ 2S a Karras": ("DPMSolverSinglestepScheduler", {"use_karras_sigmas": True}, False),
+    "UniPC": ("UniPCMultistepScheduler", {}, True),
+    "DEIS": ("DEISMultistepScheduler", {}, True),
+}
+# Newer web UIs write the schedule separately ("Sampler: DPM++ 2M, Schedule type: Karras").
+SCHEDULE_SUFFIX = {"Karras": " Karras", "Automatic": "", "": ""}
+
+DEFAULT = "DPM++ 2M Karras"
+
+
+def names() -> list[str]:
+    return list(SAMPLERS)
+
+
+def join_schedule(sampler: str, schedule: str | None) -> str:
+    """'DPM++ 2M' + 'Karras' -> 'DPM++ 2M Karras' (the single value the dropdown uses)."""
+    suffix = SCHEDULE_SUFFIX.get((schedule or "").strip(), None)
+    if suffix is None or sampler.endswith(" Karras"):
+        return sampler
+    joined = sampler + suffix
+    return joined if joined in SAMPLERS else sampler
+
+
+def is_exact(name: str) -> bool:
+    return SAMPLERS[name][2]
+
+
+def class_name(name: str) -> str:
+    return SAMPLERS[name][0]
+
+
+def make_scheduler(name: str, base_config):
+    cls_name, options, _exact = SAMPLERS[name]
+    return getattr(diffusers, cls_name).from_config(base_config, **options)

@@ -1,0 +1,63 @@
+"""Turning what a user typed into checked values, or a StudioError that says what is wrong."""
+from __future__ import annotations
+
+import math
+import random
+
+from .errors import StudioError
+from .i18n import t
+
+MAX_SEED = 2**32 - 1
+
+
+def number(name: str, value, low: float, high: float, kind=float):
+    """`value` (a number or numeric text) as `kind`, inside [low, high]."""
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        number = float(str(value).strip()) if isinstance(value, str) else float(value)
+        if math.isnan(number) or math.isinf(number):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise StudioError("bad_number", name=name, value=value) from None
+    if kind is int:
+        if number != int(number):
+            raise StudioError("bad_number", name=name, value=value)
+        number = int(number)
+    if not low <= number <= high:
+        raise StudioError("out_of_range", name=name, low=low, high=high, value=value)
+    return number
+
+
+def seed(value, lang: str, notices: list[str]) -> int:
+    """-1 (or empty) picks a random seed, and says which one."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        value = -1
+    chosen = number("seed", value, -1, MAX_SEED, int)
+    if chosen == -1:
+        chosen = random.randint(0, MAX_SEED)
+        notices.append(t("notice_seed_random", lang, seed=chosen))
+    return chosen
+
+
+def size(width, height, max_side: int, lang: str, notices: list[str], multiple: int = 8) -> tuple[int, int]:
+    """Round to the nearest multiple (with a notice); refuse what is beyond the model's cap."""
+    w = number("width", width, multiple, 100_000, float)
+    h = number("height", height, multiple, 100_000, float)
+    new_w, new_h = (max(multiple, int(round(v / multiple)) * multiple) for v in (w, h))
+    if max(new_w, new_h) > max_side:
+        raise StudioError("size_too_big", width=int(w), height=int(h), cap=max_side, pixels=max_side * max_side)
+    if (new_w, new_h) != (w, h):
+        notices.append(t("notice_size_rounded", lang, width=_show(w), height=_show(h), new_width=new_w, new_height=new_h))
+    return new_w, new_h
+
+
+def _show(v: float):
+    return int(v) if v == int(v) else v
+
+
+def text(name: str, value, cap: int) -> str:
+    value = "" if value is None else str(value)
+    if len(value) > cap:
+        raise StudioError("prompt_too_long", length=len(value), cap=cap)
+    return value

@@ -1,0 +1,121 @@
+"""模型管理: the registry, what is loaded now, the memory budget; download / load / unload / delete."""
+import datetime as dt
+
+import gradio as gr
+import pandas as pd
+
+from studio import api
+from studio.i18n import human_bytes, t
+
+from .ui import GPU, UI, guarded, progress_callback, s
+
+
+TASKS = [("all", ""), ("image", "image"), ("text", "text"), ("speech", "speech"), ("video", "video"),
+         ("embedding", "embedding")]
+
+
+def registry_rows(lang: str, task: str | None = None) -> list[list]:
+    yes, no = s("yes", lang), s("no", lang)
+    return [[m["key"], m["task"], m["title"], human_bytes(m["approx_bytes"]), m["modelscope_id"] or "—",
+             m["hf_id"] or "—", m["licence"], yes if m["on_disk"] else no, yes if m["loaded"] else no]
+            for m in api.list_models(task or None, lang=lang)]
+
+
+def loaded_rows(status: dict) -> list[list]:
+    return [[row["title"], row["device"] + (" (parked)" if row["parked"] else ""), human_bytes(row["bytes"]),
+             row["load_seconds"], dt.datetime.fromtimestamp(row["last_used"]).strftime("%H:%M:%S"), row["in_use"]]
+            for row in status["loaded"]]
+
+
+def budget_text(status: dict, lang: str) -> str:
+    budgets = "; ".join(f"{kind}: {human_bytes(b['used'])} / {human_bytes(b['budget'])}"
+                        for kind, b in status["budgets"].items())
+    disk = human_bytes(sum(status["disk"].values()))
+    return s("models.budget", lang, device=status["device"], budgets=budgets, disk=disk, hub=status["hub"])
+
+
+def _headers(key: str, lang: str) -> list[str]:
+    return s(key, lang).split("|")
+
+
+def _table(rows: list[list], headers_key: str, lang: str) -> pd.DataFrame:
+    """A table whose column names follow the session's language (plain data for gradio_client too)."""
+    return pd.DataFrame(rows, columns=_headers(headers_key, lang))
+
+
+def _view(lang: str, message: str = ""):
+    status = api.manager_status()
+    loaded = _table(loaded_rows(status), "models.cols.loaded", lang)
+    registry = _table(registry_rows(lang), "models.cols.registry", lang)
+    if message:
+        gr.Info(message)
+    return registry, loaded, budget_text(status, lang), status
+
+
+@guarded
+def list_models(task, lang):
+    return _table(registry_rows(lang, task), "models.cols.registry", lang)
+
+
+@guarded
+def manager_status(lang):
+    return _view(lang)
+
+
+@guarded
+def load(key, lang, progress=gr.Progress()):
+    row = api.load(key, progress=progress_callback(progress))
+    return _view(lang, t("loaded", lang, model=key, seconds=row["load_seconds"]))
+
+
+@guarded
+def unload(key, lang):
+    message = t("unloaded", lang, model=key) if api.unload(key) else t("not_loaded", lang, model=key)
+    return _view(lang, message)
+
+
+@guarded
+def unload_all(lang):
+    return _view(lang, t("unloaded_all", lang, count=api.unload_all()))
+
+
+@guarded
+def download(key, lang, progress=gr.Progress()):
+    path = api.download(key, progress=progress_callback(progress))
+    return _view(lang, t("downloaded", lang, model=key, path=path))
+
+
+@guarded
+def delete(key, lang):
+    path = api.delete(key)
+    return _view(lang, t("deleted", lang, model=key, path=path))
+
+
+def build(ui: UI, lang: gr.State) -> None:
+    ui.md("models.intro")
+    status = api.manager_status()
+    budget = gr.Markdown(budget_text(status, ui.lang))
+    with gr.Row():
+        key = ui.add(gr.Dropdown, "models.pick", choices=[m["key"] for m in api.list_models()] + api.local_models(),
+                     value="mini-shapes", allow_custom_value=True, scale=3)
+        buttons = {name: ui.button(f"models.{name}", scale=1, variant="primary" if name == "load" else "secondary")
+                   for name in ("download", "load", "unload", "unload_all", "delete", "refresh")}
+    loaded = ui.add(gr.Dataframe, "models.loaded", value=_table(loaded_rows(status), "models.cols.loaded", ui.lang),
+                    interactive=False)
+    task = ui.add(gr.Radio, "models.task", choices=TASKS, value="")
+    registry = ui.add(gr.Dataframe, "models.registry", value=_table(registry_rows(ui.lang), "models.cols.registry",
+                                                                     ui.lang), interactive=False, wrap=True)
+    with gr.Accordion(s("models.raw", ui.lang), open=False) as raw_box:
+        raw = gr.JSON(status)
+    ui.on_lang(raw_box, lambda lg: {"label": s("models.raw", lg)})
+    outputs = [registry, loaded, budget, raw]
+    task.change(list_models, [task, lang], registry, api_name="list_models", concurrency_limit=None)
+    # Model loads and downloads share the GPU slot; status and unloads never wait behind a run.
+    buttons["load"].click(load, [key, lang], outputs, api_name="load", concurrency_id=GPU)
+    buttons["download"].click(download, [key, lang], outputs, api_name="download", concurrency_limit=2)
+    buttons["unload"].click(unload, [key, lang], outputs, api_name="unload", concurrency_limit=None)
+    buttons["unload_all"].click(unload_all, [lang], outputs, api_name="unload_all", concurrency_limit=None)
+    buttons["delete"].click(delete, [key, lang], outputs, api_name="delete", concurrency_limit=None)
+    buttons["refresh"].click(manager_status, [lang], outputs, api_name="manager_status", concurrency_limit=None)
+    gr.Timer(3.0).tick(manager_status, [lang], outputs, api_visibility="private", concurrency_limit=None,
+                       show_progress="hidden")

@@ -1,0 +1,105 @@
+"""What every tab shares: labels in two languages, the language switch, and error display.
+
+Components are created through `UI`, which remembers how to re-label each one; the language radio
+then returns one update per registered component. The page is Chinese unless the user switches,
+whatever the browser's locale (gr.I18n would follow the browser).
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import traceback
+from typing import Callable
+
+import gradio as gr
+
+from studio.errors import StudioError
+from studio.i18n import t as studio_t
+
+from .strings import STRINGS
+
+log = logging.getLogger("studio.ui")
+
+# The queue slot shared by every event that runs a model: one model job at a time on the device,
+# while light events (status, PNG info, prompt building) never wait behind it.
+GPU = "gpu"
+
+
+def s(key: str, lang: str, **params) -> str:
+    zh, en = STRINGS[key]
+    text = en if lang == "en" else zh
+    return text.format(**params) if params else text
+
+
+class UI:
+    def __init__(self, lang: str):
+        self.lang = lang
+        self._items: list[tuple[gr.components.Component, Callable[[str], dict]]] = []
+
+    def on_lang(self, component, update: Callable[[str], dict]):
+        """Register how `component` changes when the language changes."""
+        self._items.append((component, update))
+        return component
+
+    def add(self, cls, key: str, **kwargs):
+        """cls(label=..., info=...) from STRINGS[key] and STRINGS[key + '.info'] (when present)."""
+        def texts(lang):
+            out = {"label": s(key, lang)}
+            if key + ".info" in STRINGS:
+                out["info"] = s(key + ".info", lang)
+            return out
+        return self.on_lang(cls(**texts(self.lang), **kwargs), texts)
+
+    def button(self, key: str, **kwargs) -> gr.Button:
+        return self.on_lang(gr.Button(s(key, self.lang), **kwargs), lambda lang: {"value": s(key, lang)})
+
+    def md(self, key: str, **kwargs) -> gr.Markdown:
+        return self.on_lang(gr.Markdown(s(key, self.lang), **kwargs), lambda lang: {"value": s(key, lang)})
+
+    def tab(self, key: str, **kwargs) -> gr.Tab:
+        return self.on_lang(gr.Tab(s(key, self.lang), **kwargs), lambda lang: {"label": s(key, lang)})
+
+    @property
+    def components(self) -> list:
+        return [c for c, _ in self._items]
+
+    def relabel(self, lang: str) -> list:
+        return [gr.update(**update(lang)) for _, update in self._items]
+
+
+def guarded(fn):
+    """Show errors as a message in the session's language, never as a traceback.
+
+    The wrapped handler takes the session language as its `lang` argument (a gr.State, which
+    gradio_client users do not see). functools.wraps keeps the signature, so the API parameter
+    names stay those of the handler.
+    """
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        lang = kwargs.get("lang") or _find_lang(args)
+        try:
+            return fn(*args, **kwargs)
+        except StudioError as exc:
+            raise gr.Error(exc.message(lang), print_exception=False) from exc
+        except gr.Error:
+            raise
+        except Exception as exc:  # the app keeps serving; the log keeps the traceback for the operator
+            log.error("unexpected error in %s:\n%s", fn.__name__, traceback.format_exc())
+            raise gr.Error(studio_t("internal", lang, reason=f"{type(exc).__name__}: {exc}")) from exc
+    return wrapper
+
+
+def _find_lang(args) -> str:
+    for value in reversed(args):
+        if value in ("zh", "en"):
+            return value
+    return "zh"
+
+
+def progress_callback(progress: gr.Progress):
+    """studio's progress(fraction, text) -> Gradio's progress bar."""
+    return lambda fraction, text: progress(fraction, desc=text)
+
+
+def notices_md(notices: list[str]) -> str:
+    return "\n".join(f"- {n}" for n in notices)

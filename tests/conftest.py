@@ -1,0 +1,52 @@
+"""Shared fixtures: tiny real-class models built once per run, settings pointed at temp folders."""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+from studio import config  # noqa: E402
+from studio.manager import ModelManager, reset_manager  # noqa: E402
+
+from tests import tiny_models  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_root(tmp_path_factory) -> Path:
+    """A model folder holding tiny-sd15, tiny-sdxl, tiny-qwen2 and tiny-wan."""
+    root = tmp_path_factory.mktemp("models")
+    tiny_models.build_all(root)
+    return root
+
+
+@pytest.fixture
+def models_dir(tiny_root, tmp_path) -> Path:
+    """A fresh model folder per test (copies of the tiny models), so tests may add or break files."""
+    folder = tmp_path / "models"
+    shutil.copytree(tiny_root, folder)
+    return folder
+
+
+@pytest.fixture
+def studio_env(models_dir, tmp_path, monkeypatch):
+    """Settings for one test: temp model and output folders, no downloads; returns a configure function."""
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    base = {"STUDIO_MODEL_DIRS": str(models_dir), "STUDIO_OUTPUT_DIR": str(tmp_path / "outputs"),
+            "STUDIO_HUB": "local", "STUDIO_HUB_TIMEOUT": "2"}
+
+    def configure(**overrides):
+        env = {**base, **{k: str(v) for k, v in overrides.items()}}
+        return config.configure([], env=env)
+
+    configure()
+    reset_manager(ModelManager(budgets={"cpu": 4 * 1024**3}))
+    yield configure
+    config.configure([], env={})
+    reset_manager(ModelManager(budgets={"cpu": 4 * 1024**3}))

@@ -1,0 +1,126 @@
+"""generate_image end to end on tiny SD 1.5 / SDXL pipelines: seeds, batches, samplers, inputs, files."""
+from __future__ import annotations
+
+import errno
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from studio import api, outputs, samplers
+from studio.errors import StudioError
+from studio.manager import manager
+
+SD = dict(model="tiny-sd15", sampler="Euler a", steps=4, cfg_scale=7, width=64, height=64)
+
+
+def pixels(image: Image.Image) -> np.ndarray:
+    return np.asarray(image, dtype=np.float64)
+
+
+@pytest.mark.parametrize("model", ["tiny-sd15", "tiny-sdxl"])
+def test_same_seed_same_pixels_also_after_reload(studio_env, model):
+    args = {**SD, "model": model}
+    first = api.generate_image("a red circle", "blurry", seed=1234, **args).images[0]
+    again = api.generate_image("a red circle", "blurry", seed=1234, **args).images[0]
+    assert np.array_equal(pixels(first), pixels(again))
+    assert api.unload(model)
+    reloaded = api.generate_image("a red circle", "blurry", seed=1234, **args).images[0]
+    assert np.array_equal(pixels(first), pixels(reloaded))
+    other = api.generate_image("a red circle", "blurry", seed=1235, **args).images[0]
+    assert not np.array_equal(pixels(first), pixels(other))
+
+
+def test_batch_image_regenerated_alone_with_its_seed(studio_env):
+    batch = api.generate_image("a cat", seed=100, batch_size=2, batch_count=2, **SD)
+    assert batch.seeds == [100, 101, 102, 103]
+    alone = api.generate_image("a cat", seed=103, **SD)
+    assert np.abs(pixels(batch.images[3]) - pixels(alone.images[0])).mean() < 1.0
+    assert "Seed: 103" in batch.infotexts[3]
+
+
+def test_random_seed_is_chosen_shown_and_written(studio_env):
+    result = api.generate_image("a cat", seed=-1, lang="en", **SD)
+    (seed,) = result.seeds
+    assert 0 <= seed < 2**32
+    assert any(str(seed) in n and "random" in n for n in result.notices)
+    assert f"Seed: {seed}" in result.infotexts[0]
+
+
+def test_saved_png_carries_parameters_and_reproduces_pixels(studio_env):
+    result = api.generate_image("a (red) circle, \"quoted\"", "lowres", seed=77, **SD)
+    (path,) = result.paths
+    assert path.is_file() and path.suffix == ".png"
+    params = api.read_infotext(str(path))
+    assert params["seed"] == 77 and params["sampler"] == "Euler a" and params["width"] == 64
+    assert params["prompt"] == "a (red) circle, \"quoted\"" and params["negative_prompt"] == "lowres"
+    again = api.generate_image(params["prompt"], params["negative_prompt"], params["model"], params["sampler"],
+                               params["steps"], params["cfg_scale"], params["seed"], params["width"],
+                               params["height"], save=False)
+    assert np.array_equal(pixels(Image.open(path).convert("RGB")), pixels(again.images[0]))
+
+
+def test_every_listed_sampler_runs_and_they_differ(studio_env):
+    seen = {}
+    for name in samplers.names():
+        image = api.generate_image("a cat", seed=5, save=False, **{**SD, "sampler": name, "steps": 3}).images[0]
+        assert image.size == (64, 64)
+        seen[name] = pixels(image)
+    assert not np.array_equal(seen["Euler"], seen["DDIM"])
+
+
+def test_sampler_options_do_not_leak_into_the_next_run(studio_env):
+    plain = api.generate_image("a cat", seed=9, save=False, **{**SD, "sampler": "Euler"}).images[0]
+    api.generate_image("a cat", seed=9, save=False, **{**SD, "sampler": "DPM++ 2M SDE Karras"})
+    after = api.generate_image("a cat", seed=9, save=False, **{**SD, "sampler": "Euler"}).images[0]
+    assert np.array_equal(pixels(plain), pixels(after))
+
+
+def test_sizes_are_rounded_with_a_notice(studio_env):
+    result = api.generate_image("a cat", seed=1, lang="zh", **{**SD, "width": 70, "height": 60})
+    assert result.images[0].size == (72, 64)
+    assert any("72x64" in n for n in result.notices)
+
+
+def test_empty_prompt_is_allowed_and_said(studio_env):
+    result = api.generate_image("", seed=1, lang="en", **SD)
+    assert len(result.images) == 1 and any("unconditional" in n for n in result.notices)
+
+
+@pytest.mark.parametrize("field, value, key", [
+    ("steps", "abc", "bad_number"), ("steps", 0, "out_of_range"), ("steps", 151, "out_of_range"),
+    ("cfg_scale", float("nan"), "bad_number"), ("cfg_scale", 31, "out_of_range"), ("seed", "x", "bad_number"),
+    ("seed", -2, "out_of_range"), ("seed", 2**40, "out_of_range"), ("width", 100_000, "size_too_big"),
+    ("batch_size", 0, "out_of_range"), ("sampler", "Magic", "bad_sampler"), ("model", "tiny-qwen2", "wrong_task"),
+])
+def test_bad_input_gets_a_message_in_both_languages(studio_env, field, value, key):
+    with pytest.raises(StudioError) as err:
+        api.generate_image("a cat", **{**SD, "seed": 1, field: value})
+    assert err.value.key == key
+    zh, en = err.value.message("zh"), err.value.message("en")
+    assert zh != en and zh and en
+    assert api.generate_image("a cat", seed=1, **SD).images  # and nothing else broke
+
+
+def test_full_disk_keeps_the_image_and_says_so(studio_env, monkeypatch):
+    def no_space(path, write):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(outputs, "write_atomic", no_space)
+    result = api.generate_image("a cat", seed=1, lang="en", **SD)
+    assert len(result.images) == 1 and result.paths == []
+    assert any("No space left" in n for n in result.notices)
+
+
+def test_model_defaults_follow_the_model(studio_env):
+    assert api.model_defaults("sdxl")["width"] == 1024
+    assert api.model_defaults("sd15")["width"] == 512
+    assert api.model_defaults("tiny-sdxl")["width"] == 1024
+    result = api.generate_image("a cat", model="tiny-sd15", seed=1, steps=2, save=False)  # unset size -> 512
+    assert result.images[0].size == (512, 512)
+
+
+def test_progress_is_reported_per_step(studio_env):
+    seen = []
+    api.generate_image("a cat", seed=1, progress=lambda f, text: seen.append((f, text)), **{**SD, "steps": 3})
+    assert [f for f, _ in seen][-1] == 1.0 and "3/3" in seen[-1][1]
+    assert manager().status()["loaded"][0]["in_use"] == 0  # the lease ended with the run

@@ -1,0 +1,71 @@
+"""The app as gradio_client users and browsers meet it, launched in-process."""
+from __future__ import annotations
+
+import pytest
+from gradio_client import Client
+from PIL import Image
+
+import app
+from studio import api
+
+ENDPOINTS = {"/generate_image", "/list_models", "/manager_status", "/load", "/unload", "/unload_all", "/download",
+             "/delete"}
+
+
+@pytest.fixture
+def client(studio_env):
+    demo = app.build_demo()
+    demo.queue()
+    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, show_error=True)
+    try:
+        yield Client(url, verbose=False)
+    finally:
+        demo.close()
+
+
+def test_api_names_match_the_python_api(client):
+    endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    assert ENDPOINTS <= set(endpoints)
+    names = [p["parameter_name"] for p in endpoints["/generate_image"]["parameters"]]
+    assert names == ["prompt", "negative_prompt", "model", "sampler", "steps", "cfg_scale", "seed", "width",
+                     "height", "batch_size"]
+    for name in ENDPOINTS:
+        assert hasattr(api, name.strip("/"))
+
+
+def test_generate_image_through_gradio_client(client):
+    gallery, seeds, infotext, notices = client.predict(
+        "a red circle", "", "tiny-sd15", "DPM++ 2M Karras", 3, 7, 321, 64, 64, 2, api_name="/generate_image")
+    assert seeds == "321, 322" and len(gallery) == 2
+    image = Image.open(gallery[1]["image"])
+    assert image.size == (64, 64) and "Seed: 322" in image.info["parameters"]  # the PNG keeps its parameters
+    assert "Seed: 321" in infotext and notices == ""
+    local = api.generate_image("a red circle", "", "tiny-sd15", "DPM++ 2M Karras", 3, 7, 322, 64, 64, save=False)
+    assert list(local.images[0].getdata()) == list(image.convert("RGB").getdata())
+
+
+def test_errors_reach_the_client_as_messages_and_the_app_keeps_serving(client):
+    with pytest.raises(Exception) as err:
+        client.predict("x", "", "/etc", "Euler a", 3, 7, 1, 64, 64, 1, api_name="/generate_image")
+    assert "模型目录" in str(err.value) and "Traceback" not in str(err.value)
+    with pytest.raises(Exception) as err:
+        client.predict("x", "", "tiny-sd15", "Euler a", 3, 7, 1, 2048, 64, 1, api_name="/generate_image")
+    assert "太大" in str(err.value) and "1024" in str(err.value)  # the model's own cap, in the page's language
+    _registry, loaded, budget, status = client.predict(api_name="/manager_status")
+    assert status["device"] == "cpu" and "cpu" in budget
+
+
+def test_model_buttons_load_and_unload(client):
+    _registry, loaded, _budget, status = client.predict("tiny-sdxl", api_name="/load")
+    assert [row["title"] for row in status["loaded"]] == ["tiny-sdxl"]
+    assert loaded["data"][0][0] == "tiny-sdxl"
+    _registry, loaded, _budget, status = client.predict(api_name="/unload_all")
+    assert status["loaded"] == []
+    registry = client.predict("text", api_name="/list_models")
+    assert {row[0] for row in registry["data"]} == {"mini-poem", "qwen2.5-0.5b", "qwen2.5-1.5b"}
+
+
+def test_page_has_every_tab_in_chinese(studio_env):
+    demo = app.build_demo()
+    labels = {c.get("props", {}).get("label") for c in demo.config["components"]}
+    assert {"文本生成", "文生图", "语音合成", "文生视频", "跨模态创作", "模型微调 (LoRA)", "模型管理"} <= labels

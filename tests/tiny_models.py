@@ -1,0 +1,136 @@
+"""Tiny random-weight models of the real classes the studio loads, built from configs offline.
+
+This is how diffusers and transformers test themselves: same classes, tiny sizes, random weights,
+`save_pretrained` to a folder and loaded back through the same path a downloaded snapshot takes.
+The CLIP tokenizers are the real ones shipped in assets/pipelines; the Qwen2 and UMT5 tokenizers
+are small BPE / word-level tokenizers built with the `tokenizers` library (the libraries' own test
+tokenizers live on the hub, which is unreachable here).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets" / "pipelines"
+
+QWEN_CHAT_TEMPLATE = (
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n'}}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+_CORPUS = ["a photo of a cat", "床前明月光，疑是地上霜。", "hello world, the studio makes pictures",
+           "举头望明月，低头思故乡。", "the quick brown fox jumps over the lazy dog"] * 4
+
+
+def _clip_text(hidden: int, projection: bool = False):
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+    config = CLIPTextConfig(bos_token_id=49406, eos_token_id=49407, pad_token_id=49407, hidden_size=hidden,
+                            intermediate_size=37, layer_norm_eps=1e-05, num_attention_heads=4,
+                            num_hidden_layers=2, vocab_size=49408, projection_dim=hidden, hidden_act="gelu")
+    return (CLIPTextModelWithProjection if projection else CLIPTextModel)(config)
+
+
+def _clip_tokenizer(folder: str):
+    from transformers import CLIPTokenizer
+    return CLIPTokenizer.from_pretrained(ASSETS / folder)
+
+
+def _tiny_vae():
+    from diffusers import AutoencoderKL
+    return AutoencoderKL(block_out_channels=[8, 16], in_channels=3, out_channels=3,
+                         down_block_types=["DownEncoderBlock2D"] * 2, up_block_types=["UpDecoderBlock2D"] * 2,
+                         latent_channels=4, norm_num_groups=2, sample_size=32)
+
+
+def build_sd15(folder: Path) -> Path:
+    from diffusers import PNDMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(block_out_channels=(8, 16), layers_per_block=1, sample_size=16, in_channels=4,
+                                out_channels=4, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+                                up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=32,
+                                attention_head_dim=4, norm_num_groups=2)
+    scheduler = PNDMScheduler.from_pretrained(ASSETS / "sd15", subfolder="scheduler")
+    pipe = StableDiffusionPipeline(vae=_tiny_vae(), text_encoder=_clip_text(32), tokenizer=_clip_tokenizer("sd15/tokenizer"),
+                                   unet=unet, scheduler=scheduler, safety_checker=None, feature_extractor=None,
+                                   requires_safety_checker=False)
+    pipe.save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+def build_sdxl(folder: Path) -> Path:
+    from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(block_out_channels=(16, 32), layers_per_block=1, sample_size=16, in_channels=4,
+                                out_channels=4, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+                                up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), attention_head_dim=(2, 4),
+                                use_linear_projection=True, addition_embed_type="text_time",
+                                addition_time_embed_dim=8, transformer_layers_per_block=(1, 1),
+                                projection_class_embeddings_input_dim=80, cross_attention_dim=64, norm_num_groups=1)
+    scheduler = EulerDiscreteScheduler.from_pretrained(ASSETS / "sdxl", subfolder="scheduler")
+    pipe = StableDiffusionXLPipeline(vae=_tiny_vae(), text_encoder=_clip_text(32),
+                                     text_encoder_2=_clip_text(32, projection=True),
+                                     tokenizer=_clip_tokenizer("sdxl/tokenizer"),
+                                     tokenizer_2=_clip_tokenizer("sdxl/tokenizer_2"), unet=unet, scheduler=scheduler)
+    pipe.save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+def _bpe_tokenizer(specials: list[str], vocab_size: int = 400):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(_CORPUS, trainer)
+    return tok
+
+
+def build_qwen2(folder: Path) -> Path:
+    """A Qwen2 causal LM with a chat template, like Qwen2.5-*-Instruct but tiny."""
+    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+    torch.manual_seed(0)
+    tok = PreTrainedTokenizerFast(tokenizer_object=_bpe_tokenizer(["<|endoftext|>", "<|im_start|>", "<|im_end|>"]),
+                                  eos_token="<|im_end|>", pad_token="<|endoftext|>")
+    tok.chat_template = QWEN_CHAT_TEMPLATE
+    config = Qwen2Config(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+                         eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, tie_word_embeddings=True)
+    Qwen2ForCausalLM(config).save_pretrained(folder, safe_serialization=True)
+    tok.save_pretrained(folder)
+    return folder
+
+
+def build_wan(folder: Path) -> Path:
+    """WanPipeline as it comes (UMT5 text encoder, Wan VAE, Wan transformer, UniPC flow scheduler), tiny."""
+    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanPipeline, WanTransformer3DModel
+    from transformers import PreTrainedTokenizerFast, UMT5Config, UMT5EncoderModel
+    torch.manual_seed(0)
+    tok = PreTrainedTokenizerFast(tokenizer_object=_bpe_tokenizer(["<pad>", "</s>", "<unk>"]),
+                                  pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
+    text_encoder = UMT5EncoderModel(UMT5Config(vocab_size=len(tok), d_model=32, d_kv=8, d_ff=32, num_layers=2,
+                                               num_heads=4, relative_attention_num_buckets=8, pad_token_id=0))
+    vae = AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
+                           temperal_downsample=[False, True, True])
+    transformer = WanTransformer3DModel(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12,
+                                        in_channels=16, out_channels=16, text_dim=32, freq_dim=256, ffn_dim=32,
+                                        num_layers=2, cross_attn_norm=True, qk_norm="rms_norm_across_heads",
+                                        rope_max_seq_len=32)
+    scheduler = UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0)
+    pipe = WanPipeline(tokenizer=tok, text_encoder=text_encoder, vae=vae, scheduler=scheduler, transformer=transformer)
+    pipe.save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+BUILDERS = {"tiny-sd15": build_sd15, "tiny-sdxl": build_sdxl, "tiny-qwen2": build_qwen2, "tiny-wan": build_wan}
+
+
+def build_all(root: Path) -> dict[str, Path]:
+    root.mkdir(parents=True, exist_ok=True)
+    return {name: build(root / name) for name, build in BUILDERS.items()}
+
+
+if __name__ == "__main__":  # python tests/tiny_models.py models/  -> folders usable from the studio's UI
+    import sys
+    for name, path in build_all(Path(sys.argv[1] if len(sys.argv) > 1 else "models")).items():
+        print(name, path)

@@ -22,7 +22,6 @@ from tabs.ui import UI  # noqa: E402
 
 log = logging.getLogger("studio")
 
-CSS = ".pending-note { font-size: 1.05em; }"
 LANGS = [("中文", "zh"), ("English", "en")]
 
 
@@ -68,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
     demo.queue(max_size=s.queue_size, default_concurrency_limit=1)
     if s.preload:
         preload(s.preload)
-    demo.launch(server_name=s.host, server_port=int(s.port), share=s.share, css=CSS,
+    demo.launch(server_name=s.host, server_port=int(s.port), share=s.share,
                 allowed_paths=[os.path.abspath(s.output_dir)])
 
 

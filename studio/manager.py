@@ -86,6 +86,7 @@ class ModelManager:
         self._entries: dict[str, Entry] = {}
         self._loading: dict[str, Future] = {}
         self._reserved: dict[str, int] = {}  # bytes promised to loads in flight, per device
+        self._aliases: dict[str, str] = {}  # what callers typed -> manager key
         self.load_count: dict[str, int] = {}  # how many times each key was loaded (for status and tests)
 
     # -- budget -----------------------------------------------------------------------------
@@ -132,7 +133,14 @@ class ModelManager:
 
     # -- loading ----------------------------------------------------------------------------
     def _acquire(self, model: str, lease: bool, progress: hub.Progress | None) -> Entry:
+        with self._lock:  # fast path: a resident model needs no look at the disk
+            entry = self._entries.get(self._aliases.get(model, model))
+            if entry is not None and not entry.parked:
+                entry.last_used = time.time()
+                entry.leases += int(lease)
+                return entry
         spec = resolve(model)
+        self._aliases[model] = spec.key
         while True:
             with self._lock:
                 entry = self._entries.get(spec.key)

@@ -4,7 +4,7 @@ import gradio as gr
 from studio import api
 from studio.registry import cards
 
-from .ui import GPU, UI, guarded, notices_md, progress_callback
+from .ui import GPU, UI, guarded, notices_md, progress_callback, s
 
 
 MAX_SIDE = max(c.defaults.get("max_side", 1024) for c in cards("image"))
@@ -12,7 +12,7 @@ MAX_SIDE = max(c.defaults.get("max_side", 1024) for c in cards("image"))
 
 def model_choices(lang: str) -> list[tuple[str, str]]:
     return [(f"{c.title[lang]} · {c.key}", c.key) for c in cards("image")] + \
-           [(f"📁 {name}", name) for name in api.local_models("image")]
+           [(f"{name} · {s('image.local', lang)}", name) for name in api.local_models("image")]
 
 
 @guarded
@@ -53,10 +53,12 @@ def build(ui: UI, lang: gr.State) -> None:
                 batch = ui.add(gr.Slider, "image.batch_size", minimum=1, maximum=api.MAX_BATCH, step=1, value=1)
             go = ui.button("image.generate", variant="primary")
         with gr.Column(scale=5):
+            # Progress and errors show on this line only, so a failed run never hides the last images.
+            notices = gr.Markdown(min_height=48)
             gallery = ui.add(gr.Gallery, "image.gallery", columns=2, height=420, format="png", object_fit="contain")
             used_seed = ui.add(gr.Textbox, "image.used_seed", interactive=False)
             infotext = ui.add(gr.Textbox, "image.infotext", lines=3, interactive=False)
-            notices = gr.Markdown()
     go.click(generate_image, [prompt, negative, model, sampler, steps, cfg, seed, width, height, batch, lang],
-             [gallery, used_seed, infotext, notices], api_name="generate_image", concurrency_id=GPU)
+             [gallery, used_seed, infotext, notices], api_name="generate_image", concurrency_id=GPU,
+             show_progress_on=[notices])
     model.change(model_defaults, [model, lang], [width, height, steps, cfg, sampler], api_visibility="private")

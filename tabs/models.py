@@ -10,8 +10,11 @@ from studio.i18n import human_bytes, t
 from .ui import GPU, UI, guarded, progress_callback, s
 
 
-TASKS = [("all", ""), ("image", "image"), ("text", "text"), ("speech", "speech"), ("video", "video"),
-         ("embedding", "embedding")]
+TASKS = ["", "image", "text", "speech", "video", "embedding"]
+
+
+def task_choices(lang: str) -> list[tuple[str, str]]:
+    return list(zip(s("models.tasks", lang).split("|"), TASKS))
 
 
 def registry_rows(lang: str, task: str | None = None) -> list[list]:
@@ -95,16 +98,18 @@ def build(ui: UI, lang: gr.State) -> None:
     ui.md("models.intro")
     status = api.manager_status()
     budget = gr.Markdown(budget_text(status, ui.lang))
+    key = ui.add(gr.Dropdown, "models.pick", choices=[m["key"] for m in api.list_models()] + api.local_models(),
+                 value="mini-shapes", allow_custom_value=True)
     with gr.Row():
-        key = ui.add(gr.Dropdown, "models.pick", choices=[m["key"] for m in api.list_models()] + api.local_models(),
-                     value="mini-shapes", allow_custom_value=True, scale=3)
-        buttons = {name: ui.button(f"models.{name}", scale=1, variant="primary" if name == "load" else "secondary")
+        buttons = {name: ui.button(f"models.{name}", variant="primary" if name == "load" else "secondary")
                    for name in ("download", "load", "unload", "unload_all", "delete", "refresh")}
     loaded = ui.add(gr.Dataframe, "models.loaded", value=_table(loaded_rows(status), "models.cols.loaded", ui.lang),
                     interactive=False)
-    task = ui.add(gr.Radio, "models.task", choices=TASKS, value="")
+    task = ui.add(gr.Radio, "models.task", choices=task_choices(ui.lang), value="")
+    ui.on_lang(task, lambda lg: {"choices": task_choices(lg)})
     registry = ui.add(gr.Dataframe, "models.registry", value=_table(registry_rows(ui.lang), "models.cols.registry",
-                                                                     ui.lang), interactive=False, wrap=True)
+                                                                     ui.lang), interactive=False, wrap=True,
+                      column_widths=["11%", "7%", "17%", "7%", "19%", "19%", "10%", "5%", "5%"])
     with gr.Accordion(s("models.raw", ui.lang), open=False) as raw_box:
         raw = gr.JSON(status)
     ui.on_lang(raw_box, lambda lg: {"label": s("models.raw", lg)})

@@ -37,7 +37,11 @@ class UI:
         self._items: list[tuple[gr.components.Component, Callable[[str], dict]]] = []
 
     def on_lang(self, component, update: Callable[[str], dict]):
-        """Register how `component` changes when the language changes."""
+        """Register how `component` changes when the language changes (merged with earlier registrations)."""
+        for i, (known, earlier) in enumerate(self._items):
+            if known is component:
+                self._items[i] = (component, lambda lang, a=earlier, b=update: {**a(lang), **b(lang)})
+                return component
         self._items.append((component, update))
         return component
 

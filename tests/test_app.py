@@ -69,3 +69,21 @@ def test_page_has_every_tab_in_chinese(studio_env):
     demo = app.build_demo()
     labels = {c.get("props", {}).get("label") for c in demo.config["components"]}
     assert {"文本生成", "文生图", "语音合成", "文生视频", "跨模态创作", "模型微调 (LoRA)", "模型管理"} <= labels
+
+
+def test_language_switch_relabels_every_registered_component(studio_env):
+    from tabs.ui import UI
+    from tabs import image, models
+    import gradio as gr
+    ui = UI("zh")
+    with gr.Blocks():
+        lang = gr.State("zh")
+        image.build(ui, lang)
+        models.build(ui, lang)
+    assert len({id(c) for c in ui.components}) == len(ui.components)  # one update per component
+    english = ui.relabel("en")
+    labels = {u.get("label") for u in english} | {u.get("value") for u in english if isinstance(u.get("value"), str)}
+    assert {"Prompt", "CFG scale", "Generate", "Unload all"} <= labels
+    cfg_info = next(u["info"] for u in english if u.get("label") == "CFG scale")
+    assert "5-10" in cfg_info
+    assert all(u.get("label") != "提示词 (Prompt)" for u in english)

@@ -69,11 +69,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 
-def t(key: str, lang: str = "zh", **params) -> str:
-    """The message `key` in `lang` ('zh' or 'en'), with its fields filled."""
-    zh, en = MESSAGES[key]
+def pick(table: dict[str, tuple[str, str]], key: str, lang: str, **params) -> str:
+    """table[key] in `lang` ('zh' or 'en'), with its fields filled."""
+    zh, en = table[key]
     text = en if lang == "en" else zh
     return text.format(**params) if params else text
+
+
+def t(key: str, lang: str = "zh", **params) -> str:
+    """The studio's message `key` in `lang`."""
+    return pick(MESSAGES, key, lang, **params)
 
 
 def human_bytes(n: float | None) -> str:

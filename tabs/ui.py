@@ -14,6 +14,7 @@ from typing import Callable
 import gradio as gr
 
 from studio.errors import StudioError
+from studio.i18n import pick
 from studio.i18n import t as studio_t
 
 from .strings import STRINGS
@@ -26,9 +27,8 @@ GPU = "gpu"
 
 
 def s(key: str, lang: str, **params) -> str:
-    zh, en = STRINGS[key]
-    text = en if lang == "en" else zh
-    return text.format(**params) if params else text
+    """The page label `key` in `lang`."""
+    return pick(STRINGS, key, lang, **params)
 
 
 class UI:

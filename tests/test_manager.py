@@ -134,3 +134,23 @@ def test_unload_all_keeps_models_in_use(studio_env):
     with m.lease("tiny-sd15"):
         assert m.unload_all() == 1
         assert m.is_loaded("tiny-sd15") and not m.is_loaded("tiny-sdxl")
+
+
+def test_memory_options_of_a_card_reach_the_pipeline(studio_env, models_dir):
+    """sdxl's card asks for VAE slicing; a snapshot under that key is loaded with it on."""
+    import shutil
+    shutil.copytree(models_dir / "tiny-sdxl", models_dir / "sdxl")
+    m = ModelManager(budgets={"cpu": 1024**3}, device="cpu")
+    assert m.get("sdxl").vae.use_slicing is True
+    assert m.get("tiny-sdxl").vae.use_slicing is False
+
+
+def test_preload_loads_in_the_background(studio_env):
+    import time
+    import app
+    from studio.manager import manager
+    app.preload(["tiny-sd15", "no-such-model"])  # a bad key is logged, the good one still loads
+    deadline = time.time() + 60
+    while not manager().is_loaded("tiny-sd15") and time.time() < deadline:
+        time.sleep(0.1)
+    assert manager().is_loaded("tiny-sd15")

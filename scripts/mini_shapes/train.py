@@ -1,0 +1,290 @@
+"""Train mini-shapes: a tiny latent-diffusion model (a standard diffusers StableDiffusionPipeline folder).
+
+    python scripts/mini_shapes/train.py --work runs/mini-shapes --out assets/models/mini-shapes
+    python scripts/mini_shapes/train.py --smoke --work /tmp/ms --out /tmp/ms/model     # seconds, for CI
+
+Stages (each resumes from its latest checkpoint in --work when the same command is run again):
+1. VAE (AutoencoderKL, 64x64x3 <-> 16x16x4) on rendered shapes.
+2. UNet2DConditionModel + CLIPTextModel from scratch on the VAE's latents, epsilon prediction, with
+   10% empty captions (classifier-free-guidance dropout), EMA of the weights.
+3. Export with the EMA weights as a StableDiffusionPipeline folder (safetensors, fp16 on disk).
+Everything is seeded: a step's batch depends only on (seed, step), so a resumed run equals an unbroken one.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from studio import shapes  # noqa: E402
+
+TOKENIZER = ROOT / "assets" / "pipelines" / "sd15" / "tokenizer"
+SCHEDULER = ROOT / "assets" / "pipelines" / "sd15" / "scheduler"
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--work", type=Path, required=True, help="checkpoints, data cache and logs")
+    p.add_argument("--out", type=Path, required=True, help="where the pipeline folder is written")
+    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--images", type=int, default=24000, help="rendered training images")
+    p.add_argument("--vae-steps", type=int, default=2000)
+    p.add_argument("--unet-steps", type=int, default=10000)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--lr", type=float, default=6e-4)
+    p.add_argument("--save-every", type=int, default=250)
+    p.add_argument("--smoke", action="store_true", help="a few steps on a few images (CI)")
+    args = p.parse_args(argv)
+    if args.smoke:
+        args.images, args.vae_steps, args.unet_steps, args.batch, args.save_every = 64, 3, 3, 8, 2
+    return args
+
+
+# -- models --------------------------------------------------------------------------------------
+def make_vae():
+    from diffusers import AutoencoderKL
+    return AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, sample_size=shapes.SIZE,
+                         down_block_types=("DownEncoderBlock2D",) * 3, up_block_types=("UpDecoderBlock2D",) * 3,
+                         block_out_channels=(16, 32, 32), layers_per_block=1, norm_num_groups=8)
+
+
+def make_text_encoder():
+    from transformers import CLIPTextConfig, CLIPTextModel
+    return CLIPTextModel(CLIPTextConfig(vocab_size=49408, hidden_size=64, intermediate_size=256, num_hidden_layers=3,
+                                        num_attention_heads=4, max_position_embeddings=77, bos_token_id=49406,
+                                        eos_token_id=49407, pad_token_id=49407, projection_dim=64))
+
+
+def make_unet():
+    from diffusers import UNet2DConditionModel
+    return UNet2DConditionModel(sample_size=16, in_channels=4, out_channels=4, layers_per_block=1,
+                                block_out_channels=(32, 64, 64),
+                                down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+                                up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+                                cross_attention_dim=64, attention_head_dim=8, norm_num_groups=8)
+
+
+# -- data ----------------------------------------------------------------------------------------
+def dataset(args) -> tuple[list[shapes.Spec], torch.Tensor]:
+    """Rendered images as uint8 [N, 3, 64, 64], cached in the work folder."""
+    cache = args.work / f"images-{args.images}-{args.seed}.npz"
+    rng = random.Random(args.seed)
+    specs = [shapes.random_spec(rng) for _ in range(args.images)]
+    if cache.exists():
+        return specs, torch.from_numpy(np.load(cache)["images"])
+    images = np.stack([np.asarray(shapes.render(s)).transpose(2, 0, 1) for s in specs])
+    np.savez(cache, images=images)
+    return specs, torch.from_numpy(images)
+
+
+def to_unit(batch_uint8: torch.Tensor) -> torch.Tensor:
+    return batch_uint8.float() / 127.5 - 1.0
+
+
+def step_generator(args, stage: int, step: int) -> torch.Generator:
+    return torch.Generator().manual_seed(args.seed * 1_000_003 + stage * 100_000_007 + step)
+
+
+# -- checkpoints ---------------------------------------------------------------------------------
+def save_checkpoint(folder: Path, modules: dict, optimizer, step: int, losses: list[float]) -> None:
+    from safetensors.torch import save_file
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / "tmp"
+    tmp.mkdir(exist_ok=True)
+    for name, module in modules.items():
+        save_file({k: v.contiguous() for k, v in module.state_dict().items()}, tmp / f"{name}.safetensors")
+    torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+    (tmp / "state.json").write_text(json.dumps({"step": step, "losses": losses}))
+    for f in tmp.iterdir():  # a killed run leaves the previous complete checkpoint in place
+        f.replace(folder / f.name)
+
+
+def load_checkpoint(folder: Path, modules: dict, optimizer) -> tuple[int, list[float]]:
+    from safetensors.torch import load_file
+    state = folder / "state.json"
+    if not state.exists():
+        return 0, []
+    for name, module in modules.items():
+        module.load_state_dict(load_file(folder / f"{name}.safetensors"))
+    optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True))
+    data = json.loads(state.read_text())
+    return data["step"], data["losses"]
+
+
+def lr_at(step: int, total: int, base: float, warmup: int = 200) -> float:
+    if step < warmup:
+        return base * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def log(args, text: str) -> None:
+    print(text, flush=True)
+    with open(args.work / "train.log", "a", encoding="utf-8") as f:
+        f.write(text + "\n")
+
+
+# -- stage 1: VAE --------------------------------------------------------------------------------
+def train_vae(args, images: torch.Tensor):
+    vae = make_vae()
+    optimizer = torch.optim.AdamW(vae.parameters(), lr=1e-3, weight_decay=0.0)
+    folder = args.work / "vae"
+    step, losses = load_checkpoint(folder, {"vae": vae}, optimizer)
+    started = time.time()
+    vae.train()
+    while step < args.vae_steps:
+        g = step_generator(args, 1, step)
+        idx = torch.randint(0, len(images), (args.batch,), generator=g)
+        x = to_unit(images[idx])
+        posterior = vae.encode(x).latent_dist
+        z = posterior.mean + posterior.std * torch.randn(posterior.mean.shape, generator=g)
+        rec = vae.decode(z).sample
+        loss = F.mse_loss(rec, x) + 0.5 * F.l1_loss(rec, x) + 1e-6 * posterior.kl().mean()
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, args.vae_steps, 1e-3)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss))
+        step += 1
+        if step % args.save_every == 0 or step == args.vae_steps:
+            save_checkpoint(folder, {"vae": vae}, optimizer, step, losses)
+            log(args, f"vae step {step}/{args.vae_steps} loss {np.mean(losses[-args.save_every:]):.4f} "
+                      f"({time.time() - started:.0f} s)")
+    vae.eval()
+    return vae, losses
+
+
+@torch.no_grad()
+def encode_all(args, vae, images: torch.Tensor) -> tuple[torch.Tensor, float]:
+    cache = args.work / "latents.pt"
+    if cache.exists():
+        data = torch.load(cache, weights_only=True)
+        return data["latents"], float(data["scale"])
+    latents = torch.cat([vae.encode(to_unit(images[i:i + 256])).latent_dist.mean for i in range(0, len(images), 256)])
+    scale = float(1.0 / latents.std())
+    torch.save({"latents": latents, "scale": torch.tensor(scale)}, cache)
+    return latents, scale
+
+
+# -- stage 2: UNet + text encoder ----------------------------------------------------------------
+def tokenize(tokenizer, captions: list[str]) -> torch.Tensor:
+    return tokenizer(captions, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
+                     return_tensors="pt").input_ids
+
+
+def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    with torch.no_grad():
+        for e, p in zip(ema.parameters(), model.parameters()):
+            e.lerp_(p, 1 - decay)
+
+
+def train_unet(args, specs, latents: torch.Tensor, scale: float):
+    from diffusers import DDPMScheduler
+    from transformers import CLIPTokenizer
+    tokenizer = CLIPTokenizer.from_pretrained(TOKENIZER)
+    noise_scheduler = DDPMScheduler.from_pretrained(SCHEDULER)  # the same betas SD 1.5 uses
+    torch.manual_seed(args.seed)
+    unet, text_encoder = make_unet(), make_text_encoder()
+    ema_unet, ema_text = make_unet(), make_text_encoder()
+    ema_unet.load_state_dict(unet.state_dict())
+    ema_text.load_state_dict(text_encoder.state_dict())
+    params = list(unet.parameters()) + list(text_encoder.parameters())
+    optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-2)
+    modules = {"unet": unet, "text_encoder": text_encoder, "ema_unet": ema_unet, "ema_text_encoder": ema_text}
+    folder = args.work / "unet"
+    step, losses = load_checkpoint(folder, modules, optimizer)
+    started = time.time()
+    while step < args.unet_steps:
+        g = step_generator(args, 2, step)
+        rng = random.Random(args.seed * 7919 + step)
+        idx = torch.randint(0, len(specs), (args.batch,), generator=g)
+        captions = ["" if rng.random() < 0.1 else shapes.caption(specs[i], rng) for i in idx.tolist()]
+        x0 = latents[idx] * scale
+        noise = torch.randn(x0.shape, generator=g)
+        t = torch.randint(0, noise_scheduler.config.num_train_timesteps, (args.batch,), generator=g)
+        xt = noise_scheduler.add_noise(x0, noise, t)
+        context = text_encoder(tokenize(tokenizer, captions))[0]
+        loss = F.mse_loss(unet(xt, t, encoder_hidden_states=context).sample, noise)
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, args.unet_steps, args.lr)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        decay = min(0.999, (1 + step) / (10 + step))
+        ema_update(ema_unet, unet, decay)
+        ema_update(ema_text, text_encoder, decay)
+        losses.append(float(loss))
+        step += 1
+        if step % args.save_every == 0 or step == args.unet_steps:
+            save_checkpoint(folder, modules, optimizer, step, losses)
+            log(args, f"unet step {step}/{args.unet_steps} loss {np.mean(losses[-args.save_every:]):.4f} "
+                      f"({time.time() - started:.0f} s)")
+    return ema_unet, ema_text, tokenizer, losses
+
+
+# -- stage 3: export -----------------------------------------------------------------------------
+def export(args, vae, unet, text_encoder, tokenizer, scale: float, vae_losses, unet_losses) -> None:
+    from diffusers import PNDMScheduler, StableDiffusionPipeline
+    vae.register_to_config(scaling_factor=scale)
+    pipe = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
+                                   scheduler=PNDMScheduler.from_pretrained(SCHEDULER), safety_checker=None,
+                                   feature_extractor=None, requires_safety_checker=False)
+    pipe.to(torch.float16)  # half the bytes on disk; the studio loads it in fp32 on a CPU
+    pipe.save_pretrained(args.out, safe_serialization=True)
+    (args.out / "tokenizer" / "tokenizer.json").unlink(missing_ok=True)  # vocab.json + merges.txt suffice
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    record = {"command": " ".join(sys.argv), "commit": commit, "seed": args.seed, "images": args.images,
+              "vae_steps": args.vae_steps, "unet_steps": args.unet_steps, "batch": args.batch, "lr": args.lr,
+              "latent_scale": scale, "final_vae_loss": float(np.mean(vae_losses[-100:])),
+              "final_unet_loss": float(np.mean(unet_losses[-200:]))}
+    (args.out / "training.json").write_text(json.dumps(record, indent=2))
+    plot_losses(args.out / "loss.png", vae_losses, unet_losses)
+
+
+def plot_losses(path: Path, vae_losses, unet_losses) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    for ax, losses, title in ((axes[0], vae_losses, "VAE reconstruction"), (axes[1], unet_losses, "UNet noise MSE")):
+        window = max(1, len(losses) // 100)
+        smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
+        ax.plot(smooth)
+        ax.set_yscale("log")
+        ax.set_title(title)
+        ax.set_xlabel("step")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    args.work.mkdir(parents=True, exist_ok=True)
+    specs, images = dataset(args)
+    vae, vae_losses = train_vae(args, images)
+    latents, scale = encode_all(args, vae, images)
+    unet, text_encoder, tokenizer, unet_losses = train_unet(args, specs, latents, scale)
+    export(args, vae, unet, text_encoder, tokenizer, scale, vae_losses, unet_losses)
+    log(args, f"exported to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

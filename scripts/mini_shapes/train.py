@@ -41,15 +41,16 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--images", type=int, default=24000, help="rendered training images")
-    p.add_argument("--vae-steps", type=int, default=2000)
+    p.add_argument("--vae-steps", type=int, default=1500)
     p.add_argument("--unet-steps", type=int, default=10000)
+    p.add_argument("--vae-batch", type=int, default=16)
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--lr", type=float, default=6e-4)
     p.add_argument("--save-every", type=int, default=250)
     p.add_argument("--smoke", action="store_true", help="a few steps on a few images (CI)")
     args = p.parse_args(argv)
     if args.smoke:
-        args.images, args.vae_steps, args.unet_steps, args.batch, args.save_every = 64, 3, 3, 8, 2
+        args.images, args.vae_steps, args.unet_steps, args.batch, args.vae_batch, args.save_every = 64, 3, 3, 8, 4, 2
     return args
 
 
@@ -147,7 +148,7 @@ def train_vae(args, images: torch.Tensor):
     vae.train()
     while step < args.vae_steps:
         g = step_generator(args, 1, step)
-        idx = torch.randint(0, len(images), (args.batch,), generator=g)
+        idx = torch.randint(0, len(images), (args.vae_batch,), generator=g)
         x = to_unit(images[idx])
         posterior = vae.encode(x).latent_dist
         z = posterior.mean + posterior.std * torch.randn(posterior.mean.shape, generator=g)
@@ -158,7 +159,7 @@ def train_vae(args, images: torch.Tensor):
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
         step += 1
         if step % args.save_every == 0 or step == args.vae_steps:
             save_checkpoint(folder, {"vae": vae}, optimizer, step, losses)
@@ -228,7 +229,7 @@ def train_unet(args, specs, latents: torch.Tensor, scale: float):
         decay = min(0.999, (1 + step) / (10 + step))
         ema_update(ema_unet, unet, decay)
         ema_update(ema_text, text_encoder, decay)
-        losses.append(float(loss))
+        losses.append(loss.item())
         step += 1
         if step % args.save_every == 0 or step == args.unet_steps:
             save_checkpoint(folder, modules, optimizer, step, losses)
@@ -249,7 +250,7 @@ def export(args, vae, unet, text_encoder, tokenizer, scale: float, vae_losses, u
     (args.out / "tokenizer" / "tokenizer.json").unlink(missing_ok=True)  # vocab.json + merges.txt suffice
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     record = {"command": " ".join(sys.argv), "commit": commit, "seed": args.seed, "images": args.images,
-              "vae_steps": args.vae_steps, "unet_steps": args.unet_steps, "batch": args.batch, "lr": args.lr,
+              "vae_steps": args.vae_steps, "vae_batch": args.vae_batch, "unet_steps": args.unet_steps, "batch": args.batch, "lr": args.lr,
               "latent_scale": scale, "final_vae_loss": float(np.mean(vae_losses[-100:])),
               "final_unet_loss": float(np.mean(unet_losses[-200:]))}
     (args.out / "training.json").write_text(json.dumps(record, indent=2))

@@ -10,6 +10,7 @@ message reads in Chinese or English (`err.message("en")`); `lang=` picks the lan
 """
 from __future__ import annotations
 
+import json
 from typing import Callable
 
 from PIL import Image
@@ -122,11 +123,14 @@ def model_defaults(model: str) -> dict:
 
 
 def _folder_image_defaults(spec: ModelSpec) -> dict:
-    """SDXL-class folders are native at 1024."""
-    index = spec.path / "model_index.json"
-    if index.is_file() and "XL" in index.read_text(encoding="utf-8"):
-        return {"width": 1024, "height": 1024, "max_side": 2048}
-    return {}
+    """A local pipeline folder's native size, from its own configs (UNet sample size x VAE scale)."""
+    try:
+        unet = json.loads((spec.path / "unet" / "config.json").read_text(encoding="utf-8"))
+        vae = json.loads((spec.path / "vae" / "config.json").read_text(encoding="utf-8"))
+        native = int(unet["sample_size"]) * 2 ** (len(vae["block_out_channels"]) - 1)
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return {"width": native, "height": native, "max_side": max(1024, 2 * native)}
 
 
 def _card(key: str):

@@ -50,3 +50,13 @@ def studio_env(models_dir, tmp_path, monkeypatch):
     yield configure
     config.configure([], env={})
     reset_manager(ModelManager(budgets={"cpu": 4 * 1024**3}))
+
+
+@pytest.fixture(autouse=True)
+def _keep_torch_threads():
+    """Training scripts set torch's thread count; the float reduction order (and so the last bit of a
+    pixel) depends on it, so every test starts and ends with the default."""
+    import torch
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)

@@ -114,9 +114,9 @@ def test_full_disk_keeps_the_image_and_says_so(studio_env, monkeypatch):
 def test_model_defaults_follow_the_model(studio_env):
     assert api.model_defaults("sdxl")["width"] == 1024
     assert api.model_defaults("sd15")["width"] == 512
-    assert api.model_defaults("tiny-sdxl")["width"] == 1024
-    result = api.generate_image("a cat", model="tiny-sd15", seed=1, steps=2, save=False)  # unset size -> 512
-    assert result.images[0].size == (512, 512)
+    assert api.model_defaults("tiny-sdxl")["width"] == 32  # UNet sample size 16 x VAE scale 2
+    result = api.generate_image("a cat", model="tiny-sd15", seed=1, steps=2, save=False)  # unset size -> native
+    assert result.images[0].size == (32, 32)
 
 
 def test_progress_is_reported_per_step(studio_env):

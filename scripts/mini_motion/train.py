@@ -1,0 +1,430 @@
+"""Train mini-motion: a tiny text-to-video model (a standard diffusers WanPipeline folder, the classes of Wan2.1-T2V).
+
+    python scripts/mini_motion/train.py --work runs/mini-motion --out assets/models/mini-motion
+    python scripts/mini_motion/train.py --smoke --work /tmp/mm --out /tmp/mm/model     # seconds, for CI
+
+Data: clips of one mini-shapes object moving (studio.motion), 17 frames of 64x64, zh / en captions.
+Stages (each resumes from its latest checkpoint in --work when the same command is run again):
+1. VAE (AutoencoderKLWan, causal 3D: 8x spatial and 4x temporal compression, 17x64x64x3 <-> 5x8x8x16), on
+   9-frame windows (the first frame plus two 4-frame chunks: every path of the causal cache).
+2. Per-channel latents_mean / latents_std of the encoded data, written into the VAE config (WanPipeline
+   normalises with them).
+3. WanTransformer3DModel + UMT5EncoderModel from scratch, flow matching as Wan's UniPC "flow_prediction"
+   expects (x_s = (1 - s) x0 + s noise, target noise - x0, s drawn with the scheduler's shift), prompts encoded
+   and zero-padded to 512 tokens exactly as WanPipeline does, 10% empty captions (CFG dropout), EMA.
+4. Export with the EMA weights (safetensors, fp16 on disk; the studio loads them in fp32 on a CPU),
+   training.json, loss.png and a model card.
+Everything is seeded: a step's batch depends only on (seed, step), so a resumed run equals an unbroken one.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from studio import motion, shapes  # noqa: E402
+
+TEXT_LENGTH = 512  # WanPipeline's default max_sequence_length: the transformer is trained on this padding
+SPECIALS = ["<pad>", "</s>", "<unk>"]  # ids 0, 1, 2 as in T5 / UMT5
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--work", type=Path, required=True, help="checkpoints, latent cache and logs")
+    p.add_argument("--out", type=Path, required=True, help="where the pipeline folder is written")
+    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--clips", type=int, default=6000, help="clips encoded for the transformer stage")
+    p.add_argument("--vae-steps", type=int, default=1200)
+    p.add_argument("--vae-batch", type=int, default=6)
+    p.add_argument("--vae-frames", type=int, default=9, help="frames per VAE training window (4k + 1)")
+    p.add_argument("--steps", type=int, default=10000, help="transformer steps")
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--flow-shift", type=float, default=3.0)
+    p.add_argument("--save-every", type=int, default=250)
+    p.add_argument("--smoke", action="store_true", help="a few steps on a few clips (CI)")
+    args = p.parse_args(argv)
+    if args.smoke:
+        args.clips, args.vae_steps, args.steps, args.batch, args.vae_batch, args.save_every = 8, 2, 3, 4, 2, 2
+        args.vae_frames = 5
+    return args
+
+
+# -- tokenizer -----------------------------------------------------------------------------------
+def caption_vocabulary() -> list[str]:
+    """Every token a training caption can hold: Chinese characters one each, English words."""
+    words = {"a", "an", "on", "shape", "background"} | set("背景上的图形")
+    for zh, en in motion.MOTIONS.values():
+        words |= {c for phrase in zh for c in phrase} | {w for phrase in en for w in phrase.split()}
+    for name, zh in shapes.SHAPES.items():
+        words |= {name, *zh}
+    for name, (zh, _rgb) in shapes.COLOURS.items():
+        words |= {name, *zh}
+    return sorted(words)
+
+
+def build_tokenizer():
+    """A word-level tokenizer (T5-style pad / eos / unk); any unknown word or character becomes <unk>."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+    vocab = {t: i for i, t in enumerate(SPECIALS + caption_vocabulary())}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    # Lower case, spaces around every CJK character, then split on spaces and punctuation.
+    tok.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, strip_accents=False,
+                                                lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>",
+                                   model_max_length=TEXT_LENGTH)
+
+
+# -- models --------------------------------------------------------------------------------------
+Z_DIM = 16  # Wan2.1's latent channels
+
+
+def make_vae():
+    from diffusers import AutoencoderKLWan
+    # dims 8-16-32-32: three spatial downsamples (8x), temporal ones in the last two (4x), like Wan2.1.
+    return AutoencoderKLWan(base_dim=8, z_dim=Z_DIM, dim_mult=[1, 2, 4, 4], num_res_blocks=1,
+                            temperal_downsample=[False, True, True], latents_mean=[0.0] * Z_DIM,
+                            latents_std=[1.0] * Z_DIM)
+
+
+def make_text_encoder(vocab_size: int):
+    from transformers import UMT5Config, UMT5EncoderModel
+    return UMT5EncoderModel(UMT5Config(vocab_size=vocab_size, d_model=64, d_kv=16, d_ff=128, num_layers=2,
+                                       num_heads=4, relative_attention_num_buckets=16,
+                                       relative_attention_max_distance=64, dropout_rate=0.0,
+                                       feed_forward_proj="gated-gelu", pad_token_id=0, eos_token_id=1,
+                                       decoder_start_token_id=0))
+
+
+def make_transformer():
+    from diffusers import WanTransformer3DModel
+    # 5x8x8 latents in (1, 2, 2) patches: 80 tokens; 4 blocks of width 128 (4 heads of 32).
+    return WanTransformer3DModel(patch_size=(1, 2, 2), num_attention_heads=4, attention_head_dim=32,
+                                 in_channels=Z_DIM, out_channels=Z_DIM, text_dim=64, freq_dim=256, ffn_dim=256,
+                                 num_layers=4, cross_attn_norm=True, qk_norm="rms_norm_across_heads",
+                                 rope_max_seq_len=1024)
+
+
+def make_scheduler(shift: float):
+    from diffusers import UniPCMultistepScheduler
+    return UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=shift)
+
+
+def n_params(*modules) -> int:
+    return sum(p.numel() for m in modules for p in m.parameters())
+
+
+# -- data ----------------------------------------------------------------------------------------
+def to_unit(frames_uint8: np.ndarray) -> torch.Tensor:
+    """uint8 [B, F, H, W, 3] -> float [B, 3, F, H, W] in [-1, 1] (the VAE's layout)."""
+    return torch.from_numpy(frames_uint8).permute(0, 4, 1, 2, 3).float() / 127.5 - 1.0
+
+
+def training_clips(args) -> list[motion.Clip]:
+    rng = random.Random(args.seed)
+    return [motion.random_clip(rng) for _ in range(args.clips)]
+
+
+def vae_batch(args, step: int) -> torch.Tensor:
+    """Windows of freshly rendered clips (no held-out pairs); depends only on (seed, step)."""
+    rng = random.Random(args.seed * 1_000_003 + step)
+    windows = []
+    for _ in range(args.vae_batch):
+        start = rng.randrange(motion.FRAMES - args.vae_frames + 1)
+        windows.append(motion.render(motion.random_clip(rng))[start:start + args.vae_frames])
+    return to_unit(np.stack(windows))
+
+
+def step_generator(args, stage: int, step: int) -> torch.Generator:
+    return torch.Generator().manual_seed(args.seed * 1_000_003 + stage * 100_000_007 + step)
+
+
+# -- checkpoints ---------------------------------------------------------------------------------
+def save_checkpoint(folder: Path, modules: dict, optimizer, state: dict) -> None:
+    """folder/step-NNNNNN, written under a temporary name and renamed: a killed run leaves the last whole one."""
+    from safetensors.torch import save_model
+    final = folder / f"step-{state['step']:06d}"
+    tmp = folder / "tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for name, module in modules.items():
+        save_model(module, str(tmp / f"{name}.safetensors"))  # handles UMT5's shared embedding
+    torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+    (tmp / "state.json").write_text(json.dumps(state))
+    shutil.rmtree(final, ignore_errors=True)
+    tmp.rename(final)
+    for old in sorted(folder.glob("step-*"))[:-2]:  # keep two, in case the last is damaged
+        shutil.rmtree(old)
+
+
+def load_checkpoint(folder: Path, modules: dict, optimizer) -> dict:
+    from safetensors.torch import load_model
+    latest = sorted(folder.glob("step-*"))
+    if not latest:
+        return {"step": 0, "losses": [], "seconds": 0.0}
+    for name, module in modules.items():
+        load_model(module, str(latest[-1] / f"{name}.safetensors"))
+    optimizer.load_state_dict(torch.load(latest[-1] / "optimizer.pt", weights_only=True))
+    return json.loads((latest[-1] / "state.json").read_text())
+
+
+def lr_at(step: int, total: int, base: float, warmup: int = 200) -> float:
+    if step < warmup:
+        return base * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def log(args, text: str) -> None:
+    print(text, flush=True)
+    with open(args.work / "train.log", "a", encoding="utf-8") as f:
+        f.write(text + "\n")
+
+
+def run_steps(args, name: str, total: int, folder: Path, modules: dict, optimizer, step_fn) -> dict:
+    """The shared loop: resume, step, checkpoint every --save-every steps, log mean loss and s/step."""
+    state = load_checkpoint(folder, modules, optimizer)
+    tick, window = time.time(), []
+    while state["step"] < total:
+        step = state["step"]
+        loss = step_fn(step)
+        state["losses"].append(loss)
+        window.append(loss)
+        state["step"] = step + 1
+        if state["step"] % args.save_every == 0 or state["step"] == total:
+            now = time.time()
+            state["seconds"] += now - tick
+            save_checkpoint(folder, modules, optimizer, state)
+            log(args, f"{name} step {state['step']}/{total} loss {np.mean(window):.4f} "
+                      f"{(now - tick) / len(window):.2f} s/step ({state['seconds']:.0f} s)")
+            tick, window = time.time(), []
+    return state
+
+
+# -- stage 1: VAE --------------------------------------------------------------------------------
+def train_vae(args):
+    vae = make_vae()
+    optimizer = torch.optim.AdamW(vae.parameters(), lr=1e-3, weight_decay=0.0)
+    vae.train()
+
+    def step_fn(step: int) -> float:
+        x = vae_batch(args, step)
+        posterior = vae.encode(x).latent_dist
+        z = posterior.mean + posterior.std * torch.randn(posterior.mean.shape, generator=step_generator(args, 1, step))
+        rec = vae.decode(z).sample
+        loss = F.mse_loss(rec, x) + 0.5 * F.l1_loss(rec, x) + 1e-6 * posterior.kl().mean()
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, args.vae_steps, 1e-3, warmup=min(200, args.vae_steps // 10 + 1))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    state = run_steps(args, "vae", args.vae_steps, args.work / "vae", {"vae": vae}, optimizer, step_fn)
+    vae.eval()
+    return vae, state
+
+
+# -- stage 2: latents and their statistics -------------------------------------------------------
+@torch.no_grad()
+def encode_all(args, vae, clips: list[motion.Clip]) -> tuple[torch.Tensor, list[float], list[float]]:
+    """Posterior means of all training clips [N, C, 5, 8, 8] and per-channel mean / std (cached)."""
+    cache = args.work / f"latents-{args.clips}-{args.seed}-{args.vae_steps}.pt"
+    if cache.exists():
+        data = torch.load(cache, weights_only=True)
+        return data["latents"], data["mean"].tolist(), data["std"].tolist()
+    started, chunks = time.time(), []
+    for i in range(0, len(clips), 32):
+        frames = np.stack([motion.render(c) for c in clips[i:i + 32]])
+        chunks.append(vae.encode(to_unit(frames)).latent_dist.mean)
+        if (i // 32) % 20 == 19:
+            log(args, f"encoded {i + 32}/{len(clips)} clips ({time.time() - started:.0f} s)")
+    latents = torch.cat(chunks)
+    mean, std = latents.mean(dim=(0, 2, 3, 4)), latents.std(dim=(0, 2, 3, 4))
+    torch.save({"latents": latents, "mean": mean, "std": std}, cache)
+    log(args, f"encoded {len(clips)} clips in {time.time() - started:.0f} s; latent std per channel "
+              f"{[round(s, 3) for s in std.tolist()]}")
+    return latents, mean.tolist(), std.tolist()
+
+
+# -- stage 3: transformer + text encoder ---------------------------------------------------------
+def encode_text(tokenizer, text_encoder, captions: list[str]) -> torch.Tensor:
+    """WanPipeline._get_t5_prompt_embeds with gradients: the same cleaning, eos, mask and zero padding to 512
+    (the encoder itself sees only the longest caption's length; masked, its outputs are the same)."""
+    from diffusers.pipelines.wan.pipeline_wan import prompt_clean
+    inputs = tokenizer([prompt_clean(c) for c in captions], padding="longest", max_length=TEXT_LENGTH,
+                       truncation=True, add_special_tokens=True, return_attention_mask=True, return_tensors="pt")
+    hidden = text_encoder(inputs.input_ids, inputs.attention_mask).last_hidden_state
+    hidden = hidden * inputs.attention_mask[..., None]
+    return F.pad(hidden, (0, 0, 0, TEXT_LENGTH - hidden.shape[1]))
+
+
+def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    with torch.no_grad():
+        for e, p in zip(ema.parameters(), model.parameters()):
+            e.lerp_(p, 1 - decay)
+
+
+def sample_sigmas(args, g: torch.Generator) -> torch.Tensor:
+    """Noise levels s in (0, 1) with the scheduler's shift (Wan's timestep = 1000 s), as sampling visits them."""
+    u = torch.rand(args.batch, generator=g)
+    return args.flow_shift * u / (1 + (args.flow_shift - 1) * u)
+
+
+def train_transformer(args, clips, latents: torch.Tensor, mean: list[float], std: list[float], tokenizer):
+    torch.manual_seed(args.seed)
+    transformer, text_encoder = make_transformer(), make_text_encoder(len(tokenizer))
+    ema_transformer, ema_text = make_transformer(), make_text_encoder(len(tokenizer))
+    ema_transformer.load_state_dict(transformer.state_dict())
+    ema_text.load_state_dict(text_encoder.state_dict())
+    params = list(transformer.parameters()) + list(text_encoder.parameters())
+    optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-2)
+    modules = {"transformer": transformer, "text_encoder": text_encoder, "ema_transformer": ema_transformer,
+               "ema_text_encoder": ema_text}
+    shift = torch.tensor(mean).view(1, -1, 1, 1, 1)
+    scale = torch.tensor(std).view(1, -1, 1, 1, 1)
+
+    def step_fn(step: int) -> float:
+        g = step_generator(args, 2, step)
+        rng = random.Random(args.seed * 7919 + step)
+        idx = torch.randint(0, len(clips), (args.batch,), generator=g)
+        captions = ["" if rng.random() < 0.1 else motion.caption(clips[i], rng) for i in idx.tolist()]
+        x0 = (latents[idx] - shift) / scale
+        noise = torch.randn(x0.shape, generator=g)
+        s = sample_sigmas(args, g)
+        xs = (1 - s.view(-1, 1, 1, 1, 1)) * x0 + s.view(-1, 1, 1, 1, 1) * noise
+        context = encode_text(tokenizer, text_encoder, captions)
+        pred = transformer(xs, s * 1000, context).sample
+        loss = F.mse_loss(pred, noise - x0)
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, args.steps, args.lr)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        decay = min(0.999, (1 + step) / (10 + step))
+        ema_update(ema_transformer, transformer, decay)
+        ema_update(ema_text, text_encoder, decay)
+        return loss.item()
+
+    transformer.train()
+    text_encoder.train()
+    state = run_steps(args, "transformer", args.steps, args.work / "transformer", modules, optimizer, step_fn)
+    return ema_transformer.eval(), ema_text.eval(), state
+
+
+# -- stage 4: export -----------------------------------------------------------------------------
+def export(args, vae, transformer, text_encoder, tokenizer, mean, std, vae_state, dit_state) -> None:
+    from diffusers import WanPipeline
+    vae.register_to_config(latents_mean=[round(m, 5) for m in mean], latents_std=[round(s, 5) for s in std])
+    pipe = WanPipeline(tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, transformer=transformer,
+                       scheduler=make_scheduler(args.flow_shift))
+    for module in (vae, transformer, text_encoder):
+        to_half(module)  # half the bytes on disk; the studio loads it in fp32 on a CPU (the VAE always)
+    pipe.save_pretrained(args.out, safe_serialization=True)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    record = {"command": " ".join(sys.argv), "commit": commit, "seed": args.seed, "clips": args.clips,
+              "vae_steps": args.vae_steps, "vae_batch": args.vae_batch, "vae_frames": args.vae_frames,
+              "steps": args.steps, "batch": args.batch, "lr": args.lr, "flow_shift": args.flow_shift,
+              "threads": args.threads, "vae_seconds": round(vae_state["seconds"]),
+              "transformer_seconds": round(dit_state["seconds"]),
+              "params": {"vae": n_params(vae), "transformer": n_params(transformer),
+                         "text_encoder": n_params(text_encoder)},
+              "final_vae_loss": float(np.mean(vae_state["losses"][-100:])),
+              "final_transformer_loss": float(np.mean(dit_state["losses"][-200:]))}
+    (args.out / "training.json").write_text(json.dumps(record, indent=2))
+    plot_losses(args.out / "loss.png", vae_state["losses"], dit_state["losses"])
+    write_card(args.out, record)
+    for f in args.out.rglob("*"):
+        f.chmod(0o755 if f.is_dir() else 0o644)  # safetensors writes 0600
+
+
+CARD = """# mini-motion
+
+A tiny text-to-video model of this project (built-in, offline): one shape of mini-shapes moving on a plain
+background, 17 frames of 64x64, prompts in Chinese or English, e.g. `蓝色背景上的红色圆形从左向右移动`,
+`a red circle moving from left to right on a blue background`. A standard diffusers `WanPipeline` folder with
+the classes of Wan2.1-T2V (UMT5 text encoder, causal 3D Wan VAE, Wan transformer, UniPC flow scheduler), so
+every control of the video tab means what it means for Wan.
+
+- Data: {clips} rendered clips (`studio/motion.py`): 4 shapes, 8 colours, 6 motions (left to right, right to
+  left, falling, rising, growing, shrinking), jittered paths; captions leave out shape / colour / background
+  with probability 0.3 (then they are random), 10% empty captions for classifier-free guidance. The shape-colour
+  pairs {held_out} never occur in training.
+- Architecture: VAE {vae:,} parameters (17x64x64x3 <-> 5x8x8x16), transformer {transformer:,} (4 blocks, width
+  128, patches 1x2x2: 80 tokens), text encoder {text_encoder:,} (UMT5, 2 layers, word-level tokenizer; any other
+  word is `<unk>`). Weights stored in fp16.
+- Training: `{command}` at commit `{commit}`: VAE {vae_steps} steps ({vae_seconds} s), transformer {steps}
+  steps of batch {batch} ({transformer_seconds} s), {threads} CPU threads; final losses VAE {final_vae_loss:.4f},
+  flow matching {final_transformer_loss:.4f} (`loss.png`).
+- Evaluation: `python scripts/mini_motion/evaluate.py <this folder>` (motion, colour, background read back
+  by `studio.motion.analyse`).
+- Limits: 64x64 and 17 frames (other 4k+1 lengths run but were not trained); one object, six straight motions;
+  trained with prompts padded to 512 tokens as WanPipeline does by default, so keep `max_sequence_length` at 512.
+"""
+
+
+def write_card(out: Path, record: dict) -> None:
+    held_out = ", ".join(f"{colour} {shape}" for shape, colour in sorted(motion.HELD_OUT))
+    (out / "README.md").write_text(CARD.format(held_out=held_out, **record, **record["params"]), encoding="utf-8")
+
+
+def to_half(module: torch.nn.Module) -> None:
+    """fp16 except the parts the class keeps in fp32 (Wan's norms, time embedder, modulation tables), as
+    from_pretrained(dtype=float16) would load them."""
+    keep = getattr(module, "_keep_in_fp32_modules", None) or []
+    for name, tensor in list(module.named_parameters()) + list(module.named_buffers()):
+        if tensor.is_floating_point() and not any(k in name.split(".") for k in keep):
+            tensor.data = tensor.data.half()
+
+
+def plot_losses(path: Path, vae_losses, dit_losses) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    for ax, losses, title in ((axes[0], vae_losses, "VAE reconstruction"),
+                              (axes[1], dit_losses, "Transformer flow-matching MSE")):
+        window = max(1, len(losses) // 100)
+        ax.plot(np.convolve(losses, np.ones(window) / window, mode="valid"))
+        ax.set_yscale("log")
+        ax.set_title(title)
+        ax.set_xlabel("step")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    args.work.mkdir(parents=True, exist_ok=True)
+    tokenizer = build_tokenizer()
+    vae, vae_state = train_vae(args)
+    clips = training_clips(args)
+    latents, mean, std = encode_all(args, vae, clips)
+    transformer, text_encoder, dit_state = train_transformer(args, clips, latents, mean, std, tokenizer)
+    export(args, vae, transformer, text_encoder, tokenizer, mean, std, vae_state, dit_state)
+    log(args, f"exported to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

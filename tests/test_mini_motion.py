@@ -1,0 +1,98 @@
+"""mini-motion: its world of moving shapes, its training script (smoke run) and the folder it makes."""
+from __future__ import annotations
+
+import importlib.util
+import random
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from studio import loaders, motion
+from studio.models import resolve
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _script(name: str):
+    """A script of scripts/mini_motion as a module under a unique name: other tests import their own "train"."""
+    spec = importlib.util.spec_from_file_location(f"mini_motion_{name}", ROOT / "scripts" / "mini_motion" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_analyser_reads_clean_clips_back():
+    rng = random.Random(11)
+    clips = [motion.random_clip(rng, allow_held_out=True) for _ in range(240)]
+    found = [motion.analyse(motion.render(c)) for c in clips]
+    for attribute in ("motion", "colour", "background", "shape"):
+        accuracy = np.mean([getattr(f, attribute) == getattr(c, attribute) for f, c in zip(found, clips)])
+        assert accuracy >= 0.98, (attribute, accuracy)
+
+
+def test_clips_follow_wans_frame_rule_and_are_deterministic():
+    clip = motion.random_clip(random.Random(1), motion="falling")
+    frames = motion.render(clip)
+    assert frames.shape == (17, 64, 64, 3) and frames.dtype == np.uint8 and (len(frames) - 1) % 4 == 0
+    assert np.array_equal(frames, motion.render(clip))
+    assert motion.analyse(list(frames / 255.0)).motion == "falling"  # float frames, as diffusers returns them
+
+
+def test_prompts_in_both_languages_name_the_same_attributes():
+    zh = motion.parse_prompt("蓝色背景上的红色圆形从左向右移动")
+    en = motion.parse_prompt("a red circle moving from left to right on a blue background")
+    assert zh == en == {"background": "blue", "colour": "red", "shape": "circle", "motion": "left_to_right"}
+    for name, (zh_phrases, en_phrases) in motion.MOTIONS.items():
+        for phrase in zh_phrases + en_phrases:
+            assert motion.parse_prompt(f"绿色的三角形 {phrase}")["motion"] == name, phrase
+    assert motion.parse_prompt("a cosmic dragon, trending on artstation") == {}
+    assert motion.parse_prompt("") == {}
+
+
+def test_captions_name_what_the_clip_shows_and_never_a_held_out_pair():
+    rng = random.Random(3)
+    for _ in range(1000):
+        clip = motion.random_clip(rng)
+        assert (clip.shape, clip.colour) not in motion.HELD_OUT and clip.colour != clip.background
+        named = motion.parse_prompt(motion.caption(clip, rng))
+        assert all(getattr(clip, k) == v for k, v in named.items())
+
+
+def test_the_tokenizer_knows_every_caption_word_and_never_fails():
+    train = _script("train")
+    tok = train.build_tokenizer()
+    rng = random.Random(5)
+    for _ in range(300):
+        ids = tok(motion.caption(motion.random_clip(rng), rng)).input_ids
+        assert tok.unk_token_id not in ids and ids[-1] == tok.eos_token_id
+    ids = tok("一只猫 ✨ (masterpiece:1.4) moving left").input_ids
+    assert tok.unk_token_id in ids and tok.convert_tokens_to_ids("moving") in ids
+
+
+@pytest.mark.timeout(300)
+def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models_dir, tmp_path):
+    import torch
+    from diffusers import WanPipeline
+    train, evaluate = _script("train"), _script("evaluate")
+    out = models_dir / "smoke-motion"
+    command = ["--smoke", "--work", str(tmp_path / "work"), "--out", str(out), "--threads", "1"]
+    train.main(command)
+    assert (out / "loss.png").is_file() and (out / "training.json").is_file() and (out / "README.md").is_file()
+    assert not list(out.rglob("*.bin"))
+    weights = (out / "transformer" / "diffusion_pytorch_model.safetensors").read_bytes()
+    # As if killed after the first checkpoint: the same command resumes there and ends with the same weights.
+    shutil.rmtree(max((tmp_path / "work" / "transformer").glob("step-*")))
+    train.main(command)
+    log = (tmp_path / "work" / "train.log").read_text()
+    assert log.count("transformer step 3/3") == 2 and log.count("transformer step 2/3") == 1
+    assert (out / "transformer" / "diffusion_pytorch_model.safetensors").read_bytes() == weights
+
+    pipe = loaders.load(resolve("smoke-motion"), "cpu")
+    assert isinstance(pipe, WanPipeline) and pipe.transformer.dtype == pipe.vae.dtype == torch.float32
+    frames = pipe("蓝色背景上的红色圆形从左向右移动", num_frames=17, height=64, width=64,
+                  num_inference_steps=2, output_type="np", generator=torch.Generator().manual_seed(0)).frames
+    assert frames.shape == (1, 17, 64, 64, 3)
+    results = evaluate.main([str(out), "--prompts", "4", "--threads", "1"])
+    assert set(results["all"]) == {"motion", "colour", "background", "shape", "motion + colour"}

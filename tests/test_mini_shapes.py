@@ -1,6 +1,7 @@
 """mini-shapes: its attribute world, its training script (smoke run) and, once shipped, the model itself."""
 from __future__ import annotations
 
+import json
 import random
 import sys
 from pathlib import Path
@@ -51,8 +52,11 @@ def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models
     train.main(["--smoke", "--work", str(tmp_path / "work"), "--out", str(out), "--threads", "1"])
     assert (out / "loss.png").is_file() and (out / "training.json").is_file()
     assert not list(out.rglob("*.bin"))
-    results = evaluate.main([str(out), "--prompts", "8", "--threads", "1"])
+    results = evaluate.main([str(out), "--prompts", "8", "--threads", "1", "--card"])
     assert set(results["steps"]) == {2, 4, 20} and set(results["cfg"]) == {1.0, 3.0, 7.0, 12.0}
+    card = (out / "README.md").read_text(encoding="utf-8")
+    run = json.loads((out / "training.json").read_text())
+    assert run["commit"] in card and "| CFG | seen | held-out |" in card and "UNet2DConditionModel" in card
     image = api.generate_image("一个红色圆形", model="smoke-shapes", seed=1, steps=3, save=False).images[0]
     assert image.size == (64, 64)
 

@@ -1,6 +1,6 @@
 """Measure mini-shapes with the deterministic image analyser (studio.shapes.analyse) and print tables.
 
-    python scripts/mini_shapes/evaluate.py assets/models/mini-shapes [--prompts 200] [--json eval.json]
+    python scripts/mini_shapes/evaluate.py assets/models/mini-shapes [--prompts 200] [--json eval.json] [--card]
 
 1. Attribute accuracy on 200 random prompts (a quarter of them name a held-out shape-colour pair), at CFG 7,
    20 steps, DPM++ 2M Karras, analysed at the native 64x64. Only attributes the prompt names are scored.
@@ -100,6 +100,7 @@ def main(argv=None) -> dict:
     p.add_argument("--seed", type=int, default=2024)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", type=Path)
+    p.add_argument("--card", action="store_true", help="write MODEL/README.md (the model card) with these tables")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     pipe = load(args.model)
@@ -110,28 +111,98 @@ def main(argv=None) -> dict:
         results["cfg"][cfg] = score(items, generate(pipe, texts, seeds, cfg, 20))
     n_clean = max(8, args.prompts // 4)
     results["steps"] = {steps: clean_distance(pipe, n_clean, args.seed + 1, steps) for steps in (2, 4, 20)}
-    print_tables(results, args.prompts, n_clean)
+    text = tables(results, args.prompts, n_clean)
+    print(text)
+    if args.card:
+        write_card(args.model, pipe, text, "python scripts/mini_shapes/evaluate.py " + " ".join(argv or sys.argv[1:]))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str))
     return results
 
 
-def print_tables(results: dict, n: int, n_clean: int) -> None:
+def tables(results: dict, n: int, n_clean: int) -> str:
     main_table = results["cfg"][7.0]
-    print(f"Attribute accuracy, {n} prompts, CFG 7, 20 steps, DPM++ 2M Karras, 64x64:\n")
-    print("| attribute | seen | held-out pairs |\n|---|---|---|")
-    for a in ATTRIBUTES:
-        print(f"| {a} | {main_table['seen'][a]:.1%} | {main_table['held_out'][a]:.1%} |")
-    print("\nAdherence (mean attribute accuracy) by CFG:\n\n| CFG | seen | held-out |\n|---|---|---|")
+    out = [f"Attribute accuracy, {n} prompts, CFG 7, 20 steps, DPM++ 2M Karras, 64x64:", "",
+           "| attribute | seen | held-out pairs |", "|---|---|---|"]
+    out += [f"| {a} | {main_table['seen'][a]:.1%} | {main_table['held_out'][a]:.1%} |" for a in ATTRIBUTES]
+    out += ["", "Adherence (mean attribute accuracy) by CFG:", "", "| CFG | seen | held-out |", "|---|---|---|"]
     for cfg, table in results["cfg"].items():
         seen = np.nanmean(list(table["seen"].values()))
         held = np.nanmean(list(table["held_out"].values()))
-        print(f"| {cfg:g} | {seen:.1%} | {held:.1%} |")
-    print(f"\nDistance to the clean rendering ({n_clean} fully specified prompts, mean |diff|, 0-255):\n")
-    print("| steps | distance |\n|---|---|")
-    for steps, d in results["steps"].items():
-        print(f"| {steps} | {d:.1f} |")
+        out.append(f"| {cfg:g} | {seen:.1%} | {held:.1%} |")
+    out += ["", f"Distance to the clean rendering ({n_clean} fully specified prompts, mean |diff|, 0-255):", "",
+            "| steps | distance |", "|---|---|"]
+    out += [f"| {steps} | {d:.1f} |" for steps, d in results["steps"].items()]
+    return "\n".join(out)
 
+
+def write_card(folder: Path, pipe, evaluation: str, command: str) -> None:
+    """The model card: data, architecture, the recorded training run, its loss curve and this evaluation."""
+    run = json.loads((folder / "training.json").read_text(encoding="utf-8"))
+    params = {name: sum(p.numel() for p in getattr(pipe, name).parameters()) for name in ("vae", "unet", "text_encoder")}
+    disk = sum(f.stat().st_size for f in folder.rglob("*.safetensors")) / 2**20
+    held = ", ".join(f"{colour} {shape}" for shape, colour in sorted(shapes.HELD_OUT))
+    card = CARD.format(**run, held=held, disk=disk, evaluation=evaluation, eval_command=command,
+                       **{f"p_{k}": f"{v:,}" for k, v in params.items()})
+    (folder / "README.md").write_text(card, encoding="utf-8")
+
+
+CARD = """# mini-shapes · 迷你形状
+
+A tiny latent-diffusion model, a standard diffusers `StableDiffusionPipeline` folder, trained from scratch by
+this project so that the 文生图 tab works offline on a CPU laptop and every control (sampler, steps, CFG,
+negative prompt, seed, size) shows its effect in well under a second. Licence: Apache-2.0 (data and code are
+this project's own).
+
+## Data
+
+Pictures drawn by `studio/shapes.py`: one shape (circle 圆形, square 正方形, triangle 三角形, star 五角星) of one
+colour (red, orange, yellow, green, blue, purple, white, black) on a plain background of another colour, big or
+small (a small shape is still over a quarter of the width), on the left, in the centre or on the right, with a
+little jitter. {images} pictures of 64x64. Captions in Chinese or English, each attribute left out with
+probability 0.3 (it is then random), e.g. "蓝色背景上的一个大红色圆形，在左边", "a small yellow star on the
+right, purple background"; 10% of captions are empty (classifier-free guidance). Shape-colour pairs never
+shown in training, to measure composition: {held}.
+
+## Architecture
+
+| part | class | parameters |
+|---|---|---|
+| VAE (64x64x3 <-> 16x16x4, scaling factor {latent_scale:.3f}) | `AutoencoderKL` | {p_vae} |
+| denoiser (epsilon prediction, SD 1.5 noise schedule) | `UNet2DConditionModel` | {p_unet} |
+| text encoder (the CLIP BPE tokenizer of SD 1.5) | `CLIPTextModel` | {p_text_encoder} |
+
+Weights: {disk:.1f} MB of safetensors, stored in fp16 (the studio runs them in fp32 on a CPU).
+
+## Training
+
+```bash
+python {command}
+```
+
+- Code: git commit `{commit}`; seed {seed}; deterministic (a step's batch depends only on seed and step;
+  a resumed run equals an unbroken one).
+- VAE: {vae_steps} steps, batch {vae_batch}; final loss {final_vae_loss:.4f}.
+- UNet + text encoder from scratch: {unet_steps} steps, batch {batch}, AdamW, peak learning rate {lr},
+  cosine decay, EMA of the weights; final noise MSE {final_unet_loss:.4f}.
+
+![loss curve](loss.png)
+
+## Evaluation
+
+`{eval_command}` generates for random prompts (a quarter of them name a held-out pair), analyses each picture
+with the deterministic analyser in `studio/shapes.py` (background from the border, shape colour, shape class
+by template matching, size, position) and scores the attributes the prompt names:
+
+{evaluation}
+
+## What it cannot do
+
+- It knows one shape on a plain background, four shapes, eight colours, two sizes and three positions; any
+  other word in a prompt is ignored (a prompt about a cat gives a random shape).
+- Native size 64x64: larger sizes are accepted but repeat or smear the shape, as SD 1.5 does far above 512.
+- Two shapes, textures, gradients, vertical positions and weights such as `(red:1.5)` are outside its world.
+"""
 
 if __name__ == "__main__":
     main()

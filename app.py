@@ -17,7 +17,7 @@ import gradio as gr  # noqa: E402
 
 from studio import api  # noqa: E402
 from studio.config import configure, settings  # noqa: E402
-from tabs import image, models, pending  # noqa: E402
+from tabs import image, models, pending, text  # noqa: E402
 from tabs.ui import UI  # noqa: E402
 
 log = logging.getLogger("studio")
@@ -37,7 +37,9 @@ def build_demo() -> gr.Blocks:
         with gr.Tabs():
             for name in ("text", "image", "speech", "video", "crossmodal", "finetune", "models"):
                 with ui.tab(f"tab.{name}"):
-                    if name == "image":
+                    if name == "text":
+                        text.build(ui, lang)
+                    elif name == "image":
                         image.build(ui, lang)
                     elif name == "models":
                         models.build(ui, lang)

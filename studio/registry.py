@@ -37,6 +37,8 @@ class ModelCard:
         return _NOT_WEIGHTS + list(self.ignore_patterns)
 
 
+# Qwen2.5-Instruct's own generation_config.json values.
+_QWEN_DEFAULTS = dict(temperature=0.7, top_k=20, top_p=0.8, max_new_tokens=512, repetition_penalty=1.05)
 _SD_DEFAULTS = dict(steps=25, cfg_scale=7.0, sampler="DPM++ 2M Karras", max_side=1024)
 
 CARDS: dict[str, ModelCard] = {c.key: c for c in [
@@ -44,7 +46,8 @@ CARDS: dict[str, ModelCard] = {c.key: c for c in [
               "sd", 20 * MB, "Apache-2.0", builtin=True,
               defaults=dict(width=64, height=64, steps=20, cfg_scale=7.0, sampler="DPM++ 2M Karras", max_side=256)),
     ModelCard("mini-poem", "text", {"zh": "迷你唐诗（内置，离线）", "en": "Mini Tang poems (built-in, offline)"},
-              "causal-lm", 10 * MB, "Apache-2.0 (corpus: chinese-poetry, MIT)", builtin=True),
+              "causal-lm", 10 * MB, "Apache-2.0 (corpus: chinese-poetry, MIT)", builtin=True,
+              defaults=dict(temperature=0.7, top_k=0, top_p=1.0, max_new_tokens=64, repetition_penalty=1.0)),
     ModelCard("mini-motion", "video", {"zh": "迷你运动（内置，离线）", "en": "Mini motion (built-in, offline)"},
               "wan", 20 * MB, "Apache-2.0", builtin=True),
     ModelCard("espeak", "speech", {"zh": "eSpeak NG（离线机器音，供练习）", "en": "eSpeak NG (offline robotic voice, for practice)"},
@@ -63,10 +66,10 @@ CARDS: dict[str, ModelCard] = {c.key: c for c in [
               options=dict(vae_slicing=True)),
     ModelCard("qwen2.5-0.5b", "text", {"zh": "通义千问 Qwen2.5-0.5B-Instruct", "en": "Qwen2.5-0.5B-Instruct"},
               "causal-lm", 1 * GB, "Apache-2.0",
-              modelscope_id="Qwen/Qwen2.5-0.5B-Instruct", hf_id="Qwen/Qwen2.5-0.5B-Instruct"),
+              modelscope_id="Qwen/Qwen2.5-0.5B-Instruct", hf_id="Qwen/Qwen2.5-0.5B-Instruct", defaults=_QWEN_DEFAULTS),
     ModelCard("qwen2.5-1.5b", "text", {"zh": "通义千问 Qwen2.5-1.5B-Instruct", "en": "Qwen2.5-1.5B-Instruct"},
               "causal-lm", 3 * GB, "Apache-2.0",
-              modelscope_id="Qwen/Qwen2.5-1.5B-Instruct", hf_id="Qwen/Qwen2.5-1.5B-Instruct"),
+              modelscope_id="Qwen/Qwen2.5-1.5B-Instruct", hf_id="Qwen/Qwen2.5-1.5B-Instruct", defaults=_QWEN_DEFAULTS),
     ModelCard("chattts", "speech", {"zh": "ChatTTS 对话语音", "en": "ChatTTS"},
               "chattts", int(1.2 * GB), "weights CC BY-NC 4.0, code AGPL-3.0",
               modelscope_id="pzc163/chatTTS", hf_id="2Noise/ChatTTS"),

@@ -9,7 +9,7 @@ import app
 from studio import api
 
 ENDPOINTS = {"/generate_image", "/list_models", "/manager_status", "/load", "/unload", "/unload_all", "/download",
-             "/delete"}
+             "/delete", "/generate_text", "/token_distribution"}
 
 
 @pytest.fixture
@@ -42,6 +42,19 @@ def test_generate_image_through_gradio_client(client):
     assert "Seed: 321" in infotext and notices == ""
     local = api.generate_image("a red circle", "", "tiny-sd15", "DPM++ 2M Karras", 3, 7, 322, 64, 64, save=False)
     assert list(local.images[0].getdata()) == list(image.convert("RGB").getdata())
+
+
+def test_text_through_gradio_client(client):
+    endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    names = [p["parameter_name"] for p in endpoints["/generate_text"]["parameters"]]
+    assert names == ["prompt", "model", "temperature", "top_k", "top_p", "max_new_tokens", "repetition_penalty", "seed"]
+    text, seed, notices = client.predict("hello", "tiny-qwen2", 1.2, 0, 1.0, 8, 1.0, 5, api_name="/generate_text")
+    assert seed == "5" and text == api.generate_text("hello", "tiny-qwen2", 1.2, 0, 1.0, 8, 1.0, 5).text
+    chart, table = client.predict("hello", "tiny-qwen2", 1.0, 3, 1.0, 1.0, api_name="/token_distribution")
+    assert [row[4] for row in table["data"]].count("保留") == 3
+    with pytest.raises(Exception) as err:
+        client.predict("   ", "tiny-qwen2", 1.0, 0, 1.0, 8, 1.0, 5, api_name="/generate_text")
+    assert "提示词" in str(err.value)
 
 
 def test_errors_reach_the_client_as_messages_and_the_app_keeps_serving(client):

@@ -26,12 +26,14 @@ from .models import ModelSpec, detect, resolve, weights_hash
 from .outputs import save_png, with_parameters
 from .registry import CARDS, cards
 from . import samplers as _samplers
-from .results import ImageResult, TextResult
+from .results import ImageResult, TextResult, VideoResult
 from .engines import text as _text
+from .engines import video as _video
+from .outputs import save_video
 
 __all__ = ["StudioError", "ImageResult", "list_models", "manager_status", "load", "unload", "unload_all",
            "download", "delete", "local_models", "model_defaults", "generate_image", "read_infotext", "image_samplers",
-           "TextResult", "generate_text", "token_distribution"]
+           "TextResult", "generate_text", "token_distribution", "VideoResult", "generate_video"]
 
 Progress = Callable[[float, str], None]
 PROMPT_CAP = 4000
@@ -118,6 +120,8 @@ def local_models(task: str | None = None) -> list[str]:
 _TASK_DEFAULTS = {
     "image": dict(width=512, height=512, steps=25, cfg_scale=7.0, sampler=_samplers.DEFAULT, max_side=1024),
     "text": dict(temperature=0.7, top_k=0, top_p=1.0, max_new_tokens=256, repetition_penalty=1.0),
+    "video": dict(width=832, height=480, num_frames=33, fps=16, steps=30, cfg_scale=5.0, max_side=1280,
+                  max_frames=81, negative_prompt="low quality, watermark, glitch"),
 }
 
 
@@ -325,3 +329,45 @@ def token_distribution(prompt: str, model: str = "mini-poem", temperature: float
         return _text.distribution(tm, ids, temperature, top_k, top_p, repetition_penalty, n)
 
     return manager().run(model, run)
+
+
+# -- text to video ------------------------------------------------------------------------------
+def generate_video(prompt: str = "", negative_prompt: str | None = None, model: str = "mini-motion",
+                   steps: int | None = None, cfg_scale: float | None = None, seed: int = -1,
+                   num_frames: int | None = None, fps: int | None = None, width: int | None = None,
+                   height: int | None = None, *, flow_shift: float | None = None, save: bool = True,
+                   lang: str | None = None, progress: Progress | None = None) -> VideoResult:
+    """Text to video. Frames are rounded to the model's 4k+1 rule and sizes to multiples of 16, with notices;
+    unset values take the model's defaults (negative_prompt None: the course's "low quality, watermark, glitch")."""
+    lang = _lang(lang)
+    spec = resolve(model)
+    if spec.task != "video":
+        raise StudioError("wrong_task", model=model, got=spec.task, want="video")
+    d = model_defaults(model)
+    notices: list[str] = []
+    prompt = validate.text("prompt", prompt, PROMPT_CAP)
+    negative_prompt = validate.text("negative_prompt", d["negative_prompt"] if negative_prompt is None
+                                    else negative_prompt, PROMPT_CAP)
+    steps = validate.number("steps", d["steps"] if steps is None else steps, 1, 150, int)
+    cfg_scale = validate.number("cfg_scale", d["cfg_scale"] if cfg_scale is None else cfg_scale, 1, 30)
+    fps = validate.number("fps", d["fps"] if fps is None else fps, 1, 60, int)
+    if flow_shift is not None:
+        flow_shift = validate.number("flow_shift", flow_shift, 0.5, 20)
+    width, height = validate.size(d["width"] if width is None else width, d["height"] if height is None else height,
+                                  d["max_side"], lang, notices, multiple=16)
+    frames = validate.frames(d["num_frames"] if num_frames is None else num_frames, 4, d["max_frames"], lang, notices)
+    chosen_seed = validate.seed(seed, lang, notices)
+    if not prompt.strip():
+        notices.append(t("notice_empty_prompt_video", lang))
+    job = _video.VideoJob(prompt, negative_prompt, steps, cfg_scale, chosen_seed, frames, width, height, flow_shift)
+    on_step = (lambda done, total: progress(done / total, f"{done}/{total}")) if progress else None
+    video = manager().run(model, lambda pipe: _video.txt2video(pipe, job, on_step), progress=progress)
+    params = dict(prompt=prompt, negative_prompt=negative_prompt, model=spec.title, steps=steps, cfg_scale=cfg_scale,
+                  seed=chosen_seed, num_frames=frames, fps=fps, width=width, height=height, flow_shift=flow_shift)
+    path = None
+    if save:
+        try:
+            path = save_video(video, fps, params, chosen_seed)
+        except OSError as exc:
+            notices.append(t("notice_not_saved", lang, reason=exc.strerror or str(exc)))
+    return VideoResult(path, [Image.fromarray(f) for f in video], fps, chosen_seed, notices)

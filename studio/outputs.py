@@ -48,3 +48,24 @@ def with_parameters(image: Image.Image, infotext: str) -> Image.Image:
     """The same pixels with the infotext attached, as PIL keeps it after reading a PNG."""
     image.info["parameters"] = infotext
     return image
+
+
+def save_video(frames, fps: int, params: dict, seed: int | None = None) -> Path:
+    """An H.264 / yuv420p MP4 (plays in every browser) and a JSON sidecar of the parameters beside it."""
+    import json
+
+    import imageio.v2 as imageio
+    path = output_folder("videos") / new_name(".mp4", seed)
+    tmp = path.with_name(".tmp-" + path.name)
+    try:
+        # macro_block_size=1: sides that are multiples of 2 (not 16) are kept, not resized.
+        with imageio.get_writer(tmp, fps=fps, codec="libx264", pixelformat="yuv420p", macro_block_size=1,
+                                ffmpeg_log_level="error") as writer:
+            for frame in frames:
+                writer.append_data(frame)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    sidecar = path.with_suffix(".json")
+    write_atomic(sidecar, lambda f: f.write(json.dumps(params, ensure_ascii=False, indent=2).encode("utf-8")))
+    return path

@@ -33,7 +33,7 @@ class SpeechResult:
 
 @dataclass
 class VideoResult:
-    path: Path
+    path: Path | None  # the saved MP4 (None when saving was off or failed); a .json sidecar lies beside it
     frames: list[Image.Image]
     fps: int
     seed: int

@@ -48,7 +48,8 @@ def size(width, height, max_side: int, lang: str, notices: list[str], multiple: 
     if max(new_w, new_h) > max_side:
         raise StudioError("size_too_big", width=int(w), height=int(h), cap=max_side, pixels=max_side * max_side)
     if (new_w, new_h) != (w, h):
-        notices.append(t("notice_size_rounded", lang, width=_show(w), height=_show(h), new_width=new_w, new_height=new_h))
+        notices.append(t("notice_size_rounded", lang, width=_show(w), height=_show(h), new_width=new_w, new_height=new_h,
+                         multiple=multiple))
     return new_w, new_h
 
 
@@ -61,3 +62,14 @@ def text(name: str, value, cap: int) -> str:
     if len(value) > cap:
         raise StudioError("prompt_too_long", length=len(value), cap=cap)
     return value
+
+
+def frames(value, step: int, cap: int, lang: str, notices: list[str]) -> int:
+    """A frame count of the form step * k + 1 (Wan: 4k + 1), rounded to the nearest with a notice."""
+    asked = number("num_frames", value, 1, 100_000, int)
+    new = max(1, int(round((asked - 1) / step)) * step + 1)
+    if new > cap:
+        raise StudioError("too_many_frames", frames=asked, cap=cap)
+    if new != asked:
+        notices.append(t("notice_frames_rounded", lang, frames=asked, new=new, step=step))
+    return new

@@ -1,6 +1,7 @@
 """The app as gradio_client users and browsers meet it, launched in-process."""
 from __future__ import annotations
 
+import imageio.v3 as iio
 import pytest
 from gradio_client import Client
 from PIL import Image
@@ -9,7 +10,7 @@ import app
 from studio import api
 
 ENDPOINTS = {"/generate_image", "/list_models", "/manager_status", "/load", "/unload", "/unload_all", "/download",
-             "/delete", "/generate_text", "/token_distribution"}
+             "/delete", "/generate_text", "/token_distribution", "/generate_video"}
 
 
 @pytest.fixture
@@ -55,6 +56,13 @@ def test_text_through_gradio_client(client):
     with pytest.raises(Exception) as err:
         client.predict("   ", "tiny-qwen2", 1.0, 0, 1.0, 8, 1.0, 5, api_name="/generate_text")
     assert "提示词" in str(err.value)
+
+
+def test_video_through_gradio_client(client):
+    video, strip, seed, notices = client.predict("a red circle", "", "tiny-wan", 2, 5, 4, 5, 8, 32, 32, 3.0,
+                                                 api_name="/generate_video")
+    assert seed == "4" and len(strip) == 5 and notices == ""
+    assert str(video).endswith(".mp4") and iio.immeta(video, plugin="FFMPEG")["fps"] == 8
 
 
 def test_errors_reach_the_client_as_messages_and_the_app_keeps_serving(client):

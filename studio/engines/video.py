@@ -1,0 +1,49 @@
+"""Text-to-video on a loaded diffusers WanPipeline (Wan2.1-T2V and the mini-motion model)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+
+@dataclass
+class VideoJob:
+    prompt: str
+    negative_prompt: str
+    steps: int
+    cfg_scale: float
+    seed: int
+    num_frames: int  # 4k + 1 (Wan's VAE packs 4 frames into one latent frame after the first)
+    width: int  # multiples of 16
+    height: int
+    flow_shift: float | None  # None: the model's own
+
+
+def constraints(pipe) -> tuple[int, int]:
+    """(frame step, size multiple) of a WanPipeline: frames = step * k + 1, sides divisible by the multiple."""
+    temporal = getattr(pipe, "vae_scale_factor_temporal", 4)
+    spatial = getattr(pipe, "vae_scale_factor_spatial", 8)
+    patch = getattr(pipe.transformer.config, "patch_size", (1, 2, 2))[-1]
+    return temporal, spatial * patch
+
+
+def txt2video(pipe, job: VideoJob, on_step: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """uint8 frames [F, H, W, 3]. The caller holds the model exclusively (the pipeline keeps per-call state)."""
+    if not hasattr(pipe, "_studio_scheduler_config"):
+        pipe._studio_scheduler_config = pipe.scheduler.config
+    base = pipe._studio_scheduler_config
+    shift = base.get("flow_shift") if job.flow_shift is None else job.flow_shift
+    pipe.scheduler = type(pipe.scheduler).from_config(base, flow_shift=shift)
+
+    def step_end(_pipe, step, _timestep, tensors):
+        if on_step is not None:
+            on_step(step + 1, job.steps)
+        return tensors
+
+    out = pipe(prompt=job.prompt, negative_prompt=job.negative_prompt or None, height=job.height, width=job.width,
+               num_frames=job.num_frames, num_inference_steps=job.steps, guidance_scale=job.cfg_scale,
+               generator=torch.Generator("cpu").manual_seed(job.seed), output_type="np",
+               callback_on_step_end=step_end)
+    return np.clip(np.rint(out.frames[0] * 255), 0, 255).astype(np.uint8)

@@ -11,11 +11,12 @@ message reads in Chinese or English (`err.message("en")`); `lang=` picks the lan
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Callable
 
 from PIL import Image
 
-from . import hub, validate
+from . import codegen, hub, validate
 from .config import settings
 from .engines.image import ImageJob, txt2img
 from .errors import StudioError
@@ -32,7 +33,7 @@ from .engines import video as _video
 from .outputs import save_video
 
 __all__ = ["StudioError", "ImageResult", "list_models", "manager_status", "load", "unload", "unload_all",
-           "download", "delete", "local_models", "model_defaults", "generate_image", "read_infotext", "image_samplers",
+           "download", "delete", "local_models", "model_defaults", "generate_image", "export_code", "read_infotext", "image_samplers",
            "TextResult", "generate_text", "token_distribution", "VideoResult", "generate_video"]
 
 Progress = Callable[[float, str], None]
@@ -165,6 +166,29 @@ def _image_spec(model: str) -> ModelSpec:
     return spec
 
 
+def _image_job(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, batch_size,
+               generator_device, lang: str, notices: list[str]) -> ImageJob:
+    """Checked text-to-image parameters (unset ones take the model's defaults) as the first batch's job."""
+    d = model_defaults(model)
+    prompt = validate.text("prompt", prompt, PROMPT_CAP)
+    negative_prompt = validate.text("negative_prompt", negative_prompt, PROMPT_CAP)
+    sampler = sampler or d["sampler"]
+    if sampler not in _samplers.SAMPLERS:
+        raise StudioError("bad_sampler", sampler=sampler, model=model, choices=", ".join(_samplers.names()))
+    if not _samplers.is_exact(sampler):
+        notices.append(t("notice_sampler_approx", lang, sampler=sampler, cls=_samplers.class_name(sampler)))
+    steps = validate.number("steps", d["steps"] if steps is None else steps, 1, 150, int)
+    cfg_scale = validate.number("cfg_scale", d["cfg_scale"] if cfg_scale is None else cfg_scale, 1, 30)
+    batch_size = validate.number("batch_size", batch_size, 1, MAX_BATCH, int)
+    width, height = validate.size(d["width"] if width is None else width, d["height"] if height is None else height,
+                                  d["max_side"], lang, notices)
+    first_seed = validate.seed(seed, lang, notices)
+    if generator_device not in ("cpu", "cuda"):
+        raise StudioError("out_of_range", name="generator_device", low="cpu", high="cuda", value=generator_device)
+    seeds = [(first_seed + i) % (validate.MAX_SEED + 1) for i in range(batch_size)]
+    return ImageJob(prompt, negative_prompt, sampler, steps, cfg_scale, seeds, width, height, generator_device)
+
+
 def generate_image(prompt: str = "", negative_prompt: str = "", model: str = "mini-shapes",
                    sampler: str | None = None, steps: int | None = None, cfg_scale: float | None = None,
                    seed: int = -1, width: int | None = None, height: int | None = None, batch_size: int = 1,
@@ -176,38 +200,46 @@ def generate_image(prompt: str = "", negative_prompt: str = "", model: str = "mi
     """
     lang = _lang(lang)
     spec = _image_spec(model)
-    d = model_defaults(model)
     notices: list[str] = []
-    prompt = validate.text("prompt", prompt, PROMPT_CAP)
-    negative_prompt = validate.text("negative_prompt", negative_prompt, PROMPT_CAP)
-    sampler = sampler or d["sampler"]
-    if sampler not in _samplers.SAMPLERS:
-        raise StudioError("bad_sampler", sampler=sampler, model=model, choices=", ".join(_samplers.names()))
-    if not _samplers.is_exact(sampler):
-        notices.append(t("notice_sampler_approx", lang, sampler=sampler, cls=_samplers.class_name(sampler)))
-    steps = validate.number("steps", d["steps"] if steps is None else steps, 1, 150, int)
-    cfg_scale = validate.number("cfg_scale", d["cfg_scale"] if cfg_scale is None else cfg_scale, 1, 30)
-    batch_size = validate.number("batch_size", batch_size, 1, MAX_BATCH, int)
+    first = _image_job(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, batch_size,
+                       generator_device, lang, notices)
     batch_count = validate.number("batch_count", batch_count, 1, MAX_BATCH_COUNT, int)
-    width, height = validate.size(d["width"] if width is None else width, d["height"] if height is None else height,
-                                  d["max_side"], lang, notices)
-    first_seed = validate.seed(seed, lang, notices)
-    if generator_device not in ("cpu", "cuda"):
-        raise StudioError("out_of_range", name="generator_device", low="cpu", high="cuda", value=generator_device)
-    if not prompt.strip():
+    if not first.prompt.strip():
         notices.append(t("notice_empty_prompt", lang))
 
     result = ImageResult([], [], [], notices)
+    steps, n = first.steps, len(first.seeds)
     total = steps * batch_count
     for k in range(batch_count):
-        seeds = [(first_seed + k * batch_size + i) % (validate.MAX_SEED + 1) for i in range(batch_size)]
-        job = ImageJob(prompt, negative_prompt, sampler, steps, cfg_scale, seeds, width, height, generator_device)
+        seeds = [(s + k * n) % (validate.MAX_SEED + 1) for s in first.seeds]
+        job = replace(first, seeds=seeds)
         on_step = (lambda done, _n, k=k: progress((k * steps + done) / total, f"{k * steps + done}/{total}")) \
             if progress else None
         images = manager().run(model, lambda pipe: txt2img(pipe, job, on_step), progress=progress)
         for image, s in zip(images, seeds):
             _finish(result, image, s, job, spec, save, lang)
     return result
+
+
+def export_code(prompt: str = "", negative_prompt: str = "", model: str = "mini-shapes", sampler: str | None = None,
+                steps: int | None = None, cfg_scale: float | None = None, seed: int = -1, width: int | None = None,
+                height: int | None = None, batch_size: int = 1, *, generator_device: str = "cpu",
+                lang: str | None = None) -> str:
+    """查看代码: a runnable diffusers script that makes the same image(s) as generate_image with these values."""
+    lang = _lang(lang)
+    spec = _image_spec(model)
+    job = _image_job(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, batch_size,
+                     generator_device, lang, [])
+    return codegen.image_script(spec, _pipeline_class_name(spec), settings().hub, job)
+
+
+def _pipeline_class_name(spec: ModelSpec) -> str:
+    if spec.loader == "sd-single":
+        from .loaders import is_sdxl_checkpoint
+        return "StableDiffusionXLPipeline" if is_sdxl_checkpoint(spec.path) else "StableDiffusionPipeline"
+    if spec.path is not None and (spec.path / "model_index.json").is_file():
+        return json.loads((spec.path / "model_index.json").read_text(encoding="utf-8"))["_class_name"]
+    return "StableDiffusionXLPipeline" if spec.key == "sdxl" else "StableDiffusionPipeline"
 
 
 def _finish(result: ImageResult, image: Image.Image, seed: int, job: ImageJob, spec: ModelSpec,

@@ -69,7 +69,7 @@ def load_sd(spec: ModelSpec, device: str):
     return pipe
 
 
-def _is_sdxl_checkpoint(path: Path) -> bool:
+def is_sdxl_checkpoint(path: Path) -> bool:
     from safetensors import safe_open
     with safe_open(str(path), framework="pt") as f:
         return any(k.startswith("conditioner.embedders.1.") for k in f.keys())
@@ -79,7 +79,7 @@ def _is_sdxl_checkpoint(path: Path) -> bool:
 def load_sd_single(spec: ModelSpec, device: str):
     """A single-file checkpoint from a model site, with the configs shipped in assets/pipelines."""
     import diffusers
-    sdxl = _is_sdxl_checkpoint(spec.path)
+    sdxl = is_sdxl_checkpoint(spec.path)
     cls = diffusers.StableDiffusionXLPipeline if sdxl else diffusers.StableDiffusionPipeline
     config = ASSETS / "pipelines" / ("sdxl" if sdxl else "sd15")
     extra = {} if sdxl else dict(safety_checker=None, requires_safety_checker=False)

@@ -1,7 +1,7 @@
 """文生图: prompt, negative prompt, sampler, steps, CFG, seed, size, batch -> images with their parameters."""
 import gradio as gr
 
-from studio import api
+from studio import api, prompts
 from studio.registry import cards
 
 from .ui import GPU, UI, guarded, notices_md, progress_callback, s
@@ -17,13 +17,46 @@ def model_choices(lang: str) -> list[tuple[str, str]]:
 
 @guarded
 def generate_image(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, batch_size,
-                   lang, progress=gr.Progress()):
+                   batch_count, lang, progress=gr.Progress()):
     result = api.generate_image(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height,
-                                batch_size, lang=lang, progress=progress_callback(progress))
+                                batch_size, batch_count=batch_count, lang=lang, progress=progress_callback(progress))
     shown = [(str(p), f"seed {s}") for p, s in zip(result.paths, result.seeds)] if result.paths \
         else [(img, f"seed {s}") for img, s in zip(result.images, result.seeds)]
     seeds = ", ".join(str(s) for s in result.seeds)
     return shown, seeds, result.infotexts[0], notices_md(result.notices)
+
+
+@guarded
+def export_code(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, used_seed, width, height, batch_size,
+                lang):
+    """The script for the current controls; seed -1 shows the seed of the last run, so the code makes that image."""
+    if str(seed).strip() in ("", "-1") and used_seed:
+        seed = int(str(used_seed).split(",")[0])
+    return api.export_code(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, batch_size,
+                           lang=lang)
+
+
+@guarded
+def read_png(file, lang):
+    """PNG 信息: the parameters stored in a dropped PNG, as text and as fields for 发送到文生图."""
+    if file is None:
+        return "", {}
+    fields = api.read_infotext(file)
+    from studio.infotext import read_png_text
+    from PIL import Image
+    return read_png_text(Image.open(file)), fields
+
+
+def send_to_txt2img(fields, model, prompt, negative, sampler, steps, cfg, seed, width, height):
+    """Every control the PNG names is set; the others keep their values."""
+    if not fields:
+        return model, prompt, negative, sampler, steps, cfg, seed, width, height
+    known_model = fields.get("model") if fields.get("model") in {c.key for c in cards("image")} else model
+    pick = lambda key, current: fields.get(key, current)  # noqa: E731
+    sampler_value = fields.get("sampler") if fields.get("sampler") in api.image_samplers() else sampler
+    return (known_model, pick("prompt", prompt), pick("negative_prompt", negative), sampler_value,
+            pick("steps", steps), pick("cfg_scale", cfg), pick("seed", seed), pick("width", width),
+            pick("height", height))
 
 
 @guarded
@@ -41,6 +74,7 @@ def build(ui: UI, lang: gr.State) -> None:
             ui.on_lang(model, lambda lg: {"choices": model_choices(lg)})
             prompt = ui.add(gr.Textbox, "image.prompt", lines=3, placeholder="a big red circle on the left, blue background")
             negative = ui.add(gr.Textbox, "image.negative", lines=2)
+            common_negative = ui.button("image.common_negative", size="sm")
             sampler = ui.add(gr.Dropdown, "image.sampler", choices=api.image_samplers(), value=d["sampler"])
             steps = ui.add(gr.Slider, "image.steps", minimum=1, maximum=150, step=1, value=d["steps"])
             cfg = ui.add(gr.Slider, "image.cfg", minimum=1, maximum=30, step=0.5, value=d["cfg_scale"])
@@ -48,17 +82,43 @@ def build(ui: UI, lang: gr.State) -> None:
                 # The widest range any model allows; each model's own cap is checked by studio.api with a message.
                 width = ui.add(gr.Slider, "image.width", minimum=8, maximum=MAX_SIDE, step=8, value=d["width"])
                 height = ui.add(gr.Slider, "image.height", minimum=8, maximum=MAX_SIDE, step=8, value=d["height"])
+            with gr.Row(equal_height=True):
+                seed = ui.add(gr.Number, "image.seed", value=-1, precision=0, scale=3)
+                dice = gr.Button("🎲", size="sm", scale=0, min_width=48)
+                reuse = gr.Button("♻️", size="sm", scale=0, min_width=48)
             with gr.Row():
-                seed = ui.add(gr.Number, "image.seed", value=-1, precision=0)
                 batch = ui.add(gr.Slider, "image.batch_size", minimum=1, maximum=api.MAX_BATCH, step=1, value=1)
-            go = ui.button("image.generate", variant="primary")
+                batch_count = ui.add(gr.Slider, "image.batch_count", minimum=1, maximum=api.MAX_BATCH_COUNT, step=1,
+                                     value=1)
+            with gr.Row():
+                go = ui.button("image.generate", variant="primary", scale=3)
+                show_code = ui.button("image.show_code", scale=1)
         with gr.Column(scale=5):
             # Progress and errors show on this line only, so a failed run never hides the last images.
             notices = gr.Markdown(min_height=48)
             gallery = ui.add(gr.Gallery, "image.gallery", columns=2, height=420, format="png", object_fit="contain")
             used_seed = ui.add(gr.Textbox, "image.used_seed", interactive=False)
             infotext = ui.add(gr.Textbox, "image.infotext", lines=3, interactive=False)
-    go.click(generate_image, [prompt, negative, model, sampler, steps, cfg, seed, width, height, batch, lang],
-             [gallery, used_seed, infotext, notices], api_name="generate_image", concurrency_id=GPU,
-             show_progress_on=[notices])
+            code = ui.add(gr.Code, "image.code", language="python", visible=False)
+            with ui.on_lang(gr.Accordion(s("image.png_info", ui.lang), open=False),
+                            lambda lg: {"label": s("image.png_info", lg)}):
+                png = ui.add(gr.File, "image.png_file", file_types=["image"], type="filepath")
+                png_text = ui.add(gr.Textbox, "image.png_text", lines=3, interactive=False)
+                png_fields = gr.State({})
+                send = ui.button("image.send")
+    controls = [prompt, negative, model, sampler, steps, cfg, seed, width, height, batch]
+    go.click(generate_image, [*controls, batch_count, lang], [gallery, used_seed, infotext, notices],
+             api_name="generate_image", concurrency_id=GPU, show_progress_on=[notices])
+    show_code.click(export_code, [prompt, negative, model, sampler, steps, cfg, seed, used_seed, width, height, batch,
+                                  lang], code, api_name="export_code", concurrency_limit=None) \
+        .success(lambda: gr.update(visible=True), None, code, queue=False)
+    common_negative.click(lambda text: ", ".join(p for p in (text.strip(), prompts.common_negative("en")) if p),
+                          negative, negative, api_visibility="private", queue=False)
+    dice.click(lambda: -1, None, seed, api_visibility="private", queue=False)
+    reuse.click(lambda used, current: int(used.split(",")[0]) if used else current, [used_seed, seed], seed,
+                api_visibility="private", queue=False)
+    png.change(read_png, [png, lang], [png_text, png_fields], api_visibility="private", concurrency_limit=None)
+    send.click(send_to_txt2img, [png_fields, model, prompt, negative, sampler, steps, cfg, seed, width, height],
+               [model, prompt, negative, sampler, steps, cfg, seed, width, height], api_visibility="private",
+               queue=False)
     model.change(model_defaults, [model, lang], [width, height, steps, cfg, sampler], api_visibility="private")

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import errno
+import subprocess
+import sys
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from studio import api, outputs, samplers
@@ -124,3 +127,19 @@ def test_progress_is_reported_per_step(studio_env):
     api.generate_image("a cat", seed=1, progress=lambda f, text: seen.append((f, text)), **{**SD, "steps": 3})
     assert [f for f, _ in seen][-1] == 1.0 and "3/3" in seen[-1][1]
     assert manager().status()["loaded"][0]["in_use"] == 0  # the lease ended with the run
+
+
+@pytest.mark.parametrize("model,sampler", [("tiny-sd15", "DPM++ 2M Karras"), ("tiny-sdxl", "Euler a")])
+def test_exported_code_run_as_a_separate_process_reproduces_the_pixels(studio_env, tmp_path, model, sampler):
+    kw = dict(prompt="a red circle", negative_prompt="blurry", model=model, sampler=sampler, steps=4, cfg_scale=6,
+              seed=1234, width=64, height=64, batch_size=2)
+    made = api.generate_image(**kw, save=False)
+    script = api.export_code(**kw)
+    # The same thread count as this process: float reductions (and so the last bit of a pixel) depend on it.
+    preamble = f"import torch; torch.set_num_threads({torch.get_num_threads()})\n"
+    (tmp_path / "run.py").write_text(preamble + script, encoding="utf-8")
+    subprocess.run([sys.executable, "run.py"], cwd=tmp_path, check=True, capture_output=True, timeout=300)
+    for image, seed in zip(made.images, made.seeds):
+        again = np.asarray(Image.open(tmp_path / f"image-{seed}.png").convert("RGB"), dtype=float)
+        assert np.abs(again - np.asarray(image, dtype=float)).mean() < 1.0
+    assert "torch.Generator(\"cpu\").manual_seed" in script and sampler in script

@@ -10,7 +10,8 @@ import app
 from studio import api
 
 ENDPOINTS = {"/generate_image", "/list_models", "/manager_status", "/load", "/unload", "/unload_all", "/download",
-             "/delete", "/generate_text", "/token_distribution", "/generate_video"}
+             "/delete", "/generate_text", "/token_distribution", "/generate_video",
+             "/export_code"}
 
 
 @pytest.fixture
@@ -29,20 +30,36 @@ def test_api_names_match_the_python_api(client):
     assert ENDPOINTS <= set(endpoints)
     names = [p["parameter_name"] for p in endpoints["/generate_image"]["parameters"]]
     assert names == ["prompt", "negative_prompt", "model", "sampler", "steps", "cfg_scale", "seed", "width",
-                     "height", "batch_size"]
+                     "height", "batch_size", "batch_count"]
     for name in ENDPOINTS:
         assert hasattr(api, name.strip("/"))
 
 
 def test_generate_image_through_gradio_client(client):
     gallery, seeds, infotext, notices = client.predict(
-        "a red circle", "", "tiny-sd15", "DPM++ 2M Karras", 3, 7, 321, 64, 64, 2, api_name="/generate_image")
+        "a red circle", "", "tiny-sd15", "DPM++ 2M Karras", 3, 7, 321, 64, 64, 2, 1, api_name="/generate_image")
     assert seeds == "321, 322" and len(gallery) == 2
     image = Image.open(gallery[1]["image"])
     assert image.size == (64, 64) and "Seed: 322" in image.info["parameters"]  # the PNG keeps its parameters
     assert "Seed: 321" in infotext and notices == ""
     local = api.generate_image("a red circle", "", "tiny-sd15", "DPM++ 2M Karras", 3, 7, 322, 64, 64, save=False)
     assert list(local.images[0].getdata()) == list(image.convert("RGB").getdata())
+
+
+def test_png_info_sends_every_control_back_and_generate_reproduces_the_pixels(client, tmp_path):
+    from tabs import image as image_tab
+    gallery, seeds, _info, _notices = client.predict(
+        "a blue star", "blurry", "tiny-sd15", "Euler a", 3, 6.5, 77, 64, 64, 1, 1, api_name="/generate_image")
+    text, fields = image_tab.read_png(gallery[0]["image"], "zh")
+    assert "Seed: 77" in text
+    sent = image_tab.send_to_txt2img(fields, "mini-shapes", "", "", "DDIM", 20, 7, -1, 512, 512)
+    assert sent[1:] == ("a blue star", "blurry", "Euler a", 3, 6.5, 77, 64, 64)
+    again, *_ = client.predict(sent[1], sent[2], "tiny-sd15", *sent[3:], 1, 1, api_name="/generate_image")
+    first = Image.open(gallery[0]["image"]).convert("RGB")
+    assert list(Image.open(again[0]["image"]).convert("RGB").getdata()) == list(first.getdata())
+    code = client.predict("a blue star", "blurry", "tiny-sd15", "Euler a", 3, 6.5, -1, "77", 64, 64, 1,
+                          api_name="/export_code")
+    assert "seeds = [77]" in code and "EulerAncestralDiscreteScheduler" in code
 
 
 def test_text_through_gradio_client(client):

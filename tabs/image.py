@@ -26,6 +26,17 @@ def generate_image(prompt, negative_prompt, model, sampler, steps, cfg_scale, se
     return shown, seeds, result.infotexts[0], notices_md(result.notices)
 
 
+def live_generate(live, prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, used_seed, width, height,
+                  lang, progress=gr.Progress()):
+    """实时: a knob was released -> the same picture again with the new value (seed -1 keeps the last seed)."""
+    if not live:
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    if str(seed).strip() in ("", "-1") and used_seed:
+        seed = int(str(used_seed).split(",")[0])
+    return generate_image(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, 1, 1, lang,
+                          progress)
+
+
 @guarded
 def export_code(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, used_seed, width, height, batch_size,
                 lang):
@@ -62,7 +73,7 @@ def send_to_txt2img(fields, model, prompt, negative, sampler, steps, cfg, seed, 
 @guarded
 def model_defaults(model, lang):
     d = api.model_defaults(model)
-    return d["width"], d["height"], d["steps"], d["cfg_scale"], d["sampler"]
+    return d["width"], d["height"], d["steps"], d["cfg_scale"], d["sampler"], d.get("live", False)
 
 
 def build(ui: UI, lang: gr.State) -> None:
@@ -90,8 +101,9 @@ def build(ui: UI, lang: gr.State) -> None:
                 batch = ui.add(gr.Slider, "image.batch_size", minimum=1, maximum=api.MAX_BATCH, step=1, value=1)
                 batch_count = ui.add(gr.Slider, "image.batch_count", minimum=1, maximum=api.MAX_BATCH_COUNT, step=1,
                                      value=1)
-            with gr.Row():
+            with gr.Row(equal_height=True):
                 go = ui.button("image.generate", variant="primary", scale=3)
+                live = ui.add(gr.Checkbox, "image.live", value=d.get("live", False), scale=1)
                 show_code = ui.button("image.show_code", scale=1)
         with gr.Column(scale=5):
             # Progress and errors show on this line only, so a failed run never hides the last images.
@@ -121,4 +133,10 @@ def build(ui: UI, lang: gr.State) -> None:
     send.click(send_to_txt2img, [png_fields, model, prompt, negative, sampler, steps, cfg, seed, width, height],
                [model, prompt, negative, sampler, steps, cfg, seed, width, height], api_visibility="private",
                queue=False)
-    model.change(model_defaults, [model, lang], [width, height, steps, cfg, sampler], api_visibility="private")
+    live_inputs = [live, prompt, negative, model, sampler, steps, cfg, seed, used_seed, width, height, lang]
+    for knob in (steps, cfg, width, height):
+        knob.release(live_generate, live_inputs, [gallery, used_seed, infotext, notices], api_visibility="private",
+                     concurrency_id=GPU, trigger_mode="always_last", show_progress_on=[notices])
+    sampler.input(live_generate, live_inputs, [gallery, used_seed, infotext, notices], api_visibility="private",
+                  concurrency_id=GPU, trigger_mode="always_last", show_progress_on=[notices])
+    model.change(model_defaults, [model, lang], [width, height, steps, cfg, sampler, live], api_visibility="private")

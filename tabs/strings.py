@@ -111,6 +111,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "image.batch_count.info": ("1-16 批，依次生成；第 k 批第 i 张的种子 = 种子 + k×每批数量 + i", "1-16 batches one after another; image i of batch k uses seed + k x batch size + i"),
     "image.common_negative": ("＋ 课程常用反向词", "+ the course's common negatives"),
     "image.show_code": ("查看代码", "Show code"),
+    "image.live": ("实时", "Live"),
+    "image.live.info": ("松开滑块即按同一种子重新生成（适合 mini-shapes 等快速模型）", "releasing a slider regenerates at the same seed (for fast models such as mini-shapes)"),
     "image.code": ("复现这张图的 Python 代码（diffusers）", "Python code that makes this image (diffusers)"),
     "image.png_info": ("PNG 信息：读取图片里的生成参数", "PNG info: read the parameters inside an image"),
     "image.png_file": ("拖入一张 PNG", "Drop a PNG here"),

@@ -125,3 +125,13 @@ def test_language_switch_relabels_every_registered_component(studio_env):
     cfg_info = next(u["info"] for u in english if u.get("label") == "CFG scale")
     assert "5-10" in cfg_info
     assert all(u.get("label") != "提示词 (Prompt)" for u in english)
+
+
+def test_live_mode_regenerates_the_last_seed_only_when_on(studio_env):
+    import gradio as gr
+    from tabs import image as image_tab
+    args = ("a red circle", "", "tiny-sd15", "Euler a", 3, 7, -1, "42", 64, 64, "en")
+    off = image_tab.live_generate(False, *args)
+    assert off == (gr.skip(),) * 4  # nothing on the page changes
+    gallery, seeds, infotext, _notices = image_tab.live_generate(True, *args)
+    assert seeds == "42" and "Steps: 3" in infotext and len(gallery) == 1

@@ -1,7 +1,9 @@
 """文生图: prompt, negative prompt, sampler, steps, CFG, seed, size, batch -> images with their parameters."""
 import gradio as gr
+from PIL import Image
 
 from studio import api, prompts
+from studio.infotext import read_png_text
 from studio.registry import cards
 
 from .ui import GPU, UI, guarded, notices_md, progress_callback, s
@@ -31,20 +33,23 @@ def live_generate(live, prompt, negative_prompt, model, sampler, steps, cfg_scal
     """实时: a knob was released -> the same picture again with the new value (seed -1 keeps the last seed)."""
     if not live:
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    return generate_image(prompt, negative_prompt, model, sampler, steps, cfg_scale, _last_seed(seed, used_seed),
+                          width, height, 1, 1, lang, progress)
+
+
+def _last_seed(seed, used_seed):
+    """Seed -1 with a run already made: that run's (first) seed, so the result stays comparable."""
     if str(seed).strip() in ("", "-1") and used_seed:
-        seed = int(str(used_seed).split(",")[0])
-    return generate_image(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, 1, 1, lang,
-                          progress)
+        return int(str(used_seed).split(",")[0])
+    return seed
 
 
 @guarded
 def export_code(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, used_seed, width, height, batch_size,
                 lang):
     """The script for the current controls; seed -1 shows the seed of the last run, so the code makes that image."""
-    if str(seed).strip() in ("", "-1") and used_seed:
-        seed = int(str(used_seed).split(",")[0])
-    return api.export_code(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, batch_size,
-                           lang=lang)
+    return api.export_code(prompt, negative_prompt, model, sampler, steps, cfg_scale, _last_seed(seed, used_seed),
+                           width, height, batch_size, lang=lang)
 
 
 @guarded
@@ -52,9 +57,7 @@ def read_png(file, lang):
     """PNG 信息: the parameters stored in a dropped PNG, as text and as fields for 发送到文生图."""
     if file is None:
         return "", {}
-    fields = api.read_infotext(file)
-    from studio.infotext import read_png_text
-    from PIL import Image
+    fields = api.read_infotext(file)  # a clear message for a non-image or a PNG without parameters
     return read_png_text(Image.open(file)), fields
 
 
@@ -62,7 +65,8 @@ def send_to_txt2img(fields, model, prompt, negative, sampler, steps, cfg, seed, 
     """Every control the PNG names is set; the others keep their values."""
     if not fields:
         return model, prompt, negative, sampler, steps, cfg, seed, width, height
-    known_model = fields.get("model") if fields.get("model") in {c.key for c in cards("image")} else model
+    models = {c.key for c in cards("image")} | set(api.local_models("image"))
+    known_model = fields["model"] if fields.get("model") in models else model
     pick = lambda key, current: fields.get(key, current)  # noqa: E731
     sampler_value = fields.get("sampler") if fields.get("sampler") in api.image_samplers() else sampler
     return (known_model, pick("prompt", prompt), pick("negative_prompt", negative), sampler_value,

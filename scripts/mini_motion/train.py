@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import random
-import shutil
 import subprocess
 import sys
 import time
@@ -34,8 +32,10 @@ import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 
 from studio import motion, shapes  # noqa: E402
+from trainlib import ema_update, load_checkpoint, log, lr_at, plot_losses, save_checkpoint, step_generator  # noqa: E402
 
 TEXT_LENGTH = 512  # WanPipeline's default max_sequence_length: the transformer is trained on this padding
 SPECIALS = ["<pad>", "</s>", "<unk>"]  # ids 0, 1, 2 as in T5 / UMT5
@@ -152,52 +152,6 @@ def vae_batch(args, step: int) -> torch.Tensor:
     return to_unit(np.stack(windows))
 
 
-def step_generator(args, stage: int, step: int) -> torch.Generator:
-    return torch.Generator().manual_seed(args.seed * 1_000_003 + stage * 100_000_007 + step)
-
-
-# -- checkpoints ---------------------------------------------------------------------------------
-def save_checkpoint(folder: Path, modules: dict, optimizer, state: dict) -> None:
-    """folder/step-NNNNNN, written under a temporary name and renamed: a killed run leaves the last whole one."""
-    from safetensors.torch import save_model
-    final = folder / f"step-{state['step']:06d}"
-    tmp = folder / "tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for name, module in modules.items():
-        save_model(module, str(tmp / f"{name}.safetensors"))  # handles UMT5's shared embedding
-    torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-    (tmp / "state.json").write_text(json.dumps(state))
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
-    for old in sorted(folder.glob("step-*"))[:-2]:  # keep two, in case the last is damaged
-        shutil.rmtree(old)
-
-
-def load_checkpoint(folder: Path, modules: dict, optimizer) -> dict:
-    from safetensors.torch import load_model
-    latest = sorted(folder.glob("step-*"))
-    if not latest:
-        return {"step": 0, "losses": [], "seconds": 0.0}
-    for name, module in modules.items():
-        load_model(module, str(latest[-1] / f"{name}.safetensors"))
-    optimizer.load_state_dict(torch.load(latest[-1] / "optimizer.pt", weights_only=True))
-    return json.loads((latest[-1] / "state.json").read_text())
-
-
-def lr_at(step: int, total: int, base: float, warmup: int = 200) -> float:
-    if step < warmup:
-        return base * (step + 1) / warmup
-    progress = (step - warmup) / max(1, total - warmup)
-    return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
-def log(args, text: str) -> None:
-    print(text, flush=True)
-    with open(args.work / "train.log", "a", encoding="utf-8") as f:
-        f.write(text + "\n")
-
-
 def run_steps(args, name: str, total: int, folder: Path, modules: dict, optimizer, step_fn) -> dict:
     """The shared loop: resume, step, checkpoint every --save-every steps, log mean loss and s/step."""
     state = load_checkpoint(folder, modules, optimizer)
@@ -212,7 +166,7 @@ def run_steps(args, name: str, total: int, folder: Path, modules: dict, optimize
             now = time.time()
             state["seconds"] += now - tick
             save_checkpoint(folder, modules, optimizer, state)
-            log(args, f"{name} step {state['step']}/{total} loss {np.mean(window):.4f} "
+            log(args.work, f"{name} step {state['step']}/{total} loss {np.mean(window):.4f} "
                       f"{(now - tick) / len(window):.2f} s/step ({state['seconds']:.0f} s)")
             tick, window = time.time(), []
     return state
@@ -227,7 +181,7 @@ def train_vae(args):
     def step_fn(step: int) -> float:
         x = vae_batch(args, step)
         posterior = vae.encode(x).latent_dist
-        z = posterior.mean + posterior.std * torch.randn(posterior.mean.shape, generator=step_generator(args, 1, step))
+        z = posterior.mean + posterior.std * torch.randn(posterior.mean.shape, generator=step_generator(args.seed, 1, step))
         rec = vae.decode(z).sample
         loss = F.mse_loss(rec, x) + 0.5 * F.l1_loss(rec, x) + 1e-6 * posterior.kl().mean()
         for group in optimizer.param_groups:
@@ -255,11 +209,11 @@ def encode_all(args, vae, clips: list[motion.Clip]) -> tuple[torch.Tensor, list[
         frames = np.stack([motion.render(c) for c in clips[i:i + 32]])
         chunks.append(vae.encode(to_unit(frames)).latent_dist.mean)
         if (i // 32) % 20 == 19:
-            log(args, f"encoded {i + 32}/{len(clips)} clips ({time.time() - started:.0f} s)")
+            log(args.work, f"encoded {i + 32}/{len(clips)} clips ({time.time() - started:.0f} s)")
     latents = torch.cat(chunks)
     mean, std = latents.mean(dim=(0, 2, 3, 4)), latents.std(dim=(0, 2, 3, 4))
     torch.save({"latents": latents, "mean": mean, "std": std}, cache)
-    log(args, f"encoded {len(clips)} clips in {time.time() - started:.0f} s; latent std per channel "
+    log(args.work, f"encoded {len(clips)} clips in {time.time() - started:.0f} s; latent std per channel "
               f"{[round(s, 3) for s in std.tolist()]}")
     return latents, mean.tolist(), std.tolist()
 
@@ -274,12 +228,6 @@ def encode_text(tokenizer, text_encoder, captions: list[str]) -> torch.Tensor:
     hidden = text_encoder(inputs.input_ids, inputs.attention_mask).last_hidden_state
     hidden = hidden * inputs.attention_mask[..., None]
     return F.pad(hidden, (0, 0, 0, TEXT_LENGTH - hidden.shape[1]))
-
-
-def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
-    with torch.no_grad():
-        for e, p in zip(ema.parameters(), model.parameters()):
-            e.lerp_(p, 1 - decay)
 
 
 def sample_sigmas(args, g: torch.Generator) -> torch.Tensor:
@@ -302,7 +250,7 @@ def train_transformer(args, clips, latents: torch.Tensor, mean: list[float], std
     scale = torch.tensor(std).view(1, -1, 1, 1, 1)
 
     def step_fn(step: int) -> float:
-        g = step_generator(args, 2, step)
+        g = step_generator(args.seed, 2, step)
         rng = random.Random(args.seed * 7919 + step)
         idx = torch.randint(0, len(clips), (args.batch,), generator=g)
         captions = ["" if rng.random() < 0.1 else motion.caption(clips[i], rng) for i in idx.tolist()]
@@ -350,7 +298,8 @@ def export(args, vae, transformer, text_encoder, tokenizer, mean, std, vae_state
               "final_vae_loss": float(np.mean(vae_state["losses"][-100:])),
               "final_transformer_loss": float(np.mean(dit_state["losses"][-200:]))}
     (args.out / "training.json").write_text(json.dumps(record, indent=2))
-    plot_losses(args.out / "loss.png", vae_state["losses"], dit_state["losses"])
+    plot_losses(args.out / "loss.png", [(vae_state["losses"], "VAE reconstruction"),
+                                         (dit_state["losses"], "Transformer flow-matching MSE")])
     write_card(args.out, record)
     for f in args.out.rglob("*"):
         f.chmod(0o755 if f.is_dir() else 0o644)  # safetensors writes 0600
@@ -395,23 +344,6 @@ def to_half(module: torch.nn.Module) -> None:
             tensor.data = tensor.data.half()
 
 
-def plot_losses(path: Path, vae_losses, dit_losses) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
-    for ax, losses, title in ((axes[0], vae_losses, "VAE reconstruction"),
-                              (axes[1], dit_losses, "Transformer flow-matching MSE")):
-        window = max(1, len(losses) // 100)
-        ax.plot(np.convolve(losses, np.ones(window) / window, mode="valid"))
-        ax.set_yscale("log")
-        ax.set_title(title)
-        ax.set_xlabel("step")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
 def main(argv=None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -423,7 +355,7 @@ def main(argv=None) -> None:
     latents, mean, std = encode_all(args, vae, clips)
     transformer, text_encoder, dit_state = train_transformer(args, clips, latents, mean, std, tokenizer)
     export(args, vae, transformer, text_encoder, tokenizer, mean, std, vae_state, dit_state)
-    log(args, f"exported to {args.out}")
+    log(args.work, f"exported to {args.out}")
 
 
 if __name__ == "__main__":

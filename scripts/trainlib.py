@@ -1,0 +1,85 @@
+"""Pieces the mini-model training scripts share: seeded per-step randomness, the learning-rate schedule,
+EMA, resumable checkpoints, the log and the loss plot.
+
+A step's randomness depends only on (seed, stage, step), and checkpoints hold weights, optimizer and
+losses, so a run that is killed and started again with the same command equals an unbroken one.
+"""
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def step_generator(seed: int, stage: int, step: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed * 1_000_003 + stage * 100_000_007 + step)
+
+
+def lr_at(step: int, total: int, base: float, warmup: int = 200) -> float:
+    """Linear warm-up, then cosine decay to 10% of `base`."""
+    if step < warmup:
+        return base * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+@torch.no_grad()
+def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    for e, p in zip(ema.parameters(), model.parameters()):
+        e.lerp_(p, 1 - decay)
+
+
+def log(work: Path, text: str) -> None:
+    print(text, flush=True)
+    with open(work / "train.log", "a", encoding="utf-8") as f:
+        f.write(text + "\n")
+
+
+def save_checkpoint(folder: Path, modules: dict, optimizer, state: dict) -> None:
+    """folder/step-NNNNNN, written under a temporary name and renamed: a killed run leaves the last whole one."""
+    from safetensors.torch import save_model
+    final = folder / f"step-{state['step']:06d}"
+    tmp = folder / "tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for name, module in modules.items():
+        save_model(module, str(tmp / f"{name}.safetensors"))  # handles shared (tied) tensors
+    torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+    (tmp / "state.json").write_text(json.dumps(state))
+    shutil.rmtree(final, ignore_errors=True)
+    tmp.rename(final)
+    for old in sorted(folder.glob("step-*"))[:-2]:  # keep two, in case the last is damaged
+        shutil.rmtree(old)
+
+
+def load_checkpoint(folder: Path, modules: dict, optimizer) -> dict:
+    """The state of the latest checkpoint (weights and optimizer loaded in place), or a fresh one."""
+    from safetensors.torch import load_model
+    latest = sorted(folder.glob("step-*"))
+    if not latest:
+        return {"step": 0, "losses": [], "seconds": 0.0}
+    for name, module in modules.items():
+        load_model(module, str(latest[-1] / f"{name}.safetensors"))
+    optimizer.load_state_dict(torch.load(latest[-1] / "optimizer.pt", weights_only=True))  # our own file
+    return json.loads((latest[-1] / "state.json").read_text())
+
+
+def plot_losses(path: Path, curves: list[tuple[list[float], str]]) -> None:
+    """One log-scale panel per (losses, title), smoothed over 1% of the run."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, len(curves), figsize=(4.5 * len(curves), 3.2), squeeze=False)
+    for ax, (losses, title) in zip(axes[0], curves):
+        window = max(1, len(losses) // 100)
+        ax.plot(np.convolve(losses, np.ones(window) / window, mode="valid"))
+        ax.set_yscale("log")
+        ax.set_title(title)
+        ax.set_xlabel("step")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

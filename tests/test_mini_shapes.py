@@ -52,6 +52,8 @@ def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models
     train.main(["--smoke", "--work", str(tmp_path / "work"), "--out", str(out), "--threads", "1"])
     assert (out / "loss.png").is_file() and (out / "training.json").is_file()
     assert not list(out.rglob("*.bin"))
+    scheduler = json.loads((out / "scheduler" / "scheduler_config.json").read_text())
+    assert scheduler["prediction_type"] == "v_prediction"  # every sampler of the studio reads it from here
     results = evaluate.main([str(out), "--prompts", "8", "--threads", "1", "--card"])
     assert set(results["steps"]) == {2, 4, 20} and set(results["cfg"]) == {1.0, 3.0, 7.0, 12.0}
     card = (out / "README.md").read_text(encoding="utf-8")

@@ -169,7 +169,7 @@ shown in training, to measure composition: {held}.
 | part | class | parameters |
 |---|---|---|
 | VAE (64x64x3 <-> 16x16x4, scaling factor {latent_scale:.3f}) | `AutoencoderKL` | {p_vae} |
-| denoiser (epsilon prediction, SD 1.5 noise schedule) | `UNet2DConditionModel` | {p_unet} |
+| denoiser ({prediction} target, SD 1.5 noise schedule) | `UNet2DConditionModel` | {p_unet} |
 | text encoder (the CLIP BPE tokenizer of SD 1.5) | `CLIPTextModel` | {p_text_encoder} |
 
 Weights: {disk:.1f} MB of safetensors, stored in fp16 (the studio runs them in fp32 on a CPU).

@@ -138,9 +138,6 @@ def test_line_scoring(mp):
 
 
 # -- the built-in model --------------------------------------------------------------------------
-shipped = pytest.mark.skipif(not (SHIPPED / "config.json").exists(), reason="assets/models/mini-poem not built yet")
-
-
 @pytest.fixture(scope="module")
 def builtin():
     threads = torch.get_num_threads()
@@ -158,7 +155,6 @@ def _generate(tokenizer, model, seed=None, **kw):
     return tokenizer.decode(out[0], skip_special_tokens=True)
 
 
-@shipped
 def test_builtin_folder():
     assert MODEL_FILES <= {p.name for p in SHIPPED.iterdir()}
     assert sum(p.stat().st_size for p in SHIPPED.rglob("*") if p.is_file()) <= 12 * 2**20
@@ -166,7 +162,6 @@ def test_builtin_folder():
     assert "auto_map" not in config  # the studio loads it without remote code
 
 
-@shipped
 def test_builtin_greedy_is_deterministic(builtin):
     tokenizer, model = builtin
     first = _generate(tokenizer, model, do_sample=False)
@@ -174,8 +169,19 @@ def test_builtin_greedy_is_deterministic(builtin):
     assert _generate(tokenizer, model, do_sample=False) == first
 
 
-@shipped
 def test_builtin_sampling_reproduces_with_a_seed(builtin):
     tokenizer, model = builtin
     kw = dict(do_sample=True, temperature=0.7, top_k=0, top_p=1.0)
     assert _generate(tokenizer, model, seed=7, **kw) == _generate(tokenizer, model, seed=7, **kw)
+
+
+def test_builtin_is_the_text_tabs_working_default(studio_env):
+    from studio import api
+    first = api.generate_text("白日依山尽", seed=5)  # model="mini-poem" by default
+    assert first.text and first.text == api.generate_text("白日依山尽", seed=5).text
+    greedy = api.generate_text("白日依山尽", temperature=0, max_new_tokens=24, seed=1).text
+    assert greedy == api.generate_text("白日依山尽", top_k=1, max_new_tokens=24, seed=2).text
+    rows = api.token_distribution("床前明月", temperature=1.0, top_k=5, n=10)
+    assert sum(r["kept"] for r in rows) == 5 and abs(sum(r["p_final"] for r in rows) - 1) < 1e-4
+    after_a_line = api.token_distribution("床前明月光", temperature=1.0, n=3)
+    assert after_a_line[0]["token"] == "，"  # five characters make a line: the comma comes next

@@ -338,10 +338,10 @@ def generate_text(prompt: str, model: str = "mini-poem", temperature: float | No
     def run(tm):
         ids, new = _prompt_ids(tm, prompt, max_new_tokens, lang, notices)
         job = _text.TextJob(temperature, top_k, top_p, new, repetition_penalty, chosen_seed)
-        return _text.generate(tm, ids, job)
+        return _text.generate(tm, ids, job), _text.uses_chat(tm.tokenizer)
 
-    text = manager().run(model, run)
-    return TextResult(text, chosen_seed, notices)
+    text, chat = manager().run(model, run)
+    return TextResult(text, chosen_seed, notices, chat)
 
 
 def token_distribution(prompt: str, model: str = "mini-poem", temperature: float | None = None,

@@ -18,9 +18,10 @@ class ImageResult:
 
 @dataclass
 class TextResult:
-    text: str
+    text: str  # the new text only (the continuation, or the chat answer)
     seed: int
     notices: list[str] = field(default_factory=list)
+    chat: bool = False  # the prompt went through the model's chat template (instruct models)
 
 
 @dataclass

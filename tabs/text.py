@@ -30,7 +30,8 @@ def _shown(token: str) -> str:
 def generate_text(prompt, model, temperature, top_k, top_p, max_new_tokens, repetition_penalty, seed, lang):
     result = api.generate_text(prompt, model, temperature, top_k, top_p, max_new_tokens, repetition_penalty, seed,
                                lang=lang)
-    return result.text, str(result.seed), notices_md(result.notices)
+    shown = result.text if result.chat else prompt + result.text  # a base model continues the prompt
+    return shown, str(result.seed), notices_md(result.notices)
 
 
 @guarded

@@ -51,6 +51,7 @@ def test_the_chat_template_wraps_prompts_for_instruct_models(studio_env):
     tm = _resident()
     text = tm.tokenizer.decode(engine.encode(tm, "你好")[0])
     assert text.startswith("<|im_start|>user\n你好<|im_end|>") and text.endswith("<|im_start|>assistant\n")
+    assert api.generate_text("你好", MODEL, max_new_tokens=2, seed=1).chat
 
 
 def _manual_keep(logits: torch.Tensor, temperature: float, top_k: int, top_p: float) -> set[int]:

@@ -67,7 +67,7 @@ def test_text_through_gradio_client(client):
     names = [p["parameter_name"] for p in endpoints["/generate_text"]["parameters"]]
     assert names == ["prompt", "model", "temperature", "top_k", "top_p", "max_new_tokens", "repetition_penalty", "seed"]
     text, seed, notices = client.predict("hello", "tiny-qwen2", 1.2, 0, 1.0, 8, 1.0, 5, api_name="/generate_text")
-    assert seed == "5" and text == api.generate_text("hello", "tiny-qwen2", 1.2, 0, 1.0, 8, 1.0, 5).text
+    assert seed == "5" and text == api.generate_text("hello", "tiny-qwen2", 1.2, 0, 1.0, 8, 1.0, 5).text  # chat: answer only
     chart, table = client.predict("hello", "tiny-qwen2", 1.0, 3, 1.0, 1.0, api_name="/token_distribution")
     assert [row[4] for row in table["data"]].count("保留") == 3
     with pytest.raises(Exception) as err:

@@ -178,7 +178,7 @@ def test_builtin_sampling_reproduces_with_a_seed(builtin):
 def test_builtin_is_the_text_tabs_working_default(studio_env):
     from studio import api
     first = api.generate_text("白日依山尽", seed=5)  # model="mini-poem" by default
-    assert first.text and first.text == api.generate_text("白日依山尽", seed=5).text
+    assert first.text and first.text == api.generate_text("白日依山尽", seed=5).text and not first.chat
     greedy = api.generate_text("白日依山尽", temperature=0, max_new_tokens=24, seed=1).text
     assert greedy == api.generate_text("白日依山尽", top_k=1, max_new_tokens=24, seed=2).text
     rows = api.token_distribution("床前明月", temperature=1.0, top_k=5, n=10)

@@ -63,8 +63,6 @@ def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models
     assert image.size == (64, 64)
 
 
-@pytest.mark.skipif(SHIPPED is None or not (SHIPPED / "model_index.json").exists(),
-                    reason="mini-shapes weights are not in assets/models yet (trained by scripts/mini_shapes)")
 def test_shipped_model_is_the_reproducible_default(studio_env):
     first = api.generate_image("蓝色背景上的一个大红色圆形，在左边", seed=42, save=False)
     again = api.generate_image("蓝色背景上的一个大红色圆形，在左边", seed=42, save=False)

@@ -16,6 +16,7 @@ import argparse
 import json
 import math
 import random
+import shutil
 import subprocess
 import sys
 import time
@@ -254,7 +255,9 @@ def export(args, vae, unet, text_encoder, tokenizer, scale: float, vae_losses, u
                                    feature_extractor=None, requires_safety_checker=False)
     pipe.to(torch.float16)  # half the bytes on disk; the studio loads it in fp32 on a CPU
     pipe.save_pretrained(args.out, safe_serialization=True)
-    (args.out / "tokenizer" / "tokenizer.json").unlink(missing_ok=True)  # vocab.json + merges.txt suffice
+    # The tokenizer files training used, as they are: transformers 5 would save only a 3 MB tokenizer.json.
+    shutil.rmtree(args.out / "tokenizer")
+    shutil.copytree(TOKENIZER, args.out / "tokenizer")
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     record = {"command": " ".join(sys.argv), "commit": commit, "seed": args.seed, "images": args.images,
               "vae_steps": args.vae_steps, "vae_batch": args.vae_batch, "unet_steps": args.unet_steps, "batch": args.batch, "lr": args.lr,

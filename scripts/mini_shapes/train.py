@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import random
 import shutil
 import subprocess
@@ -28,8 +27,10 @@ import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 
 from studio import shapes  # noqa: E402
+from trainlib import ema_update, log, lr_at, plot_losses, step_generator  # noqa: E402
 
 TOKENIZER = ROOT / "assets" / "pipelines" / "sd15" / "tokenizer"
 SCHEDULER = ROOT / "assets" / "pipelines" / "sd15" / "scheduler"
@@ -98,10 +99,6 @@ def to_unit(batch_uint8: torch.Tensor) -> torch.Tensor:
     return batch_uint8.float() / 127.5 - 1.0
 
 
-def step_generator(args, stage: int, step: int) -> torch.Generator:
-    return torch.Generator().manual_seed(args.seed * 1_000_003 + stage * 100_000_007 + step)
-
-
 # -- checkpoints ---------------------------------------------------------------------------------
 def save_checkpoint(folder: Path, modules: dict, optimizer, step: int, losses: list[float]) -> None:
     from safetensors.torch import save_file
@@ -128,19 +125,6 @@ def load_checkpoint(folder: Path, modules: dict, optimizer) -> tuple[int, list[f
     return data["step"], data["losses"]
 
 
-def lr_at(step: int, total: int, base: float, warmup: int = 200) -> float:
-    if step < warmup:
-        return base * (step + 1) / warmup
-    progress = (step - warmup) / max(1, total - warmup)
-    return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
-def log(args, text: str) -> None:
-    print(text, flush=True)
-    with open(args.work / "train.log", "a", encoding="utf-8") as f:
-        f.write(text + "\n")
-
-
 # -- stage 1: VAE --------------------------------------------------------------------------------
 def train_vae(args, images: torch.Tensor):
     vae = make_vae()
@@ -150,7 +134,7 @@ def train_vae(args, images: torch.Tensor):
     started = time.time()
     vae.train()
     while step < args.vae_steps:
-        g = step_generator(args, 1, step)
+        g = step_generator(args.seed, 1, step)
         idx = torch.randint(0, len(images), (args.vae_batch,), generator=g)
         x = to_unit(images[idx])
         posterior = vae.encode(x).latent_dist
@@ -166,7 +150,7 @@ def train_vae(args, images: torch.Tensor):
         step += 1
         if step % args.save_every == 0 or step == args.vae_steps:
             save_checkpoint(folder, {"vae": vae}, optimizer, step, losses)
-            log(args, f"vae step {step}/{args.vae_steps} loss {np.mean(losses[-args.save_every:]):.4f} "
+            log(args.work, f"vae step {step}/{args.vae_steps} loss {np.mean(losses[-args.save_every:]):.4f} "
                       f"({time.time() - started:.0f} s)")
     vae.eval()
     return vae, losses
@@ -190,12 +174,6 @@ def tokenize(tokenizer, captions: list[str]) -> torch.Tensor:
                      return_tensors="pt").input_ids
 
 
-def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
-    with torch.no_grad():
-        for e, p in zip(ema.parameters(), model.parameters()):
-            e.lerp_(p, 1 - decay)
-
-
 def train_unet(args, specs, latents: torch.Tensor, scale: float):
     from diffusers import DDPMScheduler
     from transformers import CLIPTokenizer
@@ -216,7 +194,7 @@ def train_unet(args, specs, latents: torch.Tensor, scale: float):
     step, losses = load_checkpoint(folder, modules, optimizer)
     started = time.time()
     while step < args.unet_steps:
-        g = step_generator(args, 2, step)
+        g = step_generator(args.seed, 2, step)
         rng = random.Random(args.seed * 7919 + step)
         idx = torch.randint(0, len(specs), (args.batch,), generator=g)
         captions = ["" if rng.random() < 0.1 else shapes.caption(specs[i], rng) for i in idx.tolist()]
@@ -240,7 +218,7 @@ def train_unet(args, specs, latents: torch.Tensor, scale: float):
         step += 1
         if step % args.save_every == 0 or step == args.unet_steps:
             save_checkpoint(folder, modules, optimizer, step, losses)
-            log(args, f"unet step {step}/{args.unet_steps} loss {np.mean(losses[-args.save_every:]):.4f} "
+            log(args.work, f"unet step {step}/{args.unet_steps} loss {np.mean(losses[-args.save_every:]):.4f} "
                       f"({time.time() - started:.0f} s)")
     return ema_unet, ema_text, tokenizer, losses
 
@@ -265,24 +243,7 @@ def export(args, vae, unet, text_encoder, tokenizer, scale: float, vae_losses, u
               "latent_scale": scale, "final_vae_loss": float(np.mean(vae_losses[-100:])),
               "final_unet_loss": float(np.mean(unet_losses[-200:]))}
     (args.out / "training.json").write_text(json.dumps(record, indent=2))
-    plot_losses(args.out / "loss.png", vae_losses, unet_losses)
-
-
-def plot_losses(path: Path, vae_losses, unet_losses) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
-    for ax, losses, title in ((axes[0], vae_losses, "VAE reconstruction"), (axes[1], unet_losses, "UNet noise MSE")):
-        window = max(1, len(losses) // 100)
-        smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
-        ax.plot(smooth)
-        ax.set_yscale("log")
-        ax.set_title(title)
-        ax.set_xlabel("step")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    plot_losses(args.out / "loss.png", [(vae_losses, "VAE reconstruction"), (unet_losses, f"UNet {args.prediction} MSE")])
 
 
 def main(argv=None) -> None:
@@ -295,7 +256,7 @@ def main(argv=None) -> None:
     latents, scale = encode_all(args, vae, images)
     unet, text_encoder, tokenizer, unet_losses = train_unet(args, specs, latents, scale)
     export(args, vae, unet, text_encoder, tokenizer, scale, vae_losses, unet_losses)
-    log(args, f"exported to {args.out}")
+    log(args.work, f"exported to {args.out}")
 
 
 if __name__ == "__main__":

@@ -12,11 +12,6 @@ from .ui import GPU, UI, guarded, notices_md, progress_callback, s
 MAX_SIDE = max(c.defaults.get("max_side", 1024) for c in cards("image"))
 
 
-def model_choices(lang: str) -> list[tuple[str, str]]:
-    return [(f"{c.title[lang]} · {c.key}", c.key) for c in cards("image")] + \
-           [(f"{name} · {s('image.local', lang)}", name) for name in api.local_models("image")]
-
-
 @guarded
 def generate_image(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, batch_size,
                    batch_count, lang, progress=gr.Progress()):
@@ -84,9 +79,7 @@ def build(ui: UI, lang: gr.State) -> None:
     d = api.model_defaults("mini-shapes")
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
-            model = ui.add(gr.Dropdown, "image.model", choices=model_choices(ui.lang), value="mini-shapes",
-                           allow_custom_value=True)
-            ui.on_lang(model, lambda lg: {"choices": model_choices(lg)})
+            model = ui.model_picker("image.model", "image", "mini-shapes")
             prompt = ui.add(gr.Textbox, "image.prompt", lines=3, placeholder="a big red circle on the left, blue background")
             negative = ui.add(gr.Textbox, "image.negative", lines=2)
             common_negative = ui.button("image.common_negative", size="sm")

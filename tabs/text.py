@@ -3,18 +3,12 @@ import gradio as gr
 import pandas as pd
 
 from studio import api
-from studio.registry import cards
 
 from .ui import GPU, UI, guarded, notices_md, s
 
 # The course's presets (module 5): (temperature, top_p, top_k); None keeps the current value.
 PRESETS = {"creative": (1.0, 0.9, 40), "code": (0.1, 0.95, 20), "qa": (0.2, None, None)}
 TOP_N = 15
-
-
-def model_choices(lang: str) -> list[tuple[str, str]]:
-    return [(f"{c.title[lang]} · {c.key}", c.key) for c in cards("text")] + \
-           [(f"{name} · {s('image.local', lang)}", name) for name in api.local_models("text")]
 
 
 def preset_choices(lang: str) -> list[tuple[str, str]]:
@@ -65,9 +59,7 @@ def build(ui: UI, lang: gr.State) -> None:
     d = api.model_defaults("mini-poem")
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
-            model = ui.add(gr.Dropdown, "text.model", choices=model_choices(ui.lang), value="mini-poem",
-                           allow_custom_value=True)
-            ui.on_lang(model, lambda lg: {"choices": model_choices(lg)})
+            model = ui.model_picker("text.model", "text", "mini-poem")
             prompt = ui.add(gr.Textbox, "text.prompt", lines=3, value="床前明月光")
             preset = ui.add(gr.Radio, "text.preset", choices=preset_choices(ui.lang), value="")
             ui.on_lang(preset, lambda lg: {"choices": preset_choices(lg)})

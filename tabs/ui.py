@@ -13,7 +13,9 @@ from typing import Callable
 
 import gradio as gr
 
+from studio import api
 from studio.errors import StudioError
+from studio.registry import cards
 from studio.i18n import pick
 from studio.i18n import t as studio_t
 
@@ -63,12 +65,22 @@ class UI:
     def tab(self, key: str, **kwargs) -> gr.Tab:
         return self.on_lang(gr.Tab(s(key, self.lang), **kwargs), lambda lang: {"label": s(key, lang)})
 
+    def model_picker(self, key: str, task: str, value: str) -> gr.Dropdown:
+        """The model dropdown of a tab: the registry's models of `task`, then loadable folders in the model dirs."""
+        picker = self.add(gr.Dropdown, key, choices=model_choices(task, self.lang), value=value, allow_custom_value=True)
+        return self.on_lang(picker, lambda lang: {"choices": model_choices(task, lang)})
+
     @property
     def components(self) -> list:
         return [c for c, _ in self._items]
 
     def relabel(self, lang: str) -> list:
         return [gr.update(**update(lang)) for _, update in self._items]
+
+
+def model_choices(task: str, lang: str) -> list[tuple[str, str]]:
+    return [(f"{c.title[lang]} · {c.key}", c.key) for c in cards(task)] + \
+           [(f"{name} · {s('image.local', lang)}", name) for name in api.local_models(task)]
 
 
 def guarded(fn):

@@ -2,14 +2,8 @@
 import gradio as gr
 
 from studio import api
-from studio.registry import cards
 
-from .ui import GPU, UI, guarded, notices_md, progress_callback, s
-
-
-def model_choices(lang: str) -> list[tuple[str, str]]:
-    return [(f"{c.title[lang]} · {c.key}", c.key) for c in cards("video")] + \
-           [(f"{name} · {s('image.local', lang)}", name) for name in api.local_models("video")]
+from .ui import GPU, UI, guarded, notices_md, progress_callback
 
 
 @guarded
@@ -32,9 +26,7 @@ def build(ui: UI, lang: gr.State) -> None:
     d = api.model_defaults("mini-motion")
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
-            model = ui.add(gr.Dropdown, "video.model", choices=model_choices(ui.lang), value="mini-motion",
-                           allow_custom_value=True)
-            ui.on_lang(model, lambda lg: {"choices": model_choices(lg)})
+            model = ui.model_picker("video.model", "video", "mini-motion")
             prompt = ui.add(gr.Textbox, "video.prompt", lines=2, value="蓝色背景上的红色圆形从左向右移动")
             negative = ui.add(gr.Textbox, "video.negative", value=d["negative_prompt"])
             with gr.Row():

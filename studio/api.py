@@ -159,10 +159,11 @@ def image_samplers(model: str | None = None) -> list[str]:
     return _samplers.names()
 
 
-def _image_spec(model: str) -> ModelSpec:
+def _spec(model: str, task: str) -> ModelSpec:
+    """The model a tab's call names, refused with a message when it is for another task."""
     spec = resolve(model)
-    if spec.task != "image":
-        raise StudioError("wrong_task", model=model, got=spec.task, want="image")
+    if spec.task != task:
+        raise StudioError("wrong_task", model=model, got=spec.task, want=task)
     return spec
 
 
@@ -199,7 +200,7 @@ def generate_image(prompt: str = "", negative_prompt: str = "", model: str = "mi
     Unset sampler / steps / cfg_scale / width / height take the model's defaults.
     """
     lang = _lang(lang)
-    spec = _image_spec(model)
+    spec = _spec(model, "image")
     notices: list[str] = []
     first = _image_job(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, batch_size,
                        generator_device, lang, notices)
@@ -227,7 +228,7 @@ def export_code(prompt: str = "", negative_prompt: str = "", model: str = "mini-
                 lang: str | None = None) -> str:
     """查看代码: a runnable diffusers script that makes the same image(s) as generate_image with these values."""
     lang = _lang(lang)
-    spec = _image_spec(model)
+    spec = _spec(model, "image")
     job = _image_job(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, batch_size,
                      generator_device, lang, [])
     return codegen.image_script(spec, _pipeline_class_name(spec), settings().hub, job)
@@ -282,13 +283,6 @@ TEXT_PROMPT_CAP = 200_000  # characters; longer input than the context window is
 MAX_TOP_TOKENS = 50
 
 
-def _text_spec(model: str) -> ModelSpec:
-    spec = resolve(model)
-    if spec.task != "text":
-        raise StudioError("wrong_task", model=model, got=spec.task, want="text")
-    return spec
-
-
 def _sampling(temperature, top_k, top_p, repetition_penalty, d: dict) -> tuple[float, int, float, float]:
     """Checked sampling knobs; None takes the model's default."""
     pick = lambda value, key: d[key] if value is None else value  # noqa: E731
@@ -326,7 +320,7 @@ def generate_text(prompt: str, model: str = "mini-poem", temperature: float | No
     model's defaults. The same seed with the same knobs gives the same text.
     """
     lang = _lang(lang)
-    _text_spec(model)
+    _spec(model, "text")
     d = model_defaults(model)
     notices: list[str] = []
     prompt = _text_prompt(prompt)
@@ -350,7 +344,7 @@ def token_distribution(prompt: str, model: str = "mini-poem", temperature: float
     """The n most likely next tokens after `prompt`, from the model's real logits: probability before and after
     temperature, the cumulative sum, whether top-k / top-p keep each token, and the final probability."""
     lang = _lang(lang)
-    _text_spec(model)
+    _spec(model, "text")
     d = model_defaults(model)
     prompt = _text_prompt(prompt)
     temperature, top_k, top_p, repetition_penalty = _sampling(temperature, top_k, top_p, repetition_penalty, d)
@@ -372,9 +366,7 @@ def generate_video(prompt: str = "", negative_prompt: str | None = None, model: 
     """Text to video. Frames are rounded to the model's 4k+1 rule and sizes to multiples of 16, with notices;
     unset values take the model's defaults (negative_prompt None: the course's "low quality, watermark, glitch")."""
     lang = _lang(lang)
-    spec = resolve(model)
-    if spec.task != "video":
-        raise StudioError("wrong_task", model=model, got=spec.task, want="video")
+    spec = _spec(model, "video")
     d = model_defaults(model)
     notices: list[str] = []
     prompt = validate.text("prompt", prompt, PROMPT_CAP)

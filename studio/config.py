@@ -73,6 +73,7 @@ SETTINGS: list[Setting] = [
     Setting("hub_timeout", "STUDIO_HUB_TIMEOUT", 5.0, "Seconds to wait for a model hub to answer before a download is given up as offline.", float),
     Setting("allow_pickle", "STUDIO_ALLOW_PICKLE", False, "Operator opt-in: allow .bin/.ckpt (pickle) weights. Off: only safetensors load.", _bool),
     Setting("trust_remote_code", "STUDIO_TRUST_REMOTE_CODE", False, "Operator opt-in: allow models that ship their own Python code.", _bool),
+    Setting("preview_every", "STUDIO_PREVIEW_EVERY", 5, "Live preview of an image run every N steps (decoded through the VAE; 0 = off).", int),
     Setting("queue_size", "STUDIO_QUEUE_SIZE", 64, "Most requests waiting in the queue; more are refused with a message.", int),
     Setting("hf_endpoint", "HF_ENDPOINT", "https://huggingface.co", "Hugging Face hub address or mirror (read by huggingface_hub itself).", flag=False),
     Setting("modelscope_domain", "MODELSCOPE_DOMAIN", "www.modelscope.cn", "ModelScope address or mirror (read by modelscope itself).", flag=False),

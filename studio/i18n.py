@@ -50,6 +50,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "too_many_frames": ("帧数 {frames} 太多：该模型最多 {cap} 帧。", "{frames} frames are too many: this model allows at most {cap}."),
     "prompt_too_long": ("提示词太长（{length} 字符，上限 {cap}）。", "The prompt is too long ({length} characters, limit {cap})."),
     "empty_prompt": ("请输入提示词：内容为空或只有空白。", "Please enter a prompt: it is empty or only whitespace."),
+    "img2img_needs_image": ("图生图需要先上传一张图片（或从结果“发送到图生图”）。", "Image to image needs a source image first (upload one, or send a result there)."),
+    "mask_needs_image": ("局部重绘需要先上传一张图片，再在上面涂抹要重绘的区域。", "Inpainting needs an image first; then paint the area to repaint on it."),
+    "empty_mask": ("蒙版是空的：请在图片上涂抹要重绘的区域（白色 = 重绘）。", "The mask is empty: paint the area to repaint on the image (white = repaint)."),
     "not_an_image": ("上传的文件不是可读取的图片。", "The upload is not an image that can be read."),
     "no_infotext": ("这张图片没有生成参数（PNG 中没有 parameters 文本块）。", "This image carries no generation parameters (no 'parameters' text chunk in the PNG)."),
     "disk_full": ("磁盘已满，无法保存输出文件（{path}）。图片仍显示在页面上。", "The disk is full: the output could not be saved ({path}). The image is still shown on the page."),
@@ -67,6 +70,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
                               "{frames} frames were rounded to {new} (this model needs {step}k + 1 frames)."),
     "notice_empty_prompt_video": ("提示词为空：生成的是无条件视频。", "Empty prompt: the video is unconditional."),
     "notice_not_saved": ("输出未保存：{reason}", "The output was not saved: {reason}"),
+    "notice_hires_txt2img_only": ("高清修复只用于文生图；图生图 / 局部重绘时已忽略。", "Hires fix applies to text to image only; it was ignored for image to image / inpainting."),
+    "notice_interrupted": ("已停止。保留了停止前完成的 {kept} 张图片。", "Stopped. The {kept} image(s) finished before the stop are kept."),
     "notice_sampler_approx": ("“{sampler}”在 diffusers 中没有完全相同的实现，使用最接近的 {cls}。",
                               "'{sampler}' has no exact diffusers equivalent; the closest, {cls}, is used."),
     # status words

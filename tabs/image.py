@@ -2,25 +2,83 @@
 import gradio as gr
 from PIL import Image
 
+from PIL import ImageChops
+
 from studio import api, prompts
+from studio.config import settings
+from studio.errors import StudioError
 from studio.infotext import read_png_text
 from studio.registry import cards
 
-from .ui import GPU, UI, guarded, notices_md, progress_callback, s
+from .runner import Stops, stream
+from .ui import GPU, UI, guarded, notices_md, s
 
 
 MAX_SIDE = max(c.defaults.get("max_side", 1024) for c in cards("image"))
 
 
+MODES = ("txt2img", "img2img", "inpaint")
+stops = Stops()
+
+
+def mode_choices(lang: str) -> list[tuple[str, str]]:
+    return [(s(f"image.mode.{m}", lang), m) for m in MODES]
+
+
+def source_and_mask(mode: str, editor) -> tuple[Image.Image | None, Image.Image | None]:
+    """The editor's background (image to image / inpainting) and, for inpainting, the painted layers as a mask."""
+    if mode == "txt2img":
+        return None, None
+    background = (editor or {}).get("background")
+    if background is None:
+        raise StudioError("mask_needs_image" if mode == "inpaint" else "img2img_needs_image")
+    if mode == "img2img":
+        return background, None
+    alphas = [layer.convert("RGBA").getchannel("A") for layer in (editor.get("layers") or []) if layer is not None]
+    if not alphas:
+        raise StudioError("empty_mask")
+    painted = alphas[0]
+    for alpha in alphas[1:]:
+        painted = ImageChops.lighter(painted, alpha)
+    return background, painted
+
+
 @guarded
 def generate_image(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, batch_size,
-                   batch_count, lang, progress=gr.Progress()):
-    result = api.generate_image(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height,
-                                batch_size, batch_count=batch_count, lang=lang, progress=progress_callback(progress))
+                   batch_count, mode="txt2img", init_image=None, denoising_strength=0.75, hires_scale=1,
+                   hires_upscaler="Latent", hires_steps=0, hires_strength=0.5, lang="zh",
+                   request: gr.Request = None, progress=gr.Progress()):
+    """Streams previews into the gallery every few steps; the stop button ends this browser's run only."""
+    init, mask = source_and_mask(mode or "txt2img", init_image)
+    if init is not None and mode == "img2img":
+        width = height = None  # image to image keeps the source's size (rounded to a multiple of 8)
+
+    def call(preview, stop, on_progress):
+        return api.generate_image(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height,
+                                  batch_size, batch_count=batch_count, init_image=init, mask=mask,
+                                  denoising_strength=denoising_strength, hires_scale=hires_scale,
+                                  hires_upscaler=hires_upscaler, hires_steps=hires_steps or None,
+                                  hires_strength=hires_strength, lang=lang, progress=on_progress, preview=preview,
+                                  preview_every=settings().preview_every, stop=stop)
+
+    for kind, value in stream(call, stops.start(request), progress):
+        if kind == "preview":
+            images, step, total = value
+            caption = s("image.preview", lang, step=step, total=total)
+            yield [(img, caption) for img in images], gr.skip(), gr.skip(), gr.skip()
+        else:
+            yield _shown(value)
+
+
+def _shown(result):
     shown = [(str(p), f"seed {s}") for p, s in zip(result.paths, result.seeds)] if result.paths \
         else [(img, f"seed {s}") for img, s in zip(result.images, result.seeds)]
     seeds = ", ".join(str(s) for s in result.seeds)
-    return shown, seeds, result.infotexts[0], notices_md(result.notices)
+    return shown, seeds, result.infotexts[0] if result.infotexts else "", notices_md(result.notices)
+
+
+def stop_run(request: gr.Request):
+    stops.stop(request)
 
 
 def live_generate(live, prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, used_seed, width, height,
@@ -28,8 +86,32 @@ def live_generate(live, prompt, negative_prompt, model, sampler, steps, cfg_scal
     """实时: a knob was released -> the same picture again with the new value (seed -1 keeps the last seed)."""
     if not live:
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-    return generate_image(prompt, negative_prompt, model, sampler, steps, cfg_scale, _last_seed(seed, used_seed),
-                          width, height, 1, 1, lang, progress)
+    result = _live(prompt, negative_prompt, model, sampler, steps, cfg_scale, _last_seed(seed, used_seed), width,
+                   height, lang)
+    return _shown(result)
+
+
+@guarded
+def _live(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, lang):
+    return api.generate_image(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, lang=lang)
+
+
+def token_count(prompt, model, lang):
+    """The prompt's CLIP token count under the box (nothing for models whose tokenizer is not on disk yet)."""
+    try:
+        counts = api.count_tokens(prompt, model)
+    except StudioError:
+        return ""
+    return s("image.tokens", lang, **counts) if counts else ""
+
+
+def send_to_img2img(gallery, selected):
+    """The chosen result becomes the source of image to image."""
+    if not gallery:
+        return gr.skip(), gr.skip()
+    item = gallery[min(selected or 0, len(gallery) - 1)]
+    path = item[0] if isinstance(item, (list, tuple)) else item
+    return {"background": path, "layers": [], "composite": path}, "img2img"
 
 
 def _last_seed(seed, used_seed):
@@ -80,9 +162,18 @@ def build(ui: UI, lang: gr.State) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
             model = ui.model_picker("image.model", "image", "mini-shapes")
+            mode = ui.add(gr.Radio, "image.mode", choices=mode_choices(ui.lang), value="txt2img")
+            ui.on_lang(mode, lambda lg: {"choices": mode_choices(lg)})
             prompt = ui.add(gr.Textbox, "image.prompt", lines=3, placeholder="a big red circle on the left, blue background")
+            tokens = gr.Markdown(token_count("", "mini-shapes", ui.lang))
+            ui.md("image.weighting_help")
             negative = ui.add(gr.Textbox, "image.negative", lines=2)
             common_negative = ui.button("image.common_negative", size="sm")
+            with gr.Group(visible=False) as source_box:
+                editor = ui.add(gr.ImageEditor, "image.init", type="pil", height=320, sources=["upload", "clipboard"],
+                                brush=gr.Brush(colors=["#ffffff"], color_mode="fixed", default_size=12),
+                                transforms=(), eraser=gr.Eraser())
+                strength = ui.add(gr.Slider, "image.strength", minimum=0.01, maximum=1, step=0.01, value=0.75)
             sampler = ui.add(gr.Dropdown, "image.sampler", choices=api.image_samplers(), value=d["sampler"])
             steps = ui.add(gr.Slider, "image.steps", minimum=1, maximum=150, step=1, value=d["steps"])
             cfg = ui.add(gr.Slider, "image.cfg", minimum=1, maximum=30, step=0.5, value=d["cfg_scale"])
@@ -98,14 +189,27 @@ def build(ui: UI, lang: gr.State) -> None:
                 batch = ui.add(gr.Slider, "image.batch_size", minimum=1, maximum=api.MAX_BATCH, step=1, value=1)
                 batch_count = ui.add(gr.Slider, "image.batch_count", minimum=1, maximum=api.MAX_BATCH_COUNT, step=1,
                                      value=1)
+            with ui.on_lang(gr.Accordion(s("image.hires", ui.lang), open=False), lambda lg: {"label": s("image.hires", lg)}):
+                with gr.Row():
+                    hires_scale = ui.add(gr.Slider, "image.hires_scale", minimum=1, maximum=4, step=0.25, value=1)
+                    hires_upscaler = ui.add(gr.Radio, "image.hires_upscaler", choices=["Latent", "Lanczos"],
+                                            value="Latent")
+                with gr.Row():
+                    hires_steps = ui.add(gr.Slider, "image.hires_steps", minimum=0, maximum=150, step=1, value=0)
+                    hires_strength = ui.add(gr.Slider, "image.hires_strength", minimum=0.01, maximum=1, step=0.01,
+                                            value=0.5)
             with gr.Row(equal_height=True):
                 go = ui.button("image.generate", variant="primary", scale=3)
+                stop = ui.button("image.stop", variant="stop", scale=1)
                 live = ui.add(gr.Checkbox, "image.live", value=d.get("live", False), scale=1)
                 show_code = ui.button("image.show_code", scale=1)
         with gr.Column(scale=5):
             # Progress and errors show on this line only, so a failed run never hides the last images.
             notices = gr.Markdown(min_height=48)
-            gallery = ui.add(gr.Gallery, "image.gallery", columns=2, height=420, format="png", object_fit="contain")
+            gallery = ui.add(gr.Gallery, "image.gallery", columns=2, height=420, format="png", object_fit="contain",
+                             type="filepath")
+            selected = gr.State(0)
+            send_img2img = ui.button("image.send_img2img", size="sm")
             used_seed = ui.add(gr.Textbox, "image.used_seed", interactive=False)
             infotext = ui.add(gr.Textbox, "image.infotext", lines=3, interactive=False)
             code = ui.add(gr.Code, "image.code", language="python", visible=False)
@@ -116,8 +220,11 @@ def build(ui: UI, lang: gr.State) -> None:
                 png_fields = gr.State({})
                 send = ui.button("image.send")
     controls = [prompt, negative, model, sampler, steps, cfg, seed, width, height, batch]
-    go.click(generate_image, [*controls, batch_count, lang], [gallery, used_seed, infotext, notices],
-             api_name="generate_image", concurrency_id=GPU, show_progress_on=[notices])
+    extra = [mode, editor, strength, hires_scale, hires_upscaler, hires_steps, hires_strength]
+    outputs = [gallery, used_seed, infotext, notices]
+    go.click(generate_image, [*controls, batch_count, *extra, lang], outputs, api_name="generate_image",
+             concurrency_id=GPU, show_progress_on=[notices])
+    stop.click(stop_run, None, None, api_name="stop", queue=False)
     show_code.click(export_code, [prompt, negative, model, sampler, steps, cfg, seed, used_seed, width, height, batch,
                                   lang], code, api_name="export_code", concurrency_limit=None) \
         .success(lambda: gr.update(visible=True), None, code, queue=False)
@@ -126,14 +233,24 @@ def build(ui: UI, lang: gr.State) -> None:
     dice.click(lambda: -1, None, seed, api_visibility="private", queue=False)
     reuse.click(lambda used, current: int(used.split(",")[0]) if used else current, [used_seed, seed], seed,
                 api_visibility="private", queue=False)
+    for box in (prompt, model):
+        box.change(token_count, [prompt, model, lang], tokens, api_visibility="private", queue=False,
+                   show_progress="hidden")
+    mode.change(lambda m: gr.update(visible=m != "txt2img"), mode, source_box, api_visibility="private", queue=False)
+    gallery.select(_selected_index, None, selected, api_visibility="private", queue=False)
+    send_img2img.click(send_to_img2img, [gallery, selected], [editor, mode], api_visibility="private", queue=False)
     png.change(read_png, [png, lang], [png_text, png_fields], api_visibility="private", concurrency_limit=None)
     send.click(send_to_txt2img, [png_fields, model, prompt, negative, sampler, steps, cfg, seed, width, height],
                [model, prompt, negative, sampler, steps, cfg, seed, width, height], api_visibility="private",
                queue=False)
     live_inputs = [live, prompt, negative, model, sampler, steps, cfg, seed, used_seed, width, height, lang]
     for knob in (steps, cfg, width, height):
-        knob.release(live_generate, live_inputs, [gallery, used_seed, infotext, notices], api_visibility="private",
+        knob.release(live_generate, live_inputs, outputs, api_visibility="private",
                      concurrency_id=GPU, trigger_mode="always_last", show_progress_on=[notices])
-    sampler.input(live_generate, live_inputs, [gallery, used_seed, infotext, notices], api_visibility="private",
+    sampler.input(live_generate, live_inputs, outputs, api_visibility="private",
                   concurrency_id=GPU, trigger_mode="always_last", show_progress_on=[notices])
     model.change(model_defaults, [model, lang], [width, height, steps, cfg, sampler, live], api_visibility="private")
+
+
+def _selected_index(evt: gr.SelectData) -> int:
+    return evt.index

@@ -6,7 +6,9 @@ whatever the browser's locale (gr.I18n would follow the browser).
 """
 from __future__ import annotations
 
+import contextlib
 import functools
+import inspect
 import logging
 import traceback
 from typing import Callable
@@ -90,19 +92,31 @@ def guarded(fn):
     gradio_client users do not see). functools.wraps keeps the signature, so the API parameter
     names stay those of the handler.
     """
+    if inspect.isgeneratorfunction(fn):  # streaming handlers: errors surface while iterating
+        @functools.wraps(fn)
+        def stream_wrapper(*args, **kwargs):
+            with _as_message(fn, kwargs.get("lang") or _find_lang(args)):
+                yield from fn(*args, **kwargs)
+        return stream_wrapper
+
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        lang = kwargs.get("lang") or _find_lang(args)
-        try:
+        with _as_message(fn, kwargs.get("lang") or _find_lang(args)):
             return fn(*args, **kwargs)
-        except StudioError as exc:
-            raise gr.Error(exc.message(lang), print_exception=False) from exc
-        except gr.Error:
-            raise
-        except Exception as exc:  # the app keeps serving; the log keeps the traceback for the operator
-            log.error("unexpected error in %s:\n%s", fn.__name__, traceback.format_exc())
-            raise gr.Error(studio_t("internal", lang, reason=f"{type(exc).__name__}: {exc}")) from exc
     return wrapper
+
+
+@contextlib.contextmanager
+def _as_message(fn, lang: str):
+    try:
+        yield
+    except StudioError as exc:
+        raise gr.Error(exc.message(lang), print_exception=False) from exc
+    except gr.Error:
+        raise
+    except Exception as exc:  # the app keeps serving; the log keeps the traceback for the operator
+        log.error("unexpected error in %s:\n%s", fn.__name__, traceback.format_exc())
+        raise gr.Error(studio_t("internal", lang, reason=f"{type(exc).__name__}: {exc}")) from exc
 
 
 def _find_lang(args) -> str:

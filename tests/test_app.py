@@ -30,7 +30,8 @@ def test_api_names_match_the_python_api(client):
     assert ENDPOINTS <= set(endpoints)
     names = [p["parameter_name"] for p in endpoints["/generate_image"]["parameters"]]
     assert names == ["prompt", "negative_prompt", "model", "sampler", "steps", "cfg_scale", "seed", "width",
-                     "height", "batch_size", "batch_count"]
+                     "height", "batch_size", "batch_count", "mode", "init_image", "denoising_strength", "hires_scale",
+                     "hires_upscaler", "hires_steps", "hires_strength"]
     for name in ENDPOINTS:
         assert hasattr(api, name.strip("/"))
 
@@ -135,3 +136,55 @@ def test_live_mode_regenerates_the_last_seed_only_when_on(studio_env):
     assert off == (gr.skip(),) * 4  # nothing on the page changes
     gallery, seeds, infotext, _notices = image_tab.live_generate(True, *args)
     assert seeds == "42" and "Steps: 3" in infotext and len(gallery) == 1
+
+
+def test_generate_streams_previews_before_the_result(client):
+    job = client.submit("a red circle", "", "tiny-sd15", "Euler a", 10, 7, 5, 64, 64, 1, 1,
+                        api_name="/generate_image")
+    final = job.result()
+    outputs = job.outputs()
+    previews = [o for o in outputs[:-1] if o[0] and "5/10" in (o[0][0].get("caption") or "")]
+    assert previews, outputs  # the step-5 preview reached the client before the result
+    assert final[1] == "5" and "Seed: 5" in final[2]
+
+
+def test_hires_and_img2img_through_gradio_client(client, tmp_path):
+    gallery, _seed, infotext, _ = client.predict(
+        "a red circle", "", "tiny-sd15", "Euler a", 3, 7, 8, 64, 64, 1, 1, "txt2img", None, 0.75, 2, "Lanczos", 2,
+        0.5, api_name="/generate_image")
+    assert Image.open(gallery[0]["image"]).size == (128, 128) and "Hires upscale: 2" in infotext
+    source = tmp_path / "source.png"
+    Image.new("RGB", (48, 40), (200, 40, 40)).save(source)
+    from gradio_client import handle_file
+    editor = {"background": handle_file(str(source)), "layers": [], "composite": None}
+    gallery, _seed, infotext, _ = client.predict(
+        "a red circle", "", "tiny-sd15", "Euler a", 3, 7, 8, 64, 64, 1, 1, "img2img", editor, 0.5, 1, "Latent", 0,
+        0.5, api_name="/generate_image")
+    assert Image.open(gallery[0]["image"]).size == (48, 40)  # image to image keeps the source's size
+    assert "Denoising strength: 0.5" in infotext
+
+
+def test_editor_layers_become_the_inpainting_mask_and_mistakes_get_messages(studio_env):
+    from studio.errors import StudioError
+    from tabs import image as image_tab
+    background = Image.new("RGB", (64, 64), (0, 0, 255))
+    layer = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+    layer.paste((255, 255, 255, 255), (0, 0, 10, 10))
+    source, mask = image_tab.source_and_mask("inpaint", {"background": background, "layers": [layer]})
+    assert source is background and mask.getpixel((5, 5)) == 255 and mask.getpixel((30, 30)) == 0
+    assert image_tab.source_and_mask("txt2img", {"background": background}) == (None, None)
+    for mode, editor, key in [("img2img", None, "img2img_needs_image"), ("inpaint", {"background": None}, "mask_needs_image"),
+                              ("inpaint", {"background": background, "layers": []}, "empty_mask")]:
+        with pytest.raises(StudioError) as err:
+            image_tab.source_and_mask(mode, editor)
+        assert err.value.key == key
+
+
+def test_stop_button_stops_only_its_own_browser(studio_env):
+    from types import SimpleNamespace
+    from tabs.runner import Stops
+    stops = Stops()
+    mine, theirs = SimpleNamespace(session_hash="a"), SimpleNamespace(session_hash="b")
+    my_run, their_run = stops.start(mine), stops.start(theirs)
+    stops.stop(mine)
+    assert my_run.is_set() and not their_run.is_set()

@@ -1,0 +1,22 @@
+"""The public Python API: every control on the studio's pages is a parameter here.
+
+    from studio import api
+    result = api.generate_image("a red circle", model="mini-shapes", seed=42)
+    result.images[0].save("circle.png")
+
+The Gradio events call these functions and carry the same names (`api_name`), so a
+`gradio_client` user gets the same calls. Errors a user can cause raise `StudioError`, whose
+message reads in Chinese or English (`err.message("en")`); `lang=` picks the language of notices.
+"""
+from ..errors import StudioError
+from ..results import ImageResult, TextResult, VideoResult
+from .common import model_defaults
+from .image import MAX_BATCH, MAX_BATCH_COUNT, count_tokens, export_code, generate_image, image_samplers, read_infotext
+from .models import delete, download, list_models, load, local_models, manager_status, unload, unload_all
+from .text import MAX_NEW_TOKENS, generate_text, token_distribution
+from .video import generate_video
+
+__all__ = ["StudioError", "ImageResult", "list_models", "manager_status", "load", "unload", "unload_all",
+           "download", "delete", "local_models", "model_defaults", "generate_image", "export_code", "count_tokens", "read_infotext",
+           "image_samplers", "MAX_BATCH", "MAX_BATCH_COUNT", "MAX_NEW_TOKENS", "TextResult", "generate_text", "token_distribution",
+           "VideoResult", "generate_video"]

@@ -1,0 +1,83 @@
+"""Models: what is known, on disk and loaded; load, unload, download and delete."""
+from __future__ import annotations
+
+from .. import hub
+from ..errors import StudioError
+from ..manager import manager
+from ..models import detect, resolve
+from ..registry import CARDS, cards
+from ..config import settings
+from .common import Progress, _card, _lang
+
+
+# -- models -------------------------------------------------------------------------------------
+def list_models(task: str | None = None, lang: str | None = None) -> list[dict]:
+    """Every known model: key, task, title, approx size, sources, licence, whether it is on disk / loaded."""
+    lang = _lang(lang)
+    rows = []
+    for card in cards(task):
+        path = hub.find_local(card)
+        rows.append(dict(key=card.key, task=card.task, title=card.title[lang], approx_bytes=card.approx_bytes,
+                         modelscope_id=card.modelscope_id, hf_id=card.hf_id, licence=card.licence,
+                         builtin=card.builtin, on_disk=path is not None, path=str(path) if path else None,
+                         disk_bytes=hub.folder_bytes(path) if path and not card.builtin else None,
+                         loaded=manager().is_loaded(card.key)))
+    return rows
+
+
+def manager_status() -> dict:
+    """What is loaded (device, bytes, load time, last use), the memory budgets and disk usage."""
+    status = manager().status()
+    status["disk"] = {str(d): hub.folder_bytes(d) for d in hub.model_dirs()}
+    status["hub"] = settings().hub
+    return status
+
+
+def load(key: str, progress: Progress | None = None) -> dict:
+    """Load a model now (downloading it first if needed); returns its status row."""
+    manager().get(key, progress=progress)
+    spec_key = resolve(key).key
+    return next(row for row in manager().status()["loaded"] if row["key"] == spec_key)
+
+
+def unload(key: str) -> bool:
+    """Drop a model from memory; False when it was not loaded."""
+    return manager().unload(key)
+
+
+def unload_all() -> int:
+    """Drop every model not in use; returns how many were dropped."""
+    return manager().unload_all()
+
+
+def download(key: str, progress: Progress | None = None) -> str:
+    """Download a registry model into the first model folder; returns the folder."""
+    card = _card(key)
+    existing = hub.find_local(card)
+    return str(existing) if existing else str(hub.download(card, progress))
+
+
+def delete(key: str) -> str:
+    """Delete a downloaded model's folder (unloading it first)."""
+    card = _card(key)
+    manager().unload(key)
+    return str(hub.delete(card))
+
+
+def local_models(task: str | None = None) -> list[str]:
+    """Folders and checkpoint files in the model folders that the studio can load (not registry downloads)."""
+    found = []
+    for d in hub.model_dirs():
+        if not d.is_dir():
+            continue
+        for entry in sorted(d.iterdir()):
+            if entry.name in CARDS or entry.name.startswith("."):
+                continue
+            try:
+                kind, _loader = detect(entry)
+            except StudioError:
+                continue
+            if task is None or kind == task:
+                found.append(entry.name)
+    return found
+

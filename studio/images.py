@@ -1,0 +1,49 @@
+"""Images a user hands in (uploads, editor layers, arrays, paths) turned into what the pipelines take."""
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from .errors import StudioError
+
+
+def open_image(value) -> Image.Image:
+    """A PIL image from a PIL image, a numpy array or a file path; a clear error for anything else."""
+    if isinstance(value, Image.Image):
+        return value
+    if isinstance(value, np.ndarray):
+        try:
+            return Image.fromarray(value.astype(np.uint8) if value.dtype != np.uint8 else value)
+        except (TypeError, ValueError) as exc:
+            raise StudioError("not_an_image") from exc
+    if isinstance(value, (str, bytes)) or hasattr(value, "__fspath__"):
+        try:
+            image = Image.open(value)
+            image.load()
+            return image
+        except (OSError, ValueError, UnidentifiedImageError) as exc:
+            raise StudioError("not_an_image") from exc
+    raise StudioError("not_an_image")
+
+
+def to_rgb(value) -> Image.Image:
+    """RGB, with any transparency composited on white (a PNG with alpha would otherwise turn black)."""
+    image = open_image(value)
+    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def to_mask(value, size: tuple[int, int]) -> Image.Image:
+    """A black / white mask at `size` (white = repaint). A drawn layer's alpha counts as paint."""
+    image = open_image(value)
+    if image.mode in ("RGBA", "LA"):
+        gray = image.getchannel("A")
+    else:
+        gray = image.convert("L")
+    mask = gray.resize(size, Image.NEAREST).point(lambda v: 255 if v >= 128 else 0)
+    if mask.getextrema()[1] == 0:
+        raise StudioError("empty_mask")
+    return mask

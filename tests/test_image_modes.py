@@ -1,0 +1,182 @@
+"""Prompt weighting and long prompts, image to image, inpainting, hires fix, previews and stop, on tiny SD models."""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from studio import api, weighting
+from studio.errors import StudioError
+from studio.manager import manager
+
+SD = dict(model="tiny-sd15", sampler="Euler a", steps=4, cfg_scale=7, width=64, height=64, save=False)
+FILLER = " ".join(["a quiet garden with stone paths"] * 14)  # about 100 CLIP tokens
+
+
+def pixels(image: Image.Image) -> np.ndarray:
+    return np.asarray(image, dtype=np.float64)
+
+
+def source() -> Image.Image:
+    """Left half red, right half blue: easy to tell which pixels an edit touched."""
+    a = np.zeros((64, 64, 3), np.uint8)
+    a[:, :32] = (220, 30, 30)
+    a[:, 32:] = (30, 30, 220)
+    return Image.fromarray(a)
+
+
+# -- weighting ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("prompt,spans", [
+    ("a (red) cat", [("a ", 1.0), ("red", 1.1), (" cat", 1.0)]),
+    ("a ((red)) cat", [("a ", 1.0), ("red", 1.21), (" cat", 1.0)]),
+    ("a [red] cat", [("a ", 1.0), ("red", round(1 / 1.1, 6)), (" cat", 1.0)]),
+    ("a (red:1.5) cat", [("a ", 1.0), ("red", 1.5), (" cat", 1.0)]),
+    ("a ((red:1.5)) cat", [("a ", 1.0), ("red", 1.65), (" cat", 1.0)]),
+    (r"a \(red\) cat", [("a (red) cat", 1.0)]),
+    ("a red) cat", [("a red) cat", 1.0)]),
+    ("ratio 16:9, (big:0.5)", [("ratio 16:9, ", 1.0), ("big", 0.5)]),
+    ("a (red cat", [("a ", 1.0), ("red cat", 1.1)]),
+])
+def test_weighting_syntax_reads_as_the_course_teaches(prompt, spans):
+    assert weighting.parse(prompt) == spans
+
+
+def _embeds(pipe, prompt):
+    return weighting.encode(pipe, prompt, "", 1)["prompt_embeds"][0]
+
+
+def test_weighting_changes_only_the_weighted_tokens_and_more_for_a_larger_weight(studio_env):
+    pipe = manager().get("tiny-sd15")
+    plain = _embeds(pipe, "a red cat")  # through compel with every weight 1
+    up = _embeds(pipe, "a (red:1.5) cat")
+    more = _embeds(pipe, "a (red:2) cat")
+    red_id = pipe.tokenizer("red", add_special_tokens=False).input_ids[0]
+    red = [i for i, tok in enumerate(pipe.tokenizer("a red cat").input_ids) if tok == red_id]
+    changed = (up - plain).abs().sum(-1) > 1e-5
+    assert changed.nonzero().flatten().tolist() == red
+    assert (more - plain).norm() > (up - plain).norm() > 0
+    down = _embeds(pipe, "a [red] cat")
+    assert (down - plain).norm() > 0 and not torch.allclose(down, up)
+
+
+def test_long_prompt_is_encoded_in_chunks_not_cut(studio_env):
+    counts = api.count_tokens(FILLER + " red", "tiny-sd15")
+    assert counts["tokens"] > 75 and counts["chunks"] == 2 and counts["limit"] == 150
+    assert api.count_tokens("a (red:1.5) cat", "tiny-sd15")["tokens"] == 3  # the syntax is not counted
+    pipe = manager().get("tiny-sd15")
+    assert weighting.encode(pipe, FILLER, "", 1)["prompt_embeds"].shape[1] == 154
+    red = api.generate_image(FILLER + " red apple", seed=3, **SD).images[0]
+    blue = api.generate_image(FILLER + " blue apple", seed=3, **SD).images[0]
+    assert not np.array_equal(pixels(red), pixels(blue))  # words after token 75 still count
+
+
+def test_plain_prompts_go_through_the_pipelines_own_encoder(studio_env):
+    pipe = manager().get("tiny-sd15")
+    assert not weighting.needs_compel(pipe, "a red cat", "blurry")
+    assert weighting.needs_compel(pipe, "a (red) cat", "") and weighting.needs_compel(pipe, "x", FILLER)
+
+
+def test_weighted_prompt_is_reproducible_and_differs_from_plain(studio_env):
+    kw = dict(seed=5, **SD)
+    first = api.generate_image("a (red:1.6) cat", "[blurry]", **kw)
+    again = api.generate_image("a (red:1.6) cat", "[blurry]", **kw)
+    plain = api.generate_image("a red cat", "blurry", **kw)
+    assert np.array_equal(pixels(first.images[0]), pixels(again.images[0]))
+    assert not np.array_equal(pixels(first.images[0]), pixels(plain.images[0]))
+    assert first.infotexts[0].startswith("a (red:1.6) cat")
+
+
+def test_sdxl_weighting_and_long_prompts_run(studio_env):
+    kw = {**SD, "model": "tiny-sdxl", "width": 32, "height": 32}
+    image = api.generate_image("a (red:1.4) cat, " + FILLER, seed=1, **kw).images[0]
+    assert image.size == (32, 32)
+
+
+# -- image to image and inpainting -----------------------------------------------------------------
+def test_img2img_keeps_the_source_size_and_strength_sets_how_much_changes(studio_env):
+    kw = {k: v for k, v in SD.items() if k not in ("width", "height")}
+    low = api.generate_image("a cat", seed=2, init_image=source(), denoising_strength=0.1, **kw)
+    high = api.generate_image("a cat", seed=2, init_image=source(), denoising_strength=1.0, **kw)
+    assert low.images[0].size == (64, 64)
+    assert "Denoising strength: 0.1" in low.infotexts[0]
+    assert not np.array_equal(pixels(low.images[0]), pixels(high.images[0]))
+    again = api.generate_image("a cat", seed=2, init_image=source(), denoising_strength=0.1, **kw)
+    assert np.array_equal(pixels(low.images[0]), pixels(again.images[0]))
+
+
+def test_inpainting_repaints_the_mask_and_keeps_every_other_pixel(studio_env):
+    mask = Image.new("L", (64, 64), 0)
+    mask.paste(255, (8, 8, 24, 24))
+    out = api.generate_image("a cat", seed=2, init_image=source(), mask=mask, denoising_strength=1.0, **SD).images[0]
+    inside = np.asarray(mask) > 0
+    diff = np.abs(pixels(out) - pixels(source())).mean(-1)
+    assert diff[~inside].max() == 0
+    assert diff[inside].mean() > 10
+
+
+def test_inpainting_reads_a_drawn_layer_alpha_as_the_mask(studio_env):
+    layer = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+    layer.paste((255, 255, 255, 255), (40, 40, 60, 60))
+    out = api.generate_image("a cat", seed=2, init_image=source(), mask=layer, **SD).images[0]
+    diff = np.abs(pixels(out) - pixels(source())).mean(-1)
+    assert diff[:40, :40].max() == 0 and diff[40:60, 40:60].mean() > 0
+
+
+@pytest.mark.parametrize("kwargs,key", [
+    (dict(mask=Image.new("L", (64, 64), 255)), "mask_needs_image"),
+    (dict(init_image=source(), mask=Image.new("L", (64, 64), 0)), "empty_mask"),
+    (dict(init_image="/etc/hostname"), "not_an_image"),
+    (dict(init_image=source(), denoising_strength=0), "out_of_range"),
+    (dict(hires_scale=5), "out_of_range"),
+    (dict(hires_scale=2, hires_upscaler="Bicubic"), "out_of_range"),
+    (dict(hires_scale=2, hires_strength="lots"), "bad_number"),
+])
+def test_bad_image_inputs_get_a_message(studio_env, kwargs, key):
+    with pytest.raises(StudioError) as err:
+        api.generate_image("a cat", seed=1, **{**SD, **kwargs})
+    assert err.value.key == key
+    assert err.value.message("zh") and err.value.message("en")
+
+
+# -- hires fix -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("upscaler", ["Latent", "Lanczos"])
+def test_hires_fix_gives_the_upscaled_size_and_records_itself(studio_env, upscaler):
+    kw = dict(seed=9, hires_scale=2, hires_upscaler=upscaler, hires_steps=3, hires_strength=0.5, **SD)
+    result = api.generate_image("a cat", **kw)
+    assert result.images[0].size == (128, 128)
+    text = result.infotexts[0]
+    assert "Size: 64x64" in text and "Hires upscale: 2" in text and f"Hires upscaler: {upscaler}" in text
+    assert "Denoising strength: 0.5" in text
+    again = api.generate_image("a cat", **kw)
+    assert np.array_equal(pixels(result.images[0]), pixels(again.images[0]))
+
+
+def test_hires_size_is_capped(studio_env):
+    with pytest.raises(StudioError) as err:
+        api.generate_image("a cat", seed=1, **{**SD, "width": 512, "height": 512}, hires_scale=4)
+    assert err.value.key == "size_too_big"
+
+
+# -- previews and stop -----------------------------------------------------------------------------
+def test_previews_arrive_every_few_steps(studio_env):
+    seen = []
+    api.generate_image("a cat", seed=1, preview=lambda imgs, step, total: seen.append((imgs[0].size, step, total)),
+                       preview_every=2, **{**SD, "steps": 6})
+    assert seen == [((64, 64), 2, 6), ((64, 64), 4, 6)]
+
+
+def test_stop_ends_the_run_and_keeps_the_finished_images(studio_env):
+    stop = threading.Event()
+
+    def progress(fraction, _text):
+        if fraction > 0.5:  # during the second of three batches
+            stop.set()
+    result = api.generate_image("a cat", seed=1, batch_count=3, progress=progress, stop=stop, lang="en", **SD)
+    assert result.seeds == [1]
+    assert any("Stopped" in n for n in result.notices)
+    assert manager().status()["loaded"][0]["in_use"] == 0
+    stop.clear()
+    assert len(api.generate_image("a cat", seed=1, batch_count=2, stop=stop, **SD).images) == 2

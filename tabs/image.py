@@ -123,10 +123,17 @@ def _last_seed(seed, used_seed):
 
 @guarded
 def export_code(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, used_seed, width, height, batch_size,
-                lang):
+                mode="txt2img", init_image=None, denoising_strength=0.75, hires_scale=1, hires_upscaler="Latent",
+                hires_steps=0, hires_strength=0.5, lang="zh"):
     """The script for the current controls; seed -1 shows the seed of the last run, so the code makes that image."""
+    init, mask = source_and_mask(mode or "txt2img", init_image)
+    if init is not None and mode == "img2img":
+        width = height = None
     return api.export_code(prompt, negative_prompt, model, sampler, steps, cfg_scale, _last_seed(seed, used_seed),
-                           width, height, batch_size, lang=lang)
+                           width, height, batch_size, init_image=init, mask=mask,
+                           denoising_strength=denoising_strength, hires_scale=hires_scale,
+                           hires_upscaler=hires_upscaler, hires_steps=hires_steps or None,
+                           hires_strength=hires_strength, lang=lang)
 
 
 @guarded
@@ -149,6 +156,18 @@ def send_to_txt2img(fields, model, prompt, negative, sampler, steps, cfg, seed, 
     return (known_model, pick("prompt", prompt), pick("negative_prompt", negative), sampler_value,
             pick("steps", steps), pick("cfg_scale", cfg), pick("seed", seed), pick("width", width),
             pick("height", height))
+
+
+def send_hires(fields, scale, upscaler, steps, strength):
+    """The hires fix a PNG records (Hires upscale / steps / upscaler, Denoising strength); none recorded: off."""
+    if not fields:
+        return scale, upscaler, steps, strength
+    if "Hires upscale" not in fields:
+        return 1, upscaler, steps, strength
+    number = lambda key, default: float(fields[key]) if str(fields.get(key, "")).replace(".", "", 1).isdigit() \
+        else default  # noqa: E731
+    return (number("Hires upscale", 1), fields.get("Hires upscaler") if fields.get("Hires upscaler") in
+            ("Latent", "Lanczos") else upscaler, int(number("Hires steps", 0)), number("denoising_strength", strength))
 
 
 @guarded
@@ -226,7 +245,7 @@ def build(ui: UI, lang: gr.State) -> None:
              concurrency_id=GPU, show_progress_on=[notices])
     stop.click(stop_run, None, None, api_name="stop", queue=False)
     show_code.click(export_code, [prompt, negative, model, sampler, steps, cfg, seed, used_seed, width, height, batch,
-                                  lang], code, api_name="export_code", concurrency_limit=None) \
+                                  *extra, lang], code, api_name="export_code", concurrency_limit=None) \
         .success(lambda: gr.update(visible=True), None, code, queue=False)
     common_negative.click(lambda text: ", ".join(p for p in (text.strip(), prompts.common_negative("en")) if p),
                           negative, negative, api_visibility="private", queue=False)
@@ -242,7 +261,9 @@ def build(ui: UI, lang: gr.State) -> None:
     png.change(read_png, [png, lang], [png_text, png_fields], api_visibility="private", concurrency_limit=None)
     send.click(send_to_txt2img, [png_fields, model, prompt, negative, sampler, steps, cfg, seed, width, height],
                [model, prompt, negative, sampler, steps, cfg, seed, width, height], api_visibility="private",
-               queue=False)
+               queue=False) \
+        .then(send_hires, [png_fields, hires_scale, hires_upscaler, hires_steps, hires_strength],
+              [hires_scale, hires_upscaler, hires_steps, hires_strength], api_visibility="private", queue=False)
     live_inputs = [live, prompt, negative, model, sampler, steps, cfg, seed, used_seed, width, height, lang]
     for knob in (steps, cfg, width, height):
         knob.release(live_generate, live_inputs, outputs, api_visibility="private",

@@ -188,3 +188,13 @@ def test_stop_button_stops_only_its_own_browser(studio_env):
     my_run, their_run = stops.start(mine), stops.start(theirs)
     stops.stop(mine)
     assert my_run.is_set() and not their_run.is_set()
+
+
+def test_png_with_hires_fix_sends_the_hires_settings_back(studio_env):
+    from tabs import image as image_tab
+    result = api.generate_image("a cat", model="tiny-sd15", steps=2, seed=4, width=64, height=64, hires_scale=1.5,
+                                hires_upscaler="Lanczos", hires_steps=3, hires_strength=0.45, save=False)
+    fields = api.read_infotext(result.images[0])
+    assert image_tab.send_hires(fields, 1, "Latent", 0, 0.5) == (1.5, "Lanczos", 3, 0.45)
+    plain = api.read_infotext(api.generate_image("a cat", model="tiny-sd15", steps=2, seed=4, save=False).images[0])
+    assert image_tab.send_hires(plain, 2, "Latent", 0, 0.5)[0] == 1  # no hires in the PNG: hires off

@@ -180,3 +180,39 @@ def test_stop_ends_the_run_and_keeps_the_finished_images(studio_env):
     assert manager().status()["loaded"][0]["in_use"] == 0
     stop.clear()
     assert len(api.generate_image("a cat", seed=1, batch_count=2, stop=stop, **SD).images) == 2
+
+
+# -- 查看代码 for the new modes ----------------------------------------------------------------------
+def _run_script(tmp_path, script):
+    import subprocess
+    import sys
+    preamble = f"import torch; torch.set_num_threads({torch.get_num_threads()})\n"
+    (tmp_path / "run.py").write_text(preamble + script, encoding="utf-8")
+    done = subprocess.run([sys.executable, "run.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+@pytest.mark.parametrize("model,extra", [
+    ("tiny-sd15", dict(prompt="a (red:1.5) [cat]", negative_prompt="blurry")),
+    ("tiny-sdxl", dict(prompt="a (red:1.5) cat, " + FILLER, negative_prompt="")),
+    ("tiny-sd15", dict(prompt="a cat", hires_scale=2, hires_upscaler="Latent", hires_steps=3, hires_strength=0.5)),
+    ("tiny-sd15", dict(prompt="(a cat)", hires_scale=1.5, hires_upscaler="Lanczos", hires_steps=2, hires_strength=0.6)),
+    ("tiny-sd15", dict(prompt="a cat", init_image="init", denoising_strength=0.6)),
+    ("tiny-sd15", dict(prompt="a cat", init_image="init", mask="mask", denoising_strength=0.9)),
+])
+def test_exported_code_reproduces_weighting_hires_img2img_and_inpainting(studio_env, tmp_path, model, extra):
+    kw = dict(model=model, sampler="DPM++ 2M Karras", steps=4, cfg_scale=6, seed=77, width=64, height=64,
+              batch_size=1, **extra)
+    mask = Image.new("L", (64, 64), 0)
+    mask.paste(255, (10, 10, 40, 40))
+    if kw.get("init_image") == "init":
+        source().save(tmp_path / "init.png")
+        kw["init_image"] = source()
+    if kw.get("mask") == "mask":
+        mask.save(tmp_path / "mask.png")
+        kw["mask"] = mask
+    made = api.generate_image(**kw, save=False)
+    _run_script(tmp_path, api.export_code(**kw))
+    again = np.asarray(Image.open(tmp_path / "image-77.png").convert("RGB"), dtype=float)
+    assert again.shape == pixels(made.images[0]).shape
+    assert np.abs(again - pixels(made.images[0])).mean() < 1.0

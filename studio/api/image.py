@@ -176,14 +176,26 @@ def _load_tokenizer(folder: str):
 
 def export_code(prompt: str = "", negative_prompt: str = "", model: str = "mini-shapes", sampler: str | None = None,
                 steps: int | None = None, cfg_scale: float | None = None, seed: int = -1, width: int | None = None,
-                height: int | None = None, batch_size: int = 1, *, generator_device: str = "cpu",
+                height: int | None = None, batch_size: int = 1, *, init_image=None, mask=None,
+                denoising_strength: float = 0.75, hires_scale: float = 1.0, hires_upscaler: str = "Latent",
+                hires_steps: int | None = None, hires_strength: float = 0.5, generator_device: str = "cpu",
                 lang: str | None = None) -> str:
-    """查看代码: a runnable diffusers script that makes the same image(s) as generate_image with these values."""
+    """查看代码: a runnable diffusers script that makes the same image(s) as generate_image with these values
+    (image to image / inpainting: save the source as init.png and the mask as mask.png beside it)."""
     lang = _lang(lang)
     spec = _spec(model, "image")
     job = _image_job(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, batch_size,
-                     generator_device, lang, [])
-    return codegen.image_script(spec, _pipeline_class_name(spec), settings().hub, job)
+                     generator_device, lang, [], init_image, mask, denoising_strength,
+                     dict(scale=hires_scale, upscaler=hires_upscaler, steps=hires_steps, strength=hires_strength))
+    return codegen.image_script(spec, _pipeline_class_name(spec), settings().hub, job,
+                                weighted=_uses_compel(model, job.prompt, job.negative_prompt))
+
+
+def _uses_compel(model: str, prompt: str, negative_prompt: str) -> bool:
+    """What the engine will decide on the loaded pipeline (weighting syntax, or more than one 75-token chunk)."""
+    tokenizer = _tokenizer(model)
+    long = (lambda p: weighting.token_count(tokenizer, p)["tokens"] > weighting.CHUNK) if tokenizer else (lambda p: False)
+    return any(weighting.is_weighted(p) or long(p) for p in (prompt, negative_prompt))
 
 
 def _pipeline_class_name(spec: ModelSpec) -> str:
@@ -203,7 +215,7 @@ def _finish(result: ImageResult, image: Image.Image, seed: int, job: ImageJob, s
         params["denoising_strength"] = job.strength
         params["Mask blur"] = 0 if job.mask is not None else None
     if job.hires is not None:
-        params.update({"denoising_strength": job.hires.strength, "Hires upscale": job.hires.scale,
+        params.update({"denoising_strength": job.hires.strength, "Hires upscale": _plain_number(job.hires.scale),
                        "Hires steps": job.hires.steps, "Hires upscaler": job.hires.upscaler})
     if job.generator_device != "cpu":
         params["RNG"] = "GPU"
@@ -218,6 +230,10 @@ def _finish(result: ImageResult, image: Image.Image, seed: int, job: ImageJob, s
             note = t("notice_not_saved", lang, reason=exc.strerror or str(exc))
             if note not in result.notices:
                 result.notices.append(note)
+
+
+def _plain_number(value: float):
+    return int(value) if float(value).is_integer() else value
 
 
 def read_infotext(image) -> dict:

@@ -71,6 +71,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "notice_empty_prompt_video": ("提示词为空：生成的是无条件视频。", "Empty prompt: the video is unconditional."),
     "notice_not_saved": ("输出未保存：{reason}", "The output was not saved: {reason}"),
     "notice_hires_txt2img_only": ("高清修复只用于文生图；图生图 / 局部重绘时已忽略。", "Hires fix applies to text to image only; it was ignored for image to image / inpainting."),
+    "notice_timeline_euler": ("采样器 {sampler} 不公开每一步的预测图，时间线改用 Euler 展示。", "The {sampler} sampler does not expose its per-step prediction; the timeline uses Euler instead."),
     "notice_interrupted": ("已停止。保留了停止前完成的 {kept} 张图片。", "Stopped. The {kept} image(s) finished before the stop are kept."),
     "notice_sampler_approx": ("“{sampler}”在 diffusers 中没有完全相同的实现，使用最接近的 {cls}。",
                               "'{sampler}' has no exact diffusers equivalent; the closest, {cls}, is used."),

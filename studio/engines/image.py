@@ -41,6 +41,7 @@ class ImageJob:
     mask: Image.Image | None = None  # inpainting: white = repaint
     strength: float = 0.75  # img2img / inpainting denoising strength
     hires: Hires | None = None
+    on_scheduler: Callable | None = None  # (scheduler, pipe) -> None, before the first pass (原理 watches it)
 
     @property
     def mode(self) -> str:
@@ -73,6 +74,8 @@ def run(pipe, job: ImageJob, on_step: StepCallback | None = None, stop: threadin
     keep_latents = job.hires is not None and job.hires.upscaler == "Latent"
     first_pass = {"txt2img": _text_pipe, "img2img": _img2img_pipe, "inpaint": _inpaint_pipe}[job.mode](pipe)
     first_pass.scheduler = scheduler
+    if job.on_scheduler is not None:
+        job.on_scheduler(scheduler, pipe)
     extra = {}
     if job.mode != "txt2img":
         extra = {"image": [job.init_image] * len(job.seeds), "strength": job.strength}

@@ -1,0 +1,58 @@
+"""文生图 · 原理: forward diffusion with the model's schedule, the denoising timeline, CFG's three predictions."""
+import gradio as gr
+import pandas as pd
+
+from studio import api
+
+from .ui import GPU, UI, guarded, notices_md, s
+
+
+@guarded
+def forward(image, t, model, lang):
+    r = api.forward_diffusion(image, t, model)
+    curve = pd.DataFrame({"t": range(len(r["curve"])), "abar": r["curve"]})
+    text = s("explain.forward_values", lang, t=r["t"], abar=f"{r['abar']:.4f}", signal=f"{r['signal']:.3f}",
+             noise=f"{r['noise']:.3f}")
+    return r["image"], curve, text
+
+
+@guarded
+def timeline(prompt, negative, model, sampler, steps, cfg, seed, width, height, lang):
+    r = api.denoising_timeline(prompt, negative, model, sampler, steps, cfg, seed, width, height, lang=lang)
+    frames = [(img, s("explain.step", lang, step=step)) for step, img in r["frames"]]
+    return frames, notices_md(r["notices"] + [s("explain.timeline_done", lang, seed=r["seed"], sampler=r["sampler"])])
+
+
+@guarded
+def cfg_parts(prompt, negative, model, sampler, steps, cfg, seed, width, height, lang):
+    r = api.cfg_parts(prompt, negative, model, sampler, steps, cfg, seed, width, height, lang=lang)
+    return [(r["uncond"], s("explain.uncond", lang)), (r["cond"], s("explain.cond", lang)),
+            (r["guided"], s("explain.guided", lang, cfg=r["cfg_scale"]))], notices_md(r["notices"])
+
+
+def build(ui: UI, lang: gr.State, last_image: gr.components.Component, c: dict) -> None:
+    """c: the tab's controls by name (prompt, negative, model, sampler, steps, cfg, seed, width, height)."""
+    with ui.on_lang(gr.Accordion(s("explain.title", ui.lang), open=False), lambda lg: {"label": s("explain.title", lg)}):
+        ui.md("explain.forward_intro")
+        with gr.Row():
+            t = ui.add(gr.Slider, "explain.t", minimum=0, maximum=999, step=1, value=300)
+            show_forward = ui.button("explain.forward_go", scale=0)
+        with gr.Row():
+            noisy = ui.add(gr.Image, "explain.noisy", type="pil", height=220, interactive=False)
+            curve = gr.LinePlot(x="t", y="abar", height=220, title="ᾱ_t (alphas_cumprod)")
+        values = gr.Markdown()
+        ui.md("explain.timeline_intro")
+        show_timeline = ui.button("explain.timeline_go")
+        frames = ui.add(gr.Gallery, "explain.frames", columns=6, height=200, object_fit="contain")
+        ui.md("explain.cfg_intro")
+        show_cfg = ui.button("explain.cfg_go")
+        parts = ui.add(gr.Gallery, "explain.parts", columns=3, height=220, object_fit="contain")
+        notes = gr.Markdown()
+    run_inputs = [c[k] for k in ("prompt", "negative", "model", "sampler", "steps", "cfg", "seed", "width", "height")]
+    for event in (t.release, show_forward.click):
+        event(forward, [last_image, t, c["model"], lang], [noisy, curve, values], api_visibility="private",
+              queue=False)
+    show_timeline.click(timeline, [*run_inputs, lang], [frames, notes], api_name="denoising_timeline",
+                        concurrency_id=GPU, show_progress_on=[notes])
+    show_cfg.click(cfg_parts, [*run_inputs, lang], [parts, notes], api_name="cfg_parts", concurrency_id=GPU,
+                   show_progress_on=[notes])

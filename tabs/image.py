@@ -229,7 +229,6 @@ def build(ui: UI, lang: gr.State) -> None:
             gallery = ui.add(gr.Gallery, "image.gallery", columns=2, height=420, format="png", object_fit="contain",
                              type="filepath")
             selected = gr.State(0)
-            last_image = gr.State(None)  # the latest result's first image, for 原理
             send_img2img = ui.button("image.send_img2img", size="sm")
             used_seed = ui.add(gr.Textbox, "image.used_seed", interactive=False)
             infotext = ui.add(gr.Textbox, "image.infotext", lines=3, interactive=False)
@@ -240,7 +239,7 @@ def build(ui: UI, lang: gr.State) -> None:
                 png_text = ui.add(gr.Textbox, "image.png_text", lines=3, interactive=False)
                 png_fields = gr.State({})
                 send = ui.button("image.send")
-    image_explain.build(ui, lang, last_image, dict(prompt=prompt, negative=negative, model=model, sampler=sampler,
+    image_explain.build(ui, lang, gallery, dict(prompt=prompt, negative=negative, model=model, sampler=sampler,
                                                     steps=steps, cfg=cfg, seed=seed, width=width, height=height))
     controls = [prompt, negative, model, sampler, steps, cfg, seed, width, height, batch]
     extra = [mode, editor, strength, hires_scale, hires_upscaler, hires_steps, hires_strength]
@@ -261,7 +260,6 @@ def build(ui: UI, lang: gr.State) -> None:
                    show_progress="hidden")
     mode.change(lambda m: gr.update(visible=m != "txt2img"), mode, source_box, api_visibility="private", queue=False)
     gallery.select(_selected_index, None, selected, api_visibility="private", queue=False)
-    gallery.change(lambda g: g[0][0] if g else None, gallery, last_image, api_visibility="private", queue=False)
     send_img2img.click(send_to_img2img, [gallery, selected], [editor, mode], api_visibility="private", queue=False)
     png.change(read_png, [png, lang], [png_text, png_fields], api_visibility="private", concurrency_limit=None)
     send.click(send_to_txt2img, [png_fields, model, prompt, negative, sampler, steps, cfg, seed, width, height],

@@ -8,7 +8,10 @@ from .ui import GPU, UI, guarded, notices_md, s
 
 
 @guarded
-def forward(image, t, model, lang):
+def forward(gallery, t, model, lang):
+    """Noise the first image of the results (a shapes drawing before the first result)."""
+    first = gallery[0] if gallery else None
+    image = first[0] if isinstance(first, (list, tuple)) else first
     r = api.forward_diffusion(image, t, model)
     curve = pd.DataFrame({"t": range(len(r["curve"])), "abar": r["curve"]})
     text = s("explain.forward_values", lang, t=r["t"], abar=f"{r['abar']:.4f}", signal=f"{r['signal']:.3f}",
@@ -30,7 +33,7 @@ def cfg_parts(prompt, negative, model, sampler, steps, cfg, seed, width, height,
             (r["guided"], s("explain.guided", lang, cfg=r["cfg_scale"]))], notices_md(r["notices"])
 
 
-def build(ui: UI, lang: gr.State, last_image: gr.components.Component, c: dict) -> None:
+def build(ui: UI, lang: gr.State, gallery: gr.Gallery, c: dict) -> None:
     """c: the tab's controls by name (prompt, negative, model, sampler, steps, cfg, seed, width, height)."""
     with ui.on_lang(gr.Accordion(s("explain.title", ui.lang), open=False), lambda lg: {"label": s("explain.title", lg)}):
         ui.md("explain.forward_intro")
@@ -46,11 +49,11 @@ def build(ui: UI, lang: gr.State, last_image: gr.components.Component, c: dict) 
         frames = ui.add(gr.Gallery, "explain.frames", columns=6, height=200, object_fit="contain")
         ui.md("explain.cfg_intro")
         show_cfg = ui.button("explain.cfg_go")
-        parts = ui.add(gr.Gallery, "explain.parts", columns=3, height=220, object_fit="contain")
+        parts = ui.add(gr.Gallery, "explain.parts", columns=3, height=300, object_fit="contain")
         notes = gr.Markdown()
     run_inputs = [c[k] for k in ("prompt", "negative", "model", "sampler", "steps", "cfg", "seed", "width", "height")]
     for event in (t.release, show_forward.click):
-        event(forward, [last_image, t, c["model"], lang], [noisy, curve, values], api_visibility="private",
+        event(forward, [gallery, t, c["model"], lang], [noisy, curve, values], api_visibility="private",
               queue=False)
     show_timeline.click(timeline, [*run_inputs, lang], [frames, notes], api_name="denoising_timeline",
                         concurrency_id=GPU, show_progress_on=[notes])

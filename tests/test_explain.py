@@ -17,7 +17,7 @@ def px(image: Image.Image) -> np.ndarray:
 
 
 def test_forward_diffusion_follows_the_models_schedule(studio_env):
-    source = Image.new("RGB", (32, 32), (200, 30, 30))
+    source = Image.new("RGB", (256, 256), (200, 30, 30))
     early, late = api.forward_diffusion(source, 0, "tiny-sd15"), api.forward_diffusion(source, 999, "tiny-sd15")
     curve = np.array(early["curve"])
     assert len(curve) == 1000 and np.all(np.diff(curve) < 0)  # abar falls from ~1 towards 0

@@ -6,6 +6,8 @@ from dataclasses import replace
 
 from PIL import Image
 
+from PIL import Image
+
 from .. import explain, images, shapes, validate
 from ..i18n import t
 from ..manager import manager
@@ -23,6 +25,9 @@ def forward_diffusion(image=None, t: int = 500, model: str = "mini-shapes") -> d
     abar = explain.schedule(spec)
     t = validate.number("t", t, 0, len(abar) - 1, int)
     source = images.to_rgb(image) if image is not None else shapes.render(shapes.random_spec(random.Random(1)), 256)
+    if max(source.size) < 256:  # a mini model's 64 px picture: enlarge first, so the noise grain stays visible
+        scale = 256 / max(source.size)
+        source = source.resize((round(source.width * scale), round(source.height * scale)), Image.LANCZOS)
     noisy, a = explain.add_noise(source, abar, t)
     return {"image": noisy, "source": source, "t": t, "abar": a, "signal": a ** 0.5, "noise": (1 - a) ** 0.5,
             "curve": abar.tolist()}

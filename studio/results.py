@@ -39,3 +39,12 @@ class VideoResult:
     fps: int
     seed: int
     notices: list[str] = field(default_factory=list)
+
+
+@dataclass
+class GridResult:
+    image: Image.Image  # the labelled grid
+    cells: list[list[Image.Image]]  # rows (Y) of cells (X)
+    seed: int
+    notices: list[str] = field(default_factory=list)
+    path: Path | None = None

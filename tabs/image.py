@@ -10,7 +10,7 @@ from studio.errors import StudioError
 from studio.infotext import read_png_text
 from studio.registry import cards
 
-from . import image_explain
+from . import image_explain, image_grid
 from .runner import Stops, stream
 from .ui import GPU, UI, guarded, notices_md, s
 
@@ -239,6 +239,8 @@ def build(ui: UI, lang: gr.State) -> None:
                 png_text = ui.add(gr.Textbox, "image.png_text", lines=3, interactive=False)
                 png_fields = gr.State({})
                 send = ui.button("image.send")
+    image_grid.build(ui, lang, dict(prompt=prompt, negative=negative, model=model, sampler=sampler, steps=steps,
+                                    cfg=cfg, seed=seed, width=width, height=height))
     image_explain.build(ui, lang, gallery, dict(prompt=prompt, negative=negative, model=model, sampler=sampler,
                                                     steps=steps, cfg=cfg, seed=seed, width=width, height=height))
     controls = [prompt, negative, model, sampler, steps, cfg, seed, width, height, batch]

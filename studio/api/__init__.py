@@ -9,9 +9,10 @@ The Gradio events call these functions and carry the same names (`api_name`), so
 message reads in Chinese or English (`err.message("en")`); `lang=` picks the language of notices.
 """
 from ..errors import StudioError
-from ..results import ImageResult, TextResult, VideoResult
+from ..results import GridResult, ImageResult, TextResult, VideoResult
 from .common import model_defaults
 from .image import MAX_BATCH, MAX_BATCH_COUNT, count_tokens, export_code, generate_image, image_samplers, read_infotext
+from .grid import xy_plot
 from .explain import cfg_parts, denoising_timeline, forward_diffusion
 from .models import delete, download, list_models, load, local_models, manager_status, unload, unload_all
 from .text import MAX_NEW_TOKENS, generate_text, token_distribution
@@ -20,4 +21,4 @@ from .video import generate_video
 __all__ = ["StudioError", "ImageResult", "list_models", "manager_status", "load", "unload", "unload_all",
            "download", "delete", "local_models", "model_defaults", "generate_image", "export_code", "count_tokens", "read_infotext",
            "image_samplers", "MAX_BATCH", "MAX_BATCH_COUNT", "MAX_NEW_TOKENS", "TextResult", "generate_text", "token_distribution",
-           "VideoResult", "generate_video", "forward_diffusion", "denoising_timeline", "cfg_parts"]
+           "VideoResult", "generate_video", "forward_diffusion", "denoising_timeline", "cfg_parts", "xy_plot", "GridResult"]

@@ -40,7 +40,7 @@ def build_demo() -> gr.Blocks:
                     if name == "text":
                         text.build(ui, lang)
                     elif name == "image":
-                        image.build(ui, lang)
+                        image.build(ui, lang, demo)
                     elif name == "video":
                         video.build(ui, lang)
                     elif name == "models":

@@ -4,7 +4,7 @@ from PIL import Image
 
 from PIL import ImageChops
 
-from studio import api, prompts
+from studio import api, history, prompts
 from studio.config import settings
 from studio.errors import StudioError
 from studio.infotext import read_png_text
@@ -76,6 +76,22 @@ def _shown(result):
         else [(img, f"seed {s}") for img, s in zip(result.images, result.seeds)]
     seeds = ", ".join(str(s) for s in result.seeds)
     return shown, seeds, result.infotexts[0] if result.infotexts else "", notices_md(result.notices)
+
+
+def recall(browser_id):
+    """On page load: this browser's history (a new id for a browser seen for the first time)."""
+    if not history.valid(browser_id):
+        browser_id = history.new_id()
+    return browser_id, history.items(browser_id)
+
+
+def remember(browser_id, gallery):
+    """After Generate: the saved files join this browser's history."""
+    if not history.valid(browser_id):
+        browser_id = history.new_id()
+    items = [item if isinstance(item, (list, tuple)) else (item, "") for item in gallery or []]
+    history.add(browser_id, [p for p, _ in items], [c or "" for _, c in items])
+    return browser_id, history.items(browser_id)
 
 
 def stop_run(request: gr.Request):
@@ -177,7 +193,7 @@ def model_defaults(model, lang):
     return d["width"], d["height"], d["steps"], d["cfg_scale"], d["sampler"], d.get("live", False)
 
 
-def build(ui: UI, lang: gr.State) -> None:
+def build(ui: UI, lang: gr.State, demo: gr.Blocks | None = None) -> None:
     d = api.model_defaults("mini-shapes")
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
@@ -233,6 +249,10 @@ def build(ui: UI, lang: gr.State) -> None:
             used_seed = ui.add(gr.Textbox, "image.used_seed", interactive=False)
             infotext = ui.add(gr.Textbox, "image.infotext", lines=3, interactive=False)
             code = ui.add(gr.Code, "image.code", language="python", visible=False)
+            with ui.on_lang(gr.Accordion(s("image.history", ui.lang), open=False),
+                            lambda lg: {"label": s("image.history", lg)}):
+                past = gr.Gallery(columns=6, height=240, object_fit="contain", show_label=False, format="png")
+            browser_id = gr.BrowserState("", storage_key="aigc-studio-browser")
             with ui.on_lang(gr.Accordion(s("image.png_info", ui.lang), open=False),
                             lambda lg: {"label": s("image.png_info", lg)}):
                 png = ui.add(gr.File, "image.png_file", file_types=["image"], type="filepath")
@@ -247,7 +267,10 @@ def build(ui: UI, lang: gr.State) -> None:
     extra = [mode, editor, strength, hires_scale, hires_upscaler, hires_steps, hires_strength]
     outputs = [gallery, used_seed, infotext, notices]
     go.click(generate_image, [*controls, batch_count, *extra, lang], outputs, api_name="generate_image",
-             concurrency_id=GPU, show_progress_on=[notices])
+             concurrency_id=GPU, show_progress_on=[notices]) \
+        .success(remember, [browser_id, gallery], [browser_id, past], api_visibility="private", queue=False)
+    if demo is not None:
+        demo.load(recall, browser_id, [browser_id, past], api_visibility="private", queue=False)
     stop.click(stop_run, None, None, api_name="stop", queue=False)
     show_code.click(export_code, [prompt, negative, model, sampler, steps, cfg, seed, used_seed, width, height, batch,
                                   *extra, lang], code, api_name="export_code", concurrency_limit=None) \

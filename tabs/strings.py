@@ -119,6 +119,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "image.png_text": ("图片中的生成参数", "Parameters in the image"),
     "image.send": ("发送到文生图", "Send to text-to-image"),
     "image.generate": ("生成", "Generate"),
+    "image.history": ("历史记录（本浏览器生成过的图片，重启后仍在）", "History (images this browser made; kept across restarts)"),
     "grid.title": ("参数网格 (X/Y plot)：一次对比多组参数", "X/Y plot: compare settings side by side"),
     "grid.recipe.cfg": ("课程实验：CFG 3 对比 9", "Course: CFG 3 vs 9"),
     "grid.recipe.samplers": ("课程实验：同一种子比较采样器", "Course: samplers at one seed"),

@@ -198,3 +198,16 @@ def test_png_with_hires_fix_sends_the_hires_settings_back(studio_env):
     assert image_tab.send_hires(fields, 1, "Latent", 0, 0.5) == (1.5, "Lanczos", 3, 0.45)
     plain = api.read_infotext(api.generate_image("a cat", model="tiny-sd15", steps=2, seed=4, save=False).images[0])
     assert image_tab.send_hires(plain, 2, "Latent", 0, 0.5)[0] == 1  # no hires in the PNG: hires off
+
+
+def test_history_gallery_fills_after_generate_and_is_per_browser(studio_env):
+    from studio import history
+    from tabs import image as image_tab
+    browser, first_list = image_tab.recall("")
+    assert history.valid(browser) and first_list == []
+    result = api.generate_image("a cat", model="tiny-sd15", steps=2, seed=6, width=32, height=32)
+    gallery = [(str(p), f"seed {s}") for p, s in zip(result.paths, result.seeds)]
+    same, items = image_tab.remember(browser, gallery)
+    assert same == browser and items == [(str(result.paths[0]), "seed 6")]
+    assert image_tab.recall(browser)[1] == items  # a reload of the page shows it again
+    assert image_tab.recall("")[1] == []  # another browser sees nothing of it

@@ -10,7 +10,7 @@ from studio.errors import StudioError
 from studio.infotext import read_png_text
 from studio.registry import cards
 
-from . import image_explain, image_grid
+from . import image_explain, image_grid, image_prompt
 from .runner import Stops, stream
 from .ui import GPU, UI, guarded, notices_md, s
 
@@ -243,7 +243,7 @@ def build(ui: UI, lang: gr.State, demo: gr.Blocks | None = None) -> None:
             # Progress and errors show on this line only, so a failed run never hides the last images.
             notices = gr.Markdown(min_height=48)
             gallery = ui.add(gr.Gallery, "image.gallery", columns=2, height=420, format="png", object_fit="contain",
-                             type="filepath")
+                             type="filepath", interactive=False)
             selected = gr.State(0)
             send_img2img = ui.button("image.send_img2img", size="sm")
             used_seed = ui.add(gr.Textbox, "image.used_seed", interactive=False)
@@ -251,7 +251,8 @@ def build(ui: UI, lang: gr.State, demo: gr.Blocks | None = None) -> None:
             code = ui.add(gr.Code, "image.code", language="python", visible=False)
             with ui.on_lang(gr.Accordion(s("image.history", ui.lang), open=False),
                             lambda lg: {"label": s("image.history", lg)}):
-                past = gr.Gallery(columns=6, height=240, object_fit="contain", show_label=False, format="png")
+                past = gr.Gallery(columns=6, height=240, object_fit="contain", show_label=False, format="png",
+                                  interactive=False)
             browser_id = gr.BrowserState("", storage_key="aigc-studio-browser")
             with ui.on_lang(gr.Accordion(s("image.png_info", ui.lang), open=False),
                             lambda lg: {"label": s("image.png_info", lg)}):
@@ -259,6 +260,7 @@ def build(ui: UI, lang: gr.State, demo: gr.Blocks | None = None) -> None:
                 png_text = ui.add(gr.Textbox, "image.png_text", lines=3, interactive=False)
                 png_fields = gr.State({})
                 send = ui.button("image.send")
+    image_prompt.build(ui, lang, prompt, notices)
     image_grid.build(ui, lang, dict(prompt=prompt, negative=negative, model=model, sampler=sampler, steps=steps,
                                     cfg=cfg, seed=seed, width=width, height=height))
     image_explain.build(ui, lang, gallery, dict(prompt=prompt, negative=negative, model=model, sampler=sampler,

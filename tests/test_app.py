@@ -211,3 +211,10 @@ def test_history_gallery_fills_after_generate_and_is_per_browser(studio_env):
     assert same == browser and items == [(str(result.paths[0]), "seed 6")]
     assert image_tab.recall(browser)[1] == items  # a reload of the page shows it again
     assert image_tab.recall("")[1] == []  # another browser sees nothing of it
+
+
+def test_builder_chips_assemble_in_the_course_order(studio_env):
+    from tabs import image_prompt
+    picked = [["一条雄伟的中国龙"], [], ["烟雾缭绕的高山"], ["晨雾弥漫"], ["国风水墨画"], ["高细节"]]
+    assert image_prompt.assemble(*picked, "en", "zh") == \
+        "a majestic Chinese dragon, misty mountains, morning mist, Chinese ink painting, highly detailed"

@@ -10,7 +10,7 @@ from studio.errors import StudioError
 from studio.infotext import read_png_text
 from studio.registry import cards
 
-from . import image_explain, image_grid, image_prompt
+from . import image_experiment, image_explain, image_grid, image_prompt
 from .runner import Stops, stream
 from .ui import GPU, UI, guarded, notices_md, s
 
@@ -263,6 +263,8 @@ def build(ui: UI, lang: gr.State, demo: gr.Blocks | None = None) -> None:
     image_prompt.build(ui, lang, prompt, notices)
     image_grid.build(ui, lang, dict(prompt=prompt, negative=negative, model=model, sampler=sampler, steps=steps,
                                     cfg=cfg, seed=seed, width=width, height=height))
+    image_experiment.build(ui, lang, dict(prompt=prompt, model=model, steps=steps, seed=seed, width=width,
+                                          height=height))
     image_explain.build(ui, lang, gallery, dict(prompt=prompt, negative=negative, model=model, sampler=sampler,
                                                     steps=steps, cfg=cfg, seed=seed, width=width, height=height))
     controls = [prompt, negative, model, sampler, steps, cfg, seed, width, height, batch]

@@ -12,6 +12,7 @@ from ..errors import StudioError
 from ..results import GridResult, ImageResult, TextResult, VideoResult
 from .common import model_defaults
 from .image import MAX_BATCH, MAX_BATCH_COUNT, count_tokens, export_code, generate_image, image_samplers, read_infotext
+from .experiment import optimisation_experiment
 from .grid import xy_plot
 from .prompting import build_prompt, translate_prompt
 from .explain import cfg_parts, denoising_timeline, forward_diffusion
@@ -22,4 +23,4 @@ from .video import generate_video
 __all__ = ["StudioError", "ImageResult", "list_models", "manager_status", "load", "unload", "unload_all",
            "download", "delete", "local_models", "model_defaults", "generate_image", "export_code", "count_tokens", "read_infotext",
            "image_samplers", "MAX_BATCH", "MAX_BATCH_COUNT", "MAX_NEW_TOKENS", "TextResult", "generate_text", "token_distribution",
-           "VideoResult", "generate_video", "forward_diffusion", "denoising_timeline", "cfg_parts", "xy_plot", "GridResult", "build_prompt", "translate_prompt"]
+           "VideoResult", "generate_video", "forward_diffusion", "denoising_timeline", "cfg_parts", "xy_plot", "GridResult", "build_prompt", "translate_prompt", "optimisation_experiment"]

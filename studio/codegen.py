@@ -21,7 +21,7 @@ dtype = torch.float16 if device == "cuda" else torch.float32  # the studio runs 
 pipe = {pipeline}.{load_call}.to(device)
 # Sampler "{sampler}" = {scheduler} built from the model's own scheduler config
 pipe.scheduler = {scheduler}.from_config(pipe.scheduler.config{scheduler_options})
-
+{loras}
 seeds = {seeds}  # image i of the batch uses seed + i
 generators = [torch.Generator("{generator_device}").manual_seed(s) for s in seeds]  # CPU noise: same picture on any machine
 {text}{source}images = {first_call}(
@@ -177,7 +177,16 @@ def image_script(spec: ModelSpec, pipeline: str, hub: str, job, weighted: bool =
         scheduler=scheduler, imports=imports, load_source=load_source, load_call=_load_call(spec, pipeline, sd15),
         sampler=job.sampler, scheduler_options=sched_opts, seeds=job.seeds, generator_device=job.generator_device,
         text=text, source=source, first_call=first_call, text_args=text_args, steps=steps, cfg_scale=job.cfg_scale,
-        size_args=size_args, first_extra=first_extra, hires=hires)
+        size_args=size_args, first_extra=first_extra, hires=hires, loras=_loras(job.loras))
+
+
+def _loras(loras) -> str:
+    if not loras:
+        return ""
+    lines = [f"pipe.load_lora_weights({str(path.parent)!r}, weight_name={path.name!r}, adapter_name={name!r})"
+             for name, path, _w in loras]
+    lines.append(f"pipe.set_adapters({[n for n, _p, _w in loras]!r}, adapter_weights={[w for _n, _p, w in loras]!r})")
+    return "# LoRA adapters and their weights\n" + "\n".join(lines) + "\n"
 
 
 def _text(job, weighted: bool, sdxl: bool) -> tuple[str, str]:

@@ -57,6 +57,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "grid_stopped": ("网格已停止。", "The grid was stopped."),
     "no_helper_model": ("扩写需要一个文本模型（{models}），请先在“模型管理”中下载。", "Expanding needs a text model ({models}); download one in the Models tab first."),
     "experiment_needs_folder": ("优化实验需要一个已下载的 diffusers 模型文件夹（{model} 不是）。", "The optimisation experiment needs a downloaded diffusers pipeline folder ({model} is not one)."),
+    "unknown_lora": ("找不到 LoRA “{name}”。可用：{choices}。LoRA 放在：{dirs}", "No LoRA named '{name}'. Available: {choices}. LoRAs live in: {dirs}"),
+    "bad_lora": ("LoRA “{name}” 与该模型不匹配或文件已损坏：{reason}", "The LoRA '{name}' does not fit this model or its file is damaged: {reason}"),
     "mask_needs_image": ("局部重绘需要先上传一张图片，再在上面涂抹要重绘的区域。", "Inpainting needs an image first; then paint the area to repaint on it."),
     "empty_mask": ("蒙版是空的：请在图片上涂抹要重绘的区域（白色 = 重绘）。", "The mask is empty: paint the area to repaint on the image (white = repaint)."),
     "not_an_image": ("上传的文件不是可读取的图片。", "The upload is not an image that can be read."),

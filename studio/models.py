@@ -129,6 +129,11 @@ def weights_hash(spec: ModelSpec) -> str | None:
         if not found:
             return None
         target = found[0]
+    return file_hash(target)
+
+
+def file_hash(target: Path) -> str:
+    """First 10 hex digits of a file's sha256, cached per file version."""
     stat = target.stat()
     key = (str(target), stat.st_size, stat.st_mtime_ns)
     if key not in _hash_cache:

@@ -4,7 +4,7 @@ from PIL import Image
 
 from PIL import ImageChops
 
-from studio import api, history, prompts
+from studio import api, history, lora, prompts
 from studio.config import settings
 from studio.errors import StudioError
 from studio.infotext import read_png_text
@@ -47,8 +47,8 @@ def source_and_mask(mode: str, editor) -> tuple[Image.Image | None, Image.Image 
 @guarded
 def generate_image(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, batch_size,
                    batch_count, mode="txt2img", init_image=None, denoising_strength=0.75, hires_scale=1,
-                   hires_upscaler="Latent", hires_steps=0, hires_strength=0.5, lang="zh",
-                   request: gr.Request = None, progress=gr.Progress()):
+                   hires_upscaler="Latent", hires_steps=0, hires_strength=0.5, loras=None, lora_weight=0.8,
+                   lang="zh", request: gr.Request = None, progress=gr.Progress()):
     """Streams previews into the gallery every few steps; the stop button ends this browser's run only."""
     init, mask = source_and_mask(mode or "txt2img", init_image)
     if init is not None and mode == "img2img":
@@ -59,7 +59,8 @@ def generate_image(prompt, negative_prompt, model, sampler, steps, cfg_scale, se
                                   batch_size, batch_count=batch_count, init_image=init, mask=mask,
                                   denoising_strength=denoising_strength, hires_scale=hires_scale,
                                   hires_upscaler=hires_upscaler, hires_steps=hires_steps or None,
-                                  hires_strength=hires_strength, lang=lang, progress=on_progress, preview=preview,
+                                  hires_strength=hires_strength, loras=_loras(loras, lora_weight), lang=lang,
+                                  progress=on_progress, preview=preview,
                                   preview_every=settings().preview_every, stop=stop)
 
     for kind, value in stream(call, stops.start(request), progress):
@@ -92,6 +93,15 @@ def remember(browser_id, gallery):
     items = [item if isinstance(item, (list, tuple)) else (item, "") for item in gallery or []]
     history.add(browser_id, [p for p, _ in items], [c or "" for _, c in items])
     return browser_id, history.items(browser_id)
+
+
+def _loras(names, weight) -> dict:
+    """The chosen LoRAs, all at the one weight the slider sets."""
+    return {name: weight for name in names or []}
+
+
+def lora_choices():
+    return gr.update(choices=list(lora.available()))
 
 
 def stop_run(request: gr.Request):
@@ -141,7 +151,7 @@ def _last_seed(seed, used_seed):
 @guarded
 def export_code(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, used_seed, width, height, batch_size,
                 mode="txt2img", init_image=None, denoising_strength=0.75, hires_scale=1, hires_upscaler="Latent",
-                hires_steps=0, hires_strength=0.5, lang="zh"):
+                hires_steps=0, hires_strength=0.5, loras=None, lora_weight=0.8, lang="zh"):
     """The script for the current controls; seed -1 shows the seed of the last run, so the code makes that image."""
     init, mask = source_and_mask(mode or "txt2img", init_image)
     if init is not None and mode == "img2img":
@@ -150,7 +160,7 @@ def export_code(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed,
                            width, height, batch_size, init_image=init, mask=mask,
                            denoising_strength=denoising_strength, hires_scale=hires_scale,
                            hires_upscaler=hires_upscaler, hires_steps=hires_steps or None,
-                           hires_strength=hires_strength, lang=lang)
+                           hires_strength=hires_strength, loras=_loras(loras, lora_weight), lang=lang)
 
 
 @guarded
@@ -205,6 +215,11 @@ def build(ui: UI, lang: gr.State, demo: gr.Blocks | None = None) -> None:
             ui.md("image.weighting_help")
             negative = ui.add(gr.Textbox, "image.negative", lines=2)
             common_negative = ui.button("image.common_negative", size="sm")
+            with gr.Row(equal_height=True):
+                loras = ui.add(gr.Dropdown, "image.loras", choices=list(lora.available()), value=[], multiselect=True,
+                               scale=3)
+                lora_weight = ui.add(gr.Slider, "image.lora_weight", minimum=-2, maximum=2, step=0.05, value=0.8,
+                                     scale=2)
             with gr.Group(visible=False) as source_box:
                 editor = ui.add(gr.ImageEditor, "image.init", type="pil", height=320, sources=["upload", "clipboard"],
                                 brush=gr.Brush(colors=["#ffffff"], color_mode="fixed", default_size=12),
@@ -268,7 +283,8 @@ def build(ui: UI, lang: gr.State, demo: gr.Blocks | None = None) -> None:
     image_explain.build(ui, lang, gallery, dict(prompt=prompt, negative=negative, model=model, sampler=sampler,
                                                     steps=steps, cfg=cfg, seed=seed, width=width, height=height))
     controls = [prompt, negative, model, sampler, steps, cfg, seed, width, height, batch]
-    extra = [mode, editor, strength, hires_scale, hires_upscaler, hires_steps, hires_strength]
+    extra = [mode, editor, strength, hires_scale, hires_upscaler, hires_steps, hires_strength, loras, lora_weight]
+    loras.focus(lora_choices, None, loras, api_visibility="private", queue=False)  # the 模型微调 tab may add one
     outputs = [gallery, used_seed, infotext, notices]
     go.click(generate_image, [*controls, batch_count, *extra, lang], outputs, api_name="generate_image",
              concurrency_id=GPU, show_progress_on=[notices]) \

@@ -31,7 +31,7 @@ def test_api_names_match_the_python_api(client):
     names = [p["parameter_name"] for p in endpoints["/generate_image"]["parameters"]]
     assert names == ["prompt", "negative_prompt", "model", "sampler", "steps", "cfg_scale", "seed", "width",
                      "height", "batch_size", "batch_count", "mode", "init_image", "denoising_strength", "hires_scale",
-                     "hires_upscaler", "hires_steps", "hires_strength"]
+                     "hires_upscaler", "hires_steps", "hires_strength", "loras", "lora_weight"]
     for name in ENDPOINTS:
         assert hasattr(api, name.strip("/"))
 

@@ -134,3 +134,17 @@ if __name__ == "__main__":  # python tests/tiny_models.py models/  -> folders us
     import sys
     for name, path in build_all(Path(sys.argv[1] if len(sys.argv) > 1 else "models")).items():
         print(name, path)
+
+
+def build_lora(pipeline_dir: Path, out_dir: Path, seed: int = 0) -> Path:
+    """A random (non-zero) LoRA on the UNet attention of a tiny SD pipeline, saved as diffusers saves one."""
+    from diffusers import StableDiffusionPipeline, UNet2DConditionModel
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel.from_pretrained(pipeline_dir / "unet")
+    unet.add_adapter(LoraConfig(r=4, lora_alpha=4, init_lora_weights=False,
+                                target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
+    StableDiffusionPipeline.save_lora_weights(out_dir, unet_lora_layers=get_peft_model_state_dict(unet),
+                                              safe_serialization=True)
+    return out_dir / "pytorch_lora_weights.safetensors"

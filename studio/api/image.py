@@ -10,7 +10,7 @@ from typing import Callable
 
 from PIL import Image
 
-from .. import codegen, images, samplers as _samplers, validate, weighting
+from .. import codegen, images, lora, samplers as _samplers, validate, weighting
 from ..config import settings
 from ..engines.image import Hires, ImageJob, Interrupted, decode_preview, hires_size, run
 from ..errors import StudioError
@@ -37,7 +37,7 @@ def image_samplers(model: str | None = None) -> list[str]:
 
 def _image_job(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, batch_size,
                generator_device, lang: str, notices: list[str], init_image=None, mask=None,
-               denoising_strength=0.75, hires: dict | None = None) -> ImageJob:
+               denoising_strength=0.75, hires: dict | None = None, loras=None) -> ImageJob:
     """Checked parameters (unset ones take the model's defaults) as the first batch's job."""
     d = model_defaults(model)
     prompt = validate.text("prompt", prompt, PROMPT_CAP)
@@ -68,7 +68,16 @@ def _image_job(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, 
     elif mask is not None:
         raise StudioError("mask_needs_image")
     job.hires = _hires(hires, job, d, lang, notices)
+    job.loras = lora.resolve(_lora_pairs(loras))
     return job
+
+
+def _lora_pairs(loras) -> list[tuple[str, float]]:
+    """{name: weight}, [(name, weight)] or [name] (weight 1), each weight checked (-2..2)."""
+    if not loras:
+        return []
+    items = loras.items() if isinstance(loras, dict) else [(x, 1.0) if isinstance(x, str) else x for x in loras]
+    return [(str(name), validate.number("lora_weight", weight, -2, 2)) for name, weight in items]
 
 
 def _hires(hires: dict | None, job: ImageJob, d: dict, lang: str, notices: list[str]) -> Hires | None:
@@ -100,7 +109,7 @@ def generate_image(prompt: str = "", negative_prompt: str = "", model: str = "mi
                    seed: int = -1, width: int | None = None, height: int | None = None, batch_size: int = 1,
                    *, batch_count: int = 1, init_image=None, mask=None, denoising_strength: float = 0.75,
                    hires_scale: float = 1.0, hires_upscaler: str = "Latent", hires_steps: int | None = None,
-                   hires_strength: float = 0.5, generator_device: str = "cpu", save: bool = True,
+                   hires_strength: float = 0.5, loras=None, generator_device: str = "cpu", save: bool = True,
                    lang: str | None = None, progress: Progress | None = None, preview: Preview | None = None,
                    preview_every: int = 5, stop: threading.Event | None = None) -> ImageResult:
     """Text to image; with init_image, image to image; with init_image and mask (white = repaint), inpainting.
@@ -108,7 +117,8 @@ def generate_image(prompt: str = "", negative_prompt: str = "", model: str = "mi
     Image i of batch k uses seed + k * batch_size + i, so any image can be made alone. Unset sampler / steps /
     cfg_scale / width / height take the model's defaults (image to image: the source's size). hires_scale > 1
     adds the hires fix: upscale (Latent or Lanczos), then image to image with hires_steps (None: steps) at
-    hires_strength. preview(images, step, total) receives the decoded latents every preview_every steps;
+    hires_strength. loras: {name: weight} of LoRAs in the lora folders (studio.lora).
+    preview(images, step, total) receives the decoded latents every preview_every steps;
     setting `stop` ends the run after the current step, keeping the images finished before it.
     """
     lang = _lang(lang)
@@ -116,7 +126,8 @@ def generate_image(prompt: str = "", negative_prompt: str = "", model: str = "mi
     notices: list[str] = []
     first = _image_job(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, batch_size,
                        generator_device, lang, notices, init_image, mask, denoising_strength,
-                       dict(scale=hires_scale, upscaler=hires_upscaler, steps=hires_steps, strength=hires_strength))
+                       dict(scale=hires_scale, upscaler=hires_upscaler, steps=hires_steps, strength=hires_strength),
+                       loras)
     batch_count = validate.number("batch_count", batch_count, 1, MAX_BATCH_COUNT, int)
     preview_every = validate.number("preview_every", preview_every, 0, 150, int)
     if not first.prompt.strip():
@@ -178,15 +189,16 @@ def export_code(prompt: str = "", negative_prompt: str = "", model: str = "mini-
                 steps: int | None = None, cfg_scale: float | None = None, seed: int = -1, width: int | None = None,
                 height: int | None = None, batch_size: int = 1, *, init_image=None, mask=None,
                 denoising_strength: float = 0.75, hires_scale: float = 1.0, hires_upscaler: str = "Latent",
-                hires_steps: int | None = None, hires_strength: float = 0.5, generator_device: str = "cpu",
-                lang: str | None = None) -> str:
+                hires_steps: int | None = None, hires_strength: float = 0.5, loras=None,
+                generator_device: str = "cpu", lang: str | None = None) -> str:
     """查看代码: a runnable diffusers script that makes the same image(s) as generate_image with these values
     (image to image / inpainting: save the source as init.png and the mask as mask.png beside it)."""
     lang = _lang(lang)
     spec = _spec(model, "image")
     job = _image_job(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, batch_size,
                      generator_device, lang, [], init_image, mask, denoising_strength,
-                     dict(scale=hires_scale, upscaler=hires_upscaler, steps=hires_steps, strength=hires_strength))
+                     dict(scale=hires_scale, upscaler=hires_upscaler, steps=hires_steps, strength=hires_strength),
+                     loras)
     return codegen.image_script(spec, _pipeline_class_name(spec), settings().hub, job,
                                 weighted=_uses_compel(model, job.prompt, job.negative_prompt))
 
@@ -217,6 +229,8 @@ def _finish(result: ImageResult, image: Image.Image, seed: int, job: ImageJob, s
     if job.hires is not None:
         params.update({"denoising_strength": job.hires.strength, "Hires upscale": _plain_number(job.hires.scale),
                        "Hires steps": job.hires.steps, "Hires upscaler": job.hires.upscaler})
+    if job.loras:
+        params["Lora hashes"] = lora.hashes(job.loras)
     if job.generator_device != "cpu":
         params["RNG"] = "GPU"
     text = format_infotext(job.prompt, job.negative_prompt, params)

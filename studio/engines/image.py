@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .. import weighting
+from .. import lora, weighting
 from ..samplers import make_scheduler
 
 
@@ -42,6 +42,7 @@ class ImageJob:
     strength: float = 0.75  # img2img / inpainting denoising strength
     hires: Hires | None = None
     on_scheduler: Callable | None = None  # (scheduler, pipe) -> None, before the first pass (原理 watches it)
+    loras: list = field(default_factory=list)  # (name, weights file, weight); none: every adapter off
 
     @property
     def mode(self) -> str:
@@ -68,6 +69,7 @@ StepCallback = Callable[[int, int, torch.Tensor], None]
 
 def run(pipe, job: ImageJob, on_step: StepCallback | None = None, stop: threading.Event | None = None) -> list[Image.Image]:
     """Run one batch. The caller holds the model exclusively (pipelines keep per-call state)."""
+    lora.apply(pipe, job.loras)  # also for image to image: from_pipe shares the UNet and its adapters
     scheduler = _scheduler(pipe, job.sampler)
     first_steps = _pass_steps(job.steps, job.strength if job.mode != "txt2img" else 1.0)
     total = first_steps + (_pass_steps(job.hires.steps, job.hires.strength) if job.hires else 0)

@@ -17,6 +17,7 @@ import gradio as gr  # noqa: E402
 
 from studio import api  # noqa: E402
 from studio.config import configure, settings  # noqa: E402
+from studio import history  # noqa: E402
 from tabs import image, models, pending, text, video  # noqa: E402
 from tabs.ui import UI  # noqa: E402
 
@@ -29,6 +30,9 @@ def build_demo() -> gr.Blocks:
     ui = UI(settings().lang)
     with gr.Blocks(title="AIGC Studio · AIGC 创作工坊") as demo:
         lang = gr.State(ui.lang)
+        # Top level (components inside a tab mount only when the tab opens); a fixed secret from the outputs
+        # folder, so the id still decrypts after a restart.
+        browser_id = gr.BrowserState("", storage_key="aigc_studio_browser", secret=history.secret())
         with gr.Row(equal_height=True):
             with gr.Column(scale=8):
                 ui.md("app.title")
@@ -40,7 +44,7 @@ def build_demo() -> gr.Blocks:
                     if name == "text":
                         text.build(ui, lang)
                     elif name == "image":
-                        image.build(ui, lang, demo)
+                        image.build(ui, lang, demo, browser_id)
                     elif name == "video":
                         video.build(ui, lang)
                     elif name == "models":

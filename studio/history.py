@@ -20,6 +20,18 @@ _lock = threading.Lock()
 KEEP = 200  # entries listed per browser (the files themselves stay in the outputs folder)
 
 
+def secret() -> str:
+    """The key the page encrypts the browser id with: made once per outputs folder, so it survives restarts."""
+    folder = Path(settings().output_dir).expanduser().resolve() / "history"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / ".secret"
+    with _lock:
+        if not path.is_file():
+            path.write_text(uuid.uuid4().hex, encoding="utf-8")
+            path.chmod(0o600)
+        return path.read_text(encoding="utf-8").strip()
+
+
 def new_id() -> str:
     return uuid.uuid4().hex
 

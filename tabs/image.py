@@ -69,6 +69,8 @@ def generate_image(prompt, negative_prompt, model, sampler, steps, cfg_scale, se
             caption = s("image.preview", lang, step=step, total=total)
             yield [(img, caption) for img in images], gr.skip(), gr.skip(), gr.skip()
         else:
+            _made[getattr(request, "session_hash", None) or "local"] = \
+                [(str(p), f"seed {sd}") for p, sd in zip(value.paths, value.seeds)]
             yield _shown(value)
 
 
@@ -86,12 +88,15 @@ def recall(browser_id):
     return browser_id, history.items(browser_id)
 
 
-def remember(browser_id, gallery):
-    """After Generate: the saved files join this browser's history."""
+_made: dict[str, list[tuple[str, str]]] = {}  # session -> (saved file, caption) of its latest Generate
+
+
+def remember(browser_id, request: gr.Request = None):
+    """After Generate: the files it saved join this browser's history (the gallery only holds Gradio's copies)."""
     if not history.valid(browser_id):
         browser_id = history.new_id()
-    items = [item if isinstance(item, (list, tuple)) else (item, "") for item in gallery or []]
-    history.add(browser_id, [p for p, _ in items], [c or "" for _, c in items])
+    made = _made.pop(getattr(request, "session_hash", None) or "local", [])
+    history.add(browser_id, [p for p, _ in made], [c for _, c in made])
     return browser_id, history.items(browser_id)
 
 
@@ -203,7 +208,7 @@ def model_defaults(model, lang):
     return d["width"], d["height"], d["steps"], d["cfg_scale"], d["sampler"], d.get("live", False)
 
 
-def build(ui: UI, lang: gr.State, demo: gr.Blocks | None = None) -> None:
+def build(ui: UI, lang: gr.State, demo: gr.Blocks | None = None, browser_id: gr.BrowserState | None = None) -> None:
     d = api.model_defaults("mini-shapes")
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
@@ -268,7 +273,6 @@ def build(ui: UI, lang: gr.State, demo: gr.Blocks | None = None) -> None:
                             lambda lg: {"label": s("image.history", lg)}):
                 past = gr.Gallery(columns=6, height=240, object_fit="contain", show_label=False, format="png",
                                   interactive=False)
-            browser_id = gr.BrowserState("", storage_key="aigc-studio-browser")
             with ui.on_lang(gr.Accordion(s("image.png_info", ui.lang), open=False),
                             lambda lg: {"label": s("image.png_info", lg)}):
                 png = ui.add(gr.File, "image.png_file", file_types=["image"], type="filepath")
@@ -286,11 +290,12 @@ def build(ui: UI, lang: gr.State, demo: gr.Blocks | None = None) -> None:
     extra = [mode, editor, strength, hires_scale, hires_upscaler, hires_steps, hires_strength, loras, lora_weight]
     loras.focus(lora_choices, None, loras, api_visibility="private", queue=False)  # the 模型微调 tab may add one
     outputs = [gallery, used_seed, infotext, notices]
-    go.click(generate_image, [*controls, batch_count, *extra, lang], outputs, api_name="generate_image",
-             concurrency_id=GPU, show_progress_on=[notices]) \
-        .success(remember, [browser_id, gallery], [browser_id, past], api_visibility="private", queue=False)
-    if demo is not None:
-        demo.load(recall, browser_id, [browser_id, past], api_visibility="private", queue=False)
+    generated = go.click(generate_image, [*controls, batch_count, *extra, lang], outputs, api_name="generate_image",
+                         concurrency_id=GPU, show_progress_on=[notices])
+    if browser_id is not None:
+        generated.success(remember, browser_id, [browser_id, past], api_visibility="private")
+    if demo is not None and browser_id is not None:
+        demo.load(recall, browser_id, [browser_id, past], api_visibility="private")
     stop.click(stop_run, None, None, api_name="stop", queue=False)
     show_code.click(export_code, [prompt, negative, model, sampler, steps, cfg, seed, used_seed, width, height, batch,
                                   *extra, lang], code, api_name="export_code", concurrency_limit=None) \

@@ -205,9 +205,12 @@ def test_history_gallery_fills_after_generate_and_is_per_browser(studio_env):
     from tabs import image as image_tab
     browser, first_list = image_tab.recall("")
     assert history.valid(browser) and first_list == []
-    result = api.generate_image("a cat", model="tiny-sd15", steps=2, seed=6, width=32, height=32)
-    gallery = [(str(p), f"seed {s}") for p, s in zip(result.paths, result.seeds)]
-    same, items = image_tab.remember(browser, gallery)
+    from types import SimpleNamespace
+    request = SimpleNamespace(session_hash="s1")
+    handler = image_tab.generate_image("a cat", "", "tiny-sd15", "Euler", 2, 7, 6, 32, 32, 1, 1, request=request)
+    *_, (gallery, *_rest) = list(handler)
+    result = SimpleNamespace(paths=[p for p, _ in gallery])
+    same, items = image_tab.remember(browser, request)
     assert same == browser and items == [(str(result.paths[0]), "seed 6")]
     assert image_tab.recall(browser)[1] == items  # a reload of the page shows it again
     assert image_tab.recall("")[1] == []  # another browser sees nothing of it

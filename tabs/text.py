@@ -43,6 +43,15 @@ def token_distribution(prompt, model, temperature, top_k, top_p, repetition_pena
 
 
 @guarded
+def compare(prompt, model, top_k, top_p, max_new_tokens, seed, lang):
+    """The course's 0.2 / 0.7 / 1.2 experiment: one seed, three temperatures, side by side."""
+    results = api.compare_temperatures(prompt, model, top_k=top_k, top_p=top_p, max_new_tokens=max_new_tokens,
+                                       seed=seed, lang=lang)
+    shown = [r.text if r.chat else prompt + r.text for r in results]
+    return (*shown, notices_md(results[0].notices))
+
+
+@guarded
 def model_defaults(model, lang):
     d = api.model_defaults(model)
     return d["temperature"], d["top_k"], d["top_p"], d["max_new_tokens"], d["repetition_penalty"]
@@ -78,6 +87,13 @@ def build(ui: UI, lang: gr.State) -> None:
             notices = gr.Markdown(min_height=48)
             output = ui.add(gr.Textbox, "text.output", lines=8, interactive=False)
             used_seed = ui.add(gr.Textbox, "text.used_seed", interactive=False)
+            with ui.on_lang(gr.Accordion(s("text.compare", ui.lang), open=False),
+                            lambda lg: {"label": s("text.compare", lg)}):
+                ui.md("text.compare_intro")
+                with gr.Row():
+                    columns = [gr.Textbox(label=f"T = {t}", lines=6, interactive=False)
+                               for t in api.COURSE_TEMPERATURES]
+                compare_go = ui.button("text.compare_go")
             with ui.on_lang(gr.Accordion(s("text.next", ui.lang), open=True),
                             lambda lg: {"label": s("text.next", lg)}):
                 ui.md("text.formula")
@@ -89,6 +105,8 @@ def build(ui: UI, lang: gr.State) -> None:
     knobs = [temperature, top_k, top_p, penalty]
     go.click(generate_text, [prompt, model, temperature, top_k, top_p, max_new, penalty, seed, lang],
              [output, used_seed, notices], api_name="generate_text", concurrency_id=GPU, show_progress_on=[notices])
+    compare_go.click(compare, [prompt, model, top_k, top_p, max_new, seed, lang], [*columns, notices],
+                     api_name="compare_temperatures", concurrency_id=GPU, show_progress_on=[notices])
     dist_inputs = [prompt, model, *knobs, lang]
     show.click(token_distribution, dist_inputs, [chart, table], api_name="token_distribution", concurrency_id=GPU)
     # Dragging a knob redraws the bars at once: a teacher shows the distribution flattening and sharpening.

@@ -116,3 +116,13 @@ def test_bad_input_gets_a_message_and_the_model_keeps_working(studio_env, kwargs
         api.generate_text(**call)
     assert err.value.key == key and err.value.message("zh") and err.value.message("en")
     assert api.generate_text("hello", MODEL, max_new_tokens=4, seed=1).text is not None
+
+
+def test_temperature_experiment_differs_only_by_temperature(studio_env):
+    from studio import api as studio_api
+    results = studio_api.compare_temperatures("床前明月光", "mini-poem", max_new_tokens=24, seed=-1, lang="en")
+    assert len(results) == 3 and len({r.seed for r in results}) == 1  # one seed for every column
+    assert any("seed" in n.lower() for n in results[0].notices)
+    for t, r in zip(studio_api.COURSE_TEMPERATURES, results):
+        alone = studio_api.generate_text("床前明月光", "mini-poem", temperature=t, max_new_tokens=24, seed=r.seed)
+        assert alone.text == r.text

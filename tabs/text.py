@@ -1,45 +1,109 @@
-"""文本生成: sampling knobs -> text, and the next-token distribution those knobs produce (live)."""
+"""文本生成: sampling knobs -> text (streamed, stoppable), multi-turn chat, the course's prompt patterns, the
+temperature experiment and the next-token view (tabs/text_next.py)."""
 import gradio as gr
-import pandas as pd
 
 from studio import api
+from studio.i18n import t
 
+from . import text_next, text_templates
+from .runner import Stops
 from .ui import GPU, UI, guarded, notices_md, s
 
 # The course's presets (module 5): (temperature, top_p, top_k); None keeps the current value.
 PRESETS = {"creative": (1.0, 0.9, 40), "code": (0.1, 0.95, 20), "qa": (0.2, None, None)}
-TOP_N = 15
+MODES = ("single", "chat")
+stops = Stops()
 
 
 def preset_choices(lang: str) -> list[tuple[str, str]]:
     return list(zip(s("text.presets", lang).split("|"), ["", *PRESETS]))
 
 
-def _shown(token: str) -> str:
-    """Whitespace tokens made visible on a chart axis."""
-    return token.replace("\n", "↵").replace(" ", "␣") or "∅"
+def mode_choices(lang: str) -> list[tuple[str, str]]:
+    return list(zip(s("text.modes", lang).split("|"), MODES))
+
+
+def _with_stop_notice(notices: list[str], stopped: bool, lang: str) -> str:
+    return notices_md(notices + ([t("notice_stopped_text", lang)] if stopped else []))
 
 
 @guarded
-def generate_text(prompt, model, temperature, top_k, top_p, max_new_tokens, repetition_penalty, seed, lang):
-    result = api.generate_text(prompt, model, temperature, top_k, top_p, max_new_tokens, repetition_penalty, seed,
-                               lang=lang)
-    shown = result.text if result.chat else prompt + result.text  # a base model continues the prompt
-    return shown, str(result.seed), notices_md(result.notices)
+def generate_text(prompt, model, temperature, top_k, top_p, max_new_tokens, repetition_penalty, seed, lang="zh",
+                  request: gr.Request = None):
+    """Streams the text token by token; 停止 ends this browser's run and keeps what was made."""
+    stop = stops.start(request)
+    results = api.stream_text(prompt, model, temperature, top_k, top_p, max_new_tokens, repetition_penalty, seed,
+                              stop=stop, lang=lang)
+    try:
+        for r in results:
+            shown = r.text if r.chat else prompt + r.text  # a base model continues the prompt
+            yield shown, str(r.seed), notices_md(r.notices)
+        yield shown, str(r.seed), _with_stop_notice(r.notices, stop.is_set(), lang)
+    finally:
+        stop.set()  # a closed page ends its run too
+
+
+def _plain(message: dict) -> dict:
+    """A Chatbot message as {"role", "content": str} (Gradio may hand content over as a list of parts)."""
+    content = message.get("content")
+    if isinstance(content, list):
+        content = "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in content)
+    return {"role": message.get("role"), "content": "" if content is None else str(content)}
 
 
 @guarded
-def token_distribution(prompt, model, temperature, top_k, top_p, repetition_penalty, lang):
-    rows = api.token_distribution(prompt, model, temperature, top_k, top_p, TOP_N,
-                                  repetition_penalty=repetition_penalty, lang=lang)
-    kept, cut = s("text.kept", lang), s("text.cut", lang)
-    labels = [f"{r['rank']}. {_shown(r['token'])}" for r in rows]
-    chart = pd.DataFrame({"token": labels, "p": [r["p_temperature"] for r in rows],
-                          "status": [kept if r["kept"] else cut for r in rows]})
-    table = pd.DataFrame([[label, f"{r['p_raw']:.4f}", f"{r['p_temperature']:.4f}", f"{r['cumulative']:.4f}",
-                           kept if r["kept"] else cut, f"{r['p_final']:.4f}"] for label, r in zip(labels, rows)],
-                         columns=s("text.cols", lang).split("|"))
-    return gr.update(value=chart, x_label_angle=-40, sort=labels), table
+def chat(message, history, system, model, temperature, top_k, top_p, max_new_tokens, repetition_penalty, seed,
+         lang="zh", request: gr.Request = None):
+    """One more turn of the conversation (the course's 继续追问优化); the message box empties once it is sent."""
+    history = [_plain(m) for m in history or []]
+    head = [{"role": "system", "content": system}] if system and system.strip() else []
+    stop = stops.start(request)
+    results = api.stream_chat([*head, *history, {"role": "user", "content": message or ""}], model, temperature,
+                              top_k, top_p, max_new_tokens, repetition_penalty, seed, stop=stop, lang=lang)
+    try:
+        first = next(results)  # loading or refusing happens here, before the page changes
+        asked = [*history, {"role": "user", "content": message}]
+        for r in (first, *results):
+            yield [*asked, {"role": "assistant", "content": r.text}], "", str(r.seed), notices_md(r.notices)
+        yield [*asked, {"role": "assistant", "content": r.text}], "", str(r.seed), \
+            _with_stop_notice(r.notices, stop.is_set(), lang)
+    finally:
+        stop.set()
+
+
+def stop_run(request: gr.Request):
+    stops.stop(request)
+
+
+@guarded
+def export_code(prompt, model, temperature, top_k, top_p, max_new_tokens, repetition_penalty, seed, used_seed,
+                lang="zh"):
+    """The script for the current controls; seed -1 shows the seed of the last run, so the code makes that text."""
+    if str(seed).strip() in ("", "-1") and str(used_seed or "").strip():
+        seed = int(used_seed)
+    return api.export_text_code(prompt, model, temperature, top_k, top_p, max_new_tokens, repetition_penalty, seed,
+                                lang=lang)
+
+
+def token_gauge(prompt, model, max_new_tokens, lang="zh") -> str:
+    """Prompt tokens and new tokens against the context window, from the model's own tokenizer."""
+    try:
+        count = api.count_text_tokens(prompt or "", model)
+        new = int(max_new_tokens or 0)
+    except Exception:  # a half-typed model name or a folder being copied: no gauge rather than an error
+        count = None
+    if count is None:
+        return f"<small>{s('text.tokens_unknown', lang)}</small>"
+    tokens, window = count["tokens"], count["window"]
+    new = window // 2 if new >= window else new  # as generation clamps it (with a notice)
+    used, extra = min(tokens, window) / window * 100, min(new, max(window - tokens, 0)) / window * 100
+    over = tokens + new - window
+    label = s("text.tokens", lang, tokens=tokens, window=window, new=new)
+    warn = f" · <b style='color:#dc2626'>{s('text.tokens_over', lang, over=over)}</b>" if over > 0 else ""
+    return (f"<div style='font-size:0.85em'>{label}{warn}<div style='display:flex;height:8px;background:#e5e7eb;"
+            f"border-radius:4px;overflow:hidden;margin-top:4px'><div style='width:{used:.1f}%;background:"
+            f"{'#dc2626' if over > 0 else '#f97316'}'></div><div style='width:{extra:.1f}%;background:#fdba74'>"
+            f"</div></div></div>")
 
 
 @guarded
@@ -64,12 +128,24 @@ def apply_preset(name, temperature, top_p, top_k):
     return tuple(old if value is None else value for value, old in zip(new, (temperature, top_p, top_k)))
 
 
+def switch_mode(mode):
+    """Chat shows the conversation and 发送; single turn the text box, 生成 and 查看代码 (a one-turn script)."""
+    chat_mode = mode == "chat"
+    shown = lambda visible: gr.update(visible=visible)  # noqa: E731
+    # system, conversation, clear, send | output, go, show_code | code (hidden until asked for again)
+    return (*[shown(chat_mode)] * 4, *[shown(not chat_mode)] * 3, shown(False))
+
+
 def build(ui: UI, lang: gr.State) -> None:
     d = api.model_defaults("mini-poem")
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
             model = ui.model_picker("text.model", "text", "mini-poem")
+            mode = ui.add(gr.Radio, "text.mode", choices=mode_choices(ui.lang), value="single")
+            ui.on_lang(mode, lambda lg: {"choices": mode_choices(lg)})
+            system = ui.add(gr.Textbox, "text.system", lines=2, visible=False)
             prompt = ui.add(gr.Textbox, "text.prompt", lines=3, value="床前明月光")
+            gauge = gr.HTML(token_gauge("床前明月光", "mini-poem", d["max_new_tokens"], ui.lang))
             preset = ui.add(gr.Radio, "text.preset", choices=preset_choices(ui.lang), value="")
             ui.on_lang(preset, lambda lg: {"choices": preset_choices(lg)})
             temperature = ui.add(gr.Slider, "text.temperature", minimum=0, maximum=2, step=0.05, value=d["temperature"])
@@ -82,11 +158,19 @@ def build(ui: UI, lang: gr.State) -> None:
                 max_new = ui.add(gr.Slider, "text.max_new_tokens", minimum=1, maximum=api.MAX_NEW_TOKENS, step=1,
                                  value=d["max_new_tokens"])
             seed = ui.add(gr.Number, "text.seed", value=-1, precision=0)
-            go = ui.button("text.generate", variant="primary")
+            with gr.Row():
+                go = ui.button("text.generate", variant="primary", scale=2)
+                send = ui.button("text.send", variant="primary", scale=2, visible=False)
+                stop = ui.button("text.stop", variant="stop", scale=1)
+                show_code = ui.button("text.show_code", scale=1)
+            text_templates.build(ui, lang, prompt, temperature, top_p, top_k)
         with gr.Column(scale=5):
             notices = gr.Markdown(min_height=48)
             output = ui.add(gr.Textbox, "text.output", lines=8, interactive=False)
+            conversation = ui.add(gr.Chatbot, "text.chatbot", height=360, visible=False)
+            clear = ui.button("text.clear", visible=False)
             used_seed = ui.add(gr.Textbox, "text.used_seed", interactive=False)
+            code = ui.add(gr.Code, "text.code", language="python", visible=False)
             with ui.on_lang(gr.Accordion(s("text.compare", ui.lang), open=False),
                             lambda lg: {"label": s("text.compare", lg)}):
                 ui.md("text.compare_intro")
@@ -94,25 +178,23 @@ def build(ui: UI, lang: gr.State) -> None:
                     columns = [gr.Textbox(label=f"T = {t}", lines=6, interactive=False)
                                for t in api.COURSE_TEMPERATURES]
                 compare_go = ui.button("text.compare_go")
-            with ui.on_lang(gr.Accordion(s("text.next", ui.lang), open=True),
-                            lambda lg: {"label": s("text.next", lg)}):
-                ui.md("text.formula")
-                chart = ui.add(gr.BarPlot, "text.chart", x="token", y="p", color="status", height=280,
-                               color_map={s("text.kept", lg): "#f97316" for lg in ("zh", "en")}
-                               | {s("text.cut", lg): "#cbd5e1" for lg in ("zh", "en")}, y_lim=[0, None])
-                table = ui.add(gr.Dataframe, "text.table", interactive=False, wrap=True)
-                show = ui.button("text.show_next")
-    knobs = [temperature, top_k, top_p, penalty]
-    go.click(generate_text, [prompt, model, temperature, top_k, top_p, max_new, penalty, seed, lang],
-             [output, used_seed, notices], api_name="generate_text", concurrency_id=GPU, show_progress_on=[notices])
+            text_next.build(ui, lang, prompt, model, [temperature, top_k, top_p, penalty])
+    knobs = [temperature, top_k, top_p, max_new, penalty, seed]
+    go.click(generate_text, [prompt, model, *knobs, lang], [output, used_seed, notices], api_name="generate_text",
+             concurrency_id=GPU, show_progress_on=[notices])
+    send.click(chat, [prompt, conversation, system, model, *knobs, lang], [conversation, prompt, used_seed, notices],
+               api_name="chat", concurrency_id=GPU, show_progress_on=[notices])
+    stop.click(stop_run, None, None, api_name="stop_text", queue=False)
+    clear.click(lambda: ([], ""), None, [conversation, notices], api_visibility="private", queue=False)
+    mode.change(switch_mode, mode, [system, conversation, clear, send, output, go, show_code, code],
+                api_visibility="private", queue=False)
+    show_code.click(export_code, [prompt, model, *knobs, used_seed, lang], code, api_name="export_text_code",
+                    concurrency_limit=None).success(lambda: gr.update(visible=True), None, code, queue=False)
+    for trigger in (prompt.change, model.change, max_new.change, lang.change):
+        trigger(token_gauge, [prompt, model, max_new, lang], gauge, api_visibility="private", queue=False,
+                show_progress="hidden", trigger_mode="always_last")
     compare_go.click(compare, [prompt, model, top_k, top_p, max_new, seed, lang], [*columns, notices],
                      api_name="compare_temperatures", concurrency_id=GPU, show_progress_on=[notices])
-    dist_inputs = [prompt, model, *knobs, lang]
-    show.click(token_distribution, dist_inputs, [chart, table], api_name="token_distribution", concurrency_id=GPU)
-    # Dragging a knob redraws the bars at once: a teacher shows the distribution flattening and sharpening.
-    for knob in knobs:
-        knob.change(token_distribution, dist_inputs, [chart, table], api_visibility="private",
-                     concurrency_id=GPU, show_progress="hidden", trigger_mode="always_last")
     preset.change(apply_preset, [preset, temperature, top_p, top_k], [temperature, top_p, top_k],
                   api_visibility="private", queue=False)
     model.change(model_defaults, [model, lang], [temperature, top_k, top_p, max_new, penalty],

@@ -221,3 +221,30 @@ def test_builder_chips_assemble_in_the_course_order(studio_env):
     picked = [["一条雄伟的中国龙"], [], ["烟雾缭绕的高山"], ["晨雾弥漫"], ["国风水墨画"], ["高细节"]]
     assert image_prompt.assemble(*picked, "en", "zh") == \
         "a majestic Chinese dragon, misty mountains, morning mist, Chinese ink painting, highly detailed"
+
+
+def test_text_streams_chats_and_shows_code_through_gradio_client(client):
+    job = client.submit("床前明月光", "mini-poem", 1.0, 0, 1.0, 24, 1.0, 9, api_name="/generate_text")
+    final = job.result()
+    updates = [o[0] for o in job.outputs()]
+    assert len(updates) > 2 and final[0] == updates[-1] and updates[0] != updates[-1]
+    assert final[0] == "床前明月光" + api.generate_text("床前明月光", "mini-poem", 1.0, 0, 1.0, 24, 1.0, 9).text
+
+    history, box, seed, _ = client.predict("hi", [], "be brief", "tiny-qwen2", 1.0, 0, 1.0, 8, 1.0, 5, api_name="/chat")
+    expected = api.chat([{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}],
+                        "tiny-qwen2", 1.0, 0, 1.0, 8, 1.0, 5).text
+    assert box == "" and seed == "5" and [m["role"] for m in history] == ["user", "assistant"]
+    assert _text_of(history[-1]) == expected
+    history, *_ = client.predict("more", history, "be brief", "tiny-qwen2", 1.0, 0, 1.0, 8, 1.0, 5, api_name="/chat")
+    assert [m["role"] for m in history] == ["user", "assistant", "user", "assistant"]
+    with pytest.raises(Exception) as err:
+        client.predict("你好", [], "", "mini-poem", 1.0, 0, 1.0, 8, 1.0, 5, api_name="/chat")
+    assert "续写" in str(err.value)
+
+    code = client.predict("山", "mini-poem", 0.7, 0, 1.0, 8, 1.0, -1, "123", api_name="/export_text_code")
+    assert "torch.manual_seed(123)" in code and "AutoModelForCausalLM" in code
+
+
+def _text_of(message: dict) -> str:
+    content = message["content"]
+    return content if isinstance(content, str) else "".join(p.get("text", "") for p in content)

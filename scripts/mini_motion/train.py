@@ -6,7 +6,8 @@
 Data: clips of one mini-shapes object moving (studio.motion), 17 frames of 64x64, zh / en captions.
 Stages (each resumes from its latest checkpoint in --work when the same command is run again):
 1. VAE (AutoencoderKLWan, causal 3D: 8x spatial and 4x temporal compression, 17x64x64x3 <-> 5x8x8x16), on
-   9-frame windows (the first frame plus two 4-frame chunks: every path of the causal cache).
+   9-frame windows (the first frame plus two 4-frame chunks: every path of the causal cache), then whole
+   17-frame clips (--vae-full-from): the cache carried over four chunks drifts unless trained that long.
 2. Per-channel latents_mean / latents_std of the encoded data, written into the VAE config (WanPipeline
    normalises with them).
 3. WanTransformer3DModel + UMT5EncoderModel from scratch, flow matching as Wan's UniPC "flow_prediction"
@@ -48,9 +49,13 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--clips", type=int, default=6000, help="clips encoded for the transformer stage")
-    p.add_argument("--vae-steps", type=int, default=1200)
+    p.add_argument("--vae-steps", type=int, default=3000)
     p.add_argument("--vae-batch", type=int, default=6)
     p.add_argument("--vae-frames", type=int, default=9, help="frames per VAE training window (4k + 1)")
+    p.add_argument("--vae-full-from", type=int, default=1200,
+                   help="from this VAE step on, whole 17-frame clips: short windows alone leave the later latent "
+                        "frames (the causal cache past 9 frames) drifting at decode")
+    p.add_argument("--vae-full-batch", type=int, default=3)
     p.add_argument("--steps", type=int, default=10000, help="transformer steps")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=5e-4)
@@ -60,7 +65,7 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if args.smoke:
         args.clips, args.vae_steps, args.steps, args.batch, args.vae_batch, args.save_every = 8, 2, 3, 4, 2, 2
-        args.vae_frames = 5
+        args.vae_frames, args.vae_full_from, args.vae_full_batch = 5, 1, 1
     return args
 
 
@@ -145,10 +150,12 @@ def training_clips(args) -> list[motion.Clip]:
 def vae_batch(args, step: int) -> torch.Tensor:
     """Windows of freshly rendered clips (no held-out pairs); depends only on (seed, step)."""
     rng = random.Random(args.seed * 1_000_003 + step)
+    full = step >= args.vae_full_from
+    frames = motion.FRAMES if full else args.vae_frames
     windows = []
-    for _ in range(args.vae_batch):
-        start = rng.randrange(motion.FRAMES - args.vae_frames + 1)
-        windows.append(motion.render(motion.random_clip(rng))[start:start + args.vae_frames])
+    for _ in range(args.vae_full_batch if full else args.vae_batch):
+        start = rng.randrange(motion.FRAMES - frames + 1)
+        windows.append(motion.render(motion.random_clip(rng))[start:start + frames])
     return to_unit(np.stack(windows))
 
 
@@ -290,6 +297,7 @@ def export(args, vae, transformer, text_encoder, tokenizer, mean, std, vae_state
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     record = {"command": " ".join(sys.argv), "commit": commit, "seed": args.seed, "clips": args.clips,
               "vae_steps": args.vae_steps, "vae_batch": args.vae_batch, "vae_frames": args.vae_frames,
+              "vae_full_from": args.vae_full_from, "vae_full_batch": args.vae_full_batch,
               "steps": args.steps, "batch": args.batch, "lr": args.lr, "flow_shift": args.flow_shift,
               "threads": args.threads, "vae_seconds": round(vae_state["seconds"]),
               "transformer_seconds": round(dit_state["seconds"]),
@@ -320,7 +328,8 @@ every control of the video tab means what it means for Wan.
 - Architecture: VAE {vae:,} parameters (17x64x64x3 <-> 5x8x8x16), transformer {transformer:,} (4 blocks, width
   128, patches 1x2x2: 80 tokens), text encoder {text_encoder:,} (UMT5, 2 layers, word-level tokenizer; any other
   word is `<unk>`). Weights stored in fp16.
-- Training: `{command}` at commit `{commit}`: VAE {vae_steps} steps ({vae_seconds} s), transformer {steps}
+- Training: `{command}` at commit `{commit}`: VAE {vae_steps} steps ({vae_seconds} s; {vae_frames}-frame windows of
+  batch {vae_batch} until step {vae_full_from}, then whole clips of batch {vae_full_batch}), transformer {steps}
   steps of batch {batch} ({transformer_seconds} s), {threads} CPU threads; final losses VAE {final_vae_loss:.4f},
   flow matching {final_transformer_loss:.4f} (`loss.png`).
 - Evaluation: `python scripts/mini_motion/evaluate.py <this folder>` (motion, colour, background read back

@@ -17,10 +17,14 @@ from .grid import xy_plot
 from .prompting import build_prompt, translate_prompt
 from .explain import cfg_parts, denoising_timeline, forward_diffusion
 from .models import delete, download, list_models, load, local_models, manager_status, unload, unload_all
-from .text import COURSE_TEMPERATURES, MAX_NEW_TOKENS, compare_temperatures, generate_text, token_distribution
+from .text import (COURSE_TEMPERATURES, MAX_NEW_TOKENS, chat, compare_temperatures, count_text_tokens, decode_tokens,
+                   export_text_code, generate_text, next_token, stream_chat, stream_text, token_distribution)
+from .templates import fill_template, text_template, text_templates
 from .video import generate_video
 
 __all__ = ["StudioError", "ImageResult", "list_models", "manager_status", "load", "unload", "unload_all",
            "download", "delete", "local_models", "model_defaults", "generate_image", "export_code", "count_tokens", "read_infotext",
            "image_samplers", "MAX_BATCH", "MAX_BATCH_COUNT", "MAX_NEW_TOKENS", "TextResult", "generate_text", "token_distribution",
-           "VideoResult", "generate_video", "forward_diffusion", "denoising_timeline", "cfg_parts", "xy_plot", "GridResult", "build_prompt", "translate_prompt", "optimisation_experiment", "compare_temperatures"]
+           "VideoResult", "generate_video", "forward_diffusion", "denoising_timeline", "cfg_parts", "xy_plot", "GridResult", "build_prompt", "translate_prompt", "optimisation_experiment", "compare_temperatures",
+           "stream_text", "chat", "stream_chat", "next_token", "decode_tokens", "count_text_tokens", "export_text_code",
+           "text_templates", "text_template", "fill_template"]

@@ -6,7 +6,9 @@ bars a learner sees are exactly what sampling draws from.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
+from typing import Iterator
 
 import torch
 
@@ -28,14 +30,16 @@ def uses_chat(tokenizer) -> bool:
 
 def encode(tm, prompt: str) -> torch.Tensor:
     """Token ids [1, n] of the prompt, wrapped in the chat template for instruct models."""
+    if uses_chat(tm.tokenizer):
+        return encode_messages(tm, [{"role": "user", "content": prompt}])
+    return tm.tokenizer(prompt, return_tensors="pt")["input_ids"].to(tm.model.device)
+
+
+def encode_messages(tm, messages: list[dict]) -> torch.Tensor:
+    """Token ids [1, n] of a conversation through the model's chat template, ready for the assistant's turn."""
     tok = tm.tokenizer
-    if uses_chat(tok):
-        text = tok.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
-                                       add_generation_prompt=True)
-        ids = tok(text, add_special_tokens=False, return_tensors="pt")["input_ids"]
-    else:
-        ids = tok(prompt, return_tensors="pt")["input_ids"]
-    return ids.to(tm.model.device)
+    text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return tok(text, add_special_tokens=False, return_tensors="pt")["input_ids"].to(tm.model.device)
 
 
 def context_window(tm) -> int:
@@ -69,17 +73,81 @@ def sampling_options(job: TextJob) -> dict:
     return dict(do_sample=True, temperature=job.temperature, top_k=job.top_k, top_p=job.top_p, **common)
 
 
+def _stop_criteria(stop: threading.Event | None):
+    """generate() ends at the next token once `stop` is set (the page's 停止 button)."""
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class OnEvent(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            return torch.full((input_ids.shape[0],), stop.is_set(), dtype=torch.bool, device=input_ids.device)
+
+    return StoppingCriteriaList([OnEvent()]) if stop is not None else None
+
+
 @torch.no_grad()
-def generate(tm, ids: torch.Tensor, job: TextJob, streamer=None) -> str:
-    """The continuation of `ids` as text (prompt not included)."""
+def generate_ids(tm, ids: torch.Tensor, job: TextJob, streamer=None, stop: threading.Event | None = None) -> list[int]:
+    """The new token ids after `ids`."""
     tok = tm.tokenizer
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     devices = [tm.model.device] if tm.model.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):  # the seed acts on this call only
         torch.manual_seed(job.seed)
         out = tm.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), pad_token_id=pad,
-                                streamer=streamer, **sampling_options(job))
-    return tok.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
+                                streamer=streamer, stopping_criteria=_stop_criteria(stop), **sampling_options(job))
+    return out[0, ids.shape[1]:].tolist()
+
+
+def generate(tm, ids: torch.Tensor, job: TextJob, stop: threading.Event | None = None) -> str:
+    """The continuation of `ids` as text (prompt not included)."""
+    return tm.tokenizer.decode(generate_ids(tm, ids, job, stop=stop), skip_special_tokens=True)
+
+
+def stream(tm, ids: torch.Tensor, job: TextJob, stop: threading.Event | None = None) -> Iterator[str]:
+    """The continuation so far, after each decoded piece; the last value equals generate()'s text.
+
+    transformers' TextIteratorStreamer hands pieces over from generate() running in a worker thread. If the
+    caller stops reading (a closed page), generation halts at the next token and the worker is joined before
+    this returns, so the model is never left running outside its lease.
+    """
+    from transformers import TextIteratorStreamer
+    streamer = TextIteratorStreamer(tm.tokenizer, skip_prompt=True, skip_special_tokens=True)
+    halt = _Either(stop)
+    result: dict = {}
+
+    def work():
+        try:
+            result["ids"] = generate_ids(tm, ids, job, streamer, halt)
+        except BaseException as exc:  # re-raised in the caller's thread
+            result["error"] = exc
+            streamer.end()
+
+    worker = threading.Thread(target=work, daemon=True, name="studio-text")
+    worker.start()
+    text = ""
+    try:
+        for piece in streamer:
+            text += piece
+            if piece:
+                yield text
+    finally:
+        halt.set()
+        worker.join()
+    if "error" in result:
+        raise result["error"]
+    final = tm.tokenizer.decode(result["ids"], skip_special_tokens=True)
+    if final != text or not text:  # the streamer holds back an unfinished character; the ids are the truth
+        yield final
+
+
+class _Either(threading.Event):
+    """Set when this event or the caller's `stop` is."""
+
+    def __init__(self, other: threading.Event | None):
+        super().__init__()
+        self._other = other
+
+    def is_set(self) -> bool:
+        return super().is_set() or (self._other is not None and self._other.is_set())
 
 
 def token_text(tokenizer, token_id: int) -> str:
@@ -89,10 +157,10 @@ def token_text(tokenizer, token_id: int) -> str:
 
 
 @torch.no_grad()
-def distribution(tm, ids: torch.Tensor, temperature: float, top_k: int, top_p: float,
-                 repetition_penalty: float, n: int) -> list[dict]:
-    """The n most likely next tokens: probability before and after temperature, the cumulative sum, and
-    whether top-k / top-p keep the token, with the final probability sampling draws from."""
+def probabilities(tm, ids: torch.Tensor, temperature: float, top_k: int, top_p: float,
+                  repetition_penalty: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(raw, after temperature, final, kept) over the vocabulary for the token after `ids`, through the same
+    processors generate() applies, in its order: repetition penalty, temperature, top-k, top-p."""
     from transformers import (LogitsProcessorList, RepetitionPenaltyLogitsProcessor, TemperatureLogitsWarper,
                               TopKLogitsWarper, TopPLogitsWarper)
     logits = tm.model(input_ids=ids).logits[:, -1, :].float()
@@ -110,6 +178,14 @@ def distribution(tm, ids: torch.Tensor, temperature: float, top_k: int, top_p: f
                                   ([TopPLogitsWarper(top_p)] if top_p < 1.0 else []))(ids, warped)
         final = torch.softmax(cut, dim=-1)[0]
         kept = torch.isfinite(cut[0])
+    return raw, tempered, final, kept
+
+
+def distribution(tm, ids: torch.Tensor, temperature: float, top_k: int, top_p: float,
+                 repetition_penalty: float, n: int) -> list[dict]:
+    """The n most likely next tokens: probability before and after temperature, the cumulative sum, and
+    whether top-k / top-p keep the token, with the final probability sampling draws from."""
+    raw, tempered, final, kept = probabilities(tm, ids, temperature, top_k, top_p, repetition_penalty)
     order = torch.argsort(raw, descending=True)[:n]
     cumulative = torch.cumsum(tempered[torch.argsort(tempered, descending=True)], 0)
     rows = []
@@ -118,3 +194,12 @@ def distribution(tm, ids: torch.Tensor, temperature: float, top_k: int, top_p: f
                          p_temperature=float(tempered[i]), cumulative=float(cumulative[rank]),
                          kept=bool(kept[i]), p_final=float(final[i])))
     return rows
+
+
+def sample_next(tm, ids: torch.Tensor, temperature: float, top_k: int, top_p: float, repetition_penalty: float,
+                seed: int) -> int:
+    """One token drawn from the final distribution (the most likely one at temperature 0), seeded."""
+    _raw, _tempered, final, _kept = probabilities(tm, ids, temperature, top_k, top_p, repetition_penalty)
+    if temperature == 0:
+        return int(final.argmax())
+    return int(torch.multinomial(final.cpu(), 1, generator=torch.Generator().manual_seed(seed)))

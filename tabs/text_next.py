@@ -1,0 +1,114 @@
+"""文本生成 · 下一个词: the next-token distribution (live with the knobs) and stepping through generation.
+
+The walk keeps token ids (never re-tokenised text); each step's bars come from the model's real logits
+after the same processors generate() uses.
+"""
+import random
+
+import gradio as gr
+import pandas as pd
+
+from studio import api
+
+from .ui import GPU, UI, guarded, s
+
+TOP_N = 15
+
+
+def _shown(token: str) -> str:
+    """Whitespace tokens made visible on a chart axis."""
+    return token.replace("\n", "↵").replace(" ", "␣") or "∅"
+
+
+def _views(rows: list[dict], lang: str):
+    """(chart update, table, token ids in table order) from api.token_distribution rows."""
+    kept, cut = s("text.kept", lang), s("text.cut", lang)
+    labels = [f"{r['rank']}. {_shown(r['token'])}" for r in rows]
+    chart = pd.DataFrame({"token": labels, "p": [r["p_temperature"] for r in rows],
+                          "status": [kept if r["kept"] else cut for r in rows]})
+    table = pd.DataFrame([[label, f"{r['p_raw']:.4f}", f"{r['p_temperature']:.4f}", f"{r['cumulative']:.4f}",
+                           kept if r["kept"] else cut, f"{r['p_final']:.4f}"] for label, r in zip(labels, rows)],
+                         columns=s("text.cols", lang).split("|"))
+    return gr.update(value=chart, x_label_angle=-40, sort=labels), table, [r["token_id"] for r in rows]
+
+
+@guarded
+def token_distribution(prompt, model, temperature, top_k, top_p, repetition_penalty, walk=None, lang="zh"):
+    rows = api.token_distribution(prompt, model, temperature, top_k, top_p, TOP_N,
+                                  repetition_penalty=repetition_penalty, continuation=walk or [], lang=lang)
+    return _views(rows, lang)
+
+
+def _walk_views(prompt, model, walk):
+    """The sentence so far: its text, and its tokens numbered by step."""
+    decoded = api.decode_tokens(walk, model) if walk else {"text": "", "tokens": []}
+    chips = [(prompt, None)] + [(_shown(p), str(i + 1)) for i, p in enumerate(decoded["tokens"])]
+    return decoded["text"], chips
+
+
+@guarded
+def step(prompt, model, temperature, top_k, top_p, repetition_penalty, walk, walk_seed, lang="zh"):
+    """Sample one token with the current knobs; the step seed is fixed once (shown back) so a re-walk repeats."""
+    seed = int(walk_seed) if walk_seed is not None and int(walk_seed) >= 0 else random.randint(0, 2**32 - 1)
+    result = api.next_token(prompt, model, walk or [], temperature, top_k, top_p, repetition_penalty, seed, lang=lang)
+    return _after_step(prompt, model, temperature, top_k, top_p, repetition_penalty, result["ids"], lang) + (seed,)
+
+
+@guarded
+def choose(prompt, model, temperature, top_k, top_p, repetition_penalty, walk, row_ids, lang="zh",
+           evt: gr.SelectData = None):
+    """A click on a row of the table: that token, whatever sampling would have drawn."""
+    row = evt.index[0] if evt is not None and isinstance(evt.index, (list, tuple)) else None
+    if row is None or not row_ids or row >= len(row_ids):
+        return (gr.update(),) * 6
+    return _after_step(prompt, model, temperature, top_k, top_p, repetition_penalty, [*(walk or []), row_ids[row]],
+                       lang)
+
+
+@guarded
+def undo(prompt, model, temperature, top_k, top_p, repetition_penalty, walk, lang="zh"):
+    return _after_step(prompt, model, temperature, top_k, top_p, repetition_penalty, (walk or [])[:-1], lang)
+
+
+def _after_step(prompt, model, temperature, top_k, top_p, repetition_penalty, walk, lang):
+    """(walk, text, chips, chart, table, row ids) after the walk changed."""
+    text, chips = _walk_views(prompt, model, walk)
+    chart, table, ids = token_distribution.__wrapped__(prompt, model, temperature, top_k, top_p, repetition_penalty,
+                                                       walk, lang)
+    return walk, prompt + text, chips, chart, table, ids
+
+
+def build(ui: UI, lang: gr.State, prompt, model, knobs: list) -> None:
+    """The 下一个词 accordion (inside the text tab's right column)."""
+    walk, row_ids = gr.State([]), gr.State([])
+    with ui.on_lang(gr.Accordion(s("text.next", ui.lang), open=True), lambda lg: {"label": s("text.next", lg)}):
+        ui.md("text.formula")
+        chart = ui.add(gr.BarPlot, "text.chart", x="token", y="p", color="status", height=280,
+                       color_map={s("text.kept", lg): "#f97316" for lg in ("zh", "en")}
+                       | {s("text.cut", lg): "#cbd5e1" for lg in ("zh", "en")}, y_lim=[0, None])
+        table = ui.add(gr.Dataframe, "text.table", interactive=False, wrap=True)
+        show = ui.button("text.show_next")
+        ui.md("text.step_intro")
+        walk_text = ui.add(gr.Textbox, "text.walk", lines=2, interactive=False)
+        chips = ui.add(gr.HighlightedText, "text.walk_tokens", combine_adjacent=False, show_legend=False)
+        with gr.Row():
+            step_go = ui.button("text.step", variant="primary")
+            undo_go = ui.button("text.undo")
+            reset_go = ui.button("text.reset")
+        walk_seed = ui.add(gr.Number, "text.walk_seed", value=-1, precision=0)
+    dist_inputs = [prompt, model, *knobs, walk, lang]
+    views = [chart, table, row_ids]
+    stepped = [walk, walk_text, chips, chart, table, row_ids]
+    show.click(token_distribution, dist_inputs, views, api_name="token_distribution", concurrency_id=GPU)
+    # Dragging a knob redraws the bars at once: a teacher shows the distribution flattening and sharpening.
+    for knob in knobs:
+        knob.change(token_distribution, dist_inputs, views, api_visibility="private", concurrency_id=GPU,
+                    show_progress="hidden", trigger_mode="always_last")
+    step_go.click(step, [prompt, model, *knobs, walk, walk_seed, lang], [*stepped, walk_seed],
+                  api_visibility="private", concurrency_id=GPU)
+    table.select(choose, [prompt, model, *knobs, walk, row_ids, lang], stepped, api_visibility="private",
+                 concurrency_id=GPU)
+    undo_go.click(undo, [prompt, model, *knobs, walk, lang], stepped, api_visibility="private", concurrency_id=GPU)
+    # A new prompt or model starts a new sentence: the old ids belong to the old one.
+    for trigger in (reset_go.click, prompt.change, model.change):
+        trigger(lambda: ([], "", None), None, [walk, walk_text, chips], api_visibility="private", queue=False)

@@ -116,3 +116,20 @@ def load_wan(spec: ModelSpec, device: str):
     apply_pipeline_options(pipe, device, spec.options)
     pipe.set_progress_bar_config(disable=True)
     return pipe
+
+
+@loader("espeak")
+def load_espeak(spec: ModelSpec, device: str):
+    from .engines.espeak import Espeak
+    return Espeak(spec.path)
+
+
+@loader("chattts")
+def load_chattts(spec: ModelSpec, device: str):
+    """ChatTTS from its downloaded folder: source="custom" (the default "local" runs a downloader) and an
+    explicit device (its own pick falls back to the CPU below ~2 GB of free GPU memory)."""
+    import ChatTTS
+    chat = ChatTTS.Chat()
+    if not chat.load(source="custom", custom_path=str(spec.path), device=torch.device(device), compile=False):
+        raise StudioError("load_failed", model=spec.title, reason="ChatTTS.Chat.load returned False")
+    return chat

@@ -121,7 +121,8 @@ class ModelManager:
 
     def _evict(self, entry: Entry) -> None:
         key = entry.spec.key
-        if entry.device.startswith("cuda") and settings().park_on_cpu and not entry.parked:
+        movable = hasattr(entry.obj, "to")  # engines such as ChatTTS or eSpeak are dropped, not parked
+        if entry.device.startswith("cuda") and settings().park_on_cpu and not entry.parked and movable:
             try:
                 self._make_room(entry.bytes, "cpu", entry.spec, keep=key)
                 entry.obj.to("cpu")

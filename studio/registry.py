@@ -25,12 +25,18 @@ class ModelCard:
     modelscope_id: str | None = None
     hf_id: str | None = None
     revision: dict[str, str] = field(default_factory=dict)  # per hub: revision to download
-    builtin: bool = False  # ships in assets/models (the mini models)
+    builtin: bool = False  # ships in assets/models (the mini models), or with an installed package (package_data)
+    package_data: str | None = None  # "package:folder": a built-in engine's files inside an installed wheel
     ignore_patterns: tuple[str, ...] = ()
     defaults: dict = field(default_factory=dict)  # generation defaults and limits for the tabs
     options: dict = field(default_factory=dict)  # memory options: vae_slicing, vae_tiling, cpu_offload
 
     def local_folder(self) -> Path | None:
+        if self.package_data:
+            import importlib.util
+            package, folder = self.package_data.split(":")
+            found = importlib.util.find_spec(package)
+            return Path(found.origin).parent / folder if found and found.origin else None
         return MINI_DIR / self.key if self.builtin else None
 
     def download_ignore(self) -> list[str]:
@@ -54,7 +60,8 @@ CARDS: dict[str, ModelCard] = {c.key: c for c in [
               defaults=dict(width=64, height=64, num_frames=17, fps=8, steps=20, cfg_scale=5.0, max_side=128,
                             max_frames=33)),
     ModelCard("espeak", "speech", {"zh": "eSpeak NG（离线机器音，供练习）", "en": "eSpeak NG (offline robotic voice, for practice)"},
-              "espeak", 20 * MB, "GPL-3.0 (espeak-ng)", builtin=True),
+              "espeak", 20 * MB, "GPL-3.0 (espeak-ng)", builtin=True, package_data="espeakng_loader:espeak-ng-data",
+              defaults=dict(voice="cmn", rate=175, pitch=50, volume=100)),
     ModelCard("sd15", "image", {"zh": "Stable Diffusion 1.5", "en": "Stable Diffusion 1.5"},
               "sd", 2 * GB, "CreativeML OpenRAIL-M",
               modelscope_id="AI-ModelScope/stable-diffusion-v1-5", hf_id="stable-diffusion-v1-5/stable-diffusion-v1-5",

@@ -27,9 +27,13 @@ class TextResult:
 @dataclass
 class SpeechResult:
     sample_rate: int
-    audio: object  # float32 numpy array
-    path: Path | None
+    audio: object  # float32 numpy array, mono
+    path: Path | None  # the saved WAV (a .json sidecar of the parameters lies beside it)
     notices: list[str] = field(default_factory=list)
+    seed: int | None = None  # ChatTTS voice seed
+    text_seed: int | None = None  # ChatTTS refine seed
+    speaker: str | None = None  # ChatTTS speaker string: paste it back to keep the voice
+    refined_text: str | None = None  # what ChatTTS's refine step made of the text (tokens written in)
 
 
 @dataclass

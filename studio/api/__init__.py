@@ -9,7 +9,7 @@ The Gradio events call these functions and carry the same names (`api_name`), so
 message reads in Chinese or English (`err.message("en")`); `lang=` picks the language of notices.
 """
 from ..errors import StudioError
-from ..results import GridResult, ImageResult, TextResult, VideoResult
+from ..results import GridResult, ImageResult, SpeechResult, TextResult, VideoResult
 from .common import model_defaults
 from .image import MAX_BATCH, MAX_BATCH_COUNT, count_tokens, export_code, generate_image, image_samplers, read_infotext
 from .experiment import optimisation_experiment
@@ -20,6 +20,7 @@ from .models import delete, download, list_models, load, local_models, manager_s
 from .text import (COURSE_TEMPERATURES, MAX_NEW_TOKENS, chat, compare_temperatures, count_text_tokens, decode_tokens,
                    export_text_code, generate_text, next_token, stream_chat, stream_text, token_distribution)
 from .templates import fill_template, text_template, text_templates
+from .speech import dialogue, fixed_voice, prosody_comparison, speech_code, synthesize_speech
 from .video import generate_video
 
 __all__ = ["StudioError", "ImageResult", "list_models", "manager_status", "load", "unload", "unload_all",
@@ -27,4 +28,6 @@ __all__ = ["StudioError", "ImageResult", "list_models", "manager_status", "load"
            "image_samplers", "MAX_BATCH", "MAX_BATCH_COUNT", "MAX_NEW_TOKENS", "TextResult", "generate_text", "token_distribution",
            "VideoResult", "generate_video", "forward_diffusion", "denoising_timeline", "cfg_parts", "xy_plot", "GridResult", "build_prompt", "translate_prompt", "optimisation_experiment", "compare_temperatures",
            "stream_text", "chat", "stream_chat", "next_token", "decode_tokens", "count_text_tokens", "export_text_code",
-           "text_templates", "text_template", "fill_template"]
+           "text_templates", "text_template", "fill_template",
+           "synthesize_speech", "dialogue", "SpeechResult",
+           "prosody_comparison", "fixed_voice", "speech_code"]

@@ -248,3 +248,20 @@ def test_text_streams_chats_and_shows_code_through_gradio_client(client):
 def _text_of(message: dict) -> str:
     content = message["content"]
     return content if isinstance(content, str) else "".join(p.get("text", "") for p in content)
+
+
+def test_speech_through_gradio_client(client):
+    names = [p["parameter_name"] for p in
+             client.view_api(return_format="dict", print_info=False)["named_endpoints"]["/synthesize_speech"]["parameters"]]
+    assert names[:4] == ["text", "model", "seed", "text_seed"] and "voice" in names
+    audio, used, speaker, phonemes, view, notices = client.predict(
+        "你好，欢迎来到课堂。", "espeak", 2, 42, True, 2, 0, 6, 5, 0.3, 0.7, 20, "", "cmn", 175, 50, 100,
+        api_name="/synthesize_speech")
+    import wave
+    with wave.open(audio) as w:
+        assert w.getframerate() == 22050 and w.getnframes() > 22050  # over a second of speech
+    assert phonemes and "ni" in phonemes  # eSpeak's phonemes for 你
+    with pytest.raises(Exception) as err:
+        client.predict("[laugh]", "espeak", 2, 42, True, 2, 0, 6, 5, 0.3, 0.7, 20, "", "cmn", 175, 50, 100,
+                       api_name="/synthesize_speech")
+    assert "控制标记" in str(err.value)

@@ -1,0 +1,191 @@
+"""语音合成: ChatTTS with its prosody controls, eSpeak NG offline, the course's experiments and 原理."""
+import random
+
+import gradio as gr
+
+from studio import api
+from studio.audio_view import picture
+from studio.engines.espeak import VOICES
+from studio.hub import find_local
+from studio.registry import CARDS
+
+from .ui import GPU, UI, guarded, notices_md, s
+
+WORD_TOKENS = ("[uv_break]", "[laugh]", "[lbreak]")
+# Insert at the textarea's cursor (the page knows it, the server does not); at the end when it has none.
+INSERT_JS = """(text) => {{
+  const box = document.querySelector('#speech_text textarea');
+  const at = box && box.selectionStart != null ? box.selectionStart : text.length;
+  const end = box && box.selectionEnd != null ? box.selectionEnd : text.length;
+  return text.slice(0, at) + '{token}' + text.slice(end);
+}}"""
+
+
+def default_engine() -> str:
+    """ChatTTS when its weights are here, else the offline voice."""
+    return "chattts" if find_local(CARDS["chattts"]) is not None else "espeak"
+
+
+def _controls(refine, oral, laugh, pause, speed, temperature, top_p, top_k, speaker, voice, rate, pitch, volume):
+    return dict(refine=refine, oral=oral, laugh=laugh, pause=pause, speed=speed, temperature=temperature,
+                top_p=top_p, top_k=top_k, speaker=speaker, voice=voice, rate=rate, pitch=pitch, volume=volume)
+
+
+def _audio(result):
+    return str(result.path) if result.path else (result.sample_rate, result.audio)
+
+
+@guarded
+def synthesize_speech(text, model, seed, text_seed, refine, oral, laugh, pause, speed, temperature, top_p, top_k,
+                      speaker, voice, rate, pitch, volume, lang="zh"):
+    r = api.synthesize_speech(text, model, seed, text_seed=text_seed, lang=lang,
+                              **_controls(refine, oral, laugh, pause, speed, temperature, top_p, top_k, speaker,
+                                          voice, rate, pitch, volume))
+    seeds = f"{r.seed} / {r.text_seed}" if model != "espeak" else "-"
+    middle = r.refined_text if r.refined_text is not None else _phonemes(text, model, voice)
+    return (_audio(r), seeds, r.speaker or speaker or "", middle, picture(r.audio, r.sample_rate),
+            notices_md(r.notices))
+
+
+def _phonemes(text, model, voice) -> str:
+    if model != "espeak":
+        return ""
+    from studio.manager import manager
+    return manager().run("espeak", lambda engine: engine.phonemes(text, voice))
+
+
+@guarded
+def prosody(text, model, seed, text_seed, refine, oral, laugh, pause, speed, temperature, top_p, top_k, speaker,
+            voice, rate, pitch, volume, lang="zh"):
+    controls = _controls(refine, oral, laugh, pause, speed, temperature, top_p, top_k, speaker, voice, rate, pitch,
+                         volume)
+    for key in ("refine", "oral", "laugh", "pause", "rate"):  # the experiment sets these itself
+        controls.pop(key)
+    text_seed = random.randint(0, 99999) if int(text_seed) < 0 else text_seed  # one text seed for all three
+    results = api.prosody_comparison(text, model, seed, text_seed=text_seed, lang=lang, **controls)
+    return (*[_audio(r) for r in results], notices_md(results[0].notices))
+
+
+@guarded
+def fixed(text, second, model, seed, refine, oral, laugh, pause, speed, temperature, top_p, top_k, speaker, voice,
+          rate, pitch, volume, lang="zh"):
+    controls = _controls(refine, oral, laugh, pause, speed, temperature, top_p, top_k, speaker, voice, rate, pitch,
+                         volume)
+    results = api.fixed_voice([text, second], model, seed, lang=lang, **controls)
+    return (*[_audio(r) for r in results], notices_md(results[0].notices))
+
+
+@guarded
+def dialogue(script, model, seed, seed_b, refine, oral, laugh, pause, speed, temperature, top_p, top_k, speaker,
+             voice, rate, pitch, volume, lang="zh"):
+    controls = _controls(refine, oral, laugh, pause, speed, temperature, top_p, top_k, speaker, voice, rate, pitch,
+                         volume)
+    controls.pop("speaker")  # two voices: one from each seed
+    a = random.randint(0, 2**31) if int(seed) < 0 else int(seed)
+    r = api.dialogue(script, model, a, int(seed_b), lang=lang, **controls)
+    return _audio(r), notices_md(r.notices)
+
+
+@guarded
+def speech_code(text, model, seed, text_seed, used, refine, oral, laugh, pause, speed, temperature, top_p, top_k,
+                speaker, voice, rate, pitch, volume, lang="zh"):
+    """The script for the current controls; seeds of -1 take the last run's, so the code makes that audio."""
+    if "/" in str(used):
+        last_voice, last_text = (int(x) for x in str(used).split("/"))
+        seed = last_voice if int(seed) < 0 else seed
+        text_seed = last_text if int(text_seed) < 0 else text_seed
+    return api.speech_code(text, model, seed, text_seed=text_seed, lang=lang,
+                           **_controls(refine, oral, laugh, pause, speed, temperature, top_p, top_k, speaker, voice,
+                                       rate, pitch, volume))
+
+
+def engine_groups(model):
+    chattts = model != "espeak"
+    return gr.update(visible=chattts), gr.update(visible=not chattts)
+
+
+def build(ui: UI, lang: gr.State) -> None:
+    engine = default_engine()
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=5):
+            model = ui.model_picker("speech.model", "speech", engine)
+            text = ui.add(gr.Textbox, "speech.text", lines=4, elem_id="speech_text",
+                          value="大家好，欢迎来到 AIGC 创作工坊。今天我们一起体验语音合成。")
+            with gr.Row():
+                ui.md("speech.insert")
+                inserts = [gr.Button(token, size="sm") for token in WORD_TOKENS]
+            with gr.Group(visible=engine != "espeak") as chattts_box:
+                ui.md("speech.chattts")
+                with gr.Row(equal_height=True):
+                    seed = ui.add(gr.Number, "speech.seed", value=2, precision=0, scale=4)
+                    seed_dice = ui.button("speech.dice", scale=1, min_width=60)
+                    text_seed = ui.add(gr.Number, "speech.text_seed", value=42, precision=0, scale=4)
+                    text_dice = ui.button("speech.dice", scale=1, min_width=60)
+                refine = ui.add(gr.Checkbox, "speech.refine", value=True)
+                with gr.Row():
+                    oral = ui.add(gr.Slider, "speech.oral", minimum=0, maximum=9, step=1, value=2)
+                    laugh = ui.add(gr.Slider, "speech.laugh", minimum=0, maximum=2, step=1, value=0)
+                    pause = ui.add(gr.Slider, "speech.break", minimum=0, maximum=7, step=1, value=6)
+                with gr.Row():
+                    speed = ui.add(gr.Slider, "speech.speed", minimum=0, maximum=9, step=1, value=5)
+                    temperature = ui.add(gr.Slider, "speech.temperature", minimum=0.01, maximum=1.5, step=0.01,
+                                         value=0.3)
+                with gr.Row():
+                    top_p = ui.add(gr.Slider, "speech.top_p", minimum=0.01, maximum=1, step=0.01, value=0.7)
+                    top_k = ui.add(gr.Slider, "speech.top_k", minimum=1, maximum=100, step=1, value=20)
+                speaker = ui.add(gr.Textbox, "speech.speaker", lines=2, buttons=["copy"])
+            with gr.Group(visible=engine == "espeak") as espeak_box:
+                ui.md("speech.espeak")
+                voice = ui.add(gr.Dropdown, "speech.voice", choices=[(f"{k} · {v}", k) for k, v in VOICES.items()],
+                               value="cmn")
+                with gr.Row():
+                    rate = ui.add(gr.Slider, "speech.rate", minimum=80, maximum=450, step=5, value=175)
+                    pitch = ui.add(gr.Slider, "speech.pitch", minimum=0, maximum=99, step=1, value=50)
+                    volume = ui.add(gr.Slider, "speech.volume", minimum=0, maximum=200, step=5, value=100)
+            with gr.Row():
+                go = ui.button("speech.go", variant="primary", scale=2)
+                show_code = ui.button("speech.show_code", scale=1)
+        with gr.Column(scale=5):
+            notices = gr.Markdown(min_height=48)
+            audio = ui.add(gr.Audio, "speech.audio", type="filepath", interactive=False)
+            used = ui.add(gr.Textbox, "speech.used_seed", interactive=False)
+            code = ui.add(gr.Code, "speech.code", language="python", visible=False)
+            with ui.on_lang(gr.Accordion(s("speech.explain", ui.lang), open=True),
+                            lambda lg: {"label": s("speech.explain", lg)}):
+                ui.md("speech.explain_intro")
+                middle = ui.add(gr.Textbox, "speech.phonemes", lines=2, interactive=False)
+                view = ui.add(gr.Image, "speech.view", interactive=False, type="pil")
+            with ui.on_lang(gr.Accordion(s("speech.presets", ui.lang), open=False),
+                            lambda lg: {"label": s("speech.presets", lg)}):
+                ui.md("speech.prosody")
+                with gr.Row():
+                    compared = [gr.Audio(label=name, type="filepath", interactive=False) for name in ("1", "2", "3")]
+                prosody_go = ui.button("speech.prosody_go")
+                ui.md("speech.fixed")
+                second = ui.add(gr.Textbox, "speech.fixed_second", value="同一个音色，换一句话，听起来还是同一个人。")
+                with gr.Row():
+                    same = [gr.Audio(label=name, type="filepath", interactive=False) for name in ("1", "2")]
+                fixed_go = ui.button("speech.fixed_go")
+                ui.md("speech.dialogue")
+                script = ui.add(gr.Textbox, "speech.script", lines=4,
+                                value="A: 你好，今天学什么？\nB: 今天学语音合成。\nA: 太好了，我们开始吧！")
+                seed_b = ui.add(gr.Number, "speech.seed_b", value=7, precision=0)
+                dialogue_audio = gr.Audio(type="filepath", interactive=False, show_label=False)
+                dialogue_go = ui.button("speech.dialogue_go")
+    controls = [refine, oral, laugh, pause, speed, temperature, top_p, top_k, speaker, voice, rate, pitch, volume]
+    go.click(synthesize_speech, [text, model, seed, text_seed, *controls, lang],
+             [audio, used, speaker, middle, view, notices], api_name="synthesize_speech", concurrency_id=GPU,
+             show_progress_on=[notices])
+    show_code.click(speech_code, [text, model, seed, text_seed, used, *controls, lang], code, api_name="speech_code",
+                    concurrency_limit=None).success(lambda: gr.update(visible=True), None, code, queue=False)
+    for button, token in zip(inserts, WORD_TOKENS):
+        button.click(None, text, text, js=INSERT_JS.format(token=token))
+    seed_dice.click(lambda: random.randint(0, 99999), None, seed, api_visibility="private", queue=False)
+    text_dice.click(lambda: random.randint(0, 99999), None, text_seed, api_visibility="private", queue=False)
+    model.change(engine_groups, model, [chattts_box, espeak_box], api_visibility="private", queue=False)
+    prosody_go.click(prosody, [text, model, seed, text_seed, *controls, lang], [*compared, notices],
+                     api_name="prosody_comparison", concurrency_id=GPU, show_progress_on=[notices])
+    fixed_go.click(fixed, [text, second, model, seed, *controls, lang], [*same, notices], api_name="fixed_voice",
+                   concurrency_id=GPU, show_progress_on=[notices])
+    dialogue_go.click(dialogue, [script, model, seed, seed_b, *controls, lang], [dialogue_audio, notices],
+                      api_name="dialogue", concurrency_id=GPU, show_progress_on=[notices])

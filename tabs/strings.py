@@ -14,8 +14,6 @@ STRINGS: dict[str, tuple[str, str]] = {
     "tab.finetune": ("模型微调 (LoRA)", "Fine-tuning (LoRA)"),
     "tab.models": ("模型管理", "Models"),
     # tabs whose engine is not built yet
-    "pending.speech": ("### 语音合成：尚未完成\n这里将提供 ChatTTS（韵律控制、固定音色、多角色对话）和离线的 eSpeak 引擎。推理引擎还没有接入。",
-                       "### Speech: not built yet\nThis tab will offer ChatTTS (prosody controls, fixed voices, dialogue) and the offline eSpeak engine. Its engine is not connected yet."),
     "pending.crossmodal": ("### 跨模态创作：尚未完成\n这里将完成课程的“拓扑学科普”项目：文本 → 配图 → 图文网页，以及系列和分镜练习。",
                            "### Cross-modal: not built yet\nThis tab will run the course's topology popular-science project: text -> images -> an illustrated page, plus the series and storyboard exercises."),
     "pending.finetune": ("### 模型微调：尚未完成\n这里将用 peft 在 UNet 的注意力层上训练 LoRA（rank 8），并在文生图中加载对比。",

@@ -43,8 +43,7 @@ def synthesize_speech(text, model, seed, text_seed, refine, oral, laugh, pause, 
                                           voice, rate, pitch, volume))
     seeds = f"{r.seed} / {r.text_seed}" if model != "espeak" else "-"
     middle = r.refined_text if r.refined_text is not None else _phonemes(text, model, voice)
-    return (_audio(r), seeds, r.speaker or speaker or "", middle, picture(r.audio, r.sample_rate),
-            notices_md(r.notices))
+    return (_audio(r), seeds, r.speaker or "", middle, picture(r.audio, r.sample_rate), notices_md(r.notices))
 
 
 def _phonemes(text, model, voice) -> str:
@@ -100,8 +99,9 @@ def speech_code(text, model, seed, text_seed, used, refine, oral, laugh, pause, 
 
 
 def engine_groups(model):
+    """ChatTTS's controls (and its voice string) or eSpeak's, never both: a control must act on the engine."""
     chattts = model != "espeak"
-    return gr.update(visible=chattts), gr.update(visible=not chattts)
+    return gr.update(visible=chattts), gr.update(visible=chattts), gr.update(visible=not chattts)
 
 
 def build(ui: UI, lang: gr.State) -> None:
@@ -133,7 +133,7 @@ def build(ui: UI, lang: gr.State) -> None:
                 with gr.Row():
                     top_p = ui.add(gr.Slider, "speech.top_p", minimum=0.01, maximum=1, step=0.01, value=0.7)
                     top_k = ui.add(gr.Slider, "speech.top_k", minimum=1, maximum=100, step=1, value=20)
-                speaker = ui.add(gr.Textbox, "speech.speaker", lines=2, buttons=["copy"])
+                speaker = ui.add(gr.Textbox, "speech.speaker", lines=2)
             with gr.Group(visible=engine == "espeak") as espeak_box:
                 ui.md("speech.espeak")
                 voice = ui.add(gr.Dropdown, "speech.voice", choices=[(f"{k} · {v}", k) for k, v in VOICES.items()],
@@ -149,6 +149,8 @@ def build(ui: UI, lang: gr.State) -> None:
             notices = gr.Markdown(min_height=48)
             audio = ui.add(gr.Audio, "speech.audio", type="filepath", interactive=False)
             used = ui.add(gr.Textbox, "speech.used_seed", interactive=False)
+            speaker_out = ui.add(gr.Textbox, "speech.speaker_out", lines=2, interactive=False, buttons=["copy"],
+                                 visible=engine != "espeak")
             code = ui.add(gr.Code, "speech.code", language="python", visible=False)
             with ui.on_lang(gr.Accordion(s("speech.explain", ui.lang), open=True),
                             lambda lg: {"label": s("speech.explain", lg)}):
@@ -174,7 +176,7 @@ def build(ui: UI, lang: gr.State) -> None:
                 dialogue_go = ui.button("speech.dialogue_go")
     controls = [refine, oral, laugh, pause, speed, temperature, top_p, top_k, speaker, voice, rate, pitch, volume]
     go.click(synthesize_speech, [text, model, seed, text_seed, *controls, lang],
-             [audio, used, speaker, middle, view, notices], api_name="synthesize_speech", concurrency_id=GPU,
+             [audio, used, speaker_out, middle, view, notices], api_name="synthesize_speech", concurrency_id=GPU,
              show_progress_on=[notices])
     show_code.click(speech_code, [text, model, seed, text_seed, used, *controls, lang], code, api_name="speech_code",
                     concurrency_limit=None).success(lambda: gr.update(visible=True), None, code, queue=False)
@@ -182,7 +184,7 @@ def build(ui: UI, lang: gr.State) -> None:
         button.click(None, text, text, js=INSERT_JS.format(token=token))
     seed_dice.click(lambda: random.randint(0, 99999), None, seed, api_visibility="private", queue=False)
     text_dice.click(lambda: random.randint(0, 99999), None, text_seed, api_visibility="private", queue=False)
-    model.change(engine_groups, model, [chattts_box, espeak_box], api_visibility="private", queue=False)
+    model.change(engine_groups, model, [chattts_box, speaker_out, espeak_box], api_visibility="private", queue=False)
     prosody_go.click(prosody, [text, model, seed, text_seed, *controls, lang], [*compared, notices],
                      api_name="prosody_comparison", concurrency_id=GPU, show_progress_on=[notices])
     fixed_go.click(fixed, [text, second, model, seed, *controls, lang], [*same, notices], api_name="fixed_voice",

@@ -47,7 +47,8 @@ import torch
 HUB_SNAPSHOT = Path("models--2Noise--ChatTTS") / "snapshots" / "tiny"
 
 SIGN, ONE, END, AFTER, FRAC = range(5)  # residual dims carrying the stop signal (see the docstring)
-STOP_SHARE = 0.75  # EOS once 75% of the sequence is at/after the end-of-prompt marker: ~3 new tokens per prompt token
+CODE_SHARE = 0.75  # audio EOS once 75% of the sequence is at/after [Ptts]: ~3 codes per prompt token
+REFINE_SHARE = 0.6  # text EOS once 60% is at/after [Pbreak]: ~1.5 refined tokens per input token
 G, GUARD = 40.0, 2.0  # EOS sharpness (logit per unit of FRAC share) and first-step guard
 QUIET, BOOST, NOISE = 1e-3, 0.05, 0.02  # flat head rows, lift of ordinary text ids, embedding noise
 
@@ -99,9 +100,9 @@ def _tokenizer(folder: Path):
     return tok
 
 
-def _eos_row(hidden: int) -> torch.Tensor:
+def _eos_row(hidden: int, share: float) -> torch.Tensor:
     row = torch.zeros(hidden)
-    row[FRAC], row[ONE], row[SIGN] = G, -G * STOP_SHARE - GUARD, GUARD
+    row[FRAC], row[ONE], row[SIGN] = G, -G * share - GUARD, GUARD
     return row
 
 
@@ -128,7 +129,7 @@ def _embed(cfg, tok) -> dict[str, torch.Tensor]:
     head = torch.randn(e.num_text_tokens, e.hidden_size) * QUIET
     head[:, :5] = 0
     head[ordinary, ONE] = BOOST
-    head[ids("[Ebreak]")] = _eos_row(e.hidden_size)
+    head[ids("[Ebreak]")] = _eos_row(e.hidden_size, REFINE_SHARE)
     sd["head_text.parametrizations.weight.original0"], sd["head_text.parametrizations.weight.original1"] = _as_weight_norm(head)
 
     for q in range(e.num_vq):  # an audio frame's input is the sum of its num_vq code embeddings
@@ -138,7 +139,7 @@ def _embed(cfg, tok) -> dict[str, torch.Tensor]:
         sd[f"emb_code.{q}.weight"] = code
         head = torch.randn(e.num_audio_tokens, e.hidden_size) * QUIET
         head[:, :5] = 0
-        head[e.num_audio_tokens - 1] = _eos_row(e.hidden_size)  # ChatTTS's EOS code is num_audio_tokens - 1
+        head[e.num_audio_tokens - 1] = _eos_row(e.hidden_size, CODE_SHARE)  # ChatTTS's EOS code is num_audio_tokens - 1
         g, v = _as_weight_norm(head)
         sd[f"head_code.{q}.parametrizations.weight.original0"], sd[f"head_code.{q}.parametrizations.weight.original1"] = g, v
     return sd

@@ -4,29 +4,34 @@ What `Chat.load` reads, and why each piece is shaped as it is:
 
 * `Chat()` always builds its modules from the package's own `ChatTTS.config.Config()` defaults; no file
   overrides them. So Vocos (8 ConvNeXt layers, dim 512, 100 mels), DVAE, Decoder and Embed (hidden 768,
-  21178 text rows, 626 audio rows x 4 codebooks) must have their full sizes: `load_state_dict` is strict.
-  They are the package's own classes with their default random init, stored as float16 (about 180 MB in
+  21178 text rows, 626 audio rows x 4 codebooks) keep their full sizes: `load_state_dict` is strict.
+  They are the package's own classes with their default random init, stored as float16 (about 190 MB in
   all; `load_state_dict` casts back to float32). The mel buffers (window, filterbank) are kept as built.
+  Two touches: the Decoder is bias-free and the Vocos log-magnitude has a -14 floor, because ChatTTS
+  zero-pads the shorter rows of a batch and then drops samples under 1e-5, so zeros must decode to
+  silence (else every piece of a batch comes back as long as the longest).
 * The GPT is the one piece read from the folder: `LlamaModel.from_pretrained("asset/gpt")`, so its
   config.json may be tiny (2 layers, MLP 128). Its width must stay 768 because it eats Embed's vectors.
 * Random weights never emit end-of-sequence on purpose, and the studio passes `manual_seed`, which
   reseeds the sampler at every step (so a low EOS probability is hit never or at once). Runs would go to
-  `max_new_token` (384 text / 2048 code tokens: minutes). So Embed and the first GPT head are hand-set,
-  on residual dims 0-4, to stop at a length proportional to the prompt, whatever the seed:
+  `max_new_token` (384 text / 2048 code tokens: minutes). So Embed and head 0 of each GPT layer are
+  hand-set, on residual dims 0-4, to stop at a length proportional to the prompt, whatever the seed:
     dim 0 SIGN  +1 for text and audio tokens, -1 for control tokens ([Ptts], [break_6], ...)
-    dim 1 ONE   +1 for every token (a constant, RMSNorm makes the others relative to it)
+    dim 1 ONE   +1 for every token (a constant; RMSNorm scales the others relative to it)
     dim 2 END   +1 only on the end-of-prompt markers [Pbreak] (refine) and [Ptts] (audio codes)
     dim 3 AFTER layer 0, head 0 attends to END tokens: 1 at and after the marker, 0 before
     dim 4 FRAC  layer 1, head 0 attends uniformly: the share of the sequence at or after the marker
-  The EOS rows ([Ebreak] of head_text, code 625 of each head_code) score G*(FRAC - 0.75*ONE) plus a guard
-  GUARD*(SIGN - ONE) that sinks EOS while the last token is a control token (the first step: an EOS there
-  makes ChatTTS regenerate forever, or return nothing under manual_seed). So a prompt of n tokens gets
-  about 3n new tokens. All other head rows are near-flat noise ("quiet"), and head_text lifts the ordinary
-  vocabulary (ids below [break_0]) so refined text decodes to real characters.
+  The EOS rows ([Ebreak] of head_text, code 625 of each head_code) score G*(FRAC - share*ONE) plus a
+  guard GUARD*(SIGN - ONE) that sinks EOS while the last token is a control token (the first step: an
+  EOS there makes ChatTTS regenerate forever, or return nothing under manual_seed). So a code prompt of
+  n tokens gets about 3n codes (about 64 ms of audio per prompt token), a refine prompt about 1.5x its
+  text. All other head rows are near-flat noise ("quiet"), and head_text lifts the ordinary vocabulary
+  (ids below [break_0]) so refined text decodes to real characters.
 * The tokenizer is a BERT WordPiece over a few hundred characters (`BertTokenizerFast.from_pretrained`
   is what ChatTTS calls) plus the bracket tokens as added tokens. The order matters: ChatTTS keeps the
   refined ids below [break_0], so [uv_break] [v_break] [lbreak] [laugh] sit before it and the prompt /
   control tokens after it; [spk_emb] and [Ebreak] are looked up by name.
+* Speaker sampling needs no file: `sample_random_speaker` draws from `Config().spk_stat` (768 dims).
 
 Loading: `source="custom"` is impossible with any weights but the published ones, because
 `download_models` runs `check_all_assets(..., update=False)` against `res/sha256_map.json` (kept on the
@@ -51,6 +56,7 @@ CODE_SHARE = 0.75  # audio EOS once 75% of the sequence is at/after [Ptts]: ~3 c
 REFINE_SHARE = 0.6  # text EOS once 60% is at/after [Pbreak]: ~1.5 refined tokens per input token
 G, GUARD = 40.0, 2.0  # EOS sharpness (logit per unit of FRAC share) and first-step guard
 QUIET, BOOST, NOISE = 1e-3, 0.05, 0.02  # flat head rows, lift of ordinary text ids, embedding noise
+VOCOS_GAIN, VOCOS_FLOOR = 12.0, -14.0  # Vocos log-magnitude = 12 * projection - 14: peaks ~0.6, zero mel -> ~1e-9
 
 _CHARS = ("的一是不了在人有我他这个们中来上大为和国地到以说时要就出会可也你对生能而子那得于着下自之年过发后作"
           "里用道行所然家种事成方多经么去法学如都同现当没动面起看定天分还进好小部其些主样理心她本前开但因只"
@@ -198,11 +204,19 @@ def build_chattts(folder: Path, seed: int = 0) -> Path:
         vocos = Vocos(feature_extractor=instantiate_class(args=(), init=asdict(v.feature_extractor)),
                       backbone=instantiate_class(args=(), init=asdict(v.backbone)),
                       head=instantiate_class(args=(), init=asdict(v.head)))
+        with torch.no_grad():  # an all-zero mel (a padded frame, see the Decoder below) gives |audio| ~ 1e-9
+            mag = vocos.head.out.out_features // 2  # ISTFTHead: first half log-magnitude, second half phase
+            vocos.head.out.weight[:mag] *= VOCOS_GAIN
+            vocos.head.out.bias[:mag] = VOCOS_FLOOR
         save_file(_fp16(vocos.state_dict()), asset / "Vocos.safetensors")
         dvae = DVAE(decoder_config=asdict(cfg.dvae.decoder), encoder_config=asdict(cfg.dvae.encoder),
                     vq_config=asdict(cfg.dvae.vq), dim=cfg.dvae.decoder.idim)
         save_file(_fp16(dvae.state_dict()), asset / "DVAE.safetensors")
         decoder = DVAE(decoder_config=asdict(cfg.decoder), dim=cfg.decoder.idim)
+        with torch.no_grad():  # bias-free: ChatTTS zero-pads a batch's shorter rows, zeros must decode to a zero mel
+            for name, p in decoder.named_parameters():
+                if name.endswith("bias"):
+                    p.zero_()
         save_file(_fp16(decoder.state_dict()), asset / "Decoder.safetensors")
         save_file(_fp16(_embed(cfg, tok)), asset / "Embed.safetensors")
         _gpt(cfg, asset / "gpt")
@@ -225,18 +239,18 @@ def sha256_map(folder: Path) -> dict[str, str]:
     return out
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # build, load through the package's own paths, speak; prints timings
     import logging
-    import sys
     import tempfile
     import time
 
     import numpy as np
 
     torch.set_num_threads(1)
-    logging.basicConfig(level=logging.WARNING)
+    logging.basicConfig(level=logging.ERROR)  # ChatTTS logs hash mismatches and "split text" chatter
     import ChatTTS
 
+    start = time.perf_counter()
     cpu = torch.device("cpu")
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
@@ -245,44 +259,57 @@ if __name__ == "__main__":
         size = sum(f.stat().st_size for f in snap.rglob("*") if f.is_file()) / 2**20
         print(f"build: {time.perf_counter() - t0:.1f}s, {size:.0f} MiB")
 
-        chat = ChatTTS.Chat()
-        print("custom without hashes ->", chat.load(source="custom", custom_path=str(snap), device=cpu, compile=False))
+        ok = ChatTTS.Chat().load(source="custom", custom_path=str(snap), device=cpu, compile=False)
+        print("load(source='custom') with the package's own hashes ->", ok)
+        assert not ok
+        custom = ChatTTS.Chat()
+        custom.sha256_map.update(sha256_map(snap))
+        ok = custom.load(source="custom", custom_path=str(snap), device=cpu, compile=False)
+        print("load(source='custom') after chat.sha256_map.update(sha256_map(snap)) ->", ok)
+        assert ok
+        del custom
 
         t0 = time.perf_counter()
         chat = ChatTTS.Chat()
         ok = chat.load(source="huggingface", custom_path=str(cache), device=cpu, compile=False)
-        print(f"huggingface(cache) -> {ok} in {time.perf_counter() - t0:.1f}s")
+        print(f"load(source='huggingface', custom_path=cache) -> {ok} in {time.perf_counter() - t0:.1f}s")
         assert ok
-
-        custom = ChatTTS.Chat()
-        custom.sha256_map.update(sha256_map(snap))
-        print("custom with chat.sha256_map updated ->",
-              custom.load(source="custom", custom_path=str(snap), device=cpu, compile=False))
-        del custom
 
         speakers = []
         for _ in range(2):
             torch.manual_seed(0)
             speakers.append(chat.sample_random_speaker())
-        assert speakers[0] == speakers[1] and isinstance(speakers[0], str)
-        print(f"speaker: equal under manual_seed(0), {len(speakers[0])} chars")
+        assert isinstance(speakers[0], str) and speakers[0] == speakers[1]
+        print(f"sample_random_speaker under manual_seed(0) twice: equal, {len(speakers[0])} chars")
 
-        texts = ["你好，世界。", "hello world, this is a tiny test."]
-        code = lambda seed=None: ChatTTS.Chat.InferCodeParams(spk_emb=speakers[0], temperature=0.3, top_P=0.7, top_K=20,
-                                                              manual_seed=seed, show_tqdm=False)
-        refine = ChatTTS.Chat.RefineTextParams(prompt="[oral_2][laugh_0][break_6]", show_tqdm=False)
-        runs = [("skip refine, split_text=False", dict(skip_refine_text=True, split_text=False, params_infer_code=code())),
-                ("skip refine, split_text=False, manual_seed=7", dict(skip_refine_text=True, split_text=False, params_infer_code=code(7))),
-                ("refine + codes, split_text=True", dict(skip_refine_text=False, params_refine_text=refine, params_infer_code=code()))]
-        for name, kwargs in runs:
+        def code(seed=None):
+            return ChatTTS.Chat.InferCodeParams(spk_emb=speakers[0], temperature=0.3, top_P=0.7, top_K=20,
+                                                manual_seed=seed, show_tqdm=False)
+
+        def refine(seed=None):
+            return ChatTTS.Chat.RefineTextParams(prompt="[oral_2][laugh_0][break_6]", manual_seed=seed, show_tqdm=False)
+
+        def show(name, call):
             t0 = time.perf_counter()
-            wavs = chat.infer(list(texts), **kwargs)
-            dt = time.perf_counter() - t0
-            print(f"{name}: {dt:.1f}s ->", [(w.shape, str(w.dtype), round(len(w) / 24000, 2)) for w in wavs])
-            assert all(w.dtype == np.float32 and w.ndim == 1 and len(w) > 0 for w in wavs)
-        t0 = time.perf_counter()
-        refined = chat.infer(list(texts), refine_text_only=True, split_text=False,
-                             params_refine_text=ChatTTS.Chat.RefineTextParams(prompt="[oral_2][laugh_0][break_6]",
-                                                                               manual_seed=3, show_tqdm=False))
-        print(f"refine_text_only: {time.perf_counter() - t0:.1f}s ->", refined)
-    sys.exit(0)
+            out = call()
+            took = time.perf_counter() - t0
+            if isinstance(out[0], str):
+                print(f"{name}: {took:.1f}s -> {out}")
+            else:
+                print(f"{name}: {took:.1f}s ->", [f"{w.shape} {w.dtype} {len(w) / 24000:.2f}s peak {np.abs(w).max():.2f}"
+                                                  for w in out])
+                assert all(w.dtype == np.float32 and w.ndim == 1 and len(w) > 0 for w in out)
+            return out
+
+        short, long = "你好，世界。", "hello world, this is a tiny test."
+        show("skip_refine_text=True (first call: numba compiles the normalizer)",
+             lambda: chat.infer([short], skip_refine_text=True, params_infer_code=code()))
+        show("skip_refine_text=False (GPT refines, then codes)",
+             lambda: chat.infer([short], skip_refine_text=False, params_refine_text=refine(), params_infer_code=code()))
+        show("two texts, split_text=True (2nd pass uses the 1st as spk_smp prompt)",
+             lambda: chat.infer([short, long], skip_refine_text=True, params_infer_code=code()))
+        pieces = show("studio style: refine_text_only, manual_seed=0, split_text=False",
+                      lambda: chat.infer([short, long], refine_text_only=True, split_text=False, params_refine_text=refine(0)))
+        show("studio style: codes, manual_seed=0, split_text=False (one wav per piece)",
+             lambda: chat.infer(pieces, skip_refine_text=True, split_text=False, params_infer_code=code(0)))
+    print(f"total: {time.perf_counter() - start:.1f}s")

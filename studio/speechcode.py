@@ -16,7 +16,7 @@ import torch
 import ChatTTS
 {load_source}
 chat = ChatTTS.Chat()
-# source="custom": load the downloaded folder (the default "local" runs a downloader); an explicit device
+{accept}# source="custom": load the downloaded folder (the default "local" runs a downloader); an explicit device
 chat.load(source="custom", custom_path=model_path, compile=False,
           device=torch.device("cuda" if torch.cuda.is_available() else "cpu"))
 {speaker}
@@ -29,6 +29,13 @@ audio = np.concatenate([x for w in waves for x in (gap, np.asarray(w, np.float32
 with wave.open("speech.wav", "wb") as f:
     f.setnchannels(1); f.setsampwidth(2); f.setframerate({rate})
     f.writeframes((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
+'''
+
+ACCEPT = '''# This folder is not ChatTTS's published release, whose sha256 list load() checks: take its own hashes
+import hashlib
+for name in {files!r}:
+    key = "sha256_" + name.replace("/", "_").replace(".", "_")
+    chat.sha256_map[key] = hashlib.sha256(open(f"{{model_path}}/{{name}}", "rb").read()).hexdigest()
 '''
 
 REFINE = '''refine = ChatTTS.Chat.RefineTextParams(prompt="{prompt}", manual_seed={text_seed})  # oral / laugh / break
@@ -86,7 +93,7 @@ with wave.open("speech.wav", "wb") as f:
 '''
 
 
-def speech_script(spec: ModelSpec, job: SpeechJob, hub: str = "huggingface") -> str:
+def speech_script(spec: ModelSpec, job: SpeechJob, hub: str = "huggingface", published: bool = True) -> str:
     if spec.loader == "espeak":
         return ESPEAK.format(voice=job.voice, rate=job.rate, pitch=job.pitch, volume=job.volume, pieces=job.pieces,
                              gap=GAP_SECONDS, step=BREAK_STEP_MS, uv=BREAK_MS["uv_break"], lb=BREAK_MS["lbreak"])
@@ -96,6 +103,8 @@ def speech_script(spec: ModelSpec, job: SpeechJob, hub: str = "huggingface") -> 
                f"speaker = chat.sample_random_speaker()\nprint(speaker)  # paste it back to keep this voice")
     refine = REFINE.format(prompt=refine_prompt(job.oral, job.laugh, job.pause), text_seed=job.text_seed) \
         if job.refine else ""
-    return CHATTTS.format(load_source=load_source, speaker=speaker, pieces=job.pieces, refine=refine,
+    from .engines.chattts_files import FILES
+    accept = "" if published else ACCEPT.format(files=FILES)
+    return CHATTTS.format(load_source=load_source, accept=accept, speaker=speaker, pieces=job.pieces, refine=refine,
                           speed=job.speed, temperature=job.temperature, top_p=job.top_p, top_k=job.top_k,
                           seed=job.seed, gap=GAP_SECONDS, rate=CHATTTS_RATE)

@@ -186,9 +186,13 @@ def speech_code(text: str, model: str = "espeak", seed: int = -1, *, text_seed: 
     """查看代码: a ChatTTS (or eSpeak NG) script that makes the same audio as synthesize_speech with these values
     (pass the seeds the page showed back)."""
     from .. import speechcode
+    from ..engines import chattts_files
     from ..config import settings
     lang = _lang(lang)
     spec = _spec(model, "speech")
     job = _job(text, spec.loader, seed, text_seed, speaker, refine, oral, laugh, pause, speed, temperature, top_p,
                top_k, voice, rate, pitch, volume, lang, [])
-    return speechcode.speech_script(spec, job, settings().hub)
+    published = True
+    if spec.loader == "chattts" and spec.path is not None and not chattts_files.missing(spec.path):
+        published = chattts_files.is_published(spec.path)
+    return speechcode.speech_script(spec, job, settings().hub, published)

@@ -133,7 +133,7 @@ def build(ui: UI, lang: gr.State) -> None:
                 with gr.Row():
                     top_p = ui.add(gr.Slider, "speech.top_p", minimum=0.01, maximum=1, step=0.01, value=0.7)
                     top_k = ui.add(gr.Slider, "speech.top_k", minimum=1, maximum=100, step=1, value=20)
-                speaker = ui.add(gr.Textbox, "speech.speaker", lines=2)
+                speaker = ui.add(gr.Textbox, "speech.speaker", lines=2, max_lines=3)
             with gr.Group(visible=engine == "espeak") as espeak_box:
                 ui.md("speech.espeak")
                 voice = ui.add(gr.Dropdown, "speech.voice", choices=[(f"{k} · {v}", k) for k, v in VOICES.items()],
@@ -149,7 +149,7 @@ def build(ui: UI, lang: gr.State) -> None:
             notices = gr.Markdown(min_height=48)
             audio = ui.add(gr.Audio, "speech.audio", type="filepath", interactive=False)
             used = ui.add(gr.Textbox, "speech.used_seed", interactive=False)
-            speaker_out = ui.add(gr.Textbox, "speech.speaker_out", lines=2, interactive=False, buttons=["copy"],
+            speaker_out = ui.add(gr.Textbox, "speech.speaker_out", lines=2, max_lines=3, interactive=False, buttons=["copy"],
                                  visible=engine != "espeak")
             code = ui.add(gr.Code, "speech.code", language="python", visible=False)
             with ui.on_lang(gr.Accordion(s("speech.explain", ui.lang), open=True),

@@ -149,8 +149,8 @@ def build(ui: UI, lang: gr.State) -> None:
             notices = gr.Markdown(min_height=48)
             audio = ui.add(gr.Audio, "speech.audio", type="filepath", interactive=False)
             used = ui.add(gr.Textbox, "speech.used_seed", interactive=False)
-            speaker_out = ui.add(gr.Textbox, "speech.speaker_out", lines=2, max_lines=3, interactive=False, buttons=["copy"],
-                                 visible=engine != "espeak")
+            speaker_out = ui.add(gr.Textbox, "speech.speaker_out", lines=2, max_lines=3, interactive=False,
+                                 buttons=["copy"], visible=engine != "espeak")
             code = ui.add(gr.Code, "speech.code", language="python", visible=False)
             with ui.on_lang(gr.Accordion(s("speech.explain", ui.lang), open=True),
                             lambda lg: {"label": s("speech.explain", lg)}):

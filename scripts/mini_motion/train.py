@@ -6,8 +6,8 @@
 Data: clips of one mini-shapes object moving (studio.motion), 17 frames of 64x64, zh / en captions.
 Stages (each resumes from its latest checkpoint in --work when the same command is run again):
 1. VAE (AutoencoderKLWan, causal 3D: 8x spatial and 4x temporal compression, 17x64x64x3 <-> 5x8x8x16), on
-   9-frame windows (the first frame plus two 4-frame chunks: every path of the causal cache), then whole
-   17-frame clips (--vae-full-from): the cache carried over four chunks drifts unless trained that long.
+   whole 17-frame clips (the causal cache carried over four 4-frame chunks drifts unless trained that long;
+   --vae-full-from N trains 9-frame windows first), the object's pixels weighted up in the loss (--fg-weight).
 2. Per-channel latents_mean / latents_std of the encoded data, written into the VAE config (WanPipeline
    normalises with them).
 3. WanTransformer3DModel + UMT5EncoderModel from scratch, flow matching as Wan's UniPC "flow_prediction"
@@ -52,9 +52,11 @@ def parse_args(argv=None):
     p.add_argument("--vae-steps", type=int, default=3000)
     p.add_argument("--vae-batch", type=int, default=6)
     p.add_argument("--vae-frames", type=int, default=9, help="frames per VAE training window (4k + 1)")
-    p.add_argument("--vae-full-from", type=int, default=1200,
-                   help="from this VAE step on, whole 17-frame clips: short windows alone leave the later latent "
-                        "frames (the causal cache past 9 frames) drifting at decode")
+    p.add_argument("--vae-full-from", type=int, default=0,
+                   help="from this VAE step on, whole 17-frame clips (short windows alone leave the later latent "
+                        "frames, the causal cache past 9 frames, drifting at decode)")
+    p.add_argument("--fg-weight", type=float, default=10.0,
+                   help="extra weight of the object's pixels in the VAE loss")
     p.add_argument("--vae-full-batch", type=int, default=3)
     p.add_argument("--steps", type=int, default=10000, help="transformer steps")
     p.add_argument("--batch", type=int, default=32)
@@ -180,6 +182,20 @@ def run_steps(args, name: str, total: int, folder: Path, modules: dict, optimize
 
 
 # -- stage 1: VAE --------------------------------------------------------------------------------
+def foreground(x: torch.Tensor) -> torch.Tensor:
+    """[B, 1, F, H, W]: 1 where a pixel differs from the clip's plain background (its top-left corner)."""
+    background = x[:, :, :1, :1, :1]
+    return ((x - background).abs().sum(1, keepdim=True) > 0.1).float()
+
+
+def reconstruction_loss(rec: torch.Tensor, x: torch.Tensor, fg_weight: float) -> torch.Tensor:
+    """MSE + L1 with the moving object's pixels weighted up: it covers ~5% of a frame, and unweighted the VAE
+    learns to return the background alone (the object fades after the first latent frame)."""
+    weight = 1.0 + fg_weight * foreground(x)
+    per_pixel = (rec - x).pow(2) + 0.5 * (rec - x).abs()
+    return (weight * per_pixel).sum() / (weight.sum() * x.shape[1])
+
+
 def train_vae(args):
     vae = make_vae()
     optimizer = torch.optim.AdamW(vae.parameters(), lr=1e-3, weight_decay=0.0)
@@ -190,7 +206,7 @@ def train_vae(args):
         posterior = vae.encode(x).latent_dist
         z = posterior.mean + posterior.std * torch.randn(posterior.mean.shape, generator=step_generator(args.seed, 1, step))
         rec = vae.decode(z).sample
-        loss = F.mse_loss(rec, x) + 0.5 * F.l1_loss(rec, x) + 1e-6 * posterior.kl().mean()
+        loss = reconstruction_loss(rec, x, args.fg_weight) + 1e-6 * posterior.kl().mean()
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, args.vae_steps, 1e-3, warmup=min(200, args.vae_steps // 10 + 1))
         optimizer.zero_grad(set_to_none=True)
@@ -298,6 +314,7 @@ def export(args, vae, transformer, text_encoder, tokenizer, mean, std, vae_state
     record = {"command": " ".join(sys.argv), "commit": commit, "seed": args.seed, "clips": args.clips,
               "vae_steps": args.vae_steps, "vae_batch": args.vae_batch, "vae_frames": args.vae_frames,
               "vae_full_from": args.vae_full_from, "vae_full_batch": args.vae_full_batch,
+              "fg_weight": args.fg_weight,
               "steps": args.steps, "batch": args.batch, "lr": args.lr, "flow_shift": args.flow_shift,
               "threads": args.threads, "vae_seconds": round(vae_state["seconds"]),
               "transformer_seconds": round(dit_state["seconds"]),
@@ -329,7 +346,8 @@ every control of the video tab means what it means for Wan.
   128, patches 1x2x2: 80 tokens), text encoder {text_encoder:,} (UMT5, 2 layers, word-level tokenizer; any other
   word is `<unk>`). Weights stored in fp16.
 - Training: `{command}` at commit `{commit}`: VAE {vae_steps} steps ({vae_seconds} s; {vae_frames}-frame windows of
-  batch {vae_batch} until step {vae_full_from}, then whole clips of batch {vae_full_batch}), transformer {steps}
+  batch {vae_batch} until step {vae_full_from}, then whole clips of batch {vae_full_batch}; object pixels weighted
+  x{fg_weight:g} more), transformer {steps}
   steps of batch {batch} ({transformer_seconds} s), {threads} CPU threads; final losses VAE {final_vae_loss:.4f},
   flow matching {final_transformer_loss:.4f} (`loss.png`).
 - Evaluation: `python scripts/mini_motion/evaluate.py <this folder>` (motion, colour, background read back

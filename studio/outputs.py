@@ -69,3 +69,9 @@ def save_video(frames, fps: int, params: dict, seed: int | None = None) -> Path:
     sidecar = path.with_suffix(".json")
     write_atomic(sidecar, lambda f: f.write(json.dumps(params, ensure_ascii=False, indent=2).encode("utf-8")))
     return path
+
+
+def save_gif(frames, fps: int, path: Path) -> Path:
+    """The clip as a looping GIF (for slides and chats that take no video)."""
+    import imageio.v2 as imageio
+    return write_atomic(path, lambda f: imageio.mimsave(f, list(frames), format="GIF", duration=1000 / fps, loop=0))

@@ -43,6 +43,7 @@ class VideoResult:
     fps: int
     seed: int
     notices: list[str] = field(default_factory=list)
+    gif: Path | None = None  # the same clip as a looping GIF
 
 
 @dataclass

@@ -1,34 +1,115 @@
-"""文生视频: prompt, negative prompt, size, frames, fps, steps, guidance, flow shift, seed -> an MP4 and its frames."""
+"""文生视频: prompt, negative prompt, size (presets, 显存推荐), frames, fps, steps, guidance, flow shift, seed ->
+an MP4, its frames and a GIF; stop; 查看代码; 原理 (spacetime patches, temporal consistency)."""
 import gradio as gr
+import pandas as pd
 
-from studio import api
+from studio import api, video_plan
 
-from .ui import GPU, UI, guarded, notices_md, progress_callback
+from .runner import Stops
+from .ui import GPU, UI, guarded, notices_md, progress_callback, s
+
+stops = Stops()
+# (height, width) presets: Wan's 480p both ways and the smaller rows of the memory rule; the mini model's own.
+WAN_SIZES = [(480, 832), (832, 480), (384, 640), (320, 576), (256, 448)]
+MINI_SIZES = [(64, 64), (128, 128)]
+
+
+def size_choices(model: str) -> list[tuple[str, str]]:
+    sizes = MINI_SIZES if api.model_defaults(model)["max_side"] <= 256 else WAN_SIZES
+    return [(f"{h}x{w} ({'横屏' if w > h else '竖屏' if h > w else '方形'})", f"{h}x{w}") for h, w in sizes]
 
 
 @guarded
 def generate_video(prompt, negative_prompt, model, steps, cfg_scale, seed, num_frames, fps, width, height, flow_shift,
-                   lang, progress=gr.Progress()):
+                   lang="zh", request: gr.Request = None, progress=gr.Progress()):
     result = api.generate_video(prompt, negative_prompt, model, steps, cfg_scale, seed, num_frames, fps, width, height,
-                                flow_shift=flow_shift, lang=lang, progress=progress_callback(progress))
+                                flow_shift=flow_shift, stop=stops.start(request), lang=lang,
+                                progress=progress_callback(progress))
     strip = [(frame, f"{i + 1}/{len(result.frames)}") for i, frame in enumerate(result.frames)]
-    return str(result.path) if result.path else None, strip, str(result.seed), notices_md(result.notices)
+    return (str(result.path) if result.path else None, strip, str(result.seed), notices_md(result.notices),
+            str(result.gif) if result.gif else None, result.frames)
+
+
+def stop_run(request: gr.Request):
+    stops.stop(request)
+
+
+@guarded
+def export_code(prompt, negative_prompt, model, steps, cfg_scale, seed, used_seed, num_frames, fps, width, height,
+                flow_shift, lang="zh"):
+    """The script for the current controls; seed -1 shows the last run's seed, so the code makes that video."""
+    if str(seed).strip() in ("", "-1") and str(used_seed or "").strip():
+        seed = int(used_seed)
+    return api.export_video_code(prompt, negative_prompt, model, steps, cfg_scale, seed, num_frames, fps, width,
+                                 height, flow_shift=flow_shift, lang=lang)
+
+
+@guarded
+def recommend(model, lang="zh"):
+    r = api.recommend_video_settings(model, lang=lang)
+    return r["width"], r["height"], r["num_frames"], r["reason"]
+
+
+def apply_size(choice):
+    height, width = (int(x) for x in choice.split("x"))
+    return width, height
 
 
 @guarded
 def model_defaults(model, lang):
     d = api.model_defaults(model)
+    choices = size_choices(model)
     return (d["width"], d["height"], d["num_frames"], d["fps"], d["steps"], d["cfg_scale"],
-            d.get("flow_shift", 3.0), d["negative_prompt"])
+            d.get("flow_shift", 3.0), d["negative_prompt"], gr.update(choices=choices, value=None))
+
+
+def patches(seconds, fps, height, width, patch, price, frames, lang="zh") -> str:
+    """The lecture's arithmetic (raw-pixel patches) and Wan's (latent spacetime patches) for these numbers."""
+    try:
+        cost = video_plan.lecture_cost(float(seconds), float(fps), int(height), int(width), max(1, int(patch)),
+                                       float(price))
+        wan = video_plan.wan_patches(int(frames), int(height), int(width))
+    except (TypeError, ValueError, OverflowError):  # a half-typed number: keep the last result
+        return gr.update()
+    return s("video.patch_result", lang, seconds=seconds, fps=fps, frames=cost["frames"], h=int(height),
+             w=int(width), patch=int(patch), per=cost["tokens_per_frame"], tokens=cost["tokens"], cost=cost["cost"],
+             price=price, wan_frames=wan.frames, grid=" x ".join(map(str, wan.grid)), wan_tokens=wan.tokens)
+
+
+def consistency(frames):
+    """Frame-to-frame change of the clip just made, and its first frame with Wan's 16-pixel patch grid."""
+    if not frames:
+        return gr.update(), gr.update()
+    diffs = video_plan.frame_differences(frames)
+    plot = pd.DataFrame({"frame": list(range(2, len(frames) + 1)), "change": diffs})
+    return plot, video_plan.patch_picture(frames[0], 16)
+
+
+@guarded
+def one_vs_many(prompt, negative_prompt, model, steps, cfg_scale, used_seed, num_frames, fps, width, height,
+                flow_shift, frames_made, lang="zh"):
+    """The same seed and prompt as one still frame and as the clip's first frame: with more frames the model
+    must keep them consistent, and the picture itself changes."""
+    if not frames_made or not str(used_seed or "").strip():
+        return gr.update()
+    still = api.generate_video(prompt, negative_prompt, model, steps, cfg_scale, int(used_seed), 1, fps, width,
+                               height, flow_shift=flow_shift, save=False, lang=lang)
+    return [(still.frames[0], s("video.one_frame", lang)),
+            (frames_made[0], s("video.many_frames", lang, frames=len(frames_made)))]
 
 
 def build(ui: UI, lang: gr.State) -> None:
     d = api.model_defaults("mini-motion")
+    last_frames = gr.State([])
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
             model = ui.model_picker("video.model", "video", "mini-motion")
             prompt = ui.add(gr.Textbox, "video.prompt", lines=2, value="蓝色背景上的红色圆形从左向右移动")
             negative = ui.add(gr.Textbox, "video.negative", value=d["negative_prompt"])
+            with gr.Row(equal_height=True):
+                size = ui.add(gr.Dropdown, "video.size", choices=size_choices("mini-motion"), value=None, scale=3)
+                advise = ui.button("video.recommend", scale=1)
+            advice = gr.Markdown()
             with gr.Row():
                 width = ui.add(gr.Slider, "video.width", minimum=16, maximum=1280, step=16, value=d["width"])
                 height = ui.add(gr.Slider, "video.height", minimum=16, maximum=1280, step=16, value=d["height"])
@@ -41,14 +122,48 @@ def build(ui: UI, lang: gr.State) -> None:
             with gr.Row():
                 shift = ui.add(gr.Slider, "video.flow_shift", minimum=0.5, maximum=12, step=0.5, value=3.0)
                 seed = ui.add(gr.Number, "video.seed", value=-1, precision=0)
-            go = ui.button("video.generate", variant="primary")
+            with gr.Row():
+                go = ui.button("video.generate", variant="primary", scale=2)
+                stop = ui.button("video.stop", variant="stop", scale=1)
+                show_code = ui.button("video.show_code", scale=1)
         with gr.Column(scale=5):
             notices = gr.Markdown(min_height=48)
             video = ui.add(gr.Video, "video.output", autoplay=True, loop=True, height=360)
             strip = ui.add(gr.Gallery, "video.strip", columns=9, height=160, object_fit="contain")
-            used_seed = ui.add(gr.Textbox, "video.used_seed", interactive=False)
-    go.click(generate_video, [prompt, negative, model, steps, cfg, seed, frames, fps, width, height, shift, lang],
-             [video, strip, used_seed, notices], api_name="generate_video", concurrency_id=GPU,
-             show_progress_on=[notices])
-    model.change(model_defaults, [model, lang], [width, height, frames, fps, steps, cfg, shift, negative],
+            with gr.Row():
+                used_seed = ui.add(gr.Textbox, "video.used_seed", interactive=False)
+                gif = ui.add(gr.File, "video.gif", interactive=False)
+            code = ui.add(gr.Code, "video.code", language="python", visible=False)
+            with ui.on_lang(gr.Accordion(s("video.explain", ui.lang), open=False),
+                            lambda lg: {"label": s("video.explain", lg)}):
+                ui.md("video.patch_intro")
+                with gr.Row():
+                    seconds = ui.add(gr.Number, "video.seconds", value=60)
+                    lecture_fps = ui.add(gr.Number, "video.lecture_fps", value=30)
+                    patch = ui.add(gr.Number, "video.patch", value=16, precision=0)
+                    price = ui.add(gr.Number, "video.price", value=10)
+                patch_text = gr.Markdown(patches(60, 30, d["height"], d["width"], 16, 10, d["num_frames"], ui.lang))
+                ui.md("video.consistency_intro")
+                change = ui.add(gr.LinePlot, "video.change", x="frame", y="change", height=200, y_lim=[0, None])
+                grid = ui.add(gr.Image, "video.grid", interactive=False, type="pil", height=260)
+                one_many = ui.button("video.one_vs_many")
+                pair = ui.add(gr.Gallery, "video.pair", columns=2, height=220, object_fit="contain")
+    inputs = [prompt, negative, model, steps, cfg, seed, frames, fps, width, height, shift, lang]
+    go.click(generate_video, inputs, [video, strip, used_seed, notices, gif, last_frames], api_name="generate_video",
+             concurrency_id=GPU, show_progress_on=[notices]) \
+        .success(consistency, last_frames, [change, grid], api_visibility="private", queue=False)
+    stop.click(stop_run, None, None, api_name="stop_video", queue=False)
+    one_many.click(one_vs_many, [prompt, negative, model, steps, cfg, used_seed, frames, fps, width, height, shift,
+                                 last_frames, lang], pair, api_visibility="private", concurrency_id=GPU)
+    show_code.click(export_code, [prompt, negative, model, steps, cfg, seed, used_seed, frames, fps, width, height,
+                                  shift, lang], code, api_name="export_video_code", concurrency_limit=None) \
+        .success(lambda: gr.update(visible=True), None, code, queue=False)
+    advise.click(recommend, [model, lang], [width, height, frames, advice], api_name="recommend_video_settings",
+                 queue=False)
+    size.input(apply_size, size, [width, height], api_visibility="private", queue=False)
+    calculator = [seconds, lecture_fps, height, width, patch, price, frames, lang]
+    for trigger in (seconds.change, lecture_fps.change, patch.change, price.change, width.change, height.change,
+                    frames.change, lang.change):
+        trigger(patches, calculator, patch_text, api_visibility="private", queue=False)
+    model.change(model_defaults, [model, lang], [width, height, frames, fps, steps, cfg, shift, negative, size],
                  api_visibility="private")

@@ -50,8 +50,8 @@ def test_flow_shift_reaches_the_scheduler_and_is_not_kept_for_the_next_run(studi
 
 
 @pytest.mark.parametrize("kwargs,key", [
-    (dict(num_frames=1000), "too_many_frames"),
-    (dict(width=99999), "size_too_big"),
+    (dict(num_frames=1000), "video_too_big"),
+    (dict(width=99999), "video_too_big"),
     (dict(steps=0), "out_of_range"),
     (dict(fps="fast"), "bad_number"),
     (dict(model="tiny-sd15"), "wrong_task"),
@@ -61,3 +61,78 @@ def test_bad_input_gets_a_message(studio_env, kwargs, key):
     with pytest.raises(StudioError) as err:
         api.generate_video(**call)
     assert err.value.key == key and err.value.message("en")
+
+
+def test_too_big_is_refused_with_what_it_would_need(studio_env):
+    with pytest.raises(StudioError) as err:
+        api.generate_video("x", None, "wan2.1-t2v-1.3b", num_frames=161, width=1920, height=1088)
+    message = err.value.message("en")
+    assert "1280" in message and "81" in message and "MB" in message and "tokens" in message
+
+
+@pytest.mark.parametrize("free_mb, size, frames", [
+    (24000, (832, 480), 17), (10001, (832, 480), 17), (10000, (640, 384), 13), (7001, (640, 384), 13),
+    (7000, (576, 320), 9), (4001, (576, 320), 9), (4000, (448, 256), 9), (0, (448, 256), 9)])
+def test_memory_recommendation_follows_the_course_rule_fitted_to_wan(studio_env, free_mb, size, frames):
+    r = api.recommend_video_settings("wan2.1-t2v-1.3b", free_mb=free_mb, lang="en")
+    assert (r["width"], r["height"]) == size and r["num_frames"] == frames  # 16 -> 17, 12 -> 13, 8 -> 9, 6 -> 9
+    assert r["width"] % 16 == r["height"] % 16 == 0 and (r["num_frames"] - 1) % 4 == 0
+    assert str(int(free_mb)) in r["reason"]
+
+
+def test_on_a_cpu_the_recommendation_is_the_models_own_settings(studio_env):
+    r = api.recommend_video_settings("mini-motion", lang="en")
+    assert (r["width"], r["height"], r["num_frames"]) == (64, 64, 17) and "GPU" in r["reason"]
+    assert api.recommend_video_settings("mini-motion", free_mb=20000)["width"] == 64  # the rule is for Wan
+
+
+def test_a_gif_is_saved_beside_the_mp4(studio_env):
+    result = api.generate_video("a red circle", None, MODEL, seed=2, **SMALL)
+    gif = iio.imread(result.gif, index=None)
+    assert result.gif.suffix == ".gif" and gif.shape[:3] == (5, 32, 32)
+
+
+def test_stop_ends_the_run_with_a_message_and_the_model_keeps_working(studio_env):
+    import threading
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(StudioError) as err:
+        api.generate_video("a red circle", None, MODEL, seed=2, stop=stop, **SMALL)
+    assert err.value.key == "video_interrupted"
+    assert len(api.generate_video("a red circle", None, MODEL, seed=2, save=False, **SMALL).frames) == 5
+
+
+def test_progress_reports_steps_and_time_left(studio_env):
+    seen = []
+    api.generate_video("a red circle", None, MODEL, seed=2, save=False, lang="en",
+                       progress=lambda fraction, text: seen.append((fraction, text)), **{**SMALL, "steps": 3})
+    steps = [(f, t) for f, t in seen if "step" in t]
+    assert [f for f, _ in steps] == pytest.approx([1 / 3, 2 / 3, 1]) and "left" in steps[0][1]
+
+
+def test_exported_code_makes_the_pages_video(studio_env, tmp_path):
+    import subprocess
+    import sys
+    page = api.generate_video("a red circle", None, MODEL, seed=9, flow_shift=5.0, **SMALL)
+    code = api.export_video_code("a red circle", None, MODEL, seed=9, flow_shift=5.0, **SMALL)
+    # the script as shown, plus one line that keeps its frames before they are encoded (H.264 is lossy)
+    (tmp_path / "run.py").write_text(code + 'np.save("frames.npy", frames)\n', encoding="utf-8")
+    out = subprocess.run([sys.executable, "run.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    made = np.load(tmp_path / "frames.npy").astype(float)
+    shown = np.stack([np.asarray(f, float) for f in page.frames])
+    assert made.shape == shown.shape and np.abs(made - shown).mean() < 1
+    assert iio.imread(tmp_path / "video.mp4", plugin="FFMPEG").shape == (5, 32, 32, 3)
+
+
+def test_spacetime_patches_and_frame_differences():
+    from studio import video_plan
+    cost = video_plan.lecture_cost(60, 30, 1080, 1920, patch=16, price_per_million=10)
+    assert cost["frames"] == 1800 and cost["tokens_per_frame"] == 68 * 120 and cost["tokens"] == 1800 * 8160
+    assert cost["cost"] == pytest.approx(1800 * 8160 / 1e6 * 10)
+    wan = video_plan.wan_patches(81, 480, 832)
+    assert wan.grid == (21, 30, 52) and wan.tokens == 21 * 30 * 52
+    still = [np.zeros((8, 8, 3), np.uint8)] * 3
+    assert video_plan.frame_differences(still) == [0.0, 0.0]
+    jump = still[:2] + [np.full((8, 8, 3), 255, np.uint8)]
+    assert video_plan.frame_differences(jump) == [0.0, 255.0]

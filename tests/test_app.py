@@ -77,10 +77,16 @@ def test_text_through_gradio_client(client):
 
 
 def test_video_through_gradio_client(client):
-    video, strip, seed, notices = client.predict("a red circle", "", "tiny-wan", 2, 5, 4, 5, 8, 32, 32, 3.0,
-                                                 api_name="/generate_video")
+    video, strip, seed, notices, gif = client.predict("a red circle", "", "tiny-wan", 2, 5, 4, 5, 8, 32, 32, 3.0,
+                                                      api_name="/generate_video")
     assert seed == "4" and len(strip) == 5 and notices == ""
     assert str(video).endswith(".mp4") and iio.immeta(video, plugin="FFMPEG")["fps"] == 8
+    assert str(gif).endswith(".gif") and iio.imread(gif, index=None).shape[0] == 5
+    width, height, frames, reason = client.predict("tiny-wan", api_name="/recommend_video_settings")
+    assert (width, height, frames) == (832, 480, 33) and "GPU" in reason  # a CPU: the model's own settings
+    code = client.predict("a red circle", "", "tiny-wan", 2, 5, -1, "4", 5, 8, 32, 32, 3.0,
+                          api_name="/export_video_code")
+    assert "manual_seed(4)" in code and "WanPipeline" in code
 
 
 def test_errors_reach_the_client_as_messages_and_the_app_keeps_serving(client):

@@ -1,6 +1,7 @@
 """Text-to-video on a loaded diffusers WanPipeline (Wan2.1-T2V and the mini-motion model)."""
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Callable
 
@@ -29,8 +30,14 @@ def constraints(pipe) -> tuple[int, int]:
     return temporal, spatial * patch
 
 
-def txt2video(pipe, job: VideoJob, on_step: Callable[[int, int], None] | None = None) -> np.ndarray:
-    """uint8 frames [F, H, W, 3]. The caller holds the model exclusively (the pipeline keeps per-call state)."""
+class Interrupted(Exception):
+    """The user pressed stop: a half-denoised video is not worth decoding."""
+
+
+def txt2video(pipe, job: VideoJob, on_step: Callable[[int, int], None] | None = None,
+              stop: threading.Event | None = None) -> np.ndarray:
+    """uint8 frames [F, H, W, 3]. The caller holds the model exclusively (the pipeline keeps per-call state).
+    Setting `stop` ends the run after the current step (Interrupted)."""
     if not hasattr(pipe, "_studio_scheduler_config"):
         pipe._studio_scheduler_config = pipe.scheduler.config
     base = pipe._studio_scheduler_config
@@ -40,10 +47,15 @@ def txt2video(pipe, job: VideoJob, on_step: Callable[[int, int], None] | None = 
     def step_end(_pipe, step, _timestep, tensors):
         if on_step is not None:
             on_step(step + 1, job.steps)
+        if stop is not None and stop.is_set():
+            _pipe._interrupt = True  # diffusers skips the remaining steps
         return tensors
 
     out = pipe(prompt=job.prompt, negative_prompt=job.negative_prompt or None, height=job.height, width=job.width,
                num_frames=job.num_frames, num_inference_steps=job.steps, guidance_scale=job.cfg_scale,
                generator=torch.Generator("cpu").manual_seed(job.seed), output_type="np",
                callback_on_step_end=step_end)
+    if getattr(pipe, "_interrupt", False):
+        pipe._interrupt = False
+        raise Interrupted()
     return np.clip(np.rint(out.frames[0] * 255), 0, 255).astype(np.uint8)

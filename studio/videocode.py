@@ -1,0 +1,52 @@
+"""查看代码 for 文生视频: the plain diffusers script that makes the page's video."""
+from __future__ import annotations
+
+from .codegen import _source
+from .engines.video import VideoJob
+from .models import ModelSpec
+
+TEMPLATE = '''\
+# Reproduces the studio's video: {title}
+# pip install torch diffusers transformers safetensors imageio imageio-ffmpeg{extra_pip}
+import numpy as np
+import torch
+from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanPipeline
+from diffusers.utils import export_to_video
+from PIL import Image
+{load_source}
+device = "cuda" if torch.cuda.is_available() else "cpu"
+# The VAE stays in fp32 (its decoder is unstable in half precision); the rest bf16 on a GPU, fp32 on a CPU
+vae = AutoencoderKLWan.from_pretrained(model_path, subfolder="vae", dtype=torch.float32)
+pipe = WanPipeline.from_pretrained(model_path, vae=vae, dtype=torch.bfloat16 if device == "cuda" else torch.float32)
+{placement}
+# Flow shift {flow_shift}: the UniPC flow-matching scheduler's shift (3.0 for 480p, 5.0 for 720p)
+pipe.scheduler = UniPCMultistepScheduler.from_config(pipe.scheduler.config, flow_shift={flow_shift})
+
+frames = pipe(
+    prompt={prompt!r},
+    negative_prompt={negative!r},
+    height={height},
+    width={width},
+    num_frames={num_frames},  # 4k + 1: the VAE packs 4 frames into one latent frame after the first
+    num_inference_steps={steps},
+    guidance_scale={cfg_scale},
+    generator=torch.Generator("cpu").manual_seed({seed}),  # CPU noise: the same video on any machine
+    output_type="np",
+).frames[0]
+frames = np.clip(np.rint(frames * 255), 0, 255).astype(np.uint8)  # as the studio rounds them
+export_to_video([Image.fromarray(f) for f in frames], "video.mp4", fps={fps})
+'''
+
+OFFLOAD = '''if device == "cuda":
+    pipe.enable_model_cpu_offload()  # the course's default for Wan: parts move to the GPU only while they run
+else:
+    pipe.to(device)'''
+
+
+def video_script(spec: ModelSpec, job: VideoJob, fps: int, flow_shift: float, hub: str = "huggingface") -> str:
+    load_source, extra_pip = _source(spec, hub)
+    placement = OFFLOAD if spec.options.get("cpu_offload") else "pipe.to(device)"
+    return TEMPLATE.format(title=spec.title, extra_pip=extra_pip, load_source=load_source, placement=placement,
+                           flow_shift=flow_shift, prompt=job.prompt, negative=job.negative_prompt or None,
+                           height=job.height, width=job.width, num_frames=job.num_frames, steps=job.steps,
+                           cfg_scale=job.cfg_scale, seed=job.seed, fps=fps)

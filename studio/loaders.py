@@ -118,6 +118,17 @@ def load_wan(spec: ModelSpec, device: str):
     return pipe
 
 
+@loader("t2v-sd")
+def load_t2v_sd(spec: ModelSpec, device: str):
+    """ModelScope's text-to-video-ms-1.7b through diffusers' TextToVideoSDPipeline (a 3D UNet, 256x256)."""
+    from diffusers import TextToVideoSDPipeline
+    pipe = TextToVideoSDPipeline.from_pretrained(spec.path, dtype=pick_dtype(device), local_files_only=True,
+                                                 use_safetensors=not settings().allow_pickle)
+    apply_pipeline_options(pipe, device, spec.options)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
 @loader("espeak")
 def load_espeak(spec: ModelSpec, device: str):
     from .engines.espeak import Espeak

@@ -20,6 +20,7 @@ PIPELINE_CLASSES = {
     "StableDiffusionPipeline": ("image", "sd"),
     "StableDiffusionXLPipeline": ("image", "sd"),
     "WanPipeline": ("video", "wan"),
+    "TextToVideoSDPipeline": ("video", "t2v-sd"),  # ModelScope's text-to-video-ms-1.7b (a 3D UNet)
 }
 
 

@@ -43,8 +43,43 @@ else:
     pipe.to(device)'''
 
 
-def video_script(spec: ModelSpec, job: VideoJob, fps: int, flow_shift: float, hub: str = "huggingface") -> str:
+T2V_SD = '''\
+# Reproduces the studio's video: {title} (ModelScope's text-to-video model, a 3D UNet)
+# pip install torch diffusers transformers safetensors imageio imageio-ffmpeg{extra_pip}
+import numpy as np
+import torch
+from diffusers import TextToVideoSDPipeline
+from diffusers.utils import export_to_video
+from PIL import Image
+{load_source}
+device = "cuda" if torch.cuda.is_available() else "cpu"
+pipe = TextToVideoSDPipeline.from_pretrained(model_path, dtype=torch.float16 if device == "cuda" else torch.float32)
+pipe.to(device)
+
+frames = pipe(
+    prompt={prompt!r},
+    negative_prompt={negative!r},
+    height={height},
+    width={width},
+    num_frames={num_frames},
+    num_inference_steps={steps},
+    guidance_scale={cfg_scale},
+    generator=torch.Generator("cpu").manual_seed({seed}),  # CPU noise: the same video on any machine
+    output_type="np",
+).frames[0]
+frames = np.clip(np.rint(frames * 255), 0, 255).astype(np.uint8)  # as the studio rounds them
+export_to_video([Image.fromarray(f) for f in frames], "video.mp4", fps={fps})
+'''
+
+
+def video_script(spec: ModelSpec, job: VideoJob, fps: int, flow_shift: float | None,
+                 hub: str = "huggingface") -> str:
     load_source, extra_pip = _source(spec, hub)
+    if spec.loader == "t2v-sd":
+        return T2V_SD.format(title=spec.title, extra_pip=extra_pip, load_source=load_source, prompt=job.prompt,
+                             negative=job.negative_prompt or None, height=job.height, width=job.width,
+                             num_frames=job.num_frames, steps=job.steps, cfg_scale=job.cfg_scale, seed=job.seed,
+                             fps=fps)
     placement = OFFLOAD if spec.options.get("cpu_offload") else "pipe.to(device)"
     return TEMPLATE.format(title=spec.title, extra_pip=extra_pip, load_source=load_source, placement=placement,
                            flow_shift=flow_shift, prompt=job.prompt, negative=job.negative_prompt or None,

@@ -136,3 +136,29 @@ def test_spacetime_patches_and_frame_differences():
     assert video_plan.frame_differences(still) == [0.0, 0.0]
     jump = still[:2] + [np.full((8, 8, 3), 255, np.uint8)]
     assert video_plan.frame_differences(jump) == [0.0, 255.0]
+
+
+def test_modelscope_text_to_video_runs_with_its_own_rules(studio_env, tmp_path):
+    """ModelScope's 1.7B model (TextToVideoSDPipeline, tiny here): any frame count, sides in multiples of 8,
+    no flow shift; progress, stop and 查看代码 work through its older callback."""
+    import subprocess
+    import sys
+    import threading
+    small = dict(steps=2, num_frames=6, fps=8, width=40, height=40)
+    seen = []
+    result = api.generate_video("a red circle", None, "tiny-t2v-sd", seed=5, lang="en",
+                                progress=lambda f, text: seen.append(text), **small)
+    assert iio.imread(result.path, plugin="FFMPEG").shape == (6, 40, 40, 3) and not result.notices
+    assert any("step 2/2" in text for text in seen)
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(StudioError) as err:
+        api.generate_video("a red circle", None, "tiny-t2v-sd", seed=5, stop=stop, **small)
+    assert err.value.key == "video_interrupted"
+    code = api.export_video_code("a red circle", None, "tiny-t2v-sd", seed=5, **small)
+    assert "TextToVideoSDPipeline" in code and "flow_shift" not in code
+    (tmp_path / "run.py").write_text(code + 'np.save("frames.npy", frames)\n', encoding="utf-8")
+    out = subprocess.run([sys.executable, "run.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    made = np.load(tmp_path / "frames.npy").astype(float)
+    assert np.abs(made - np.stack([np.asarray(f, float) for f in result.frames])).mean() < 1

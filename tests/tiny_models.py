@@ -122,7 +122,8 @@ def build_wan(folder: Path) -> Path:
     return folder
 
 
-BUILDERS = {"tiny-sd15": build_sd15, "tiny-sdxl": build_sdxl, "tiny-qwen2": build_qwen2, "tiny-wan": build_wan}
+BUILDERS = {"tiny-sd15": build_sd15, "tiny-sdxl": build_sdxl, "tiny-qwen2": build_qwen2, "tiny-wan": build_wan,
+            "tiny-t2v-sd": lambda folder: build_t2v_sd(folder)}
 
 
 def build_all(root: Path) -> dict[str, Path]:
@@ -148,3 +149,19 @@ def build_lora(pipeline_dir: Path, out_dir: Path, seed: int = 0) -> Path:
     StableDiffusionPipeline.save_lora_weights(out_dir, unet_lora_layers=get_peft_model_state_dict(unet),
                                               safe_serialization=True)
     return out_dir / "pytorch_lora_weights.safetensors"
+
+
+def build_t2v_sd(folder: Path) -> Path:
+    """TextToVideoSDPipeline (ModelScope's text-to-video-ms-1.7b: CLIP text encoder, 2D VAE, 3D UNet), tiny."""
+    from diffusers import DDIMScheduler, TextToVideoSDPipeline, UNet3DConditionModel
+    torch.manual_seed(0)
+    unet = UNet3DConditionModel(block_out_channels=(8, 16), layers_per_block=1, sample_size=16, in_channels=4,
+                                out_channels=4, down_block_types=("CrossAttnDownBlock3D", "DownBlock3D"),
+                                up_block_types=("UpBlock3D", "CrossAttnUpBlock3D"), cross_attention_dim=32,
+                                attention_head_dim=4, norm_num_groups=2)
+    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
+                              set_alpha_to_one=False)
+    pipe = TextToVideoSDPipeline(vae=_tiny_vae(), text_encoder=_clip_text(32), tokenizer=_clip_tokenizer("sd15/tokenizer"),
+                                 unet=unet, scheduler=scheduler)
+    pipe.save_pretrained(folder, safe_serialization=True)
+    return folder

@@ -23,8 +23,11 @@ _TASK_DEFAULTS = {
     "image": dict(width=512, height=512, steps=25, cfg_scale=7.0, sampler=_samplers.DEFAULT, max_side=1024),
     "text": dict(temperature=0.7, top_k=0, top_p=1.0, max_new_tokens=256, repetition_penalty=1.0),
     "video": dict(width=832, height=480, num_frames=33, fps=16, steps=30, cfg_scale=5.0, max_side=1280,
-                  max_frames=81, negative_prompt="low quality, watermark, glitch"),
+                  max_frames=81, negative_prompt="low quality, watermark, glitch", frame_step=4, size_multiple=16),
 }
+# ModelScope's text-to-video-ms-1.7b (TextToVideoSDPipeline): any frame count, sides in multiples of 8, 256 native.
+T2V_SD_DEFAULTS = dict(width=256, height=256, num_frames=16, fps=8, steps=25, cfg_scale=9.0, max_side=512,
+                       max_frames=64, frame_step=1, size_multiple=8)
 
 
 def model_defaults(model: str) -> dict:
@@ -33,6 +36,8 @@ def model_defaults(model: str) -> dict:
     base = dict(_TASK_DEFAULTS.get(spec.task, {}))
     if spec.task == "image" and spec.path is not None and not spec.card:
         base.update(_folder_image_defaults(spec))
+    if spec.loader == "t2v-sd":
+        base.update(T2V_SD_DEFAULTS)
     return {**base, **spec.defaults()}
 
 

@@ -66,8 +66,8 @@ def _video_job(prompt, negative_prompt, model, steps, cfg_scale, seed, num_frame
     height = d["height"] if height is None else height
     num_frames = d["num_frames"] if num_frames is None else num_frames
     try:
-        width, height = validate.size(width, height, d["max_side"], lang, notices, multiple=16)
-        frames = validate.frames(num_frames, 4, d["max_frames"], lang, notices)
+        width, height = validate.size(width, height, d["max_side"], lang, notices, multiple=d["size_multiple"])
+        frames = validate.frames(num_frames, d["frame_step"], d["max_frames"], lang, notices)
     except StudioError as exc:
         if exc.key not in ("size_too_big", "too_many_frames"):
             raise
@@ -106,8 +106,8 @@ def export_video_code(prompt: str = "", negative_prompt: str | None = None, mode
     spec = _spec(model, "video")
     job, fps, _ = _video_job(prompt, negative_prompt, model, steps, cfg_scale, seed, num_frames, fps, width, height,
                              flow_shift, lang)
-    shift = job.flow_shift if job.flow_shift is not None else _scheduler_shift(spec)
-    return videocode.video_script(spec, job, fps, shift, settings().hub)
+    shift = job.flow_shift if job.flow_shift is not None else _scheduler_shift(spec) if spec.loader == "wan" else None
+    return videocode.video_script(spec, job, fps, shift if spec.loader == "wan" else None, settings().hub)
 
 
 def _scheduler_shift(spec) -> float:
@@ -126,7 +126,7 @@ def recommend_video_settings(model: str = "wan2.1-t2v-1.3b", free_mb: float | No
     from .. import device as dev
     from ..manager import manager as _manager
     lang = _lang(lang)
-    _spec(model, "video")
+    spec = _spec(model, "video")
     d = model_defaults(model)
     if free_mb is None and not _manager().device.startswith("cuda"):
         return {"width": d["width"], "height": d["height"], "num_frames": d["num_frames"],
@@ -135,7 +135,7 @@ def recommend_video_settings(model: str = "wan2.1-t2v-1.3b", free_mb: float | No
         free_mb = dev.free_memory(_manager().device) / 2**20
     free_mb = validate.number("free_mb", free_mb, 0, 10**7)
     r = video_plan.recommend(free_mb)
-    if r.width > d["max_side"]:  # a built-in mini model: the rule is for Wan-sized models
+    if r.width > d["max_side"] or spec.loader != "wan":  # mini-motion, ModelScope 1.7B: the rule is Wan's
         return {"width": d["width"], "height": d["height"], "num_frames": d["num_frames"],
                 "reason": t("recommend_native", lang, width=d["width"], height=d["height"], frames=d["num_frames"])}
     width, height, frames = r.width, r.height, min(r.num_frames, d["max_frames"])

@@ -1,4 +1,5 @@
-"""Text-to-video on a loaded diffusers WanPipeline (Wan2.1-T2V and the mini-motion model)."""
+"""Text-to-video on a loaded diffusers pipeline: WanPipeline (Wan2.1-T2V and the mini-motion model) or
+TextToVideoSDPipeline (ModelScope's text-to-video-ms-1.7b)."""
 from __future__ import annotations
 
 import threading
@@ -41,8 +42,9 @@ def txt2video(pipe, job: VideoJob, on_step: Callable[[int, int], None] | None = 
     if not hasattr(pipe, "_studio_scheduler_config"):
         pipe._studio_scheduler_config = pipe.scheduler.config
     base = pipe._studio_scheduler_config
-    shift = base.get("flow_shift") if job.flow_shift is None else job.flow_shift
-    pipe.scheduler = type(pipe.scheduler).from_config(base, flow_shift=shift)
+    if "flow_shift" in base:  # Wan's flow-matching UniPC; ModelScope's 3D UNet has no shift
+        shift = base.get("flow_shift") if job.flow_shift is None else job.flow_shift
+        pipe.scheduler = type(pipe.scheduler).from_config(base, flow_shift=shift)
 
     def step_end(_pipe, step, _timestep, tensors):
         if on_step is not None:
@@ -51,11 +53,23 @@ def txt2video(pipe, job: VideoJob, on_step: Callable[[int, int], None] | None = 
             _pipe._interrupt = True  # diffusers skips the remaining steps
         return tensors
 
+    def old_callback(step, _timestep, _latents):  # TextToVideoSDPipeline predates callback_on_step_end
+        if on_step is not None:
+            on_step(step + 1, job.steps)
+        if stop is not None and stop.is_set():
+            raise Interrupted()
+
+    hooks = dict(callback_on_step_end=step_end) if _has_step_end(pipe) else dict(callback=old_callback,
+                                                                                  callback_steps=1)
     out = pipe(prompt=job.prompt, negative_prompt=job.negative_prompt or None, height=job.height, width=job.width,
                num_frames=job.num_frames, num_inference_steps=job.steps, guidance_scale=job.cfg_scale,
-               generator=torch.Generator("cpu").manual_seed(job.seed), output_type="np",
-               callback_on_step_end=step_end)
+               generator=torch.Generator("cpu").manual_seed(job.seed), output_type="np", **hooks)
     if getattr(pipe, "_interrupt", False):
         pipe._interrupt = False
         raise Interrupted()
     return np.clip(np.rint(out.frames[0] * 255), 0, 255).astype(np.uint8)
+
+
+def _has_step_end(pipe) -> bool:
+    import inspect
+    return "callback_on_step_end" in inspect.signature(type(pipe).__call__).parameters

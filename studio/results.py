@@ -53,3 +53,14 @@ class GridResult:
     seed: int
     notices: list[str] = field(default_factory=list)
     path: Path | None = None
+
+
+@dataclass
+class LoraResult:
+    name: str  # as the 文生图 tab lists it
+    path: Path | None  # the saved pytorch_lora_weights.safetensors (None when stopped before any step)
+    losses: list[float]
+    steps: int  # steps done
+    seconds: float
+    stopped: bool = False
+    notices: list[str] = field(default_factory=list)

@@ -18,7 +18,7 @@ import gradio as gr  # noqa: E402
 from studio import api  # noqa: E402
 from studio.config import configure, settings  # noqa: E402
 from studio import history  # noqa: E402
-from tabs import image, models, pending, speech, text, video  # noqa: E402
+from tabs import finetune, image, models, pending, speech, text, video  # noqa: E402
 from tabs.ui import UI  # noqa: E402
 
 log = logging.getLogger("studio")
@@ -47,6 +47,8 @@ def build_demo() -> gr.Blocks:
                         image.build(ui, lang, demo, browser_id)
                     elif name == "speech":
                         speech.build(ui, lang)
+                    elif name == "finetune":
+                        finetune.build(ui, lang)
                     elif name == "video":
                         video.build(ui, lang)
                     elif name == "models":

@@ -6,7 +6,7 @@ from studio import api
 
 from .ui import UI, s
 
-TASKS = {"crossmodal": None, "finetune": None}
+TASKS = {"crossmodal": None}
 
 
 def build(ui: UI, name: str) -> None:

@@ -271,3 +271,19 @@ def test_speech_through_gradio_client(client):
         client.predict("[laugh]", "espeak", 2, 42, True, 2, 0, 6, 5, 0.3, 0.7, 20, "", "cmn", 175, 50, 100,
                        api_name="/synthesize_speech")
     assert "控制标记" in str(err.value)
+
+
+def test_train_lora_through_gradio_client(client, tmp_path):
+    from gradio_client import handle_file
+    paths = []
+    for i in range(2):
+        Image.new("RGB", (64, 64), (120 + 20 * i, 40, 160)).save(tmp_path / f"p{i}.png")
+        paths.append(handle_file(str(tmp_path / f"p{i}.png")))
+    curve, notices = client.predict(paths, "sks style", "tiny-sd15", "client-lora", 4, 4, 1e-3, 3, 1, 0, 0,
+                                    api_name="/train_lora")
+    assert [row[0] for row in curve["data"]] == [1, 2, 3] and "client-lora" in notices
+    from studio import lora
+    assert "client-lora" in lora.available()  # the 文生图 tab's LoRA list finds it
+    with pytest.raises(Exception) as err:
+        client.predict([], "x", "tiny-sd15", "empty", 4, 4, 1e-3, 3, 1, 0, 0, api_name="/train_lora")
+    assert "训练图片" in str(err.value)

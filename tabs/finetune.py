@@ -1,0 +1,97 @@
+"""模型微调 (LoRA): captioned images -> a LoRA trained in the background with a live loss plot; 原理 calculator."""
+import gradio as gr
+import pandas as pd
+
+from studio import api
+
+from .runner import Stops, stream
+from .ui import GPU, UI, guarded, notices_md, s
+
+stops = Stops()
+PLOT_EVERY = 2  # steps between loss-plot updates
+
+
+def _captions(text: str, count: int):
+    """One caption per line; a single line is shared by every image (e.g. with a trigger word)."""
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    return lines[0] if len(lines) == 1 else lines
+
+
+def dataset(files):
+    """The uploaded images as a grid (what will be trained on)."""
+    return [f if isinstance(f, str) else f.name for f in files or []]
+
+
+@guarded
+def train_lora(files, captions, model, name, rank, alpha, learning_rate, steps, batch_size, resolution, seed,
+               lang="zh", request: gr.Request = None, progress=gr.Progress()):
+    """Trains in a worker thread; the loss plot grows as it goes; 停止 keeps what was learnt."""
+    paths = dataset(files)
+
+    def call(preview, stop, on_progress):
+        def step(done, total, loss):
+            on_progress(done / total, s("finetune.progress", lang, done=done, total=total, loss=loss))
+            if done % PLOT_EVERY == 0 or done == total:
+                preview(done, loss)
+        return api.train_lora(paths, _captions(captions, len(paths)), model, name=name, rank=rank, alpha=alpha,
+                              learning_rate=learning_rate, steps=steps, batch_size=batch_size,
+                              resolution=resolution or None, seed=seed, progress=step, stop=stop, lang=lang)
+
+    losses: list[tuple[int, float]] = []
+    for kind, value in stream(call, stops.start(request), progress):
+        if kind == "preview":
+            losses.append(value)
+            yield pd.DataFrame(losses, columns=["step", "loss"]), gr.skip()
+        else:
+            curve = pd.DataFrame(list(enumerate(value.losses, 1)), columns=["step", "loss"])
+            done = s("finetune.done", lang, name=value.name, steps=value.steps, seconds=value.seconds)
+            yield curve, notices_md([done, *value.notices])
+
+
+def stop_run(request: gr.Request):
+    stops.stop(request)
+
+
+@guarded
+def parameters(model, rank, lang="zh"):
+    rows = api.lora_parameters(model, rank)
+    cols = s("finetune.calc_cols", lang).split("|")
+    return pd.DataFrame([[f"{r['in']} x {r['out']}", r["layers"], r["full"], r["lora"], f"{r['share']:.1%}"]
+                         for r in rows], columns=cols)
+
+
+def build(ui: UI, lang: gr.State) -> None:
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=5):
+            model = ui.model_picker("finetune.model", "image", "mini-shapes")
+            files = ui.add(gr.File, "finetune.images", file_count="multiple", file_types=["image"])
+            grid = ui.add(gr.Gallery, "finetune.grid", columns=6, height=160, object_fit="contain")
+            captions = ui.add(gr.Textbox, "finetune.captions", lines=3, value="sks style")
+            name = ui.add(gr.Textbox, "finetune.name", value="my-lora")
+            with gr.Row():
+                rank = ui.add(gr.Slider, "finetune.rank", minimum=1, maximum=64, step=1, value=8)
+                alpha = ui.add(gr.Slider, "finetune.alpha", minimum=1, maximum=64, step=1, value=8)
+            with gr.Row():
+                lr = ui.add(gr.Number, "finetune.lr", value=1e-4)
+                steps = ui.add(gr.Slider, "finetune.steps", minimum=1, maximum=2000, step=1, value=100)
+            with gr.Row():
+                batch = ui.add(gr.Slider, "finetune.batch", minimum=1, maximum=8, step=1, value=1)
+                resolution = ui.add(gr.Number, "finetune.resolution", value=0, precision=0)
+                seed = ui.add(gr.Number, "finetune.seed", value=0, precision=0)
+            with gr.Row():
+                go = ui.button("finetune.train", variant="primary", scale=2)
+                stop = ui.button("finetune.stop", variant="stop", scale=1)
+        with gr.Column(scale=5):
+            notices = gr.Markdown(min_height=48)
+            loss = ui.add(gr.LinePlot, "finetune.loss", x="step", y="loss", height=260)
+            ui.md("finetune.use")
+            with ui.on_lang(gr.Accordion(s("finetune.explain", ui.lang), open=True),
+                            lambda lg: {"label": s("finetune.explain", lg)}):
+                ui.md("finetune.explain_intro")
+                calc = ui.add(gr.Dataframe, "finetune.calc", interactive=False)
+                calc_go = ui.button("finetune.calc_go")
+    files.change(dataset, files, grid, api_visibility="private", queue=False)
+    go.click(train_lora, [files, captions, model, name, rank, alpha, lr, steps, batch, resolution, seed, lang],
+             [loss, notices], api_name="train_lora", concurrency_id=GPU, show_progress_on=[notices])
+    stop.click(stop_run, None, None, api_name="stop_training", queue=False)
+    calc_go.click(parameters, [model, rank, lang], calc, api_name="lora_parameters", concurrency_id=GPU)

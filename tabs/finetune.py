@@ -48,6 +48,21 @@ def train_lora(files, captions, model, name, rank, alpha, learning_rate, steps, 
             yield curve, notices_md([done, *value.notices])
 
 
+def inkwash_demo():
+    """Fill the dataset with the 水墨 demo (files in the outputs folder, so the upload box can hold them)."""
+    from pathlib import Path
+
+    from studio.config import settings
+    folder = Path(settings().output_dir).expanduser().resolve() / "lora-datasets" / "inkwash"
+    folder.mkdir(parents=True, exist_ok=True)
+    images, captions = api.inkwash_dataset(12)
+    paths = []
+    for i, image in enumerate(images):
+        image.save(folder / f"ink-{i:02d}.png")
+        paths.append(str(folder / f"ink-{i:02d}.png"))
+    return paths, paths, "\n".join(captions), "inkwash", "mini-shapes", 200, 1e-3
+
+
 def stop_run(request: gr.Request):
     stops.stop(request)
 
@@ -66,6 +81,7 @@ def build(ui: UI, lang: gr.State) -> None:
             model = ui.model_picker("finetune.model", "image", "mini-shapes")
             files = ui.add(gr.File, "finetune.images", file_count="multiple", file_types=["image"])
             grid = ui.add(gr.Gallery, "finetune.grid", columns=6, height=160, object_fit="contain")
+            demo = ui.button("finetune.demo", size="sm")
             captions = ui.add(gr.Textbox, "finetune.captions", lines=3, value="sks style")
             name = ui.add(gr.Textbox, "finetune.name", value="my-lora")
             with gr.Row():
@@ -91,6 +107,7 @@ def build(ui: UI, lang: gr.State) -> None:
                 calc = ui.add(gr.Dataframe, "finetune.calc", interactive=False)
                 calc_go = ui.button("finetune.calc_go")
     files.change(dataset, files, grid, api_visibility="private", queue=False)
+    demo.click(inkwash_demo, None, [files, grid, captions, name, model, steps, lr], api_visibility="private")
     go.click(train_lora, [files, captions, model, name, rank, alpha, lr, steps, batch, resolution, seed, lang],
              [loss, notices], api_name="train_lora", concurrency_id=GPU, show_progress_on=[notices])
     stop.click(stop_run, None, None, api_name="stop_training", queue=False)

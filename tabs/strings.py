@@ -158,6 +158,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "finetune.model.info": ("内置 mini-shapes 可在 CPU 上几分钟训完；SD 1.5 需 GPU", "the built-in mini-shapes trains in minutes on a CPU; SD 1.5 needs a GPU"),
     "finetune.images": ("训练图片（5-50 张）", "Training images (5-50)"),
     "finetune.grid": ("数据集预览", "Dataset preview"),
+    "finetune.demo": ("载入离线示例：水墨风格数据集（mini-shapes，CPU 上几分钟训完）", "Load the offline demo: an ink-wash style dataset (mini-shapes, minutes on a CPU)"),
     "finetune.captions": ("描述（每行一条对应一张图，或只写一行共用；建议带触发词）", "Captions (one line per image, or one shared line; a trigger word helps)"),
     "finetune.captions.info": ("例如“sks style, a red circle”：生成时写上 sks style 就能唤起这个风格", "e.g. 'sks style, a red circle': writing sks style later calls up the style"),
     "finetune.name": ("LoRA 名称", "LoRA name"),

@@ -20,7 +20,7 @@ from .models import delete, download, list_models, load, local_models, manager_s
 from .text import (COURSE_TEMPERATURES, MAX_NEW_TOKENS, chat, compare_temperatures, count_text_tokens, decode_tokens,
                    export_text_code, generate_text, next_token, stream_chat, stream_text, token_distribution)
 from .templates import fill_template, text_template, text_templates
-from .lora import lora_parameters, train_lora
+from .lora import inkwash_dataset, lora_parameters, train_lora
 from .speech import dialogue, fixed_voice, prosody_comparison, speech_code, synthesize_speech
 from .video import export_video_code, generate_video, recommend_video_settings
 
@@ -32,4 +32,4 @@ __all__ = ["StudioError", "ImageResult", "list_models", "manager_status", "load"
            "text_templates", "text_template", "fill_template",
            "synthesize_speech", "dialogue", "SpeechResult",
            "prosody_comparison", "fixed_voice", "speech_code",
-           "export_video_code", "recommend_video_settings", "train_lora", "lora_parameters"]
+           "export_video_code", "recommend_video_settings", "train_lora", "lora_parameters", "inkwash_dataset"]

@@ -124,3 +124,11 @@ def lora_parameters(model: str = "mini-shapes", rank: int = 8) -> list[dict]:
         full, low = lora_train.parameter_count(d, k, rank)
         rows.append({"in": d, "out": k, "layers": count, "full": full, "lora": low, "share": low / full})
     return rows
+
+
+def inkwash_dataset(count: int = 12, seed: int = 0) -> tuple[list, list[str]]:
+    """The offline demo: `count` mini-shapes scenes drawn as 水墨 ink wash, with their captions (train a style
+    LoRA on mini-shapes with them, then the usual prompts come out in ink wash)."""
+    from .. import inkwash
+    return inkwash.dataset(validate.number("count", count, 1, MAX_IMAGES, int), seed=validate.number(
+        "seed", seed, 0, validate.MAX_SEED, int))

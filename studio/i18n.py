@@ -76,6 +76,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "lora_captions_mismatch": ("图片有 {images} 张，描述却有 {captions} 条：每张图一条描述，或者只写一条共用的描述。",
                                "There are {images} images but {captions} captions: give one caption per image, or one shared caption."),
     "lora_empty_caption": ("第 {index} 条描述是空的。", "Caption {index} is empty."),
+    "lora_bad_targets": ("请至少选一个目标层：{choices}。", "Pick at least one target layer: {choices}."),
     "lora_bad_name": ("LoRA 名称“{name}”不行：用字母、数字、- 或 _，最长 64 个字符。", "The LoRA name '{name}' will not do: use letters, digits, - or _, at most 64 characters."),
     "img2img_needs_image": ("图生图需要先上传一张图片（或从结果“发送到图生图”）。", "Image to image needs a source image first (upload one, or send a result there)."),
     "grid_no_values": ("网格的 {axis} 轴没有值：请用逗号分隔填写，例如 3, 7, 12。", "The {axis} axis of the grid has no values: list them separated by commas, e.g. 3, 7, 12."),

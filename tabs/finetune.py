@@ -3,6 +3,7 @@ import gradio as gr
 import pandas as pd
 
 from studio import api
+from studio.lora_train import COURSE_TARGETS
 
 from .runner import Stops, stream
 from .ui import GPU, UI, guarded, notices_md, s
@@ -24,7 +25,7 @@ def dataset(files):
 
 @guarded
 def train_lora(files, captions, model, name, rank, alpha, learning_rate, steps, batch_size, resolution, seed,
-               lang="zh", request: gr.Request = None, progress=gr.Progress()):
+               targets=COURSE_TARGETS, lang="zh", request: gr.Request = None, progress=gr.Progress()):
     """Trains in a worker thread; the loss plot grows as it goes; 停止 keeps what was learnt."""
     paths = dataset(files)
 
@@ -35,7 +36,8 @@ def train_lora(files, captions, model, name, rank, alpha, learning_rate, steps, 
                 preview(done, loss)
         return api.train_lora(paths, _captions(captions, len(paths)), model, name=name, rank=rank, alpha=alpha,
                               learning_rate=learning_rate, steps=steps, batch_size=batch_size,
-                              resolution=resolution or None, seed=seed, progress=step, stop=stop, lang=lang)
+                              resolution=resolution or None, seed=seed, targets=targets, progress=step, stop=stop,
+                              lang=lang)
 
     losses: list[tuple[int, float]] = []
     for kind, value in stream(call, stops.start(request), progress):
@@ -87,6 +89,8 @@ def build(ui: UI, lang: gr.State) -> None:
             with gr.Row():
                 rank = ui.add(gr.Slider, "finetune.rank", minimum=1, maximum=64, step=1, value=8)
                 alpha = ui.add(gr.Slider, "finetune.alpha", minimum=1, maximum=64, step=1, value=8)
+            targets = ui.add(gr.CheckboxGroup, "finetune.targets", choices=list(COURSE_TARGETS),
+                             value=list(COURSE_TARGETS))
             with gr.Row():
                 lr = ui.add(gr.Number, "finetune.lr", value=1e-4)
                 steps = ui.add(gr.Slider, "finetune.steps", minimum=1, maximum=2000, step=1, value=100)
@@ -108,7 +112,8 @@ def build(ui: UI, lang: gr.State) -> None:
                 calc_go = ui.button("finetune.calc_go")
     files.change(dataset, files, grid, api_visibility="private", queue=False)
     demo.click(inkwash_demo, None, [files, grid, captions, name, model, steps, lr], api_visibility="private")
-    go.click(train_lora, [files, captions, model, name, rank, alpha, lr, steps, batch, resolution, seed, lang],
+    go.click(train_lora, [files, captions, model, name, rank, alpha, lr, steps, batch, resolution, seed, targets,
+                          lang],
              [loss, notices], api_name="train_lora", concurrency_id=GPU, show_progress_on=[notices])
     stop.click(stop_run, None, None, api_name="stop_training", queue=False)
     calc_go.click(parameters, [model, rank, lang], calc, api_name="lora_parameters", concurrency_id=GPU)

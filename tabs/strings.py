@@ -167,6 +167,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "finetune.rank.info": ("课程默认 8（4-64）：越大越能学细节，也越易过拟合", "the course's default is 8 (4-64): higher learns more detail and overfits sooner"),
     "finetune.alpha": ("alpha", "alpha"),
     "finetune.alpha.info": ("缩放 = alpha / r；常取与 r 相同", "scale = alpha / r; usually equal to r"),
+    "finetune.targets": ("目标层（注意力投影）", "Target layers (attention projections)"),
+    "finetune.targets.info": ("课程默认全选：attn1（自注意力）和 attn2（交叉注意力）里的 to_q / to_k / to_v / to_out.0", "the course trains all four: to_q / to_k / to_v / to_out.0 inside attn1 (self-attention) and attn2 (cross-attention)"),
     "finetune.lr": ("学习率", "Learning rate"),
     "finetune.lr.info": ("课程常用 1e-4（1e-5 到 1e-3）", "the course uses 1e-4 (1e-5 to 1e-3)"),
     "finetune.steps": ("训练步数", "Training steps"),

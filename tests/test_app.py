@@ -280,10 +280,10 @@ def test_train_lora_through_gradio_client(client, tmp_path):
         Image.new("RGB", (64, 64), (120 + 20 * i, 40, 160)).save(tmp_path / f"p{i}.png")
         paths.append(handle_file(str(tmp_path / f"p{i}.png")))
     curve, notices = client.predict(paths, "sks style", "tiny-sd15", "client-lora", 4, 4, 1e-3, 3, 1, 0, 0,
-                                    api_name="/train_lora")
+                                    ["to_q", "to_v"], api_name="/train_lora")
     assert [row[0] for row in curve["data"]] == [1, 2, 3] and "client-lora" in notices
     from studio import lora
     assert "client-lora" in lora.available()  # the 文生图 tab's LoRA list finds it
     with pytest.raises(Exception) as err:
-        client.predict([], "x", "tiny-sd15", "empty", 4, 4, 1e-3, 3, 1, 0, 0, api_name="/train_lora")
+        client.predict([], "x", "tiny-sd15", "empty", 4, 4, 1e-3, 3, 1, 0, 0, ["to_q"], api_name="/train_lora")
     assert "训练图片" in str(err.value)

@@ -78,7 +78,8 @@ def test_names_are_never_overwritten(studio_env):
     (dict(captions=[" "]), "lora_empty_caption"),
     (dict(rank=0), "out_of_range"), (dict(rank=65), "out_of_range"), (dict(steps=0), "out_of_range"),
     (dict(steps=10**6), "out_of_range"), (dict(learning_rate="fast"), "bad_number"),
-    (dict(name="../evil"), "lora_bad_name"), (dict(model="tiny-qwen2"), "wrong_task")])
+    (dict(name="../evil"), "lora_bad_name"), (dict(model="tiny-qwen2"), "wrong_task"),
+    (dict(targets=[]), "lora_bad_targets"), (dict(targets=["conv_in"]), "lora_bad_targets")])
 def test_bad_input_gets_a_message(studio_env, kwargs, key):
     call = dict(images=_examples(1), captions=["x"], model=MODEL, steps=1) | kwargs
     with pytest.raises(StudioError) as err:

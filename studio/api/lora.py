@@ -41,6 +41,9 @@ def train_lora(images, captions, model: str = "mini-shapes", *, name: str = "my-
     pictures = _images(images, size, lang, notices)
     texts = _captions(captions, len(pictures))
     rank = validate.number("rank", rank, 1, 64, int)
+    targets = tuple(targets or ())
+    if not targets or not set(targets) <= set(lora_train.COURSE_TARGETS):
+        raise StudioError("lora_bad_targets", choices=", ".join(lora_train.COURSE_TARGETS))
     job = lora_train.LoraJob(pictures, texts, rank, validate.number("alpha", rank if alpha is None else alpha, 0.1, 256),
                              tuple(targets), validate.number("learning_rate", learning_rate, 1e-6, 1e-2),
                              validate.number("steps", steps, 1, 5000, int),

@@ -8,7 +8,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .errors import StudioError
 
-AXES = ("none", "sampler", "steps", "cfg_scale", "seed", "size", "prompt_sr")
+AXES = ("none", "sampler", "steps", "cfg_scale", "seed", "size", "prompt_sr", "lora")
 MAX_CELLS = 36
 _FONTS = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", "/usr/share/fonts/truetype/noto/NotoSansCJK-Regular.ttc",
           "/System/Library/Fonts/PingFang.ttc", "C:/Windows/Fonts/msyh.ttc")
@@ -28,6 +28,10 @@ def values(axis: str, text: str) -> list:
         for item in items:
             if not re.fullmatch(r"\d+\s*[xX×]\s*\d+", item):
                 raise StudioError("grid_bad_size", value=item)
+    if axis == "lora":
+        for item in items:
+            if not re.fullmatch(r"(?i)none|无|0|[\w.-]+(\s*:\s*-?\d+(\.\d+)?)?", item):
+                raise StudioError("grid_bad_lora", value=item)
     return items
 
 
@@ -40,6 +44,11 @@ def cell_kwargs(axis: str, value, prompt: str) -> dict:
         return {"width": int(w), "height": int(h)}
     if axis == "prompt_sr":  # the first value is the text to find; each value replaces it (the web UIs' Prompt S/R)
         return {"prompt_sr": value}
+    if axis == "lora":  # "none" (the base model), "name" (weight 1) or "name:weight": before / after at one seed
+        if value.lower() in ("none", "无", "0"):
+            return {"loras": None}
+        name, _, weight = value.partition(":")
+        return {"loras": [(name.strip(), float(weight) if weight.strip() else 1.0)]}
     return {axis: value}
 
 

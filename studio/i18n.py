@@ -81,6 +81,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "img2img_needs_image": ("图生图需要先上传一张图片（或从结果“发送到图生图”）。", "Image to image needs a source image first (upload one, or send a result there)."),
     "grid_no_values": ("网格的 {axis} 轴没有值：请用逗号分隔填写，例如 3, 7, 12。", "The {axis} axis of the grid has no values: list them separated by commas, e.g. 3, 7, 12."),
     "grid_bad_size": ("尺寸“{value}”看不懂：请写成 宽x高，例如 512x512。", "Cannot read the size '{value}': write width x height, e.g. 512x512."),
+    "grid_bad_lora": ("LoRA 轴的值“{value}”看不懂：写 none（不用 LoRA）、名称，或 名称:权重，例如 none, ink:0.5, ink:1。",
+                      "Cannot read the LoRA axis value '{value}': write none (no LoRA), a name, or name:weight, e.g. none, ink:0.5, ink:1."),
     "grid_too_big": ("网格有 {cells} 格，太多了：最多 {cap} 格。", "The grid has {cells} cells, too many: at most {cap}."),
     "grid_stopped": ("网格已停止。", "The grid was stopped."),
     "no_helper_model": ("扩写需要一个文本模型（{models}），请先在“模型管理”中下载。", "Expanding needs a text model ({models}); download one in the Models tab first."),

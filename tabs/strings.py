@@ -333,6 +333,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "grid.axis.seed": ("种子", "Seed"),
     "grid.axis.size": ("尺寸", "Size"),
     "grid.axis.prompt_sr": ("提示词替换 (S/R)", "Prompt S/R"),
+    "grid.axis.lora": ("LoRA（none, 名称:权重）", "LoRA (none, name:weight)"),
     "explain.title": ("原理：扩散模型是怎样画画的", "How it works: how a diffusion model paints"),
     "explain.forward_intro": ("**① 前向加噪**：训练时把图片逐步加噪，x_t = √ᾱ_t·x₀ + √(1−ᾱ_t)·ε。ᾱ_t 来自所选模型自己的噪声表（下方曲线）。拖动 t 看图片如何变成纯噪声（用最近一张结果图；还没有结果时用一张形状图）。",
                               "**① Forward diffusion**: training noises an image step by step, x_t = √ᾱ_t·x₀ + √(1−ᾱ_t)·ε, with ᾱ_t from the selected model's own noise schedule (curve below). Drag t to watch the picture turn into pure noise (the latest result, or a shapes drawing before the first one)."),

@@ -113,3 +113,13 @@ def test_the_inkwash_demo_lowers_colour_saturation_on_mini_shapes(studio_env):
                                                               loras=[("ink", weight)], save=False).images[0])
                         for p in prompts])
     assert saturation(1.0) < saturation(0.0) - 0.03
+
+
+def test_before_and_after_at_one_seed_in_a_grid(trained):
+    result = api.xy_plot(PROMPT, "", MODEL, "Euler a", 4, 7, 3, 64, 64, x_type="lora", x_values="none, purple:1",
+                         save=False)
+    before, after = (np.asarray(im, float) for im in result.cells[0])
+    assert np.abs(before - _image()).max() <= 1 and np.abs(after - _image(loras=[("purple", 1.0)])).max() <= 1
+    with pytest.raises(StudioError) as err:
+        api.xy_plot(PROMPT, "", MODEL, x_type="lora", x_values="purple:lots")
+    assert err.value.key == "grid_bad_lora"

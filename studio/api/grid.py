@@ -17,8 +17,9 @@ def xy_plot(prompt: str = "", negative_prompt: str = "", model: str = "mini-shap
             height: int | None = None, x_type: str = "cfg_scale", x_values: str = "3, 7, 12", y_type: str = "none",
             y_values: str = "", *, save: bool = True, lang: str | None = None, progress: Progress | None = None,
             stop: threading.Event | None = None) -> GridResult:
-    """Every combination of the X and Y values (sampler, steps, cfg_scale, seed, size or prompt_sr, comma separated),
-    all at one seed (seed -1: one random seed for the whole grid) unless an axis is the seed."""
+    """Every combination of the X and Y values (sampler, steps, cfg_scale, seed, size, prompt_sr or lora — "none,
+    ink:0.5, ink:1" for before / after — comma separated), all at one seed (seed -1: one random seed for the whole
+    grid) unless an axis is the seed."""
     lang = _lang(lang)
     xs, ys = grid.values(x_type, x_values), grid.values(y_type, y_values)
     if len(xs) * len(ys) > grid.MAX_CELLS:
@@ -61,5 +62,6 @@ def xy_plot(prompt: str = "", negative_prompt: str = "", model: str = "mini-shap
 def _label(axis: str, value, lang: str) -> str:
     if axis == "none":
         return ""
-    names = {"cfg_scale": "CFG", "steps": "Steps", "seed": "Seed", "sampler": "", "size": "", "prompt_sr": ""}
+    names = {"cfg_scale": "CFG", "steps": "Steps", "seed": "Seed", "sampler": "", "size": "", "prompt_sr": "",
+             "lora": "LoRA"}
     return f"{names[axis]} {value}".strip()

@@ -22,12 +22,14 @@ pipe = WanPipeline.from_pretrained(model_path, vae=vae, dtype=torch.bfloat16 if 
 # Flow shift {flow_shift}: the UniPC flow-matching scheduler's shift (3.0 for 480p, 5.0 for 720p)
 pipe.scheduler = UniPCMultistepScheduler.from_config(pipe.scheduler.config, flow_shift={flow_shift})
 
-frames = pipe(
+{call}'''
+
+CALL = '''frames = pipe(
     prompt={prompt!r},
     negative_prompt={negative!r},
     height={height},
     width={width},
-    num_frames={num_frames},  # 4k + 1: the VAE packs 4 frames into one latent frame after the first
+    num_frames={num_frames},{frames_note}
     num_inference_steps={steps},
     guidance_scale={cfg_scale},
     generator=torch.Generator("cpu").manual_seed({seed}),  # CPU noise: the same video on any machine
@@ -56,32 +58,23 @@ device = "cuda" if torch.cuda.is_available() else "cpu"
 pipe = TextToVideoSDPipeline.from_pretrained(model_path, dtype=torch.float16 if device == "cuda" else torch.float32)
 pipe.to(device)
 
-frames = pipe(
-    prompt={prompt!r},
-    negative_prompt={negative!r},
-    height={height},
-    width={width},
-    num_frames={num_frames},
-    num_inference_steps={steps},
-    guidance_scale={cfg_scale},
-    generator=torch.Generator("cpu").manual_seed({seed}),  # CPU noise: the same video on any machine
-    output_type="np",
-).frames[0]
-frames = np.clip(np.rint(frames * 255), 0, 255).astype(np.uint8)  # as the studio rounds them
-export_to_video([Image.fromarray(f) for f in frames], "video.mp4", fps={fps})
-'''
+{call}'''
 
 
 def video_script(spec: ModelSpec, job: VideoJob, fps: int, flow_shift: float | None,
                  hub: str = "huggingface") -> str:
     load_source, extra_pip = _source(spec, hub)
     if spec.loader == "t2v-sd":
-        return T2V_SD.format(title=spec.title, extra_pip=extra_pip, load_source=load_source, prompt=job.prompt,
-                             negative=job.negative_prompt or None, height=job.height, width=job.width,
-                             num_frames=job.num_frames, steps=job.steps, cfg_scale=job.cfg_scale, seed=job.seed,
-                             fps=fps)
+        return T2V_SD.format(title=spec.title, extra_pip=extra_pip, load_source=load_source,
+                             call=_call(job, fps, ""))
     placement = OFFLOAD if spec.options.get("cpu_offload") else "pipe.to(device)"
     return TEMPLATE.format(title=spec.title, extra_pip=extra_pip, load_source=load_source, placement=placement,
-                           flow_shift=flow_shift, prompt=job.prompt, negative=job.negative_prompt or None,
-                           height=job.height, width=job.width, num_frames=job.num_frames, steps=job.steps,
-                           cfg_scale=job.cfg_scale, seed=job.seed, fps=fps)
+                           flow_shift=flow_shift,
+                           call=_call(job, fps, "  # 4k + 1: the VAE packs 4 frames into one latent frame after the first"))
+
+
+def _call(job: VideoJob, fps: int, frames_note: str) -> str:
+    """The pipeline call both scripts share, and the rounding and export the studio does after it."""
+    return CALL.format(prompt=job.prompt, negative=job.negative_prompt or None, height=job.height, width=job.width,
+                       num_frames=job.num_frames, frames_note=frames_note, steps=job.steps, cfg_scale=job.cfg_scale,
+                       seed=job.seed, fps=fps)

@@ -47,10 +47,7 @@ def synthesize_speech(text, model, seed, text_seed, refine, oral, laugh, pause, 
 
 
 def _phonemes(text, model, voice) -> str:
-    if model != "espeak":
-        return ""
-    from studio.manager import manager
-    return manager().run("espeak", lambda engine: engine.phonemes(text, voice))
+    return api.espeak_phonemes(text, voice) if model == "espeak" else ""
 
 
 @guarded

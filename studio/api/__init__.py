@@ -21,7 +21,7 @@ from .text import (COURSE_TEMPERATURES, MAX_NEW_TOKENS, chat, compare_temperatur
                    export_text_code, generate_text, next_token, stream_chat, stream_text, token_distribution)
 from .templates import fill_template, text_template, text_templates
 from .lora import inkwash_dataset, lora_parameters, train_lora
-from .speech import dialogue, fixed_voice, prosody_comparison, speech_code, synthesize_speech
+from .speech import dialogue, espeak_phonemes, fixed_voice, prosody_comparison, speech_code, synthesize_speech
 from .video import export_video_code, generate_video, recommend_video_settings
 
 __all__ = ["StudioError", "ImageResult", "list_models", "manager_status", "load", "unload", "unload_all",
@@ -31,5 +31,5 @@ __all__ = ["StudioError", "ImageResult", "list_models", "manager_status", "load"
            "stream_text", "chat", "stream_chat", "next_token", "decode_tokens", "count_text_tokens", "export_text_code",
            "text_templates", "text_template", "fill_template",
            "synthesize_speech", "dialogue", "SpeechResult",
-           "prosody_comparison", "fixed_voice", "speech_code",
+           "prosody_comparison", "fixed_voice", "speech_code", "espeak_phonemes",
            "export_video_code", "recommend_video_settings", "train_lora", "lora_parameters", "inkwash_dataset"]

@@ -196,3 +196,11 @@ def speech_code(text: str, model: str = "espeak", seed: int = -1, *, text_seed: 
     if spec.loader == "chattts" and spec.path is not None and not chattts_files.missing(spec.path):
         published = chattts_files.is_published(spec.path)
     return speechcode.speech_script(spec, job, settings().hub, published)
+
+
+def espeak_phonemes(text: str, voice: str = "cmn") -> str:
+    """原理 for eSpeak: what it will say, as its phoneme mnemonics."""
+    text = speech_tokens.check(validate.text("text", text, TEXT_CAP))
+    if voice not in _espeak.VOICES:
+        raise StudioError("bad_voice", voice=voice, choices=", ".join(_espeak.VOICES))
+    return manager().run("espeak", lambda engine: engine.phonemes(text, voice))

@@ -198,7 +198,7 @@ def _continuation(tm, continuation) -> list[int]:
     return ids
 
 
-def _stepped_ids(tm, prompt: str, continuation, lang: str):
+def _stepped_ids(tm, prompt: str, continuation):
     """prompt ids + the stepped token ids, cut from the left to fit the context."""
     import torch
     base = _text.encode(tm, prompt)
@@ -221,7 +221,7 @@ def token_distribution(prompt: str, model: str = "mini-poem", temperature: float
     n = validate.number("n", n, 1, MAX_TOP_TOKENS, int)
 
     def run(tm):
-        ids = _stepped_ids(tm, prompt, continuation, lang)
+        ids = _stepped_ids(tm, prompt, continuation)
         return _text.distribution(tm, ids, temperature, top_k, top_p, repetition_penalty, n)
 
     return manager().run(model, run)
@@ -241,7 +241,7 @@ def next_token(prompt: str, model: str = "mini-poem", continuation: list[int] | 
     seed = validate.number("seed", seed, 0, validate.MAX_SEED, int)
 
     def run(tm):
-        ids = _stepped_ids(tm, prompt, continuation, lang)
+        ids = _stepped_ids(tm, prompt, continuation)
         steps = len(continuation or [])
         token = _text.sample_next(tm, ids, temperature, top_k, top_p, repetition_penalty, seed + steps)
         walked = [*(continuation or []), token]

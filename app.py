@@ -18,7 +18,7 @@ import gradio as gr  # noqa: E402
 from studio import api  # noqa: E402
 from studio.config import configure, settings  # noqa: E402
 from studio import history  # noqa: E402
-from tabs import finetune, image, models, pending, speech, text, video  # noqa: E402
+from tabs import crossmodal, finetune, image, models, speech, text, video  # noqa: E402
 from tabs.ui import UI  # noqa: E402
 
 log = logging.getLogger("studio")
@@ -51,10 +51,10 @@ def build_demo() -> gr.Blocks:
                         finetune.build(ui, lang)
                     elif name == "video":
                         video.build(ui, lang)
-                    elif name == "models":
-                        models.build(ui, lang)
+                    elif name == "crossmodal":
+                        crossmodal.build(ui, lang)
                     else:
-                        pending.build(ui, name)
+                        models.build(ui, lang)
         switch.change(lambda choice: [choice, *ui.relabel(choice)], switch, [lang, *ui.components],
                       api_visibility="private", queue=False)
     return demo

@@ -104,6 +104,28 @@ def load_causal_lm(spec: ModelSpec, device: str) -> TextModel:
     return TextModel(model.to(device).eval(), tokenizer)
 
 
+@dataclass
+class ClipModel:
+    """CLIP and its processor: scores how well a picture matches its prompt (跨模态创作's alignment score)."""
+    model: torch.nn.Module
+    processor: object
+
+    def modules(self):
+        return [self.model]
+
+    def to(self, device):
+        self.model.to(device)
+        return self
+
+
+@loader("clip")
+def load_clip(spec: ModelSpec, device: str) -> ClipModel:
+    from transformers import CLIPModel, CLIPProcessor
+    processor = CLIPProcessor.from_pretrained(spec.path, local_files_only=True)
+    model = CLIPModel.from_pretrained(spec.path, local_files_only=True, use_safetensors=not settings().allow_pickle)
+    return ClipModel(model.to(device).eval(), processor)
+
+
 @loader("wan")
 def load_wan(spec: ModelSpec, device: str):
     """Wan2.1: the VAE stays in fp32 (its decoder is unstable in half precision), the rest in bf16."""

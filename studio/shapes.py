@@ -91,6 +91,14 @@ def caption(spec: Spec, rng: random.Random, drop: float = 0.3) -> str:
     return _caption_zh(spec, keep) if rng.random() < 0.5 else _caption_en(spec, keep)
 
 
+def describe(attributes: dict[str, str], lang: str) -> str:
+    """A caption naming exactly `attributes` (a parse_prompt-style dict), in the training captions' wording."""
+    spec = Spec(attributes.get("shape", "circle"), attributes.get("colour", "red"), attributes.get("background", "blue"),
+                attributes.get("size", "big"), attributes.get("position", "center"))
+    keep = {k: k in attributes for k in ("shape", "colour", "background", "size", "position")}
+    return _caption_zh(spec, keep) if lang == "zh" else _caption_en(spec, keep)
+
+
 def _caption_zh(spec: Spec, keep: dict) -> str:
     size = SIZES[spec.size] if keep["size"] else ""
     colour = COLOURS[spec.colour][0] if keep["colour"] else ""

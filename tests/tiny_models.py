@@ -165,3 +165,17 @@ def build_t2v_sd(folder: Path) -> Path:
                                  unet=unet, scheduler=scheduler)
     pipe.save_pretrained(folder, safe_serialization=True)
     return folder
+
+
+def build_clip(folder: Path) -> Path:
+    """A tiny CLIPModel + CLIPProcessor (the real CLIP tokenizer, 32 px images), for the alignment score."""
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
+    torch.manual_seed(0)
+    text = dict(hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2, vocab_size=49408,
+                bos_token_id=49406, eos_token_id=49407, pad_token_id=49407)
+    vision = dict(hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2, image_size=32,
+                  patch_size=8)
+    CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=16)).save_pretrained(folder)
+    image_processor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    CLIPProcessor(image_processor=image_processor, tokenizer=_clip_tokenizer("sd15/tokenizer")).save_pretrained(folder)
+    return folder

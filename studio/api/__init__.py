@@ -22,6 +22,8 @@ from .text import (COURSE_TEMPERATURES, MAX_NEW_TOKENS, chat, compare_temperatur
 from .templates import fill_template, text_template, text_templates
 from .lora import inkwash_dataset, lora_parameters, train_lora
 from .speech import dialogue, espeak_phonemes, fixed_voice, prosody_comparison, speech_code, synthesize_speech
+from .crossmodal import (alignment_score, compose_page, crossmodal_defaults, make_storyboard, storyboard_video,
+                         story_images, topology_project, write_article, write_series)
 from .video import export_video_code, generate_video, recommend_video_settings
 
 __all__ = ["StudioError", "ImageResult", "list_models", "manager_status", "load", "unload", "unload_all",
@@ -32,4 +34,6 @@ __all__ = ["StudioError", "ImageResult", "list_models", "manager_status", "load"
            "text_templates", "text_template", "fill_template",
            "synthesize_speech", "dialogue", "SpeechResult",
            "prosody_comparison", "fixed_voice", "speech_code", "espeak_phonemes",
-           "export_video_code", "recommend_video_settings", "train_lora", "lora_parameters", "inkwash_dataset"]
+           "export_video_code", "recommend_video_settings", "train_lora", "lora_parameters", "inkwash_dataset",
+           "crossmodal_defaults", "write_article", "story_images", "alignment_score", "compose_page", "topology_project",
+           "write_series", "make_storyboard", "storyboard_video"]

@@ -1,0 +1,208 @@
+"""跨模态创作: the topology project (text -> pictures -> page), the series and the storyboard video."""
+import gradio as gr
+import pandas as pd
+from PIL import Image
+
+from studio import api
+from studio.api.crossmodal import credit
+from studio.story import Article, article_fields, image_defaults, series_parts, shot_columns, series_columns
+
+from .runner import Stops, stream
+from .ui import GPU, UI, guarded, notices_md, progress_callback, s
+
+stops = Stops()
+FIELDS = [f["name"] for f in article_fields("zh")]
+
+
+def _split(text: str) -> dict:
+    """The article box (title line, then paragraphs) as a compose_page part."""
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    return {"title": lines[0] if lines else "", "paragraphs": lines[1:]}
+
+
+@guarded
+def write_article(model, topic, audience, question, analogy, key_idea, steps, summary, length, seed, lang="zh"):
+    values = dict(zip(FIELDS, (topic, audience, question, analogy, key_idea, steps, summary, length)))
+    result = api.write_article(values, model, seed=seed, lang=lang)
+    return result.text, result.prompt, credit(result, lang), notices_md(result.notices)
+
+
+@guarded
+def story_images(subject, details, style, negative_prompt, model, seed, count, lang="zh", progress=gr.Progress()):
+    pictures = api.story_images(subject, details, style, negative_prompt, model, seed, count, lang=lang,
+                                progress=progress_callback(progress))
+    gallery = [(p.image, f"{p.prompt} · {p.alignment.label(lang)}") for p in pictures]
+    return gallery, [p.infotext for p in pictures]
+
+
+def _pictures(gallery) -> tuple[list, list[str]]:
+    """Gallery items back as images and their prompts (the caption before the score)."""
+    images, captions = [], []
+    for item in gallery or []:
+        path, caption = item if isinstance(item, (list, tuple)) else (item, "")
+        path = path.get("path") if isinstance(path, dict) else getattr(path, "path", path)
+        images.append(Image.open(path).convert("RGB"))
+        captions.append((caption or "").rsplit(" · ", 1)[0])
+    return images, captions
+
+
+@guarded
+def compose_page(article, gallery, text_credit="", image_credits=(), lang="zh"):
+    """The page from the article box and the gallery; the footer names what made them (kept from steps 1-2)."""
+    images, captions = _pictures(gallery)
+    part = {**_split(article), "images": images, "captions": captions}
+    page = api.compose_page([part], credits=[c for c in (text_credit, *(image_credits or [])) if c], lang=lang)
+    return _iframe(page.preview_html), str(page.zip_path) if page.zip_path else None, notices_md(page.notices)
+
+
+def _iframe(page_html: str) -> str:
+    from studio.storypage import iframe
+    return iframe(page_html)
+
+
+@guarded
+def write_series(topic, parts, text_model, image_model, style, negative_prompt, seed, seed_step, lang="zh",
+                 progress=gr.Progress()):
+    rows = parts.values.tolist() if isinstance(parts, pd.DataFrame) else parts
+    result = api.write_series(topic, rows, text_model, image_model, style, negative_prompt, seed, seed_step,
+                              lang=lang, progress=progress_callback(progress))
+    gallery = [(p.image, f"{a.title} · {p.alignment.label(lang)}") for a, ps in zip(result.articles, result.images)
+               for p in ps]
+    zip_path = str(result.page.zip_path) if result.page.zip_path else None
+    return _iframe(result.page.preview_html), zip_path, gallery, notices_md(result.notices)
+
+
+@guarded
+def make_storyboard(article, topic, shots, text_model, image_model, subject, seed, lang="zh"):
+    result = api.make_storyboard(article, topic, shots, text_model, image_model, subject, seed, lang=lang)
+    table = pd.DataFrame([shot.row() for shot in result.shots], columns=shot_columns(lang))
+    return table, notices_md(result.notices)
+
+
+@guarded
+def storyboard_video(table, image_model, speech_model, style, negative_prompt, seed, lang="zh",
+                     request: gr.Request = None, progress=gr.Progress()):
+    rows = table.values.tolist() if isinstance(table, pd.DataFrame) else table
+
+    def call(_preview, stop, on_progress):
+        return api.storyboard_video(rows, image_model, speech_model, style, negative_prompt, seed, lang=lang,
+                                    progress=on_progress, stop=stop)
+
+    for _kind, result in stream(call, stops.start(request), progress):
+        seconds = result.times[-1][1]
+        done = s("cm.video_done", lang, shots=len(result.shots), seconds=seconds)
+        return (gr.Video(value=str(result.path), subtitles=str(result.subtitles)),
+                [(im, f"{shot.number}. {shot.visuals}") for im, shot in zip(result.images, result.shots)],
+                [str(result.path), str(result.subtitles)], notices_md([done, *result.notices]))
+
+
+def stop_run(request: gr.Request):
+    stops.stop(request)
+
+
+def image_fields(model, lang="zh"):
+    """Step 2's defaults and the series' picture subjects for the chosen image model's family."""
+    d = image_defaults(model, lang)
+    parts = pd.DataFrame(series_parts(model, lang), columns=series_columns(lang))
+    return d["subject"], d["details"], d["style"], d["negative"], f"*{d['note']}*", parts
+
+
+def _accordion(ui: UI, key: str, open_: bool = True) -> gr.Accordion:
+    return ui.on_lang(gr.Accordion(s(key, ui.lang), open=open_), lambda lg: {"label": s(key, lg)})
+
+
+def build(ui: UI, lang: gr.State) -> None:
+    d = image_defaults("mini-shapes", ui.lang)
+    ui.md("cm.intro")
+    with gr.Row():
+        text_model = ui.model_picker("cm.text_model", "text", "mini-poem")
+        image_model = ui.model_picker("cm.image_model", "image", "mini-shapes")
+        seed = ui.add(gr.Number, "cm.seed", value=42, precision=0, minimum=0)
+    with gr.Tabs():
+        with ui.tab("cm.project"):
+            with _accordion(ui, "cm.step1"):
+                fields = []
+                with gr.Row():
+                    for f in article_fields(ui.lang):
+                        box = gr.Textbox(value=f["default"], label=f["label"], lines=f["lines"],
+                                         scale=2 if f["lines"] > 1 else 1, min_width=200)
+                        fields.append(ui.on_lang(box, lambda lg, n=f["name"]: {
+                            "label": next(x["label"] for x in article_fields(lg) if x["name"] == n)}))
+                write = ui.button("cm.write", variant="primary")
+                article = ui.add(gr.Textbox, "cm.article", lines=12)
+                text_notices = gr.Markdown()
+                with _accordion(ui, "cm.sent_prompt", open_=False):
+                    sent = gr.Textbox(show_label=False, lines=8, buttons=["copy"])
+            with _accordion(ui, "cm.step2"):
+                note = gr.Markdown(f"*{d['note']}*")
+                with gr.Row():
+                    subject = ui.add(gr.Textbox, "cm.subject", value=d["subject"], scale=3)
+                    details = ui.add(gr.Textbox, "cm.details", value=d["details"], scale=2)
+                with gr.Row():
+                    style = ui.add(gr.Textbox, "cm.style", value=d["style"], scale=3)
+                    negative = ui.add(gr.Textbox, "cm.negative", value=d["negative"], scale=2)
+                    count = ui.add(gr.Slider, "cm.count", minimum=1, maximum=4, step=1, value=2, scale=1)
+                draw = ui.button("cm.draw", variant="primary")
+                gallery = ui.add(gr.Gallery, "cm.gallery", columns=4, height=260, object_fit="contain", format="png")
+            with _accordion(ui, "cm.step3"):
+                text_credit, image_credits = gr.State(""), gr.State([])
+                with gr.Row():
+                    compose = ui.button("cm.compose", variant="primary")
+                    run_all = ui.button("cm.all")
+                page_notices = gr.Markdown()
+                page_zip = ui.add(gr.File, "cm.zip")
+                preview = gr.HTML()
+        with ui.tab("cm.series"):
+            with gr.Row():
+                topic = ui.add(gr.Textbox, "cm.topic", value=article_fields(ui.lang)[0]["default"], scale=2)
+                seed_step = ui.add(gr.Slider, "cm.seed_step", minimum=0, maximum=10, step=1, value=1, scale=1)
+            parts = ui.add(gr.Dataframe, "cm.parts", interactive=True, wrap=True,
+                           value=pd.DataFrame(series_parts("mini-shapes", ui.lang), columns=series_columns(ui.lang)))
+            make_series = ui.button("cm.make_series", variant="primary")
+            series_notices = gr.Markdown()
+            series_gallery = ui.add(gr.Gallery, "cm.gallery", columns=3, height=220, object_fit="contain")
+            series_zip = ui.add(gr.File, "cm.zip")
+            series_preview = gr.HTML()
+        with ui.tab("cm.storyboard"):
+            sb_article = ui.add(gr.Textbox, "cm.sb_article", lines=6)
+            with gr.Row():
+                use_article = ui.button("cm.use_article", size="sm")
+                shots = ui.add(gr.Slider, "cm.shots", minimum=2, maximum=8, step=1, value=5)
+                make_table = ui.button("cm.make_table", variant="primary")
+            table = ui.add(gr.Dataframe, "cm.table", interactive=True, wrap=True,
+                           value=pd.DataFrame(columns=shot_columns(ui.lang)))
+            table_notices = gr.Markdown()
+            with gr.Row():
+                speech_model = ui.model_picker("cm.speech_model", "speech", "espeak")
+                make_video = ui.button("cm.make_video", variant="primary")
+                stop = ui.button("cm.stop", variant="stop")
+            video_notices = gr.Markdown()
+            with gr.Row():
+                video = ui.add(gr.Video, "cm.video", height=360)
+                shot_gallery = ui.add(gr.Gallery, "cm.shot_images", columns=4, height=360, object_fit="contain")
+            files = ui.add(gr.File, "cm.files", file_count="multiple")
+    with _accordion(ui, "cm.explain", open_=False):
+        ui.md("cm.explain_text")
+
+    image_model.change(image_fields, [image_model, lang], [subject, details, style, negative, note, parts],
+                       api_visibility="private", queue=False)
+    step1 = dict(fn=write_article, inputs=[text_model, *fields, seed, lang],
+                 outputs=[article, sent, text_credit, text_notices], concurrency_id=GPU)
+    step2 = dict(fn=story_images, inputs=[subject, details, style, negative, image_model, seed, count, lang],
+                 outputs=[gallery, image_credits], concurrency_id=GPU)
+    step3 = dict(fn=compose_page, inputs=[article, gallery, text_credit, image_credits, lang], outputs=[preview, page_zip, page_notices])
+    write.click(**step1, api_name="write_article")
+    draw.click(**step2, api_name="story_images")
+    compose.click(**step3, api_name="compose_page")
+    run_all.click(**step1, api_visibility="private").success(**step2, api_visibility="private") \
+        .success(**step3, api_visibility="private")
+    make_series.click(write_series, [topic, parts, text_model, image_model, style, negative, seed, seed_step, lang],
+                      [series_preview, series_zip, series_gallery, series_notices], api_name="write_series",
+                      concurrency_id=GPU)
+    use_article.click(lambda text: text, article, sb_article, api_visibility="private", queue=False)
+    make_table.click(make_storyboard, [sb_article, fields[0], shots, text_model, image_model, subject, seed, lang],
+                     [table, table_notices], api_name="make_storyboard", concurrency_id=GPU)
+    make_video.click(storyboard_video, [table, image_model, speech_model, style, negative, seed, lang],
+                     [video, shot_gallery, files, video_notices], api_name="storyboard_video", concurrency_id=GPU,
+                     show_progress_on=[video_notices])
+    stop.click(stop_run, None, None, api_name="stop_storyboard", queue=False)

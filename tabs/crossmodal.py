@@ -143,7 +143,7 @@ def build(ui: UI, lang: gr.State) -> None:
                     negative = ui.add(gr.Textbox, "cm.negative", value=d["negative"], scale=2)
                     count = ui.add(gr.Slider, "cm.count", minimum=1, maximum=4, step=1, value=2, scale=1)
                 draw = ui.button("cm.draw", variant="primary")
-                gallery = ui.add(gr.Gallery, "cm.gallery", columns=4, height=260, object_fit="contain", format="png")
+                gallery = ui.add(gr.Gallery, "cm.gallery", columns=4, height="auto", object_fit="contain", format="png")
             with _accordion(ui, "cm.step3"):
                 text_credit, image_credits = gr.State(""), gr.State([])
                 with gr.Row():
@@ -156,7 +156,7 @@ def build(ui: UI, lang: gr.State) -> None:
             with gr.Row():
                 topic = ui.add(gr.Textbox, "cm.topic", value=article_fields(ui.lang)[0]["default"], scale=2)
                 seed_step = ui.add(gr.Slider, "cm.seed_step", minimum=0, maximum=10, step=1, value=1, scale=1)
-            parts = ui.add(gr.Dataframe, "cm.parts", interactive=True, wrap=True,
+            parts = ui.add(gr.Dataframe, "cm.parts", interactive=True, wrap=True, column_widths=["14%", "22%", "40%", "24%"],
                            value=pd.DataFrame(series_parts("mini-shapes", ui.lang), columns=series_columns(ui.lang)))
             make_series = ui.button("cm.make_series", variant="primary")
             series_notices = gr.Markdown()
@@ -170,6 +170,7 @@ def build(ui: UI, lang: gr.State) -> None:
                 shots = ui.add(gr.Slider, "cm.shots", minimum=2, maximum=8, step=1, value=5)
                 make_table = ui.button("cm.make_table", variant="primary")
             table = ui.add(gr.Dataframe, "cm.table", interactive=True, wrap=True,
+                           column_widths=["8%", "27%", "45%", "20%"],
                            value=pd.DataFrame(columns=shot_columns(ui.lang)))
             table_notices = gr.Markdown()
             with gr.Row():

@@ -287,3 +287,29 @@ def test_train_lora_through_gradio_client(client, tmp_path):
     with pytest.raises(Exception) as err:
         client.predict([], "x", "tiny-sd15", "empty", 4, 4, 1e-3, 3, 1, 0, 0, ["to_q"], api_name="/train_lora")
     assert "训练图片" in str(err.value)
+
+
+def test_crossmodal_project_and_storyboard_through_gradio_client(client, tmp_path):
+    fields = ["拓扑学", "高中生", "什么是拓扑学？", "捏橡皮泥", "拓扑学只关心洞的数量。", "捏一捏。\n洞还在。", "完。", "200"]
+    article, prompt, notices = client.predict("mini-poem", *fields, 5, api_name="/write_article")  # (states stay)
+    assert article.startswith("拓扑学：什么是拓扑学？") and "捏橡皮泥" in article and "费曼技巧" in prompt
+    assert "规则" in notices  # offline text is labelled as rules
+    gallery = client.predict("一个大红色圆形", "", "绿色背景", "", "mini-shapes", 5, 2,
+                                       api_name="/story_images")
+    assert len(gallery) == 2 and "属性吻合" in gallery[0]["caption"]
+    from gradio_client import handle_file
+    pictures = [{"image": handle_file(g["image"]), "caption": g["caption"]} for g in gallery]
+    preview, page_zip, _ = client.predict(article, pictures, api_name="/compose_page")
+    assert "<iframe" in preview and page_zip.endswith(".zip")
+    import zipfile
+    with zipfile.ZipFile(page_zip) as z:
+        assert sum(n.endswith(".png") for n in z.namelist()) == 2 and "什么是拓扑学？" in z.read("story/index.html").decode()
+    table, _ = client.predict(article, "拓扑学", 2, "mini-poem", "mini-shapes", "一个大红色圆形", 5,
+                              api_name="/make_storyboard")
+    assert len(table["data"]) == 2
+    video, shots, files, notices = client.predict(table, "mini-shapes", "espeak", "绿色背景", "", 5,
+                                                  api_name="/storyboard_video")
+    assert len(shots) == 2 and "2 个镜头" in notices
+    # the video comes as an update carrying its subtitles (Gradio turns the SRT into WebVTT for the player)
+    assert iio.immeta(video["value"], plugin="FFMPEG")["fps"] == 8 and video["subtitles"].endswith(".vtt")
+    assert any(f.endswith(".srt") for f in files)

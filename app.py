@@ -57,6 +57,8 @@ def build_demo() -> gr.Blocks:
                         models.build(ui, lang)
         switch.change(lambda choice: [choice, *ui.relabel(choice)], switch, [lang, *ui.components],
                       api_visibility="private", queue=False)
+        for fn, inputs, outputs in ui.switch_events:
+            switch.change(fn, [switch, *inputs], outputs, api_visibility="private", queue=False)
     return demo
 
 

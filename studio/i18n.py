@@ -126,6 +126,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
                                 "'{model}' does not write prose: the shot table is made by rules (sentences shared out as voice-over, a camera move per shot). For a model-written one pick {models}."),
     "notice_storyboard_unparsed": ("没能从“{model}”的回答中读出分镜表，改用规则生成。", "Could not read a shot table from '{model}''s answer; the rules made it instead."),
     "story_no_text": ("没有可用的文字：文章为空，或“{model}”没有写出内容。", "There is no text to use: the article is empty, or '{model}' wrote nothing."),
+    "story_empty": ("文章是空的：请先写文章（第一步）或粘贴一段文字。", "The article is empty: write one (step 1) or paste some text first."),
     "story_no_shots": ("分镜表是空的：至少要有一个镜头写了画面或旁白。", "The shot table is empty: at least one shot needs visuals or a voice-over."),
     "bad_story_fields": ("格式不对：字段应是 {\"名称\": \"文字\"} 形式的字典。", "Wrong format: the fields must be a dict of {\"name\": \"text\"}."),
     "story_counts": ("图片数（{images}）和提示词数（{prompts}）不一致。", "{images} image(s) but {prompts} prompt(s): they must match."),

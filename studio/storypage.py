@@ -33,7 +33,8 @@ def image_name(part: int, index: int) -> str:
     return f"images/part{part + 1}-{index + 1}.png"
 
 
-def render(title: str, parts: list[PagePart], footer: list[str], label: str, *, inline: bool = False) -> str:
+def render(title: str, parts: list[PagePart], footer: list[str], label: str, *, inline: bool = False,
+           lang: str = "zh") -> str:
     """The page's HTML. inline=True embeds the pictures as data URIs (the in-app preview); otherwise it links
     images/partN-M.png beside it (the zip)."""
     body = [f'<div class="title-container"><h1>{html.escape(title)}</h1></div>']
@@ -54,7 +55,7 @@ def render(title: str, parts: list[PagePart], footer: list[str], label: str, *, 
                     + "</div></section>")
     notes = "".join(f"<li>{html.escape(line)}</li>" for line in footer)
     body.append(f'<div class="footer"><p class="ai-label">{html.escape(label)}</p><ul>{notes}</ul></div>')
-    return ('<!DOCTYPE html>\n<html lang="zh">\n<head>\n<meta charset="utf-8">\n'
+    return (f'<!DOCTYPE html>\n<html lang="{"zh-CN" if lang == "zh" else "en"}">\n<head>\n<meta charset="utf-8">\n'
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             f"<title>{html.escape(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
             f'<div class="page">\n{"".join(body)}\n</div>\n</body>\n</html>\n')

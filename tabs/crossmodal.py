@@ -107,6 +107,29 @@ def image_fields(model, lang="zh"):
     return d["subject"], d["details"], d["style"], d["negative"], f"*{d['note']}*", parts
 
 
+def switch_defaults(new_lang, image_model, *values):
+    """On a language switch, fields still holding the other language's defaults take the new language's; what
+    the learner typed stays."""
+    old = "en" if new_lang == "zh" else "zh"
+    olds, news = _defaults(image_model, old), _defaults(image_model, new_lang)
+    out = []
+    for value, before, after in zip(values, olds, news):
+        if isinstance(value, pd.DataFrame):
+            same = value.astype(str).values.tolist() == before.astype(str).values.tolist()
+        else:
+            same = value == before
+        out.append(after if same else gr.skip())
+    return out
+
+
+def _defaults(image_model, lang) -> list:
+    """Default values of the language-dependent fields, in the order switch_defaults gets them."""
+    d = image_defaults(image_model, lang)
+    return [*(f["default"] for f in article_fields(lang)), d["subject"], d["details"], d["style"], d["negative"],
+            f"*{d['note']}*", article_fields(lang)[0]["default"],
+            pd.DataFrame(series_parts(image_model, lang), columns=series_columns(lang))]
+
+
 def _accordion(ui: UI, key: str, open_: bool = True) -> gr.Accordion:
     return ui.on_lang(gr.Accordion(s(key, ui.lang), open=open_), lambda lg: {"label": s(key, lg)})
 
@@ -143,7 +166,8 @@ def build(ui: UI, lang: gr.State) -> None:
                     negative = ui.add(gr.Textbox, "cm.negative", value=d["negative"], scale=2)
                     count = ui.add(gr.Slider, "cm.count", minimum=1, maximum=4, step=1, value=2, scale=1)
                 draw = ui.button("cm.draw", variant="primary")
-                gallery = ui.add(gr.Gallery, "cm.gallery", columns=4, height="auto", object_fit="contain", format="png")
+                gallery = ui.add(gr.Gallery, "cm.gallery", columns=4, fit_columns=False, height=320,
+                                 object_fit="contain", format="png")
             with _accordion(ui, "cm.step3"):
                 text_credit, image_credits = gr.State(""), gr.State([])
                 with gr.Row():
@@ -185,6 +209,8 @@ def build(ui: UI, lang: gr.State) -> None:
     with _accordion(ui, "cm.explain", open_=False):
         ui.md("cm.explain_text")
 
+    swapped = [*fields, subject, details, style, negative, note, topic, parts]
+    ui.on_switch(switch_defaults, [image_model, *swapped], swapped)
     image_model.change(image_fields, [image_model, lang], [subject, details, style, negative, note, parts],
                        api_visibility="private", queue=False)
     step1 = dict(fn=write_article, inputs=[text_model, *fields, seed, lang],

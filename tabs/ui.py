@@ -39,6 +39,11 @@ class UI:
     def __init__(self, lang: str):
         self.lang = lang
         self._items: list[tuple[gr.components.Component, Callable[[str], dict]]] = []
+        self.switch_events: list[tuple[Callable, list, list]] = []  # fn(new_lang, *inputs) -> outputs, on a switch
+
+    def on_switch(self, fn: Callable, inputs: list, outputs: list) -> None:
+        """Run fn(new_lang, *inputs) when the language changes (for values, which relabel cannot see)."""
+        self.switch_events.append((fn, inputs, outputs))
 
     def on_lang(self, component, update: Callable[[str], dict]):
         """Register how `component` changes when the language changes (merged with earlier registrations)."""

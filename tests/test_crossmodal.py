@@ -171,7 +171,7 @@ def test_alignment_scores(studio_env, models_dir):
 
 
 @pytest.mark.parametrize("call, key", [
-    (lambda: api.make_storyboard("   "), "story_no_text"),
+    (lambda: api.make_storyboard("   "), "story_empty"),
     (lambda: api.make_storyboard("一句话。两句话。", shots=9), "out_of_range"),
     (lambda: api.storyboard_video([[1, "", "", ""]]), "story_no_shots"),
     (lambda: api.storyboard_video([[1, "圆形", "你好。", ""]], speech_model="mini-shapes"), "wrong_task"),
@@ -179,7 +179,7 @@ def test_alignment_scores(studio_env, models_dir):
     (lambda: api.story_images("", "", ""), "empty_prompt"),
     (lambda: api.story_images("圆形", count=5), "out_of_range"),
     (lambda: api.alignment_score([Image.new("RGB", (8, 8))], ["a", "b"]), "story_counts"),
-    (lambda: api.compose_page([{"title": " ", "paragraphs": []}]), "story_no_text"),
+    (lambda: api.compose_page([{"title": " ", "paragraphs": []}]), "story_empty"),
     (lambda: api.write_series(rows=[["a", "b", "c", "d"]] * 7), "out_of_range"),
 ])
 def test_bad_input_gets_a_message(studio_env, call, key):

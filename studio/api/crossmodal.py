@@ -189,14 +189,14 @@ def compose_page(parts: list[dict], title: str | None = None, credits: list[str]
     lang = _lang(lang)
     page_parts = [_page_part(p) for p in parts or []]
     if not page_parts:
-        raise StudioError("story_no_text", model="-")
+        raise StudioError("story_empty")
     title = (title or page_parts[0].article.title).strip()
     footer = [str(c) for c in credits or []] + [im.info["parameters"] for p in page_parts for im in p.images
                                                 if im.info.get("parameters")]
     footer = list(dict.fromkeys(line.replace("\n", " · ") for line in footer))  # an infotext is one footer line
     label = t("story_ai_label", lang)
-    page_html = storypage.render(title, page_parts, footer, label)
-    preview = storypage.render(title, page_parts, footer, label, inline=True)
+    page_html = storypage.render(title, page_parts, footer, label, lang=lang)
+    preview = storypage.render(title, page_parts, footer, label, inline=True, lang=lang)
     notices: list[str] = []
     path = _save_zip(page_html, page_parts, {"title": title, "credits": footer}, lang, notices) if save else None
     return PageResult(page_html, preview, path, notices)
@@ -214,7 +214,7 @@ def _page_part(part: dict) -> story.PagePart:
     title = validate.text("title", title, 200).strip()
     paragraphs = [validate.text("paragraph", p, ARTICLE_CAP) for p in paragraphs if str(p).strip()]
     if not title and not paragraphs:
-        raise StudioError("story_no_text", model="-")
+        raise StudioError("story_empty")
     images = [im if isinstance(im, Image.Image) else Image.open(im) for im in part.get("images") or []]
     captions = list(part.get("captions") or [im.info.get("parameters", "").split("\n")[0] for im in images])
     return story.PagePart(story.Article(title, paragraphs), images, (captions + [""] * len(images))[:len(images)])
@@ -308,7 +308,7 @@ def make_storyboard(article: str, topic: str = "", shots: int = 5, text_model: s
     lang = _lang(lang)
     article = validate.text("article", article, ARTICLE_CAP)
     if not story.sentences(article):
-        raise StudioError("story_no_text", model="-")
+        raise StudioError("story_empty")
     shots = validate.number("shots", shots, story.MIN_SHOTS, story.MAX_SHOTS, int)
     subject = story.image_defaults(image_model, lang)["subject"] if subject is None else subject
     notices: list[str] = []

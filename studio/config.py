@@ -75,6 +75,8 @@ SETTINGS: list[Setting] = [
     Setting("trust_remote_code", "STUDIO_TRUST_REMOTE_CODE", False, "Operator opt-in: allow models that ship their own Python code.", _bool),
     Setting("preview_every", "STUDIO_PREVIEW_EVERY", 5, "Live preview of an image run every N steps (decoded through the VAE; 0 = off).", int),
     Setting("queue_size", "STUDIO_QUEUE_SIZE", 64, "Most requests waiting in the queue; more are refused with a message.", int),
+    Setting("ai_label", "STUDIO_AI_LABEL", False, "Stamp a visible \"AI生成\" mark on generated images and video frames (China's labelling rules for public services). The implicit label in every output's metadata is always written.", _bool),
+    Setting("content_producer", "STUDIO_CONTENT_PRODUCER", "AIGC Studio", "Service name (or filing number) written as ContentProducer in every output's implicit AIGC label."),
     Setting("hf_endpoint", "HF_ENDPOINT", "https://huggingface.co", "Hugging Face hub address or mirror (read by huggingface_hub itself).", flag=False),
     Setting("modelscope_domain", "MODELSCOPE_DOMAIN", "www.modelscope.cn", "ModelScope address or mirror (read by modelscope itself).", flag=False),
 ]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
 import tempfile
 import uuid
@@ -9,6 +10,7 @@ from pathlib import Path
 
 from PIL import Image, PngImagePlugin
 
+from . import aigc_label
 from .config import settings
 
 
@@ -38,10 +40,24 @@ def write_atomic(path: Path, write) -> Path:
 
 
 def save_png(image: Image.Image, infotext: str, seed: int | None = None) -> Path:
-    meta = PngImagePlugin.PngInfo()
-    meta.add_text("parameters", infotext)
     path = output_folder("images") / new_name(".png", seed)
+    meta = png_meta(infotext, path.name)
     return write_atomic(path, lambda f: image.save(f, format="PNG", pnginfo=meta))
+
+
+def png_meta(infotext: str | None, content_id: str) -> PngImagePlugin.PngInfo:
+    """PNG text chunks: the web UIs' "parameters" and the implicit AIGC label."""
+    meta = PngImagePlugin.PngInfo()
+    if infotext:
+        meta.add_text("parameters", infotext)
+    meta.add_itxt(aigc_label.KEY, aigc_label.text(content_id))
+    return meta
+
+
+def json_bytes(params: dict, content_id: str) -> bytes:
+    """A sidecar: the parameters plus the implicit AIGC label of the file beside it."""
+    return json.dumps({**params, aigc_label.KEY: aigc_label.record(content_id)}, ensure_ascii=False,
+                      indent=2).encode("utf-8")
 
 
 def with_parameters(image: Image.Image, infotext: str) -> Image.Image:
@@ -52,26 +68,30 @@ def with_parameters(image: Image.Image, infotext: str) -> Image.Image:
 
 def save_video(frames, fps: int, params: dict, seed: int | None = None) -> Path:
     """An H.264 / yuv420p MP4 (plays in every browser) and a JSON sidecar of the parameters beside it."""
-    import json
-
     import imageio.v2 as imageio
     path = output_folder("videos") / new_name(".mp4", seed)
     tmp = path.with_name(".tmp-" + path.name)
     try:
         # macro_block_size=1: sides that are multiples of 2 (not 16) are kept, not resized.
         with imageio.get_writer(tmp, fps=fps, codec="libx264", pixelformat="yuv420p", macro_block_size=1,
-                                ffmpeg_log_level="error") as writer:
+                                ffmpeg_log_level="error", output_params=mp4_meta(path.name)) as writer:
             for frame in frames:
                 writer.append_data(frame)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    sidecar = path.with_suffix(".json")
-    write_atomic(sidecar, lambda f: f.write(json.dumps(params, ensure_ascii=False, indent=2).encode("utf-8")))
+    write_atomic(path.with_suffix(".json"), lambda f: f.write(json_bytes(params, path.name)))
     return path
+
+
+def mp4_meta(content_id: str) -> list[str]:
+    """ffmpeg options putting the implicit AIGC label into the MP4's comment tag."""
+    return ["-metadata", f"comment={aigc_label.KEY}={aigc_label.text(content_id)}", "-movflags", "+faststart"]
 
 
 def save_gif(frames, fps: int, path: Path) -> Path:
     """The clip as a looping GIF (for slides and chats that take no video)."""
     import imageio.v2 as imageio
-    return write_atomic(path, lambda f: imageio.mimsave(f, list(frames), format="GIF", duration=1000 / fps, loop=0))
+    comment = f"{aigc_label.KEY}={aigc_label.text(path.name)}"
+    return write_atomic(path, lambda f: imageio.mimsave(f, list(frames), format="GIF", duration=1000 / fps, loop=0,
+                                                        comment=comment.encode("utf-8")))

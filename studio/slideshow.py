@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from .outputs import mp4_meta
+
 PAD_SECONDS = 0.6  # silence after each narration, so shots do not run into each other
 MIN_SHOT_SECONDS = 2.0
 SAMPLE_RATE = 24000
@@ -70,7 +72,7 @@ def write(path: Path, segments: list[Segment], fps: int = 8) -> list[tuple[float
             writer = imageio_ffmpeg.write_frames(str(partial), (side, side), fps=fps, codec="libx264",
                                                  pix_fmt_out="yuv420p", macro_block_size=16, audio_path=str(wav),
                                                  audio_codec="aac", ffmpeg_log_level="error",
-                                                 output_params=["-movflags", "+faststart"])
+                                                 output_params=mp4_meta(path.name))
             writer.send(None)
             for seg, (start, end) in zip(segments, times):
                 frame = np.ascontiguousarray(seg.image.convert("RGB").resize((side, side), Image.Resampling.LANCZOS))

@@ -65,18 +65,12 @@ def _data_uri(image) -> str:
     return "data:image/png;base64," + base64.b64encode(_png(image)).decode("ascii")
 
 
-def _png(image) -> bytes:
+def _png(image, content_id: str = "preview") -> bytes:
+    """PNG bytes keeping the picture's generation parameters, with the implicit AIGC label."""
+    from .outputs import png_meta
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", pnginfo=_pnginfo(image))
+    image.save(buffer, format="PNG", pnginfo=png_meta(image.info.get("parameters"), content_id))
     return buffer.getvalue()
-
-
-def _pnginfo(image):
-    from PIL import PngImagePlugin
-    info = PngImagePlugin.PngInfo()
-    if image.info.get("parameters"):  # the picture keeps its generation parameters inside the zip too
-        info.add_text("parameters", image.info["parameters"])
-    return info
 
 
 def write_zip(f, page_html: str, parts: list[PagePart], params: dict, folder: str = "story") -> None:
@@ -85,9 +79,9 @@ def write_zip(f, page_html: str, parts: list[PagePart], params: dict, folder: st
         z.writestr(f"{folder}/index.html", page_html)
         for i, part in enumerate(parts):
             for j, image in enumerate(part.images):
-                z.writestr(f"{folder}/{image_name(i, j)}", _png(image))
+                z.writestr(f"{folder}/{image_name(i, j)}", _png(image, image_name(i, j)))
         z.writestr(f"{folder}/article.txt", "\n\n\n".join(p.article.text for p in parts) + "\n")
-        z.writestr(f"{folder}/parameters.json", json.dumps(params, ensure_ascii=False, indent=2))
+        z.writestr(f"{folder}/parameters.json", json.dumps(params, ensure_ascii=False, indent=2))  # label inside
 
 
 def iframe(page_html: str, height: int = 720) -> str:

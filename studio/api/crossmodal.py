@@ -18,11 +18,11 @@ from pathlib import Path
 
 from PIL import Image
 
-from .. import alignment as _alignment, slideshow, story, storypage, validate
+from .. import aigc_label, alignment as _alignment, slideshow, story, storypage, validate
 from ..errors import StudioError
 from ..i18n import t
 from ..manager import manager
-from ..outputs import new_name, output_folder, write_atomic
+from ..outputs import json_bytes, new_name, output_folder, write_atomic
 from ..registry import CARDS
 from .common import Progress, _lang, _spec
 from .image import generate_image
@@ -223,6 +223,7 @@ def _page_part(part: dict) -> story.PagePart:
 def _save_zip(page_html: str, parts, params: dict, lang: str, notices: list[str]) -> Path | None:
     try:
         path = output_folder("crossmodal") / new_name(".zip")
+        params = {**params, aigc_label.KEY: aigc_label.record(path.name)}
         return write_atomic(path, lambda f: storypage.write_zip(f, page_html, parts, params))
     except OSError as exc:
         notices.append(t("notice_not_saved", lang, reason=exc.strerror or str(exc)))
@@ -412,8 +413,7 @@ def _write_story_video(segments, shots, images, fps, params, notices, lang) -> S
         subtitles = path.with_suffix(".srt")
         write_atomic(subtitles, lambda f: f.write(slideshow.srt([s.narration for s in shots], times).encode("utf-8")))
         params["times"] = times
-        write_atomic(path.with_suffix(".json"),
-                     lambda f: f.write(json.dumps(params, ensure_ascii=False, indent=2).encode("utf-8")))
+        write_atomic(path.with_suffix(".json"), lambda f: f.write(json_bytes(params, path.name)))
     except OSError as exc:
         raise StudioError("story_not_saved", reason=exc.strerror or str(exc)) from exc
     return StoryVideoResult(path, subtitles, shots, images, times, notices)

@@ -10,7 +10,7 @@ from typing import Callable
 
 from PIL import Image
 
-from .. import codegen, images, lora, samplers as _samplers, validate, weighting
+from .. import aigc_label, codegen, images, lora, samplers as _samplers, validate, weighting
 from ..config import settings
 from ..engines.image import Hires, ImageJob, Interrupted, decode_preview, hires_size, run
 from ..errors import StudioError
@@ -234,6 +234,7 @@ def _finish(result: ImageResult, image: Image.Image, seed: int, job: ImageJob, s
     if job.generator_device != "cpu":
         params["RNG"] = "GPU"
     text = format_infotext(job.prompt, job.negative_prompt, params)
+    image = aigc_label.maybe_stamp(image)  # the visible "AI生成" mark, when the operator switched it on
     result.images.append(with_parameters(image, text))
     result.seeds.append(seed)
     result.infotexts.append(text)

@@ -1,19 +1,21 @@
 """Speech synthesis: ChatTTS (the course's model) and eSpeak NG (offline), with the course's experiments."""
 from __future__ import annotations
 
+import io
 import json
 import re
+import struct
 import wave
 
 import numpy as np
 
-from .. import speech_tokens, validate
+from .. import aigc_label, speech_tokens, validate
 from ..engines import espeak as _espeak
 from ..engines import speech as _speech
 from ..errors import StudioError
 from ..i18n import t
 from ..manager import manager
-from ..outputs import new_name, output_folder, write_atomic
+from ..outputs import json_bytes, new_name, output_folder, write_atomic
 from ..results import SpeechResult
 from .common import _lang, _spec
 
@@ -83,7 +85,8 @@ def _save(speech: _speech.Speech, job, model: str, save: bool, lang: str, notice
         return None
     try:
         path = output_folder("speech") / new_name(".wav", job.seed)
-        write_atomic(path, lambda f: write_wav(f, speech.audio, speech.sample_rate))
+        label = f"{aigc_label.KEY}={aigc_label.text(path.name)}"
+        write_atomic(path, lambda f: write_wav(f, speech.audio, speech.sample_rate, label))
         params = {"model": model, "text": job.text, "seed": job.seed, "text_seed": job.text_seed,
                   "refine": job.refine, "oral": job.oral, "laugh": job.laugh, "break": job.pause, "speed": job.speed,
                   "temperature": job.temperature, "top_p": job.top_p, "top_k": job.top_k, "voice": job.voice,
@@ -92,21 +95,30 @@ def _save(speech: _speech.Speech, job, model: str, save: bool, lang: str, notice
         if model == "espeak":  # ChatTTS-only values would mislead
             params = {k: v for k, v in params.items() if k in ("model", "text", "voice", "rate", "pitch", "volume",
                                                                 "sample_rate")}
-        write_atomic(path.with_suffix(".json"),
-                     lambda f: f.write(json.dumps(params, ensure_ascii=False, indent=2).encode("utf-8")))
+        write_atomic(path.with_suffix(".json"), lambda f: f.write(json_bytes(params, path.name)))
         return path
     except OSError as exc:
         notices.append(t("notice_not_saved", lang, reason=exc.strerror or str(exc)))
         return None
 
 
-def write_wav(f, audio: np.ndarray, rate: int) -> None:
+def write_wav(f, audio: np.ndarray, rate: int, comment: str | None = None) -> None:
+    """16-bit mono WAV; a comment goes into a RIFF LIST/INFO ICMT chunk (where players show comments)."""
     pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2")
-    with wave.open(f, "wb") as w:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(rate)
         w.writeframes(pcm.tobytes())
+    data = buffer.getvalue()
+    if comment:
+        text = comment.encode("utf-8") + b"\0"
+        text += b"\0" * (len(text) % 2)  # chunks are word-aligned
+        info = b"INFO" + b"ICMT" + struct.pack("<I", len(text)) + text
+        data += b"LIST" + struct.pack("<I", len(info)) + info
+        data = data[:4] + struct.pack("<I", len(data) - 8) + data[8:]
+    f.write(data)
 
 
 DIALOGUE_LINE = re.compile(r"^\s*([AB])\s*[:：]\s*(.+?)\s*$")

@@ -4,9 +4,10 @@ from __future__ import annotations
 import threading
 import time
 
+import numpy as np
 from PIL import Image
 
-from .. import validate, video_plan
+from .. import aigc_label, validate, video_plan
 from ..engines import video as _video
 from ..errors import StudioError
 from ..i18n import t
@@ -36,6 +37,8 @@ def generate_video(prompt: str = "", negative_prompt: str | None = None, model: 
         video = manager().run(model, lambda pipe: _video.txt2video(pipe, job, on_step, stop), progress=progress)
     except _video.Interrupted:
         raise StudioError("video_interrupted") from None
+    if aigc_label.explicit_on():  # the visible "AI生成" mark on every frame
+        video = np.stack([np.asarray(aigc_label.stamp(Image.fromarray(f)).convert("RGB")) for f in video])
     params = dict(prompt=job.prompt, negative_prompt=job.negative_prompt, model=spec.title, steps=job.steps,
                   cfg_scale=job.cfg_scale, seed=job.seed, num_frames=job.num_frames, fps=fps, width=job.width,
                   height=job.height, flow_shift=job.flow_shift)

@@ -12,6 +12,8 @@ import sys
 import threading
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+if os.environ.get("SPACES_ZERO_GPU"):  # ZeroGPU needs `spaces` imported before torch touches CUDA
+    import spaces  # noqa: F401
 
 import gradio as gr  # noqa: E402
 
@@ -19,7 +21,8 @@ from studio import api  # noqa: E402
 from studio.config import configure, settings  # noqa: E402
 from studio import history  # noqa: E402
 from tabs import crossmodal, finetune, image, models, speech, text, video  # noqa: E402
-from tabs.ui import UI  # noqa: E402
+from studio import zerogpu  # noqa: E402
+from tabs.ui import GPU, UI  # noqa: E402
 
 log = logging.getLogger("studio")
 
@@ -79,7 +82,11 @@ def main(argv: list[str] | None = None) -> None:
     s = configure(sys.argv[1:] if argv is None else argv)
     demo = build_demo()
     demo.queue(max_size=s.queue_size, default_concurrency_limit=1)
-    if s.preload:
+    if zerogpu.active():  # models load at start-up and stay; each model event borrows the GPU
+        log.info("ZeroGPU: %d model events wrapped in spaces.GPU", zerogpu.wrap_gpu_events(demo, GPU))
+        for key in s.preload:
+            api.load(key)
+    elif s.preload:
         preload(s.preload)
     demo.launch(server_name=s.host, server_port=int(s.port), share=s.share,
                 allowed_paths=[os.path.abspath(s.output_dir)])

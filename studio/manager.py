@@ -78,8 +78,9 @@ def _stored_itemsize(path: Path) -> int:
 
 class ModelManager:
     def __init__(self, budgets: dict[str, int] | None = None, device: str | None = None,
-                 load_fn: Callable[[ModelSpec, str], object] = loaders.load):
+                 load_fn: Callable[[ModelSpec, str], object] = loaders.load, resident: bool = False):
         self.device = device or dev.pick_device()
+        self.resident = resident  # ZeroGPU: keep every loaded model, never evict (see studio.zerogpu)
         self._budgets = dict(budgets or {})
         self._load_fn = load_fn
         self._lock = threading.RLock()
@@ -103,6 +104,8 @@ class ModelManager:
 
     def _make_room(self, need: int, device: str, spec: ModelSpec, keep: str | None = None) -> None:
         """Evict LRU unleased models on `device` until `need` more bytes fit; raise if impossible."""
+        if self.resident:
+            return
         budget = self.budget(device)
         kind = "cuda" if device.startswith("cuda") else "cpu"
         victims = sorted((e for k, e in self._entries.items()
@@ -324,7 +327,8 @@ def manager() -> ModelManager:
     global _manager
     with _manager_lock:
         if _manager is None:
-            _manager = ModelManager()
+            from . import zerogpu
+            _manager = ModelManager(resident=zerogpu.active())
         return _manager
 
 

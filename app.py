@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
             api.load(key)
     elif s.preload:
         preload(s.preload)
-    demo.launch(server_name=s.host, server_port=int(s.port), share=s.share,
+    demo.launch(server_name=s.host, server_port=int(s.port), share=s.share, max_file_size=f"{s.max_upload_mb}mb",
                 allowed_paths=[os.path.abspath(s.output_dir)])
 
 

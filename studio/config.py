@@ -75,6 +75,15 @@ SETTINGS: list[Setting] = [
     Setting("trust_remote_code", "STUDIO_TRUST_REMOTE_CODE", False, "Operator opt-in: allow models that ship their own Python code.", _bool),
     Setting("preview_every", "STUDIO_PREVIEW_EVERY", 5, "Live preview of an image run every N steps (decoded through the VAE; 0 = off).", int),
     Setting("queue_size", "STUDIO_QUEUE_SIZE", 64, "Most requests waiting in the queue; more are refused with a message.", int),
+    Setting("max_pixels", "STUDIO_MAX_PIXELS", 1536 * 1536, "Most pixels per generated image or video frame (width x height), on top of each model's own largest side.", int),
+    Setting("max_batch", "STUDIO_MAX_BATCH", 8, "Most images per batch.", int),
+    Setting("max_steps", "STUDIO_MAX_STEPS", 150, "Most denoising steps per image or video.", int),
+    Setting("max_frames", "STUDIO_MAX_FRAMES", 81, "Most frames per video (on top of each model's own cap).", int),
+    Setting("max_text", "STUDIO_MAX_TEXT", 20000, "Most characters in any text a user sends (prompts, articles, speech text).", int),
+    Setting("max_new_tokens", "STUDIO_MAX_NEW_TOKENS", 2048, "Most new tokens per text generation.", int),
+    Setting("max_upload_mb", "STUDIO_MAX_UPLOAD_MB", 20, "Largest upload in MB (Gradio refuses bigger files before they reach the studio).", int),
+    Setting("max_upload_pixels", "STUDIO_MAX_UPLOAD_PIXELS", 4096 * 4096, "Most pixels in an uploaded image; bigger ones (and decompression bombs) are refused.", int),
+    Setting("max_lora_steps", "STUDIO_MAX_LORA_STEPS", 2000, "Most LoRA training steps per run.", int),
     Setting("ai_label", "STUDIO_AI_LABEL", False, "Stamp a visible \"AI生成\" mark on generated images and video frames (China's labelling rules for public services). The implicit label in every output's metadata is always written.", _bool),
     Setting("content_producer", "STUDIO_CONTENT_PRODUCER", "AIGC Studio", "Service name (or filing number) written as ContentProducer in every output's implicit AIGC label."),
     Setting("hf_endpoint", "HF_ENDPOINT", "https://huggingface.co", "Hugging Face hub address or mirror (read by huggingface_hub itself).", flag=False),
@@ -131,6 +140,8 @@ def configure(argv: list[str] | None = None, env: dict[str, str] | None = None) 
                 values[name] = raw if isinstance(raw, bool) else by_name[name].parse(raw)
     values["lang"] = values["lang"] if values["lang"] in ("zh", "en") else "zh"
     _current = values
+    from PIL import Image
+    Image.MAX_IMAGE_PIXELS = values["max_upload_pixels"]  # PIL itself refuses bombs past twice this, even in Gradio
     return values
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import random
 
+from .config import settings
 from .errors import StudioError
 from .i18n import t
 
@@ -47,10 +48,23 @@ def size(width, height, max_side: int, lang: str, notices: list[str], multiple: 
     new_w, new_h = (max(multiple, int(round(v / multiple)) * multiple) for v in (w, h))
     if max(new_w, new_h) > max_side:
         raise StudioError("size_too_big", width=int(w), height=int(h), cap=max_side, pixels=max_side * max_side)
+    pixels(new_w, new_h)
     if (new_w, new_h) != (w, h):
         notices.append(t("notice_size_rounded", lang, width=_show(w), height=_show(h), new_width=new_w, new_height=new_h,
                          multiple=multiple))
     return new_w, new_h
+
+
+def pixels(width: int, height: int) -> None:
+    """The server's pixel limit per image / frame (STUDIO_MAX_PIXELS)."""
+    cap = settings().max_pixels
+    if width * height > cap:
+        raise StudioError("over_pixel_limit", width=width, height=height, pixels=width * height, cap=cap)
+
+
+def steps(name: str, value) -> int:
+    """Denoising steps, 1 to the server's limit (STUDIO_MAX_STEPS)."""
+    return number(name, value, 1, settings().max_steps, int)
 
 
 def _show(v: float):
@@ -58,7 +72,9 @@ def _show(v: float):
 
 
 def text(name: str, value, cap: int) -> str:
+    """Text up to `cap` characters, and never past the server's limit (STUDIO_MAX_TEXT)."""
     value = "" if value is None else str(value)
+    cap = min(cap, settings().max_text)
     if len(value) > cap:
         raise StudioError("prompt_too_long", length=len(value), cap=cap)
     return value
@@ -68,6 +84,7 @@ def frames(value, step: int, cap: int, lang: str, notices: list[str]) -> int:
     """A frame count of the form step * k + 1 (Wan: 4k + 1), rounded to the nearest with a notice."""
     asked = number("num_frames", value, 1, 100_000, int)
     new = max(1, int(round((asked - 1) / step)) * step + 1)
+    cap = min(cap, settings().max_frames)
     if new > cap:
         raise StudioError("too_many_frames", frames=asked, cap=cap)
     if new != asked:

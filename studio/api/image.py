@@ -47,9 +47,9 @@ def _image_job(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, 
         raise StudioError("bad_sampler", sampler=sampler, model=model, choices=", ".join(_samplers.names()))
     if not _samplers.is_exact(sampler):
         notices.append(t("notice_sampler_approx", lang, sampler=sampler, cls=_samplers.class_name(sampler)))
-    steps = validate.number("steps", d["steps"] if steps is None else steps, 1, 150, int)
+    steps = validate.steps("steps", d["steps"] if steps is None else steps)
     cfg_scale = validate.number("cfg_scale", d["cfg_scale"] if cfg_scale is None else cfg_scale, 1, 30)
-    batch_size = validate.number("batch_size", batch_size, 1, MAX_BATCH, int)
+    batch_size = validate.number("batch_size", batch_size, 1, settings().max_batch, int)
     init = images.to_rgb(init_image) if init_image is not None else None
     if init is not None and width is None and height is None:
         width, height = init.size  # image to image keeps the source's size unless told otherwise
@@ -95,12 +95,13 @@ def _hires(hires: dict | None, job: ImageJob, d: dict, lang: str, notices: list[
         raise StudioError("out_of_range", name="hires_upscaler", low=HIRES_UPSCALERS[0], high=HIRES_UPSCALERS[-1],
                           value=upscaler)
     steps = hires.get("steps") or job.steps  # 0 / None: as many as the first pass
-    steps = validate.number("hires_steps", steps, 1, 150, int)
+    steps = validate.steps("hires_steps", steps)
     strength = validate.number("hires_strength", hires.get("strength", 0.5), 0.01, 1)
     w, h = hires_size(job.width, job.height, scale)
     cap = d["max_side"]  # the model's largest side holds for the upscaled image too
     if max(w, h) > cap:
         raise StudioError("size_too_big", width=w, height=h, cap=cap, pixels=cap * cap)
+    validate.pixels(w, h)
     return Hires(scale, upscaler, steps, strength)
 
 

@@ -46,7 +46,7 @@ def train_lora(images, captions, model: str = "mini-shapes", *, name: str = "my-
         raise StudioError("lora_bad_targets", choices=", ".join(lora_train.COURSE_TARGETS))
     job = lora_train.LoraJob(pictures, texts, rank, validate.number("alpha", rank if alpha is None else alpha, 0.1, 256),
                              tuple(targets), validate.number("learning_rate", learning_rate, 1e-6, 1e-2),
-                             validate.number("steps", steps, 1, 5000, int),
+                             validate.number("steps", steps, 1, settings().max_lora_steps, int),
                              validate.number("batch_size", batch_size, 1, 8, int),
                              validate.number("seed", seed, 0, validate.MAX_SEED, int))
     folder = _folder(name)

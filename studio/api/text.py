@@ -73,7 +73,7 @@ def _request(model, temperature, top_k, top_p, max_new_tokens, repetition_penalt
     d = model_defaults(model)
     knobs = _sampling(temperature, top_k, top_p, repetition_penalty, d)
     max_new_tokens = validate.number("max_new_tokens", d["max_new_tokens"] if max_new_tokens is None else max_new_tokens,
-                                     1, MAX_NEW_TOKENS, int)
+                                     1, settings().max_new_tokens, int)
     notices: list[str] = []
     chosen = validate.seed(seed, lang, notices)
     return _Request(model, lang, *knobs[:3], knobs[3], max_new_tokens, chosen, notices)

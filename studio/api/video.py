@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image
 
 from .. import aigc_label, validate, video_plan
+from ..config import settings
 from ..engines import video as _video
 from ..errors import StudioError
 from ..i18n import t
@@ -60,7 +61,7 @@ def _video_job(prompt, negative_prompt, model, steps, cfg_scale, seed, num_frame
     prompt = validate.text("prompt", prompt, PROMPT_CAP)
     negative_prompt = validate.text("negative_prompt", d["negative_prompt"] if negative_prompt is None
                                     else negative_prompt, PROMPT_CAP)
-    steps = validate.number("steps", d["steps"] if steps is None else steps, 1, 150, int)
+    steps = validate.steps("steps", d["steps"] if steps is None else steps)
     cfg_scale = validate.number("cfg_scale", d["cfg_scale"] if cfg_scale is None else cfg_scale, 1, 30)
     fps = validate.number("fps", d["fps"] if fps is None else fps, 1, 60, int)
     if flow_shift is not None:
@@ -76,7 +77,8 @@ def _video_job(prompt, negative_prompt, model, steps, cfg_scale, seed, num_frame
             raise
         w, h, f = (validate.number(n, v, 1, 100_000, int) for n, v in
                    (("width", width), ("height", height), ("num_frames", num_frames)))
-        raise StudioError("video_too_big", width=w, height=h, frames=f, side=d["max_side"], cap=d["max_frames"],
+        raise StudioError("video_too_big", width=w, height=h, frames=f, side=d["max_side"],
+                          cap=min(d["max_frames"], settings().max_frames),
                           mb=video_plan.memory_estimate_mb(w, h, f),
                           tokens=video_plan.wan_patches(f, h, w).tokens) from None
     chosen_seed = validate.seed(seed, lang, notices)

@@ -21,12 +21,21 @@ from studio import api  # noqa: E402
 from studio.config import configure, settings  # noqa: E402
 from studio import history  # noqa: E402
 from tabs import crossmodal, finetune, image, models, speech, text, video  # noqa: E402
-from studio import zerogpu  # noqa: E402
+from studio import retention, zerogpu  # noqa: E402
 from tabs.ui import GPU, UI  # noqa: E402
 
 log = logging.getLogger("studio")
 
 LANGS = [("中文", "zh"), ("English", "en")]
+# 课堂模式: Gradio's theme sizes are CSS variables, so larger values on <body> enlarge the whole page for a projector.
+CLASSROOM_CSS = """
+body.classroom { --text-xxs: 13px; --text-xs: 15px; --text-sm: 17px; --text-md: 20px; --text-lg: 24px;
+  --text-xl: 30px; --text-xxl: 36px; --input-text-size: 20px; --block-label-text-size: 17px;
+  --block-info-text-size: 16px; --block-title-text-size: 19px; --button-large-text-size: 22px;
+  --button-small-text-size: 18px; --button-large-padding: 14px 24px; --section-header-text-size: 19px; }
+body.classroom .prose { font-size: 20px; }
+"""
+CLASSROOM_JS = "(on) => { document.body.classList.toggle('classroom', !!on); return []; }"
 
 
 def build_demo() -> gr.Blocks:
@@ -41,6 +50,7 @@ def build_demo() -> gr.Blocks:
                 ui.md("app.title")
             with gr.Column(scale=2, min_width=160):
                 switch = gr.Radio(LANGS, value=ui.lang, label="语言 / Language", container=False)
+                classroom = ui.add(gr.Checkbox, "app.classroom", value=settings().classroom, container=False)
         with gr.Tabs():
             for name in ("text", "image", "speech", "video", "crossmodal", "finetune", "models"):
                 with ui.tab(f"tab.{name}"):
@@ -60,6 +70,8 @@ def build_demo() -> gr.Blocks:
                         models.build(ui, lang)
         switch.change(lambda choice: [choice, *ui.relabel(choice)], switch, [lang, *ui.components],
                       api_visibility="private", queue=False)
+        classroom.change(None, classroom, None, js=CLASSROOM_JS, api_visibility="private", queue=False)
+        demo.load(None, classroom, None, js=CLASSROOM_JS, api_visibility="private", queue=False)
         for fn, inputs, outputs in ui.switch_events:
             switch.change(fn, [switch, *inputs], outputs, api_visibility="private", queue=False)
     return demo
@@ -80,6 +92,7 @@ def preload(keys: list[str]) -> None:
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     s = configure(sys.argv[1:] if argv is None else argv)
+    retention.start()
     demo = build_demo()
     demo.queue(max_size=s.queue_size, default_concurrency_limit=1)
     if zerogpu.active():  # models load at start-up and stay; each model event borrows the GPU
@@ -89,7 +102,19 @@ def main(argv: list[str] | None = None) -> None:
     elif s.preload:
         preload(s.preload)
     demo.launch(server_name=s.host, server_port=int(s.port), share=s.share, max_file_size=f"{s.max_upload_mb}mb",
-                allowed_paths=[os.path.abspath(s.output_dir)])
+                allowed_paths=[os.path.abspath(s.output_dir)], css=CLASSROOM_CSS, auth=logins(s.auth) or None,
+                auth_message="AIGC Studio · 请输入老师提供的账号 / Sign in with the account your teacher gave you")
+
+
+def logins(pairs: list[str]) -> list[tuple[str, str]]:
+    """STUDIO_AUTH's user:password pairs (a password may itself contain ':')."""
+    out = []
+    for pair in pairs:
+        user, sep, password = pair.partition(":")
+        if not sep or not user or not password:
+            raise SystemExit(f"STUDIO_AUTH: '{pair}' is not user:password")
+        out.append((user, password))
+    return out
 
 
 if __name__ == "__main__":

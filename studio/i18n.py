@@ -50,6 +50,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "over_pixel_limit": ("尺寸 {width}x{height}（{pixels} 像素）超过了服务器的上限 {cap} 像素（由管理员设置）。", "Size {width}x{height} ({pixels} pixels) is over this server's limit of {cap} pixels (set by the operator)."),
     "upload_too_big": ("上传的图片太大：{width}x{height}，服务器上限 {cap} 像素。", "The uploaded image is too large: {width}x{height}; this server allows {cap} pixels."),
     "upload_bomb": ("上传的图片有 {pixels} 像素，远超服务器上限 {cap} 像素（可能是“解压炸弹”），已拒绝，没有解码。", "The uploaded image has {pixels} pixels, far over this server's limit of {cap} (a possible decompression bomb); refused without decoding it."),
+    "blocked_prompt": ("内容包含本课堂不允许的词语“{phrase}”，请修改后再试。", "The text contains '{phrase}', which this class does not allow; please change it."),
+    "blocklist_unreadable": ("管理员设置的屏蔽词文件 {path} 无法读取：{reason}", "The blocklist file {path} set by the operator cannot be read: {reason}"),
     "too_many_frames": ("帧数 {frames} 太多：该模型最多 {cap} 帧。", "{frames} frames are too many: this model allows at most {cap}."),
     "prompt_too_long": ("提示词太长（{length} 字符，上限 {cap}）。", "The prompt is too long ({length} characters, limit {cap})."),
     "empty_prompt": ("请输入提示词：内容为空或只有空白。", "Please enter a prompt: it is empty or only whitespace."),

@@ -72,12 +72,14 @@ def _show(v: float):
 
 
 def text(name: str, value, cap: int) -> str:
-    """Text up to `cap` characters, and never past the server's limit (STUDIO_MAX_TEXT)."""
+    """Text up to `cap` characters, and never past the server's limit (STUDIO_MAX_TEXT). Negative prompts name
+    what to avoid, so the operator's blocklist checks every text but them."""
     value = "" if value is None else str(value)
     cap = min(cap, settings().max_text)
     if len(value) > cap:
         raise StudioError("prompt_too_long", length=len(value), cap=cap)
-    return value
+    from . import blocklist
+    return value if name.startswith("negative") else blocklist.check(value)
 
 
 def frames(value, step: int, cap: int, lang: str, notices: list[str]) -> int:

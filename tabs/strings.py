@@ -4,6 +4,7 @@ which carries the course's recommended range."""
 STRINGS: dict[str, tuple[str, str]] = {
     "app.title": ("# AIGC 创作工坊\n动手体验课程的每个模块：调一个参数，立刻看到效果。",
                   "# AIGC Studio\nTry every module of the course by hand: change one parameter, see its effect at once."),
+    "app.classroom": ("课堂模式（大字号，适合投影）", "Classroom mode (large text for a projector)"),
     "app.lang": ("语言 / Language", "Language / 语言"),
     # tabs
     "tab.text": ("文本生成", "Text"),

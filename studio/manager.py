@@ -137,6 +137,8 @@ class ModelManager:
 
     # -- loading ----------------------------------------------------------------------------
     def _acquire(self, model: str, lease: bool, progress: hub.Progress | None) -> Entry:
+        if not isinstance(model, str):
+            resolve(model)  # raises the unknown-model message
         with self._lock:  # fast path: a resident model needs no look at the disk
             entry = self._entries.get(self._aliases.get(model, model))
             if entry is not None and not entry.parked:

@@ -41,8 +41,15 @@ class ModelSpec:
         return dict(self.card.defaults) if self.card else {}
 
 
+MAX_NAME = 500  # characters in a model key or folder path
+
+
 def resolve(model: str) -> ModelSpec:
+    if model is not None and not isinstance(model, str):
+        raise StudioError("unknown_model", model=repr(model)[:80], choices=", ".join(CARDS), dirs=_dirs_text())
     model = (model or "").strip()
+    if len(model) > MAX_NAME or "\0" in model:
+        raise StudioError("unknown_model", model=model[:80] + "…", choices=", ".join(CARDS), dirs=_dirs_text())
     card = CARDS.get(model)
     if card is not None:
         return ModelSpec(card.key, card.task, card.loader, card, hub.find_local(card), dict(card.options))
@@ -64,8 +71,11 @@ def _local_path(model: str) -> Path:
         real = Path(os.path.realpath(candidate))
         if not hub.is_inside_model_dirs(real):
             raise StudioError("path_outside_dirs", model=model, dirs=_dirs_text())
-        if real.exists():
-            return real
+        try:
+            if real.exists():
+                return real
+        except OSError:  # a name the file system cannot hold (too long a part, ...) names no model
+            break
     raise StudioError("unknown_model", model=model, choices=", ".join(CARDS), dirs=_dirs_text())
 
 

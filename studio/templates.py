@@ -28,8 +28,8 @@ def ids() -> list[str]:
 
 def get(template_id: str) -> dict:
     table = _templates()
-    if template_id not in table:
-        raise StudioError("bad_template", name=template_id, choices=", ".join(table))
+    if not isinstance(template_id, str) or template_id not in table:
+        raise StudioError("bad_template", name=str(template_id)[:60], choices=", ".join(table))
     return table[template_id]
 
 
@@ -45,6 +45,8 @@ def describe(template_id: str, lang: str) -> dict:
 def fill(template_id: str, values: dict[str, str], lang: str) -> str:
     """The template's text with the fields filled in; an empty field is refused, naming it."""
     d = describe(template_id, lang)
+    from .validate import mapping
+    values = mapping("values", values)
     filled = {}
     for f in d["fields"]:
         value = values.get(f["name"])

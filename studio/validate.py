@@ -82,6 +82,32 @@ def text(name: str, value, cap: int) -> str:
     return value if name.startswith("negative") else blocklist.check(value)
 
 
+def option(name: str, value, choices, key: str = "bad_choice", **params) -> str:
+    """One of `choices` (a string); anything else gets `key`'s message listing the choices."""
+    if not isinstance(value, str) or value not in choices:
+        shown = value if isinstance(value, str) else repr(value)[:60]
+        raise StudioError(key, name=name, value=shown, choices=", ".join(map(str, choices)), **params)
+    return value
+
+
+def items(name: str, value, cap: int = 1000) -> list:
+    """A list (or tuple) of at most `cap` items, as a list; anything else gets a message naming the parameter."""
+    if not isinstance(value, (list, tuple)):
+        raise StudioError("bad_list", name=name, value=repr(value)[:60])
+    if len(value) > cap:
+        raise StudioError("out_of_range", name=name, low=0, high=cap, value=len(value))
+    return list(value)
+
+
+def mapping(name: str, value) -> dict:
+    """A dict (None: empty); anything else gets a message naming the parameter."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise StudioError("bad_mapping", name=name, value=repr(value)[:60])
+    return value
+
+
 def frames(value, step: int, cap: int, lang: str, notices: list[str]) -> int:
     """A frame count of the form step * k + 1 (Wan: 4k + 1), rounded to the nearest with a notice."""
     asked = number("num_frames", value, 1, 100_000, int)

@@ -168,8 +168,12 @@ def story_images(subject: str, details: str = "", style: str = "", negative_prom
 def alignment_score(images, prompts, image_model: str = "mini-shapes") -> list[_alignment.Alignment]:
     """How well each picture matches its prompt: the attribute analyser for mini-shapes, the CLIP score
     (clip-vit-b32) for other models when it is on disk, else method "none"."""
-    images = [images] if isinstance(images, Image.Image) else list(images)
-    prompts = [prompts] * len(images) if isinstance(prompts, str) else list(prompts)
+    from .. import images as _images
+    images = [images] if not isinstance(images, (list, tuple)) else list(images)
+    images = [_images.to_rgb(im) for im in images]  # a clear message for anything that is not a picture
+    prompts = [prompts] * len(images) if isinstance(prompts, str) else prompts
+    if not isinstance(prompts, (list, tuple)) or not all(isinstance(p, str) for p in prompts):
+        raise StudioError("story_counts", images=len(images), prompts="?")
     if len(prompts) != len(images):
         raise StudioError("story_counts", images=len(images), prompts=len(prompts))
     if image_model == "mini-shapes":
@@ -187,11 +191,11 @@ def compose_page(parts: list[dict], title: str | None = None, credits: list[str]
     parts: [{"title", "paragraphs" (or "text"), "images": [PIL], "captions": [str]}]; credits: footer lines
     naming the models and parameters used (the pictures' own parameters are added)."""
     lang = _lang(lang)
-    page_parts = [_page_part(p) for p in parts or []]
+    page_parts = [_page_part(p) for p in validate.items("parts", parts or [], 12)]
     if not page_parts:
         raise StudioError("story_empty")
     title = (title or page_parts[0].article.title).strip()
-    footer = [str(c) for c in credits or []] + [im.info["parameters"] for p in page_parts for im in p.images
+    footer = [str(c) for c in validate.items("credits", credits or [], 50)] + [im.info["parameters"] for p in page_parts for im in p.images
                                                 if im.info.get("parameters")]
     footer = list(dict.fromkeys(line.replace("\n", " · ") for line in footer))  # an infotext is one footer line
     label = t("story_ai_label", lang)
@@ -268,7 +272,8 @@ def write_series(topic: str = "", rows: list[list[str]] | None = None, text_mode
     lang = _lang(lang)
     d = story.image_defaults(image_model, lang)
     topic = validate.text("topic", topic, 200).strip() or story.with_defaults({}, lang)["topic"]
-    rows = [list(map(str, r)) + [""] * 4 for r in (rows or story.series_parts(image_model, lang))]
+    rows = [[str(c) for c in validate.items("row", r, 8)] + [""] * 4
+            for r in validate.items("rows", rows or story.series_parts(image_model, lang), 6)]
     rows = [r[:4] for r in rows if any(c.strip() for c in r[:4])]
     if not 1 <= len(rows) <= 6:
         raise StudioError("out_of_range", name="series", low=1, high=6, value=len(rows))
@@ -311,7 +316,9 @@ def make_storyboard(article: str, topic: str = "", shots: int = 5, text_model: s
     if not story.sentences(article):
         raise StudioError("story_empty")
     shots = validate.number("shots", shots, story.MIN_SHOTS, story.MAX_SHOTS, int)
-    subject = story.image_defaults(image_model, lang)["subject"] if subject is None else subject
+    subject = story.image_defaults(image_model, lang)["subject"] if subject is None else validate.text("subject",
+                                                                                                       subject, 1000)
+    topic = validate.text("topic", topic, 200)
     notices: list[str] = []
     body = _body(article)
     if _writes_prose(text_model):
@@ -375,7 +382,7 @@ def _shots(shots) -> list[story.Shot]:
     if isinstance(shots, StoryboardResult):
         shots = shots.shots
     rows = []
-    for s in shots or []:
+    for s in validate.items("shots", shots or [], story.MAX_SHOTS * 4):
         if isinstance(s, story.Shot):
             rows.append(s.row())
         elif isinstance(s, dict):

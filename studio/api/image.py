@@ -39,12 +39,13 @@ def _image_job(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, 
                generator_device, lang: str, notices: list[str], init_image=None, mask=None,
                denoising_strength=0.75, hires: dict | None = None, loras=None) -> ImageJob:
     """Checked parameters (unset ones take the model's defaults) as the first batch's job."""
+    _spec(model, "image")  # a text or video model named here gets a message, not a missing default
     d = model_defaults(model)
     prompt = validate.text("prompt", prompt, PROMPT_CAP)
     negative_prompt = validate.text("negative_prompt", negative_prompt, PROMPT_CAP)
     sampler = sampler or d["sampler"]
-    if sampler not in _samplers.SAMPLERS:
-        raise StudioError("bad_sampler", sampler=sampler, model=model, choices=", ".join(_samplers.names()))
+    if not isinstance(sampler, str) or sampler not in _samplers.SAMPLERS:
+        raise StudioError("bad_sampler", sampler=str(sampler)[:60], model=model, choices=", ".join(_samplers.names()))
     if not _samplers.is_exact(sampler):
         notices.append(t("notice_sampler_approx", lang, sampler=sampler, cls=_samplers.class_name(sampler)))
     steps = validate.steps("steps", d["steps"] if steps is None else steps)

@@ -66,7 +66,7 @@ def train_lora(images, captions, model: str = "mini-shapes", *, name: str = "my-
 
 def _images(images, size: int, lang: str, notices: list[str]) -> list[Image.Image]:
     """Checked training images: readable, within the pixel cap, square-cropped and resized to `size`."""
-    items = list(images or [])
+    items = [images] if isinstance(images, (str, Image.Image)) else validate.items("images", images or [], 10**6)
     if not items:
         raise StudioError("lora_no_images")
     if len(items) > MAX_IMAGES:
@@ -89,7 +89,7 @@ def _images(images, size: int, lang: str, notices: list[str]) -> list[Image.Imag
 def _captions(captions, count: int) -> list[str]:
     if isinstance(captions, str):
         captions = [captions] * count
-    captions = [str(c or "").strip() for c in (captions or [])]
+    captions = [validate.text("caption", c or "", 1000).strip() for c in validate.items("captions", captions or [], 10**6)]
     if len(captions) != count:
         raise StudioError("lora_captions_mismatch", images=count, captions=len(captions))
     if not all(captions):
@@ -112,6 +112,7 @@ def _folder(name: str) -> Path:
 
 def lora_parameters(model: str = "mini-shapes", rank: int = 8) -> list[dict]:
     """原理: for each attention projection shape in the model's UNet, d x k of W0 vs r x (d + k) of B and A."""
+    _spec(model, "image")
     rank = validate.number("rank", rank, 1, 64, int)
 
     def shapes(pipe):

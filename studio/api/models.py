@@ -33,8 +33,14 @@ def manager_status() -> dict:
     return status
 
 
+def _checked(key) -> str:
+    """A model key or folder as text; anything else is refused the way an unknown model is."""
+    return resolve(key).key and key.strip()
+
+
 def load(key: str, progress: Progress | None = None) -> dict:
     """Load a model now (downloading it first if needed); returns its status row."""
+    key = _checked(key)
     manager().get(key, progress=progress)
     spec_key = resolve(key).key
     return next(row for row in manager().status()["loaded"] if row["key"] == spec_key)
@@ -42,6 +48,8 @@ def load(key: str, progress: Progress | None = None) -> dict:
 
 def unload(key: str) -> bool:
     """Drop a model from memory; False when it was not loaded."""
+    if not isinstance(key, str):
+        resolve(key)  # raises the unknown-model message
     return manager().unload(key)
 
 
@@ -59,7 +67,7 @@ def download(key: str, progress: Progress | None = None) -> str:
 
 def delete(key: str) -> str:
     """Delete a downloaded model's folder (unloading it first)."""
-    card = _card(key)
+    card = _card(_checked(key))
     manager().unload(key)
     return str(hub.delete(card))
 

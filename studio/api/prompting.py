@@ -20,7 +20,10 @@ INSTRUCTIONS = {
 
 def build_prompt(chosen: dict[str, list[str]], extra: dict[str, str] | None = None, lang: str = "en") -> str:
     """提示词构建器: 主体 + 细节 + 场景 + 光照 + 风格 + 技术参数 from the course's keyword library."""
-    return prompts.build_prompt(chosen, extra, lang)
+    chosen = {str(k): [validate.text("term", t, 200) for t in validate.items(str(k), v or [], 200)]
+              for k, v in validate.mapping("chosen", chosen).items()}
+    extra = {str(k): validate.text(str(k), v, PROMPT_CAP) for k, v in validate.mapping("extra", extra).items()}
+    return prompts.build_prompt(chosen, extra, validate.option("lang", lang, ("zh", "en")))
 
 
 def translate_prompt(text: str, task: str = "translate", model: str | None = None, *,
@@ -32,8 +35,7 @@ def translate_prompt(text: str, task: str = "translate", model: str | None = Non
     text = validate.text("prompt", text, PROMPT_CAP)
     if not text.strip():
         raise StudioError("empty_prompt")
-    if task not in INSTRUCTIONS:
-        raise StudioError("out_of_range", name="task", low="translate", high="expand", value=task)
+    validate.option("task", task, tuple(INSTRUCTIONS))
     helper = model or _helper_on_disk()
     if helper is None:
         if task == "expand":

@@ -57,7 +57,7 @@ def _job(text, engine, seed, text_seed, speaker, refine, oral, laugh, pause, spe
         voice=str(voice or "cmn"), rate=validate.number("rate", rate, 80, 450, int),
         pitch=validate.number("pitch", pitch, 0, 99, int), volume=validate.number("volume", volume, 0, 200, int))
     if engine == "espeak":
-        if job.voice not in _espeak.VOICES:
+        if not isinstance(job.voice, str) or job.voice not in _espeak.VOICES:
             raise StudioError("bad_voice", voice=job.voice, choices=", ".join(_espeak.VOICES))
         dropped = _espeak.dropped_tokens(text)
         if dropped:
@@ -129,7 +129,7 @@ def dialogue(script: str, model: str = "espeak", seed_a: int = 1, seed_b: int = 
     """多角色对话: lines "A: ..." / "B: ..." spoken by two voices (two voice seeds for ChatTTS; for eSpeak
     voice A at the given pitch and voice B a fifth higher), joined into one file with `pause` seconds between."""
     lang = _lang(lang)
-    lines = [line for line in (script or "").splitlines() if line.strip()]
+    lines = [line for line in validate.text("script", script, TEXT_CAP * 5).splitlines() if line.strip()]
     if not lines:
         raise StudioError("empty_text")
     turns = []
@@ -183,7 +183,8 @@ def fixed_voice(sentences: list[str], model: str = "espeak", seed: int = -1, *, 
     lang = _lang(lang)
     notices: list[str] = []
     seed = validate.seed(seed, lang, notices)
-    lines = [s for s in (sentences or []) if s and s.strip()]
+    lines = [s for s in (validate.text("sentence", x, TEXT_CAP) for x in validate.items("sentences", sentences or [], 50))
+             if s.strip()]
     if not lines:
         raise StudioError("empty_text")
     results = [synthesize_speech(line, model, seed, lang=lang, **controls) for line in lines]
@@ -213,6 +214,5 @@ def speech_code(text: str, model: str = "espeak", seed: int = -1, *, text_seed: 
 def espeak_phonemes(text: str, voice: str = "cmn") -> str:
     """原理 for eSpeak: what it will say, as its phoneme mnemonics."""
     text = speech_tokens.check(validate.text("text", text, TEXT_CAP))
-    if voice not in _espeak.VOICES:
-        raise StudioError("bad_voice", voice=voice, choices=", ".join(_espeak.VOICES))
+    validate.option("voice", voice, tuple(_espeak.VOICES), "bad_voice", voice=str(voice)[:40])
     return manager().run("espeak", lambda engine: engine.phonemes(text, voice))

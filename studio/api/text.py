@@ -189,9 +189,7 @@ MAX_CONTINUATION = 512
 
 def _continuation(tm, continuation) -> list[int]:
     """Token ids the learner has stepped through so far, checked against the vocabulary (never re-tokenised)."""
-    ids = list(continuation or [])
-    if len(ids) > MAX_CONTINUATION:
-        raise StudioError("out_of_range", name="continuation", low=0, high=MAX_CONTINUATION, value=len(ids))
+    ids = validate.items("continuation", continuation or [], MAX_CONTINUATION)
     vocab = tm.model.get_input_embeddings().num_embeddings
     if not all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < vocab for i in ids):
         raise StudioError("bad_token_ids", vocab=vocab)
@@ -300,6 +298,7 @@ def compare_temperatures(prompt: str, model: str = "mini-poem", temperatures=COU
     """The course's experiment: the same prompt and the same seed at several temperatures (default 0.2 / 0.7 /
     1.2), so the only difference between the columns is the temperature."""
     lang = _lang(lang)
+    temperatures = validate.items("temperatures", temperatures)
     if not 1 <= len(temperatures) <= 6:
         raise StudioError("out_of_range", name="temperatures", low=1, high=6, value=len(temperatures))
     notices: list[str] = []

@@ -20,7 +20,7 @@ import gradio as gr  # noqa: E402
 from studio import api  # noqa: E402
 from studio.config import configure, settings  # noqa: E402
 from studio import history  # noqa: E402
-from tabs import crossmodal, finetune, image, models, speech, text, video  # noqa: E402
+from tabs import crossmodal, finetune, image, models, operator, speech, text, video  # noqa: E402
 from studio import retention, zerogpu  # noqa: E402
 from tabs.ui import GPU, UI  # noqa: E402
 
@@ -70,6 +70,7 @@ def build_demo() -> gr.Blocks:
                         models.build(ui, lang)
         switch.change(lambda choice: [choice, *ui.relabel(choice)], switch, [lang, *ui.components],
                       api_visibility="private", queue=False)
+        operator.build(ui, lang, demo)
         classroom.change(None, classroom, None, js=CLASSROOM_JS, api_visibility="private", queue=False)
         demo.load(None, classroom, None, js=CLASSROOM_JS, api_visibility="private", queue=False)
         for fn, inputs, outputs in ui.switch_events:

@@ -85,6 +85,8 @@ SETTINGS: list[Setting] = [
     Setting("max_upload_pixels", "STUDIO_MAX_UPLOAD_PIXELS", 4096 * 4096, "Most pixels in an uploaded image; bigger ones (and decompression bombs) are refused.", int),
     Setting("max_lora_steps", "STUDIO_MAX_LORA_STEPS", 2000, "Most LoRA training steps per run.", int),
     Setting("auth", "STUDIO_AUTH", [], "Optional login: user:password pairs, comma separated (e.g. teacher:pw1,class:pw2). Empty: no login.", _list),
+    Setting("operators", "STUDIO_OPERATORS", [], "Login names (from STUDIO_AUTH) that see the operator view: the queue, running jobs, stopping a job.", _list),
+    Setting("operator_view", "STUDIO_OPERATOR_VIEW", False, "Show the operator view to everyone (a teacher's own machine without login). Off on shared servers.", _bool),
     Setting("classroom", "STUDIO_CLASSROOM", False, "Start in 课堂模式: large fonts and controls for a projector (each browser can switch it).", _bool),
     Setting("blocklist", "STUDIO_BLOCKLIST", "", "Optional prompt blocklist for classes: a text file, one word or phrase per line; prompts containing one are refused."),
     Setting("output_max_age_days", "STUDIO_OUTPUT_MAX_AGE_DAYS", 0.0, "Delete generated files older than this many days (0 = keep). Trained LoRAs and the history index are kept.", float),

@@ -10,7 +10,7 @@ from studio.story import Article, article_fields, image_defaults, series_parts, 
 from .runner import Stops, stream
 from .ui import GPU, UI, guarded, notices_md, progress_callback, s
 
-stops = Stops()
+stops = Stops("crossmodal")
 FIELDS = [f["name"] for f in article_fields("zh")]
 
 

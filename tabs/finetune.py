@@ -8,7 +8,7 @@ from studio.lora_train import COURSE_TARGETS
 from .runner import Stops, stream
 from .ui import GPU, UI, guarded, notices_md, s
 
-stops = Stops()
+stops = Stops("finetune")
 PLOT_EVERY = 2  # steps between loss-plot updates
 
 

@@ -19,7 +19,7 @@ MAX_SIDE = max(c.defaults.get("max_side", 1024) for c in cards("image"))
 
 
 MODES = ("txt2img", "img2img", "inpaint")
-stops = Stops()
+stops = Stops("image")
 
 
 def mode_choices(lang: str) -> list[tuple[str, str]]:

@@ -7,17 +7,68 @@
 """
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
+import time
+from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 import gradio as gr
 
 
+@dataclass
+class Job:
+    """A run that can be stopped: listed in the operator view, which may stop it."""
+    id: int
+    what: str  # the tab
+    session: str
+    user: str | None
+    stop: threading.Event
+    started: float = field(default_factory=time.time)
+
+
+class Jobs:
+    """Every stoppable run in progress, across tabs (for the operator view)."""
+
+    def __init__(self):
+        self._jobs: dict[int, Job] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def add(self, what: str, request: gr.Request | None, stop: threading.Event) -> Job:
+        job = Job(next(self._ids), what, getattr(request, "session_hash", None) or "local",
+                  getattr(request, "username", None), stop)
+        with self._lock:
+            self._jobs[job.id] = job
+        return job
+
+    def done(self, stop: threading.Event) -> None:
+        with self._lock:
+            for job_id in [i for i, j in self._jobs.items() if j.stop is stop]:
+                del self._jobs[job_id]
+
+    def running(self) -> list[Job]:
+        with self._lock:
+            return sorted(self._jobs.values(), key=lambda j: j.started)
+
+    def cancel(self, job_id: int) -> bool:
+        with self._lock:
+            job = self._jobs.get(job_id)
+        if job is None:
+            return False
+        job.stop.set()
+        return True
+
+
+JOBS = Jobs()
+
+
 class Stops:
     """One stop flag per browser session: the stop button ends that session's run only."""
 
-    def __init__(self):
+    def __init__(self, what: str = ""):
+        self.what = what
         self._events: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
 
@@ -27,6 +78,7 @@ class Stops:
     def start(self, request: gr.Request | None) -> threading.Event:
         with self._lock:
             event = self._events[self._key(request)] = threading.Event()
+        JOBS.add(self.what, request, event)
         return event
 
     def stop(self, request: gr.Request | None) -> None:
@@ -66,5 +118,6 @@ def stream(call: Callable, stop: threading.Event, progress: gr.Progress | None) 
                 if finished:
                     return
     finally:
+        JOBS.done(stop)
         if not finished:  # the page went away (or Gradio cancelled the event): end the run too
             stop.set()

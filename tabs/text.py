@@ -6,13 +6,13 @@ from studio import api
 from studio.i18n import t
 
 from . import text_next, text_templates
-from .runner import Stops
+from .runner import JOBS, Stops
 from .ui import GPU, UI, guarded, notices_md, s
 
 # The course's presets (module 5): (temperature, top_p, top_k); None keeps the current value.
 PRESETS = {"creative": (1.0, 0.9, 40), "code": (0.1, 0.95, 20), "qa": (0.2, None, None)}
 MODES = ("single", "chat")
-stops = Stops()
+stops = Stops("text")
 
 
 def preset_choices(lang: str) -> list[tuple[str, str]]:
@@ -41,6 +41,7 @@ def generate_text(prompt, model, temperature, top_k, top_p, max_new_tokens, repe
         yield shown, str(r.seed), _with_stop_notice(r.notices, stop.is_set(), lang)
     finally:
         stop.set()  # a closed page ends its run too
+        JOBS.done(stop)
 
 
 def _plain(message: dict) -> dict:
@@ -69,6 +70,7 @@ def chat(message, history, system, model, temperature, top_k, top_p, max_new_tok
             _with_stop_notice(r.notices, stop.is_set(), lang)
     finally:
         stop.set()
+        JOBS.done(stop)
 
 
 def stop_run(request: gr.Request):

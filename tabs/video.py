@@ -5,10 +5,10 @@ import pandas as pd
 
 from studio import api, video_plan
 
-from .runner import Stops
+from .runner import JOBS, Stops
 from .ui import GPU, UI, guarded, notices_md, progress_callback, s
 
-stops = Stops()
+stops = Stops("video")
 # (height, width) presets: Wan's 480p both ways and the smaller rows of the memory rule; the mini model's own.
 WAN_SIZES = [(480, 832), (832, 480), (384, 640), (320, 576), (256, 448)]
 MINI_SIZES = [(64, 64), (128, 128)]
@@ -22,9 +22,13 @@ def size_choices(model: str) -> list[tuple[str, str]]:
 @guarded
 def generate_video(prompt, negative_prompt, model, steps, cfg_scale, seed, num_frames, fps, width, height, flow_shift,
                    lang="zh", request: gr.Request = None, progress=gr.Progress()):
-    result = api.generate_video(prompt, negative_prompt, model, steps, cfg_scale, seed, num_frames, fps, width, height,
-                                flow_shift=flow_shift, stop=stops.start(request), lang=lang,
-                                progress=progress_callback(progress))
+    stop = stops.start(request)
+    try:
+        result = api.generate_video(prompt, negative_prompt, model, steps, cfg_scale, seed, num_frames, fps, width,
+                                    height, flow_shift=flow_shift, stop=stop, lang=lang,
+                                    progress=progress_callback(progress))
+    finally:
+        JOBS.done(stop)
     strip = [(frame, f"{i + 1}/{len(result.frames)}") for i, frame in enumerate(result.frames)]
     return (str(result.path) if result.path else None, strip, str(result.seed), notices_md(result.notices),
             str(result.gif) if result.gif else None, result.frames)

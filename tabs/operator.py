@@ -1,0 +1,70 @@
+"""The operator view: what waits in the queue, which jobs run, and a way to stop one. Shown only to operators
+(STUDIO_OPERATORS among the login names, or STUDIO_OPERATOR_VIEW); every handler checks again on the server."""
+import time
+
+import gradio as gr
+import pandas as pd
+
+from studio.config import settings
+
+from .runner import JOBS
+from .ui import UI, s
+
+
+def is_operator(request: gr.Request | None) -> bool:
+    if settings().operator_view:
+        return True
+    user = getattr(request, "username", None)
+    return bool(user) and user in settings().operators
+
+
+def _waiting(demo) -> list[list]:
+    """Events waiting in Gradio's queue (read from its per-slot queues; empty if that internal shape changes)."""
+    queues = getattr(getattr(demo, "_queue", None), "event_queue_per_concurrency_id", {}) or {}
+    now, rows = time.monotonic(), []
+    for slot in queues.values():
+        for position, event in enumerate(list(getattr(slot, "queue", [])), 1):
+            rows.append([position, getattr(event.fn, "api_name", None) or getattr(event.fn, "name", "?"),
+                         event.username or "—", event.session_hash[:8], round(now - event.enqueue_time, 1)])
+    return rows
+
+
+def snapshot(demo, lang: str, request: gr.Request):
+    if not is_operator(request):
+        raise gr.Error(s("op.denied", lang))
+    now = time.time()
+    running = [[j.id, j.what, j.user or "—", j.session[:8], round(now - j.started, 1)] for j in JOBS.running()]
+    waiting = _waiting(demo)
+    return (s("op.summary", lang, waiting=len(waiting), running=len(running)),
+            pd.DataFrame(running, columns=s("op.running_cols", lang).split("|")),
+            pd.DataFrame(waiting, columns=s("op.waiting_cols", lang).split("|")))
+
+
+def cancel(job, lang: str, request: gr.Request):
+    if not is_operator(request):
+        raise gr.Error(s("op.denied", lang))
+    job = int(job or 0)
+    return s("op.cancelled" if JOBS.cancel(job) else "op.no_job", lang, job=job)
+
+
+def build(ui: UI, lang: gr.State, demo: gr.Blocks) -> None:
+    with ui.on_lang(gr.Accordion(s("op.title", ui.lang), open=False, visible=False),
+                    lambda lg: {"label": s("op.title", lg)}) as panel:
+        summary = gr.Markdown()
+        running = ui.add(gr.Dataframe, "op.running", interactive=False)
+        waiting = ui.add(gr.Dataframe, "op.waiting", interactive=False)
+        with gr.Row():
+            job = ui.add(gr.Number, "op.job", precision=0, minimum=0)
+            stop = ui.button("op.cancel", variant="stop")
+            refresh = ui.button("op.refresh")
+        result = gr.Markdown()
+    def show(request: gr.Request):
+        return gr.update(visible=is_operator(request))
+
+    def look_now(lg: str, request: gr.Request):
+        return snapshot(demo, lg, request)
+
+    demo.load(show, None, panel, api_visibility="private", queue=False)
+    look = dict(fn=look_now, inputs=lang, outputs=[summary, running, waiting], api_visibility="private", queue=False)
+    refresh.click(**look)
+    stop.click(cancel, [job, lang], result, api_visibility="private", queue=False).then(**look)

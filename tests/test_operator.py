@@ -1,0 +1,49 @@
+"""The operator view: only operators see or use it; it lists running jobs and stops the one asked for only."""
+from __future__ import annotations
+
+import types
+
+import gradio as gr
+import pytest
+
+import app
+from tabs import operator
+from tabs.runner import JOBS, Stops, stream
+
+
+def _request(user=None, session="abcdef123456"):
+    return types.SimpleNamespace(username=user, session_hash=session)
+
+
+def test_only_operators_see_and_use_it(studio_env):
+    studio_env(STUDIO_OPERATORS="teacher")
+    demo = app.build_demo()
+    assert operator.is_operator(_request("teacher")) and not operator.is_operator(_request("pupil"))
+    assert not operator.is_operator(_request(None))
+    with pytest.raises(gr.Error):
+        operator.snapshot(demo, "zh", _request("pupil"))
+    with pytest.raises(gr.Error):
+        operator.cancel(1, "zh", _request("pupil"))
+    studio_env(STUDIO_OPERATOR_VIEW="1")
+    assert operator.is_operator(_request(None))
+
+
+def test_it_lists_running_jobs_and_stops_only_the_chosen_one(studio_env):
+    studio_env(STUDIO_OPERATORS="teacher")
+    demo = app.build_demo()
+    mine, other = Stops("image").start(_request("a", "sess-a")), Stops("video").start(_request("b", "sess-b"))
+    summary, running, _waiting = operator.snapshot(demo, "zh", _request("teacher"))
+    rows = {row[1]: row for row in running.values.tolist()}
+    assert {"image", "video"} <= set(rows) and f"正在运行 {len(running)} 个" in summary
+    message = operator.cancel(rows["video"][0], "zh", _request("teacher"))
+    assert "停止" in message and other.is_set() and not mine.is_set()
+    assert "没有" in operator.cancel(999999, "zh", _request("teacher"))
+    JOBS.done(mine)
+    JOBS.done(other)
+
+
+def test_a_finished_run_leaves_the_list():
+    stop = Stops("text").start(_request("a"))
+    assert any(j.stop is stop for j in JOBS.running())
+    results = list(stream(lambda preview, s, progress: 42, stop, None))
+    assert results == [("done", 42)] and not any(j.stop is stop for j in JOBS.running())

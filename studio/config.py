@@ -88,6 +88,7 @@ SETTINGS: list[Setting] = [
     Setting("operators", "STUDIO_OPERATORS", [], "Login names (from STUDIO_AUTH) that see the operator view: the queue, running jobs, stopping a job.", _list),
     Setting("operator_view", "STUDIO_OPERATOR_VIEW", False, "Show the operator view to everyone (a teacher's own machine without login). Off on shared servers.", _bool),
     Setting("classroom", "STUDIO_CLASSROOM", False, "Start in 课堂模式: large fonts and controls for a projector (each browser can switch it).", _bool),
+    Setting("safety_checker", "STUDIO_SAFETY_CHECKER", False, "Run the SD safety checker (sd-safety-checker, downloaded by the operator) on every generated picture; flagged ones are blacked out with a notice.", _bool),
     Setting("blocklist", "STUDIO_BLOCKLIST", "", "Optional prompt blocklist for classes: a text file, one word or phrase per line; prompts containing one are refused."),
     Setting("output_max_age_days", "STUDIO_OUTPUT_MAX_AGE_DAYS", 0.0, "Delete generated files older than this many days (0 = keep). Trained LoRAs and the history index are kept.", float),
     Setting("output_quota_mb", "STUDIO_OUTPUT_QUOTA_MB", 0.0, "Keep the outputs folder under this many MB by deleting the oldest files (0 = no quota). Files younger than 15 minutes are never deleted.", float),

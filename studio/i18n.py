@@ -50,6 +50,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "over_pixel_limit": ("尺寸 {width}x{height}（{pixels} 像素）超过了服务器的上限 {cap} 像素（由管理员设置）。", "Size {width}x{height} ({pixels} pixels) is over this server's limit of {cap} pixels (set by the operator)."),
     "upload_too_big": ("上传的图片太大：{width}x{height}，服务器上限 {cap} 像素。", "The uploaded image is too large: {width}x{height}; this server allows {cap} pixels."),
     "upload_bomb": ("上传的图片有 {pixels} 像素，远超服务器上限 {cap} 像素（可能是“解压炸弹”），已拒绝，没有解码。", "The uploaded image has {pixels} pixels, far over this server's limit of {cap} (a possible decompression bomb); refused without decoding it."),
+    "safety_checker_missing": ("管理员开启了安全检查器，但它的权重不在磁盘上（查找了 {where}）。请先在“模型管理”中下载 sd-safety-checker。", "The operator switched the safety checker on, but its weights are not on disk (looked in {where}). Download sd-safety-checker in the Models tab first."),
+    "notice_safety_flagged": ("安全检查器拦截了 {count} 张图片（已替换为黑图）。", "The safety checker blocked {count} picture(s) (replaced with black)."),
     "blocked_prompt": ("内容包含本课堂不允许的词语“{phrase}”，请修改后再试。", "The text contains '{phrase}', which this class does not allow; please change it."),
     "blocklist_unreadable": ("管理员设置的屏蔽词文件 {path} 无法读取：{reason}", "The blocklist file {path} set by the operator cannot be read: {reason}"),
     "bad_choice": ("参数“{name}”不能是“{value}”。可选：{choices}。", "'{name}' cannot be '{value}'. Choices: {choices}."),

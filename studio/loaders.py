@@ -126,6 +126,17 @@ def load_clip(spec: ModelSpec, device: str) -> ClipModel:
     return ClipModel(model.to(device).eval(), processor)
 
 
+@loader("safety")
+def load_safety(spec: ModelSpec, device: str):
+    from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
+    from transformers import CLIPImageProcessor
+
+    from .safety import SafetyChecker
+    model = StableDiffusionSafetyChecker.from_pretrained(spec.path, local_files_only=True,
+                                                         use_safetensors=not settings().allow_pickle)
+    return SafetyChecker(model.to(device).eval(), CLIPImageProcessor.from_pretrained(spec.path, local_files_only=True))
+
+
 @loader("wan")
 def load_wan(spec: ModelSpec, device: str):
     """Wan2.1: the VAE stays in fp32 (its decoder is unstable in half precision), the rest in bf16."""

@@ -10,7 +10,7 @@ from studio.i18n import human_bytes, t
 from .ui import GPU, UI, guarded, progress_callback, s
 
 
-TASKS = ["", "image", "text", "speech", "video", "embedding"]
+TASKS = ["", "image", "text", "speech", "video", "embedding", "safety"]
 
 
 def task_choices(lang: str) -> list[tuple[str, str]]:

@@ -461,7 +461,7 @@ STRINGS: dict[str, tuple[str, str]] = {
                      "### Models\nOne model manager serves every tab: a model loads on first use, stays while it fits the memory budget, and the least recently used one is evicted past it (never one in use)."),
     "models.registry": ("已知模型", "Known models"),
     "models.task": ("按任务筛选", "Filter by task"),
-    "models.tasks": ("全部|图像|文本|语音|视频|图文嵌入", "all|image|text|speech|video|embedding"),
+    "models.tasks": ("全部|图像|文本|语音|视频|图文嵌入|安全检查", "all|image|text|speech|video|embedding|safety"),
     "models.loaded": ("已加载", "Loaded now"),
     "models.pick": ("模型", "Model"),
     "models.pick.info": ("选择要下载 / 加载 / 卸载 / 删除的模型", "the model to download / load / unload / delete"),

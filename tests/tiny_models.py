@@ -179,3 +179,21 @@ def build_clip(folder: Path) -> Path:
     image_processor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
     CLIPProcessor(image_processor=image_processor, tokenizer=_clip_tokenizer("sd15/tokenizer")).save_pretrained(folder)
     return folder
+
+
+def build_safety_checker(folder: Path, flag_everything: bool) -> Path:
+    """A tiny StableDiffusionSafetyChecker (as diffusers' own tests build it) whose concept thresholds make it flag
+    every picture (-2: any cosine is above) or none (+2: none is)."""
+    from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
+    from transformers import CLIPConfig, CLIPImageProcessor
+    torch.manual_seed(0)
+    vision = dict(hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2, image_size=32,
+                  patch_size=8)
+    checker = StableDiffusionSafetyChecker(CLIPConfig(text_config=dict(hidden_size=32), vision_config=vision,
+                                                      projection_dim=16))
+    threshold = -2.0 if flag_everything else 2.0
+    checker.concept_embeds_weights.data.fill_(threshold)
+    checker.special_care_embeds_weights.data.fill_(threshold)
+    checker.save_pretrained(folder)
+    CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(folder)
+    return folder

@@ -10,7 +10,7 @@ from typing import Callable
 
 from PIL import Image
 
-from .. import aigc_label, codegen, images, lora, samplers as _samplers, validate, weighting
+from .. import aigc_label, codegen, images, lora, safety, samplers as _samplers, validate, weighting
 from ..config import settings
 from ..engines.image import Hires, ImageJob, Interrupted, decode_preview, hires_size, run
 from ..errors import StudioError
@@ -145,8 +145,11 @@ def generate_image(prompt: str = "", negative_prompt: str = "", model: str = "mi
         except Interrupted:
             notices.append(t("notice_interrupted", lang, kept=len(result.images)))
             break
-        for image, s in zip(done, job.seeds):
-            _finish(result, image, s, job, spec, save, lang)
+        flagged = safety.check(done)
+        if any(flagged):
+            notices.append(t("notice_safety_flagged", lang, count=sum(flagged)))
+        for image, s, bad in zip(done, job.seeds, flagged):
+            _finish(result, safety.blank(image) if bad else image, s, job, spec, save, lang)
     return result
 
 

@@ -1,0 +1,63 @@
+"""The Stable Diffusion safety checker, switched on by the operator for classes (STUDIO_SAFETY_CHECKER).
+
+The studio runs it itself on every finished picture, whatever made it (SD 1.5, SDXL, a folder, a mini model), rather
+than through the SD 1.5 pipeline's built-in hook (which SDXL lacks). A flagged picture is replaced by a black one
+and the learner gets a notice; the weights are the CompVis checker (`sd-safety-checker` in the registry), loaded
+through the model manager like any model. Nothing a learner clicks can switch it off.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from . import hub
+from .config import settings
+from .errors import StudioError
+from .registry import CARDS
+
+KEY = "sd-safety-checker"
+
+
+@dataclass
+class SafetyChecker:
+    """StableDiffusionSafetyChecker and its CLIP image processor, one resident model for the manager."""
+    model: torch.nn.Module
+    processor: object
+
+    def modules(self):
+        return [self.model]
+
+    def to(self, device):
+        self.model.to(device)
+        return self
+
+    def flags(self, images: list[Image.Image]) -> list[bool]:
+        device = next(self.model.parameters()).device
+        clip = self.processor(images=[im.convert("RGB") for im in images], return_tensors="pt").pixel_values
+        arrays = np.stack([np.asarray(im.convert("RGB"), dtype=np.float32) / 255 for im in images])
+        _, flagged = self.model(clip_input=clip.to(device, self.model.dtype), images=arrays)
+        return [bool(f) for f in flagged]
+
+
+def enabled() -> bool:
+    return bool(settings().safety_checker)
+
+
+def check(images: list[Image.Image]) -> list[bool]:
+    """Which pictures the checker flags (all False when the operator has not switched it on)."""
+    if not enabled() or not images:
+        return [False] * len(images)
+    if hub.find_local(CARDS[KEY]) is None:
+        raise StudioError("safety_checker_missing", where=hub.where_looked(CARDS[KEY]))
+    from .manager import manager
+    return manager().run(KEY, lambda checker: checker.flags(images))
+
+
+def blank(image: Image.Image) -> Image.Image:
+    """What a flagged picture becomes: black, same size, parameters kept (they show what was asked)."""
+    out = Image.new("RGB", image.size)
+    out.info.update(image.info)
+    return out

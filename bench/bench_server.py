@@ -1,0 +1,83 @@
+"""A class on one server: model switch time and queue throughput with 8 clients at once.
+
+    .venv/bin/python bench/bench_server.py      # prints Markdown rows
+
+- switch: a memory budget that holds one model, alternating mini-shapes and mini-poem, so every call evicts one
+  and loads the other (median of 6 switches, seconds).
+- queue: 8 gradio_client users each generating 3 mini-shapes images (20 steps) at once through the app's queue
+  (one model job at a time), against the same 24 images made one after another in-process: throughput in images/s
+  and the ratio (the queue's overhead).
+"""
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from studio import api, config  # noqa: E402
+from studio.manager import ModelManager, reset_manager  # noqa: E402
+
+
+def switch_seconds(rounds: int = 6) -> float:
+    budget = 16 * 2**20  # fits either mini model, not both
+    reset_manager(ModelManager(budgets={"cpu": budget}))
+    api.generate_image("a red circle", model="mini-shapes", steps=1, seed=0, save=False)
+    times = []
+    for i in range(rounds):
+        started = time.perf_counter()
+        if i % 2 == 0:
+            api.generate_text("床前", "mini-poem", max_new_tokens=1, seed=0)
+        else:
+            api.generate_image("a red circle", model="mini-shapes", steps=1, seed=0, save=False)
+        times.append(time.perf_counter() - started)
+    reset_manager(ModelManager())
+    return statistics.median(times)
+
+
+def queue_throughput(clients: int = 8, each: int = 3) -> tuple[float, float]:
+    import app
+    from gradio_client import Client
+    api.load("mini-shapes")
+    started = time.perf_counter()
+    for i in range(clients * each):
+        api.generate_image("a red circle", model="mini-shapes", steps=20, seed=i, save=False)
+    direct = clients * each / (time.perf_counter() - started)
+    demo = app.build_demo()
+    demo.queue(default_concurrency_limit=1)
+    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True)
+
+    def user(k: int):
+        client = Client(url, verbose=False)
+        for j in range(each):
+            client.predict("a red circle", "", "mini-shapes", "DPM++ 2M Karras", 20, 7, k * each + j, 64, 64, 1,
+                           api_name="/generate_image")
+
+    try:
+        started = time.perf_counter()
+        with ThreadPoolExecutor(clients) as pool:
+            list(pool.map(user, range(clients)))
+        queued = clients * each / (time.perf_counter() - started)
+    finally:
+        demo.close()
+    return queued, direct
+
+
+def main() -> None:
+    config.configure([], env={"STUDIO_OUTPUT_DIR": tempfile.mkdtemp(), "STUDIO_HUB": "local"})
+    switch = switch_seconds()
+    queued, direct = queue_throughput()
+    print("| figure | value |\n|---|---|")
+    print(f"| model switch (evict one mini model, load the other, run 1 step; median of 6) | {switch:.3f} s |")
+    print(f"| 8 gradio_client users x 3 images at once, through the queue | {queued:.2f} images/s |")
+    print(f"| the same 24 images one after another in-process | {direct:.2f} images/s |")
+    print(f"| queue / direct | {queued / direct:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -5,7 +5,7 @@ from PIL import Image
 
 from studio import api
 from studio.api.crossmodal import credit
-from studio.story import Article, article_fields, image_defaults, series_parts, shot_columns, series_columns
+from studio.story import article_fields, image_defaults, series_columns, series_parts, shot_columns
 
 from .runner import Stops, stream
 from .ui import GPU, UI, guarded, notices_md, progress_callback, s

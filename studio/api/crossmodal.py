@@ -11,7 +11,6 @@ structure by rules, and the result says so.
 """
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path

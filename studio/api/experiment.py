@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from .. import experiment, validate
+from .. import experiment
 from ..device import pick_device
 from ..i18n import t
 from ..manager import manager

@@ -6,8 +6,6 @@ from dataclasses import replace
 
 from PIL import Image
 
-from PIL import Image
-
 from .. import explain, images, shapes, validate
 from ..i18n import t
 from ..manager import manager

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import io
-import json
 import re
 import struct
 import wave

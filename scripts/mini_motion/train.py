@@ -11,7 +11,8 @@ Stages (each resumes from its latest checkpoint in --work when the same command 
 2. Per-channel latents_mean / latents_std of the encoded data, written into the VAE config (WanPipeline
    normalises with them).
 3. WanTransformer3DModel + UMT5EncoderModel from scratch, flow matching as Wan's UniPC "flow_prediction"
-   expects (x_s = (1 - s) x0 + s noise, target noise - x0, s drawn with the scheduler's shift), prompts encoded
+   expects (x_s = (1 - s) x0 + s noise, target noise - x0, s drawn with the scheduler's shift; the object's latent
+   cells weighted up by --latent-fg-weight, as the VAE's pixels are), prompts encoded
    and zero-padded to 512 tokens exactly as WanPipeline does, 10% empty captions (CFG dropout), EMA.
 4. Export with the EMA weights (safetensors, fp16 on disk; the studio loads them in fp32 on a CPU),
    training.json, loss.png and a model card.
@@ -58,6 +59,8 @@ def parse_args(argv=None):
     p.add_argument("--fg-weight", type=float, default=10.0,
                    help="extra weight of the object's pixels in the VAE loss")
     p.add_argument("--vae-full-batch", type=int, default=3)
+    p.add_argument("--latent-fg-weight", type=float, default=10.0,
+                   help="extra weight of the latent cells the object passes through, in the transformer loss")
     p.add_argument("--steps", type=int, default=10000, help="transformer steps")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=5e-4)
@@ -241,6 +244,26 @@ def encode_all(args, vae, clips: list[motion.Clip]) -> tuple[torch.Tensor, list[
     return latents, mean.tolist(), std.tolist()
 
 
+def latent_masks(clips: list[motion.Clip]) -> torch.Tensor:
+    """[N, 1, 5, 8, 8]: 1 on the latent cells the object covers, on the VAE's grid (the first frame alone, then
+    groups of 4 frames; 8 x 8 pixel blocks). Re-rendered from the clips, so the latent cache needs no change."""
+    masks = []
+    for i in range(0, len(clips), 256):
+        x = to_unit(np.stack([motion.render(c) for c in clips[i:i + 256]]))
+        fg = foreground(x)  # [B, 1, 17, 64, 64]
+        first = F.max_pool3d(fg[:, :, :1], (1, 8, 8))
+        rest = F.max_pool3d(fg[:, :, 1:], (4, 8, 8))
+        masks.append(torch.cat([first, rest], dim=2))
+    return torch.cat(masks)
+
+
+def flow_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, fg_weight: float) -> torch.Tensor:
+    """MSE with the object's latent cells weighted up: the object is ~5% of a latent frame, and unweighted the
+    transformer learns the background (right every time) but not the object's colour, shape or path (v3)."""
+    weight = 1.0 + fg_weight * mask
+    return (weight * (pred - target).pow(2)).sum() / (weight.sum() * pred.shape[1])
+
+
 # -- stage 3: transformer + text encoder ---------------------------------------------------------
 def encode_text(tokenizer, text_encoder, captions: list[str]) -> torch.Tensor:
     """WanPipeline._get_t5_prompt_embeds with gradients: the same cleaning, eos, mask and zero padding to 512
@@ -271,6 +294,7 @@ def train_transformer(args, clips, latents: torch.Tensor, mean: list[float], std
                "ema_text_encoder": ema_text}
     shift = torch.tensor(mean).view(1, -1, 1, 1, 1)
     scale = torch.tensor(std).view(1, -1, 1, 1, 1)
+    masks = latent_masks(clips) if args.latent_fg_weight else torch.zeros(len(clips), 1, *latents.shape[2:])
 
     def step_fn(step: int) -> float:
         g = step_generator(args.seed, 2, step)
@@ -283,7 +307,7 @@ def train_transformer(args, clips, latents: torch.Tensor, mean: list[float], std
         xs = (1 - s.view(-1, 1, 1, 1, 1)) * x0 + s.view(-1, 1, 1, 1, 1) * noise
         context = encode_text(tokenizer, text_encoder, captions)
         pred = transformer(xs, s * 1000, context).sample
-        loss = F.mse_loss(pred, noise - x0)
+        loss = flow_loss(pred, noise - x0, masks[idx], args.latent_fg_weight)
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, args.steps, args.lr)
         optimizer.zero_grad(set_to_none=True)
@@ -314,7 +338,7 @@ def export(args, vae, transformer, text_encoder, tokenizer, mean, std, vae_state
     record = {"command": " ".join(sys.argv), "commit": commit, "seed": args.seed, "clips": args.clips,
               "vae_steps": args.vae_steps, "vae_batch": args.vae_batch, "vae_frames": args.vae_frames,
               "vae_full_from": args.vae_full_from, "vae_full_batch": args.vae_full_batch,
-              "fg_weight": args.fg_weight,
+              "fg_weight": args.fg_weight, "latent_fg_weight": args.latent_fg_weight,
               "steps": args.steps, "batch": args.batch, "lr": args.lr, "flow_shift": args.flow_shift,
               "threads": args.threads, "vae_seconds": round(vae_state["seconds"]),
               "transformer_seconds": round(dit_state["seconds"]),
@@ -347,8 +371,8 @@ every control of the video tab means what it means for Wan.
   word is `<unk>`). Weights stored in fp16.
 - Training: `{command}` at commit `{commit}`: VAE {vae_steps} steps ({vae_seconds} s; {vae_frames}-frame windows of
   batch {vae_batch} until step {vae_full_from}, then whole clips of batch {vae_full_batch}; object pixels weighted
-  x{fg_weight:g} more), transformer {steps}
-  steps of batch {batch} ({transformer_seconds} s), {threads} CPU threads; final losses VAE {final_vae_loss:.4f},
+  x{fg_weight:g} more), transformer {steps} steps of batch {batch} (the object's latent cells weighted
+  x{latent_fg_weight:g} more; {transformer_seconds} s), {threads} CPU threads; final losses VAE {final_vae_loss:.4f},
   flow matching {final_transformer_loss:.4f} (`loss.png`).
 - Evaluation: `python scripts/mini_motion/evaluate.py <this folder>` (motion, colour, background read back
   by `studio.motion.analyse`).

@@ -26,42 +26,59 @@ _CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctype
 _lock = threading.Lock()
 
 
+class _Library:
+    """The library, initialised once per process. The manager may rebuild the engine many times (every eviction, every
+    test), and re-running espeak_Initialize on a live library is not something eSpeak supports: a CI run died of a
+    SIGSEGV inside espeak_Synth after many rebuilds. One module-level callback, never freed."""
+    lib = None
+    sample_rate = 0
+    chunks: list[np.ndarray] = []
+
+    @classmethod
+    def get(cls, data_dir: Path):
+        with _lock:
+            if cls.lib is None:
+                import espeakng_loader
+                lib = ctypes.CDLL(espeakng_loader.get_library_path())
+                lib.espeak_Initialize.restype = ctypes.c_int
+                lib.espeak_Synth.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
+                                             ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
+                lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+                lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
+                rate = lib.espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, str(data_dir).encode(), 0)
+                if rate <= 0:
+                    raise RuntimeError(f"espeak_Initialize failed ({rate}) with data at {data_dir}")
+                lib.espeak_SetSynthCallback(_CALLBACK_REF)
+                cls.lib, cls.sample_rate = lib, rate
+        return cls.lib, cls.sample_rate
+
+
+def _collect(wav, count, _events) -> int:
+    if count > 0:
+        _Library.chunks.append(np.ctypeslib.as_array(wav, shape=(count,)).copy())
+    return 0
+
+
+_CALLBACK_REF = _CALLBACK(_collect)  # module-level: the library keeps calling it for the life of the process
+
+
 class Espeak:
-    """One initialised library; synth() returns float32 mono samples at `sample_rate`."""
+    """A handle on the process's eSpeak library; synth() returns float32 mono samples at `sample_rate`."""
 
     def __init__(self, data_dir: Path):
-        import espeakng_loader
-        self.lib = ctypes.CDLL(espeakng_loader.get_library_path())
-        self.lib.espeak_Initialize.restype = ctypes.c_int
-        self.lib.espeak_Synth.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
-                                          ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
-        self.lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
-        self.lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
-        with _lock:
-            rate = self.lib.espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, str(data_dir).encode(), 0)
-        if rate <= 0:
-            raise RuntimeError(f"espeak_Initialize failed ({rate}) with data at {data_dir}")
-        self.sample_rate = rate
-        self._chunks: list[np.ndarray] = []
-        self._callback = _CALLBACK(self._collect)  # kept referenced: the library calls it later
-
-    def _collect(self, wav, count, _events) -> int:
-        if count > 0:
-            self._chunks.append(np.ctypeslib.as_array(wav, shape=(count,)).copy())
-        return 0
+        self.lib, self.sample_rate = _Library.get(data_dir)
 
     def synth(self, text: str, voice: str = "cmn", rate: int = 175, pitch: int = 50, volume: int = 100) -> np.ndarray:
         ssml = to_ssml(text).encode("utf-8")
         with _lock:
-            self.lib.espeak_SetSynthCallback(self._callback)
             if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
                 raise ValueError(voice)
             for parameter, value in ((RATE, rate), (PITCH, pitch), (VOLUME, volume)):
                 self.lib.espeak_SetParameter(parameter, int(value), 0)
-            self._chunks = []
+            _Library.chunks = []
             self.lib.espeak_Synth(ssml, len(ssml) + 1, 0, 0, 0, CHARS_UTF8 | SSML, None, None)
             self.lib.espeak_Synchronize()
-            chunks, self._chunks = self._chunks, []
+            chunks, _Library.chunks = _Library.chunks, []
         samples = np.concatenate(chunks) if chunks else np.zeros(0, np.int16)
         return samples.astype(np.float32) / 32768.0
 

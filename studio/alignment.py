@@ -48,7 +48,7 @@ def shapes_alignment(image: Image.Image, prompt: str) -> Alignment:
 
 
 def clip_score(clip, images: list[Image.Image], prompts: list[str]) -> list[float]:
-    """CLIP scores of image i with prompt i (clip: a loaded studio.loaders.ClipModel)."""
+    """CLIP scores of image i with prompt i (clip: a loaded studio.loaders.ModelWithProcessor)."""
     inputs = clip.processor(text=prompts, images=[im.convert("RGB") for im in images], return_tensors="pt",
                             padding=True, truncation=True)
     device = next(clip.model.parameters()).device

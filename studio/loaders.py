@@ -105,8 +105,9 @@ def load_causal_lm(spec: ModelSpec, device: str) -> TextModel:
 
 
 @dataclass
-class ClipModel:
-    """CLIP and its processor: scores how well a picture matches its prompt (跨模态创作's alignment score)."""
+class ModelWithProcessor:
+    """A model and its input processor, kept together as one resident model (CLIP for the alignment score; the
+    safety checker extends it)."""
     model: torch.nn.Module
     processor: object
 
@@ -119,11 +120,11 @@ class ClipModel:
 
 
 @loader("clip")
-def load_clip(spec: ModelSpec, device: str) -> ClipModel:
+def load_clip(spec: ModelSpec, device: str) -> ModelWithProcessor:
     from transformers import CLIPModel, CLIPProcessor
     processor = CLIPProcessor.from_pretrained(spec.path, local_files_only=True)
     model = CLIPModel.from_pretrained(spec.path, local_files_only=True, use_safetensors=not settings().allow_pickle)
-    return ClipModel(model.to(device).eval(), processor)
+    return ModelWithProcessor(model.to(device).eval(), processor)
 
 
 @loader("safety")

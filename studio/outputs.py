@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import datetime as _dt
+import io
 import json
 import os
+import struct
 import tempfile
 import uuid
+import wave
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, PngImagePlugin
 
 from . import aigc_label
@@ -95,3 +99,22 @@ def save_gif(frames, fps: int, path: Path) -> Path:
     comment = f"{aigc_label.KEY}={aigc_label.text(path.name)}"
     return write_atomic(path, lambda f: imageio.mimsave(f, list(frames), format="GIF", duration=1000 / fps, loop=0,
                                                         comment=comment.encode("utf-8")))
+
+
+def write_wav(f, audio: np.ndarray, rate: int, comment: str | None = None) -> None:
+    """16-bit mono WAV; a comment goes into a RIFF LIST/INFO ICMT chunk (where players show comments)."""
+    pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2")
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.tobytes())
+    data = buffer.getvalue()
+    if comment:
+        text = comment.encode("utf-8") + b"\0"
+        text += b"\0" * (len(text) % 2)  # chunks are word-aligned
+        info = b"INFO" + b"ICMT" + struct.pack("<I", len(text)) + text
+        data += b"LIST" + struct.pack("<I", len(info)) + info
+        data = data[:4] + struct.pack("<I", len(data) - 8) + data[8:]
+    f.write(data)

@@ -7,32 +7,20 @@ through the model manager like any model. Nothing a learner clicks can switch it
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
-import torch
 from PIL import Image
 
 from . import hub
 from .config import settings
 from .errors import StudioError
+from .loaders import ModelWithProcessor
 from .registry import CARDS
 
 KEY = "sd-safety-checker"
 
 
-@dataclass
-class SafetyChecker:
+class SafetyChecker(ModelWithProcessor):
     """StableDiffusionSafetyChecker and its CLIP image processor, one resident model for the manager."""
-    model: torch.nn.Module
-    processor: object
-
-    def modules(self):
-        return [self.model]
-
-    def to(self, device):
-        self.model.to(device)
-        return self
 
     def flags(self, images: list[Image.Image]) -> list[bool]:
         device = next(self.model.parameters()).device

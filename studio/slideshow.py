@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import os
 import tempfile
-import wave
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from .outputs import mp4_meta
+from .outputs import mp4_meta, write_wav
 
 PAD_SECONDS = 0.6  # silence after each narration, so shots do not run into each other
 MIN_SHOT_SECONDS = 2.0
@@ -66,7 +65,8 @@ def write(path: Path, segments: list[Segment], fps: int = 8) -> list[tuple[float
     side = video_side(segments[0].image)
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "narration.wav"
-        _write_wav(wav, soundtrack(segments, times))
+        with open(wav, "wb") as f:
+            write_wav(f, soundtrack(segments, times), SAMPLE_RATE)
         partial = path.with_name(".tmp-" + path.name)
         try:
             writer = imageio_ffmpeg.write_frames(str(partial), (side, side), fps=fps, codec="libx264",
@@ -83,15 +83,6 @@ def write(path: Path, segments: list[Segment], fps: int = 8) -> list[tuple[float
         finally:
             partial.unlink(missing_ok=True)
     return times
-
-
-def _write_wav(path: Path, audio: np.ndarray) -> None:
-    pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(SAMPLE_RATE)
-        w.writeframes(pcm.tobytes())
 
 
 def srt(texts: list[str], times: list[tuple[float, float]]) -> str:

@@ -218,7 +218,8 @@ def _page_part(part: dict) -> story.PagePart:
     paragraphs = [validate.text("paragraph", p, ARTICLE_CAP) for p in paragraphs if str(p).strip()]
     if not title and not paragraphs:
         raise StudioError("story_empty")
-    images = [im if isinstance(im, Image.Image) else Image.open(im) for im in part.get("images") or []]
+    from .. import images as _images
+    images = [_images.open_image(im) for im in validate.items("images", part.get("images") or [], MAX_IMAGES * 4)]
     captions = list(part.get("captions") or [im.info.get("parameters", "").split("\n")[0] for im in images])
     return story.PagePart(story.Article(title, paragraphs), images, (captions + [""] * len(images))[:len(images)])
 

@@ -35,7 +35,8 @@ def manager_status() -> dict:
 
 def _checked(key) -> str:
     """A model key or folder as text; anything else is refused the way an unknown model is."""
-    return resolve(key).key and key.strip()
+    resolve(key)
+    return key.strip()
 
 
 def load(key: str, progress: Progress | None = None) -> dict:

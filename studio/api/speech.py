@@ -1,10 +1,7 @@
 """Speech synthesis: ChatTTS (the course's model) and eSpeak NG (offline), with the course's experiments."""
 from __future__ import annotations
 
-import io
 import re
-import struct
-import wave
 
 import numpy as np
 
@@ -14,7 +11,7 @@ from ..engines import speech as _speech
 from ..errors import StudioError
 from ..i18n import t
 from ..manager import manager
-from ..outputs import json_bytes, new_name, output_folder, write_atomic
+from ..outputs import json_bytes, new_name, output_folder, write_atomic, write_wav
 from ..results import SpeechResult
 from .common import _lang, _spec
 
@@ -99,25 +96,6 @@ def _save(speech: _speech.Speech, job, model: str, save: bool, lang: str, notice
     except OSError as exc:
         notices.append(t("notice_not_saved", lang, reason=exc.strerror or str(exc)))
         return None
-
-
-def write_wav(f, audio: np.ndarray, rate: int, comment: str | None = None) -> None:
-    """16-bit mono WAV; a comment goes into a RIFF LIST/INFO ICMT chunk (where players show comments)."""
-    pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2")
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm.tobytes())
-    data = buffer.getvalue()
-    if comment:
-        text = comment.encode("utf-8") + b"\0"
-        text += b"\0" * (len(text) % 2)  # chunks are word-aligned
-        info = b"INFO" + b"ICMT" + struct.pack("<I", len(text)) + text
-        data += b"LIST" + struct.pack("<I", len(info)) + info
-        data = data[:4] + struct.pack("<I", len(data) - 8) + data[8:]
-    f.write(data)
 
 
 DIALOGUE_LINE = re.compile(r"^\s*([AB])\s*[:：]\s*(.+?)\s*$")

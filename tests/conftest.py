@@ -23,15 +23,22 @@ def tiny_root(tmp_path_factory) -> Path:
     """A model folder holding tiny-sd15, tiny-sdxl, tiny-qwen2 and tiny-wan."""
     root = tmp_path_factory.mktemp("models")
     tiny_models.build_all(root)
-    return root
+    before = tiny_models.fingerprint(root)
+    yield root
+    # Per-test folders hard-link these files: a test writing into one in place would change them all.
+    assert tiny_models.fingerprint(root) == before, "a test modified a shared tiny model file in place"
 
 
 @pytest.fixture
 def models_dir(tiny_root, tmp_path) -> Path:
-    """A fresh model folder per test (copies of the tiny models), so tests may add or break files."""
+    """A fresh model folder per test, so tests may add, rename or remove files.
+
+    Files are hard links to the session's tiny models (a full copy per test filled CI's disk: 42 MB x 400
+    tests); a test that breaks a file must replace it (`break_file`), never write into it in place."""
     folder = tmp_path / "models"
-    shutil.copytree(tiny_root, folder)
+    shutil.copytree(tiny_root, folder, copy_function=os.link)
     return folder
+
 
 
 @pytest.fixture

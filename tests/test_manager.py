@@ -10,6 +10,7 @@ from studio.device import module_bytes
 from studio.errors import StudioError
 from studio.manager import ModelManager, estimate_bytes
 from studio.models import resolve
+from tests.tiny_models import break_file
 
 
 def _manager_for_one(*keys) -> ModelManager:
@@ -75,7 +76,7 @@ def test_corrupt_folder_gives_clear_error_and_others_still_load(studio_env, mode
     broken = models_dir / "broken"
     (models_dir / "tiny-sd15").rename(broken)
     weights = broken / "unet" / "diffusion_pytorch_model.safetensors"
-    weights.write_bytes(weights.read_bytes()[:1000])
+    break_file(weights, weights.read_bytes()[:1000])
     m = ModelManager(budgets={"cpu": 1024**3}, device="cpu")
     with pytest.raises(StudioError) as err:
         m.get("broken")

@@ -197,3 +197,15 @@ def build_safety_checker(folder: Path, flag_everything: bool) -> Path:
     checker.save_pretrained(folder)
     CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(folder)
     return folder
+
+
+def fingerprint(root: Path) -> dict[str, tuple[int, int]]:
+    """Size and modification time of every file under `root`, to notice in-place edits."""
+    return {str(f.relative_to(root)): (f.stat().st_size, f.stat().st_mtime_ns)
+            for f in sorted(root.rglob("*")) if f.is_file()}
+
+
+def break_file(path: Path, data: bytes) -> None:
+    """Replace a hard-linked model file with `data` without touching the shared original."""
+    path.unlink()
+    path.write_bytes(data)

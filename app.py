@@ -20,7 +20,7 @@ import gradio as gr  # noqa: E402
 from studio import api  # noqa: E402
 from studio.config import configure, settings  # noqa: E402
 from studio import history  # noqa: E402
-from tabs import crossmodal, finetune, image, models, operator, speech, text, video  # noqa: E402
+from tabs import crossmodal, finetune, image, models, mywork, operator, speech, text, video  # noqa: E402
 from studio import retention, zerogpu  # noqa: E402
 from tabs.ui import GPU, UI  # noqa: E402
 
@@ -52,12 +52,12 @@ def build_demo() -> gr.Blocks:
                 switch = gr.Radio(LANGS, value=ui.lang, label="语言 / Language", container=False)
                 classroom = ui.add(gr.Checkbox, "app.classroom", value=settings().classroom, container=False)
         with gr.Tabs():
-            for name in ("text", "image", "speech", "video", "crossmodal", "finetune", "models"):
+            for name in ("text", "image", "speech", "video", "crossmodal", "finetune", "models", "mywork"):
                 with ui.tab(f"tab.{name}"):
                     if name == "text":
                         text.build(ui, lang)
                     elif name == "image":
-                        image.build(ui, lang, demo, browser_id)
+                        image.build(ui, lang)
                     elif name == "speech":
                         speech.build(ui, lang)
                     elif name == "finetune":
@@ -66,6 +66,8 @@ def build_demo() -> gr.Blocks:
                         video.build(ui, lang)
                     elif name == "crossmodal":
                         crossmodal.build(ui, lang)
+                    elif name == "mywork":  # last: it wires every tab's saving runs to this browser's list
+                        mywork.build(ui, lang, demo, browser_id)
                     else:
                         models.build(ui, lang)
         switch.change(lambda choice: [choice, *ui.relabel(choice)], switch, [lang, *ui.components],

@@ -29,7 +29,7 @@ CALL = '''frames = pipe(
     negative_prompt={negative!r},
     height={height},
     width={width},
-    num_frames={num_frames},{frames_note}
+    num_frames={num_frames},{frames_note}{text_length}
     num_inference_steps={steps},
     guidance_scale={cfg_scale},
     generator=torch.Generator("cpu").manual_seed({seed}),  # CPU noise: the same video on any machine
@@ -66,15 +66,21 @@ def video_script(spec: ModelSpec, job: VideoJob, fps: int, flow_shift: float | N
     load_source, extra_pip = _source(spec, hub)
     if spec.loader == "t2v-sd":
         return T2V_SD.format(title=spec.title, extra_pip=extra_pip, load_source=load_source,
-                             call=_call(job, fps, ""))
+                             call=_call(job, fps, "", ""))
     placement = OFFLOAD if spec.options.get("cpu_offload") else "pipe.to(device)"
     return TEMPLATE.format(title=spec.title, extra_pip=extra_pip, load_source=load_source, placement=placement,
                            flow_shift=flow_shift,
-                           call=_call(job, fps, "  # 4k + 1: the VAE packs 4 frames into one latent frame after the first"))
+                           call=_call(job, fps, "  # 4k + 1: the VAE packs 4 frames into one latent frame after the first",
+                                      TEXT_LENGTH))
 
 
-def _call(job: VideoJob, fps: int, frames_note: str) -> str:
+# The prompt padding the model was trained with (the studio passes the same, engines/video.text_options).
+TEXT_LENGTH = """
+    max_sequence_length=min(512, pipe.tokenizer.model_max_length),  # 512 for Wan2.1, 32 for mini-motion"""
+
+
+def _call(job: VideoJob, fps: int, frames_note: str, text_length: str) -> str:
     """The pipeline call both scripts share, and the rounding and export the studio does after it."""
     return CALL.format(prompt=job.prompt, negative=job.negative_prompt or None, height=job.height, width=job.width,
-                       num_frames=job.num_frames, frames_note=frames_note, steps=job.steps, cfg_scale=job.cfg_scale,
-                       seed=job.seed, fps=fps)
+                       num_frames=job.num_frames, frames_note=frames_note, text_length=text_length,
+                       steps=job.steps, cfg_scale=job.cfg_scale, seed=job.seed, fps=fps)

@@ -7,6 +7,7 @@ from studio import api
 from studio.api.crossmodal import credit
 from studio.story import article_fields, image_defaults, series_columns, series_parts, shot_columns
 
+from . import mywork
 from .runner import Stops, stream
 from .ui import GPU, UI, guarded, notices_md, progress_callback, s
 
@@ -47,11 +48,12 @@ def _pictures(gallery) -> tuple[list, list[str]]:
 
 
 @guarded
-def compose_page(article, gallery, text_credit="", image_credits=(), lang="zh"):
+def compose_page(article, gallery, text_credit="", image_credits=(), lang="zh", request: gr.Request = None):
     """The page from the article box and the gallery; the footer names what made them (kept from steps 1-2)."""
     images, captions = _pictures(gallery)
     part = {**_split(article), "images": images, "captions": captions}
     page = api.compose_page([part], credits=[c for c in (text_credit, *(image_credits or [])) if c], lang=lang)
+    mywork.stash(request, page.zip_path, part.get("title", ""))
     return _iframe(page.preview_html), str(page.zip_path) if page.zip_path else None, notices_md(page.notices)
 
 
@@ -62,13 +64,14 @@ def _iframe(page_html: str) -> str:
 
 @guarded
 def write_series(topic, parts, text_model, image_model, style, negative_prompt, seed, seed_step, lang="zh",
-                 progress=gr.Progress()):
+                 request: gr.Request = None, progress=gr.Progress()):
     rows = parts.values.tolist() if isinstance(parts, pd.DataFrame) else parts
     result = api.write_series(topic, rows, text_model, image_model, style, negative_prompt, seed, seed_step,
                               lang=lang, progress=progress_callback(progress))
     gallery = [(p.image, f"{a.title} · {p.alignment.label(lang)}") for a, ps in zip(result.articles, result.images)
                for p in ps]
     zip_path = str(result.page.zip_path) if result.page.zip_path else None
+    mywork.stash(request, zip_path, topic[:40])
     return _iframe(result.page.preview_html), zip_path, gallery, notices_md(result.notices)
 
 
@@ -91,6 +94,7 @@ def storyboard_video(table, image_model, speech_model, style, negative_prompt, s
     for _kind, result in stream(call, stops.start(request), progress):
         seconds = result.times[-1][1]
         done = s("cm.video_done", lang, shots=len(result.shots), seconds=seconds)
+        mywork.stash(request, result.path, s("cm.storyboard_caption", lang, shots=len(result.shots)))
         return (gr.Video(value=str(result.path), subtitles=str(result.subtitles)),
                 [(im, f"{shot.number}. {shot.visuals}") for im, shot in zip(result.images, result.shots)],
                 [str(result.path), str(result.subtitles)], notices_md([done, *result.notices]))
@@ -220,16 +224,17 @@ def build(ui: UI, lang: gr.State) -> None:
     step3 = dict(fn=compose_page, inputs=[article, gallery, text_credit, image_credits, lang], outputs=[preview, page_zip, page_notices])
     write.click(**step1, api_name="write_article")
     draw.click(**step2, api_name="story_images")
-    compose.click(**step3, api_name="compose_page")
-    run_all.click(**step1, api_visibility="private").success(**step2, api_visibility="private") \
-        .success(**step3, api_visibility="private")
-    make_series.click(write_series, [topic, parts, text_model, image_model, style, negative, seed, seed_step, lang],
-                      [series_preview, series_zip, series_gallery, series_notices], api_name="write_series",
-                      concurrency_id=GPU)
+    ui.on_saved(compose.click(**step3, api_name="compose_page"))
+    ui.on_saved(run_all.click(**step1, api_visibility="private").success(**step2, api_visibility="private")
+                .success(**step3, api_visibility="private"))
+    ui.on_saved(make_series.click(write_series, [topic, parts, text_model, image_model, style, negative, seed,
+                                                 seed_step, lang],
+                                  [series_preview, series_zip, series_gallery, series_notices],
+                                  api_name="write_series", concurrency_id=GPU))
     use_article.click(lambda text: text, article, sb_article, api_visibility="private", queue=False)
     make_table.click(make_storyboard, [sb_article, fields[0], shots, text_model, image_model, subject, seed, lang],
                      [table, table_notices], api_name="make_storyboard", concurrency_id=GPU)
-    make_video.click(storyboard_video, [table, image_model, speech_model, style, negative, seed, lang],
-                     [video, shot_gallery, files, video_notices], api_name="storyboard_video", concurrency_id=GPU,
-                     show_progress_on=[video_notices])
+    ui.on_saved(make_video.click(storyboard_video, [table, image_model, speech_model, style, negative, seed, lang],
+                                 [video, shot_gallery, files, video_notices], api_name="storyboard_video",
+                                 concurrency_id=GPU, show_progress_on=[video_notices]))
     stop.click(stop_run, None, None, api_name="stop_storyboard", queue=False)

@@ -4,13 +4,13 @@ from PIL import Image
 
 from PIL import ImageChops
 
-from studio import api, history, lora, prompts
+from studio import api, lora, prompts
 from studio.config import settings
 from studio.errors import StudioError
 from studio.infotext import read_png_text
 from studio.registry import cards
 
-from . import image_experiment, image_explain, image_grid, image_prompt
+from . import image_experiment, image_explain, image_grid, image_prompt, mywork
 from .runner import Stops, stream
 from .ui import GPU, UI, guarded, notices_md, s
 
@@ -69,8 +69,7 @@ def generate_image(prompt, negative_prompt, model, sampler, steps, cfg_scale, se
             caption = s("image.preview", lang, step=step, total=total)
             yield [(img, caption) for img in images], gr.skip(), gr.skip(), gr.skip()
         else:
-            _made[getattr(request, "session_hash", None) or "local"] = \
-                [(str(p), f"seed {sd}") for p, sd in zip(value.paths, value.seeds)]
+            mywork.stash(request, [(str(p), f"seed {sd}") for p, sd in zip(value.paths, value.seeds)])
             yield _shown(value)
 
 
@@ -79,25 +78,6 @@ def _shown(result):
         else [(img, f"seed {s}") for img, s in zip(result.images, result.seeds)]
     seeds = ", ".join(str(s) for s in result.seeds)
     return shown, seeds, result.infotexts[0] if result.infotexts else "", notices_md(result.notices)
-
-
-def recall(browser_id):
-    """On page load: this browser's history (a new id for a browser seen for the first time)."""
-    if not history.valid(browser_id):
-        browser_id = history.new_id()
-    return browser_id, history.items(browser_id)
-
-
-_made: dict[str, list[tuple[str, str]]] = {}  # session -> (saved file, caption) of its latest Generate
-
-
-def remember(browser_id, request: gr.Request = None):
-    """After Generate: the files it saved join this browser's history (the gallery only holds Gradio's copies)."""
-    if not history.valid(browser_id):
-        browser_id = history.new_id()
-    made = _made.pop(getattr(request, "session_hash", None) or "local", [])
-    history.add(browser_id, [p for p, _ in made], [c for _, c in made])
-    return browser_id, history.items(browser_id)
 
 
 def _loras(names, weight) -> dict:
@@ -208,7 +188,7 @@ def model_defaults(model, lang):
     return d["width"], d["height"], d["steps"], d["cfg_scale"], d["sampler"], d.get("live", False)
 
 
-def build(ui: UI, lang: gr.State, demo: gr.Blocks | None = None, browser_id: gr.BrowserState | None = None) -> None:
+def build(ui: UI, lang: gr.State) -> None:
     d = api.model_defaults("mini-shapes")
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
@@ -292,10 +272,8 @@ def build(ui: UI, lang: gr.State, demo: gr.Blocks | None = None, browser_id: gr.
     outputs = [gallery, used_seed, infotext, notices]
     generated = go.click(generate_image, [*controls, batch_count, *extra, lang], outputs, api_name="generate_image",
                          concurrency_id=GPU, show_progress_on=[notices])
-    if browser_id is not None:
-        generated.success(remember, browser_id, [browser_id, past], api_visibility="private")
-    if demo is not None and browser_id is not None:
-        demo.load(recall, browser_id, [browser_id, past], api_visibility="private")
+    ui.on_saved(generated)
+    ui.history_gallery = past
     stop.click(stop_run, None, None, api_name="stop", queue=False)
     show_code.click(export_code, [prompt, negative, model, sampler, steps, cfg, seed, used_seed, width, height, batch,
                                   *extra, lang], code, api_name="export_code", concurrency_limit=None) \

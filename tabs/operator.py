@@ -24,9 +24,29 @@ def _waiting(demo) -> list[list]:
     now, rows = time.monotonic(), []
     for slot in queues.values():
         for position, event in enumerate(list(getattr(slot, "queue", [])), 1):
-            rows.append([position, getattr(event.fn, "api_name", None) or getattr(event.fn, "name", "?"),
+            rows.append([event._id[:8], position, getattr(event.fn, "api_name", None) or getattr(event.fn, "name", "?"),
                          event.username or "—", event.session_hash[:8], round(now - event.enqueue_time, 1)])
     return rows
+
+
+async def drop(demo, event_id, lang: str, request: gr.Request) -> str:
+    """Take a waiting request out of the queue; its browser gets a message instead of a result."""
+    if not is_operator(request):
+        raise gr.Error(s("op.denied", lang))
+    from gradio.server_messages import ProcessCompletedMessage
+    from gradio.utils import error_payload
+    prefix = (event_id or "").strip()
+    queue = getattr(demo, "_queue", None)
+    slots = getattr(queue, "event_queue_per_concurrency_id", {}) or {}
+    found = [e for slot in slots.values() for e in list(slot.queue) if prefix and e._id.startswith(prefix)]
+    if len(found) != 1:
+        return s("op.no_event", lang, event=prefix)
+    event = found[0]
+    await queue.remove_from_queue(event._id)
+    content = error_payload(gr.Error(s("op.dropped_you", "zh") + " / " + s("op.dropped_you", "en")), True)
+    queue.send_message(event, ProcessCompletedMessage(output=content, title=content.get("title", "Error"),
+                                                      success=False))
+    return s("op.dropped", lang, event=prefix)
 
 
 def snapshot(demo, lang: str, request: gr.Request):
@@ -56,6 +76,8 @@ def build(ui: UI, lang: gr.State, demo: gr.Blocks) -> None:
         with gr.Row():
             job = ui.add(gr.Number, "op.job", precision=0, minimum=0)
             stop = ui.button("op.cancel", variant="stop")
+            event = ui.add(gr.Textbox, "op.event", max_lines=1)
+            remove = ui.button("op.drop", variant="stop")
             refresh = ui.button("op.refresh")
         result = gr.Markdown()
     def show(request: gr.Request):
@@ -64,7 +86,11 @@ def build(ui: UI, lang: gr.State, demo: gr.Blocks) -> None:
     def look_now(lg: str, request: gr.Request):
         return snapshot(demo, lg, request)
 
+    async def drop_now(event_id, lg: str, request: gr.Request):
+        return await drop(demo, event_id, lg, request)
+
     demo.load(show, None, panel, api_visibility="private", queue=False)
     look = dict(fn=look_now, inputs=lang, outputs=[summary, running, waiting], api_visibility="private", queue=False)
     refresh.click(**look)
     stop.click(cancel, [job, lang], result, api_visibility="private", queue=False).then(**look)
+    remove.click(drop_now, [event, lang], result, api_visibility="private", queue=False).then(**look)

@@ -9,6 +9,7 @@ from studio.engines.espeak import VOICES
 from studio.hub import find_local
 from studio.registry import CARDS
 
+from . import mywork
 from .ui import GPU, UI, guarded, notices_md, s
 
 WORD_TOKENS = ("[uv_break]", "[laugh]", "[lbreak]")
@@ -37,12 +38,13 @@ def _audio(result):
 
 @guarded
 def synthesize_speech(text, model, seed, text_seed, refine, oral, laugh, pause, speed, temperature, top_p, top_k,
-                      speaker, voice, rate, pitch, volume, lang="zh"):
+                      speaker, voice, rate, pitch, volume, lang="zh", request: gr.Request = None):
     r = api.synthesize_speech(text, model, seed, text_seed=text_seed, lang=lang,
                               **_controls(refine, oral, laugh, pause, speed, temperature, top_p, top_k, speaker,
                                           voice, rate, pitch, volume))
     seeds = f"{r.seed} / {r.text_seed}" if model != "espeak" else "-"
     middle = r.refined_text if r.refined_text is not None else _phonemes(text, model, voice)
+    mywork.stash(request, r.path, text[:40])
     return (_audio(r), seeds, r.speaker or "", middle, picture(r.audio, r.sample_rate), notices_md(r.notices))
 
 
@@ -172,9 +174,9 @@ def build(ui: UI, lang: gr.State) -> None:
                 dialogue_audio = gr.Audio(type="filepath", interactive=False, show_label=False)
                 dialogue_go = ui.button("speech.dialogue_go")
     controls = [refine, oral, laugh, pause, speed, temperature, top_p, top_k, speaker, voice, rate, pitch, volume]
-    go.click(synthesize_speech, [text, model, seed, text_seed, *controls, lang],
-             [audio, used, speaker_out, middle, view, notices], api_name="synthesize_speech", concurrency_id=GPU,
-             show_progress_on=[notices])
+    ui.on_saved(go.click(synthesize_speech, [text, model, seed, text_seed, *controls, lang],
+                         [audio, used, speaker_out, middle, view, notices], api_name="synthesize_speech",
+                         concurrency_id=GPU, show_progress_on=[notices]))
     show_code.click(speech_code, [text, model, seed, text_seed, used, *controls, lang], code, api_name="speech_code",
                     concurrency_limit=None).success(lambda: gr.update(visible=True), None, code, queue=False)
     for button, token in zip(inserts, WORD_TOKENS):

@@ -40,6 +40,13 @@ class UI:
         self.lang = lang
         self._items: list[tuple[gr.components.Component, Callable[[str], dict]]] = []
         self.switch_events: list[tuple[Callable, list, list]] = []  # fn(new_lang, *inputs) -> outputs, on a switch
+        self.saved_events: list = []  # runs that save files (tabs.mywork lists them per browser)
+        self.history_gallery = None  # the 文生图 tab's own gallery of this browser's pictures
+
+    def on_saved(self, event):
+        """Register a run whose handler stashes the files it saved (tabs.mywork.stash)."""
+        self.saved_events.append(event)
+        return event
 
     def on_switch(self, fn: Callable, inputs: list, outputs: list) -> None:
         """Run fn(new_lang, *inputs) when the language changes (for values, which relabel cannot see)."""

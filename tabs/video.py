@@ -5,6 +5,7 @@ import pandas as pd
 
 from studio import api, video_plan
 
+from . import mywork
 from .runner import JOBS, Stops
 from .ui import GPU, UI, guarded, notices_md, progress_callback, s
 
@@ -30,6 +31,7 @@ def generate_video(prompt, negative_prompt, model, steps, cfg_scale, seed, num_f
     finally:
         JOBS.done(stop)
     strip = [(frame, f"{i + 1}/{len(result.frames)}") for i, frame in enumerate(result.frames)]
+    mywork.stash(request, result.path, prompt[:40])
     return (str(result.path) if result.path else None, strip, str(result.seed), notices_md(result.notices),
             str(result.gif) if result.gif else None, result.frames)
 
@@ -153,8 +155,8 @@ def build(ui: UI, lang: gr.State) -> None:
                 one_many = ui.button("video.one_vs_many")
                 pair = ui.add(gr.Gallery, "video.pair", columns=2, height=220, object_fit="contain")
     inputs = [prompt, negative, model, steps, cfg, seed, frames, fps, width, height, shift, lang]
-    go.click(generate_video, inputs, [video, strip, used_seed, notices, gif, last_frames], api_name="generate_video",
-             concurrency_id=GPU, show_progress_on=[notices]) \
+    ui.on_saved(go.click(generate_video, inputs, [video, strip, used_seed, notices, gif, last_frames],
+                         api_name="generate_video", concurrency_id=GPU, show_progress_on=[notices])) \
         .success(consistency, last_frames, [change, grid], api_visibility="private", queue=False)
     stop.click(stop_run, None, None, api_name="stop_video", queue=False)
     one_many.click(one_vs_many, [prompt, negative, model, steps, cfg, used_seed, frames, fps, width, height, shift,

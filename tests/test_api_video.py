@@ -162,3 +162,26 @@ def test_modelscope_text_to_video_runs_with_its_own_rules(studio_env, tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     made = np.load(tmp_path / "frames.npy").astype(float)
     assert np.abs(made - np.stack([np.asarray(f, float) for f in result.frames])).mean() < 1
+
+
+def test_a_model_trained_on_short_prompt_padding_gets_it(studio_env, models_dir):
+    """Wan pads prompt embeddings to max_sequence_length and attends to the padding too, so a model trained
+    with 16 (its tokenizer's model_max_length, as mini-motion's 32) must be run with 16, not Wan's 512."""
+    import torch
+    from diffusers import WanPipeline
+
+    from tests.tiny_models import break_file
+    config_file = models_dir / MODEL / "tokenizer" / "tokenizer_config.json"
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    break_file(config_file, json.dumps({**config, "model_max_length": 16}).encode())
+    page = api.generate_video("a red circle", "", MODEL, seed=4, save=False, **SMALL)
+    pipe = WanPipeline.from_pretrained(models_dir / MODEL)
+    pipe.set_progress_bar_config(disable=True)
+
+    def direct(length):
+        return pipe("a red circle", negative_prompt="", num_frames=5, width=32, height=32, num_inference_steps=2,
+                    guidance_scale=5.0, generator=torch.Generator("cpu").manual_seed(4), output_type="np",
+                    max_sequence_length=length).frames[0]
+    shown = np.stack([np.asarray(f, float) for f in page.frames])
+    assert np.abs(np.rint(direct(16) * 255) - shown).mean() < 1
+    assert np.abs(np.rint(direct(512) * 255) - shown).mean() > 1

@@ -206,20 +206,32 @@ def test_png_with_hires_fix_sends_the_hires_settings_back(studio_env):
     assert image_tab.send_hires(plain, 2, "Latent", 0, 0.5)[0] == 1  # no hires in the PNG: hires off
 
 
-def test_history_gallery_fills_after_generate_and_is_per_browser(studio_env):
+def test_my_work_lists_what_this_browser_made_in_any_tab_and_only_that(studio_env):
+    from types import SimpleNamespace
+
     from studio import history
     from tabs import image as image_tab
-    browser, first_list = image_tab.recall("")
-    assert history.valid(browser) and first_list == []
-    from types import SimpleNamespace
-    request = SimpleNamespace(session_hash="s1")
-    handler = image_tab.generate_image("a cat", "", "tiny-sd15", "Euler", 2, 7, 6, 32, 32, 1, 1, request=request)
-    *_, (gallery, *_rest) = list(handler)
-    result = SimpleNamespace(paths=[p for p, _ in gallery])
-    same, items = image_tab.remember(browser, request)
-    assert same == browser and items == [(str(result.paths[0]), "seed 6")]
-    assert image_tab.recall(browser)[1] == items  # a reload of the page shows it again
-    assert image_tab.recall("")[1] == []  # another browser sees nothing of it
+    from tabs import mywork
+    from tabs import speech as speech_tab
+    browser, pictures, files, _ = mywork.recall("")
+    assert history.valid(browser) and pictures == [] and files is None
+    mine, theirs = SimpleNamespace(session_hash="s1"), SimpleNamespace(session_hash="s2")
+    *_, (gallery, *_rest) = list(image_tab.generate_image("a cat", "", "tiny-sd15", "Euler", 2, 7, 6, 32, 32, 1, 1,
+                                                          request=mine))
+    picture = gallery[0][0]
+    assert mywork.remember(browser, mine)[1] == [(picture, "seed 6")]
+    # their run, in another browser, is filed under their id only
+    speech_tab.synthesize_speech("你好", "espeak", 1, 1, False, 0, 0, 0, 5, 0.3, 0.7, 20, "", "cmn", 175, 50, 100,
+                                 request=theirs)
+    other = mywork.remember("", theirs)[0]
+    speech_tab.synthesize_speech("早上好", "espeak", 1, 1, False, 0, 0, 0, 5, 0.3, 0.7, 20, "", "cmn", 175, 50, 100,
+                                 request=mine)
+    same, pictures, files, image_tab_gallery = mywork.remember(browser, mine)
+    assert same == browser and pictures == image_tab_gallery == [(picture, "seed 6")]
+    assert len(files) == 2 and files[0].endswith(".wav") and files[1] == picture  # newest first
+    assert mywork.recall(browser)[1:3] == (pictures, files)  # a reload of the page shows it again
+    assert len(mywork.recall(other)[2]) == 1 and mywork.recall(other)[2][0].endswith(".wav")
+    assert mywork.recall("")[2] is None  # a new browser sees nothing
 
 
 def test_builder_chips_assemble_in_the_course_order(studio_env):

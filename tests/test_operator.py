@@ -47,3 +47,44 @@ def test_a_finished_run_leaves_the_list():
     assert any(j.stop is stop for j in JOBS.running())
     results = list(stream(lambda preview, s, progress: 42, stop, None))
     assert results == [("done", 42)] and not any(j.stop is stop for j in JOBS.running())
+
+
+def test_an_operator_takes_a_waiting_request_out_of_the_queue(studio_env):
+    """A real server: one learner's image runs, a second waits; the operator cancels the waiting one, which gets a
+    message instead of a result, while the running one finishes with its own picture."""
+    import asyncio
+
+    from gradio_client import Client
+
+    from studio import api
+    studio_env(STUDIO_OPERATORS="teacher")
+    demo = app.build_demo()
+    demo.queue(default_concurrency_limit=1)
+    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True)
+    try:
+        api.load("tiny-sd15")
+        args = ("a red circle", "", "tiny-sd15", "Euler", 40, 7)
+        first = Client(url, verbose=False).submit(*args, 1, 64, 64, 1, api_name="/generate_image")
+        _until(lambda: JOBS.running())
+        second = Client(url, verbose=False).submit(*args, 2, 64, 64, 1, api_name="/generate_image")
+        _until(lambda: operator._waiting(demo))
+        request_id = operator._waiting(demo)[0][0]
+        assert "没有" in asyncio.run(operator.drop(demo, "zzzz", "zh", _request("teacher")))  # no match: nothing touched
+        with pytest.raises(gr.Error):
+            asyncio.run(operator.drop(demo, request_id, "zh", _request("pupil")))
+        loop = next(iter(demo._queue._asyncio_tasks)).get_loop()  # the server's loop, where the UI's handler runs
+        said = asyncio.run_coroutine_threadsafe(operator.drop(demo, request_id, "zh", _request("teacher")), loop).result(30)
+        assert request_id in said and operator._waiting(demo) == []
+        with pytest.raises(Exception, match="老师取消了你排队中的请求"):
+            second.result(timeout=60)
+        assert first.result(timeout=300)[1] == "1"
+    finally:
+        demo.close()
+
+
+def _until(condition, seconds: float = 60) -> None:
+    import time
+    end = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.05)

@@ -39,7 +39,10 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from studio import motion, shapes  # noqa: E402
 from trainlib import ema_update, load_checkpoint, log, lr_at, plot_losses, save_checkpoint, step_generator  # noqa: E402
 
-TEXT_LENGTH = 512  # WanPipeline's default max_sequence_length: the transformer is trained on this padding
+# Prompts are padded to this many (zero) embeddings, as WanPipeline does to max_sequence_length; the tokenizer's
+# model_max_length says it, and the studio passes it. Wan's 512 left a caption's ~15 tokens 3% of each
+# cross-attention at the start (v1-v4 learned the background but not the object's motion or colour).
+TEXT_LENGTH = 32
 SPECIALS = ["<pad>", "</s>", "<unk>"]  # ids 0, 1, 2 as in T5 / UMT5
 
 
@@ -65,6 +68,8 @@ def parse_args(argv=None):
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--flow-shift", type=float, default=3.0)
+    p.add_argument("--patch", type=int, default=1,
+                   help="spatial patch side of the transformer; 2 made one 16 px token hold the whole object (v4)")
     p.add_argument("--save-every", type=int, default=250)
     p.add_argument("--smoke", action="store_true", help="a few steps on a few clips (CI)")
     args = p.parse_args(argv)
@@ -123,10 +128,10 @@ def make_text_encoder(vocab_size: int):
                                        decoder_start_token_id=0))
 
 
-def make_transformer():
+def make_transformer(patch: int):
     from diffusers import WanTransformer3DModel
-    # 5x8x8 latents in (1, 2, 2) patches: 80 tokens; 4 blocks of width 128 (4 heads of 32).
-    return WanTransformer3DModel(patch_size=(1, 2, 2), num_attention_heads=4, attention_head_dim=32,
+    # 5x8x8 latents in (1, patch, patch) patches (patch 1: 320 tokens); 4 blocks of width 128 (4 heads of 32).
+    return WanTransformer3DModel(patch_size=(1, patch, patch), num_attention_heads=4, attention_head_dim=32,
                                  in_channels=Z_DIM, out_channels=Z_DIM, text_dim=64, freq_dim=256, ffn_dim=256,
                                  num_layers=4, cross_attn_norm=True, qk_norm="rms_norm_across_heads",
                                  rope_max_seq_len=1024)
@@ -284,8 +289,8 @@ def sample_sigmas(args, g: torch.Generator) -> torch.Tensor:
 
 def train_transformer(args, clips, latents: torch.Tensor, mean: list[float], std: list[float], tokenizer):
     torch.manual_seed(args.seed)
-    transformer, text_encoder = make_transformer(), make_text_encoder(len(tokenizer))
-    ema_transformer, ema_text = make_transformer(), make_text_encoder(len(tokenizer))
+    transformer, text_encoder = make_transformer(args.patch), make_text_encoder(len(tokenizer))
+    ema_transformer, ema_text = make_transformer(args.patch), make_text_encoder(len(tokenizer))
     ema_transformer.load_state_dict(transformer.state_dict())
     ema_text.load_state_dict(text_encoder.state_dict())
     params = list(transformer.parameters()) + list(text_encoder.parameters())
@@ -339,7 +344,7 @@ def export(args, vae, transformer, text_encoder, tokenizer, mean, std, vae_state
               "vae_steps": args.vae_steps, "vae_batch": args.vae_batch, "vae_frames": args.vae_frames,
               "vae_full_from": args.vae_full_from, "vae_full_batch": args.vae_full_batch,
               "fg_weight": args.fg_weight, "latent_fg_weight": args.latent_fg_weight,
-              "steps": args.steps, "batch": args.batch, "lr": args.lr, "flow_shift": args.flow_shift,
+              "steps": args.steps, "batch": args.batch, "lr": args.lr, "flow_shift": args.flow_shift, "patch": args.patch,
               "threads": args.threads, "vae_seconds": round(vae_state["seconds"]),
               "transformer_seconds": round(dit_state["seconds"]),
               "params": {"vae": n_params(vae), "transformer": n_params(transformer),
@@ -367,7 +372,7 @@ every control of the video tab means what it means for Wan.
   with probability 0.3 (then they are random), 10% empty captions for classifier-free guidance. The shape-colour
   pairs {held_out} never occur in training.
 - Architecture: VAE {vae:,} parameters (17x64x64x3 <-> 5x8x8x16), transformer {transformer:,} (4 blocks, width
-  128, patches 1x2x2: 80 tokens), text encoder {text_encoder:,} (UMT5, 2 layers, word-level tokenizer; any other
+  128, patches 1x{patch}x{patch}: {tokens} tokens), text encoder {text_encoder:,} (UMT5, 2 layers, word-level tokenizer; any other
   word is `<unk>`). Weights stored in fp16.
 - Training: `{command}` at commit `{commit}`: VAE {vae_steps} steps ({vae_seconds} s; {vae_frames}-frame windows of
   batch {vae_batch} until step {vae_full_from}, then whole clips of batch {vae_full_batch}; object pixels weighted
@@ -377,13 +382,16 @@ every control of the video tab means what it means for Wan.
 - Evaluation: `python scripts/mini_motion/evaluate.py <this folder>` (motion, colour, background read back
   by `studio.motion.analyse`).
 - Limits: 64x64 and 17 frames (other 4k+1 lengths run but were not trained); one object, six straight motions;
-  trained with prompts padded to 512 tokens as WanPipeline does by default, so keep `max_sequence_length` at 512.
+  prompts are padded to 32 tokens (its tokenizer's `model_max_length`), not Wan's 512: pass
+  `max_sequence_length=32` to the pipeline (the studio and its 查看代码 script do).
 """
 
 
 def write_card(out: Path, record: dict) -> None:
     held_out = ", ".join(f"{colour} {shape}" for shape, colour in sorted(motion.HELD_OUT))
-    (out / "README.md").write_text(CARD.format(held_out=held_out, **record, **record["params"]), encoding="utf-8")
+    tokens = 5 * (8 // record["patch"]) ** 2
+    (out / "README.md").write_text(CARD.format(held_out=held_out, tokens=tokens, **record, **record["params"]),
+                                   encoding="utf-8")
 
 
 def to_half(module: torch.nn.Module) -> None:

@@ -52,12 +52,43 @@ def parse_args(argv=None):
                    help="what the UNet predicts; v gives colours and layout (decided at high noise) a strong signal")
     p.add_argument("--high-noise", type=float, default=0.5,
                    help="share of each batch trained at the noisiest fifth of timesteps, where layout is decided")
+    p.add_argument("--zero-snr", action=argparse.BooleanOptionalAction, default=True,
+                   help="rescale the noise schedule to zero terminal SNR and sample with trailing timesteps (Lin et "
+                        "al. 2023); without it the UNet reads layout from the noise, not the prompt")
+    p.add_argument("--init-from", type=Path, default=None,
+                   help="start the UNet and text encoder from this pipeline folder (fine-tuning) instead of scratch")
     p.add_argument("--save-every", type=int, default=250)
     p.add_argument("--smoke", action="store_true", help="a few steps on a few images (CI)")
     args = p.parse_args(argv)
     if args.smoke:
         args.images, args.vae_steps, args.unet_steps, args.batch, args.vae_batch, args.save_every = 64, 3, 3, 8, 4, 2
     return args
+
+
+# -- noise schedule ------------------------------------------------------------------------------
+def scheduler_options(args) -> dict:
+    """Config overrides shared by the training scheduler and the exported one.
+
+    SD 1.5's schedule ends at alpha_bar = 0.0047: at t = 999 the UNet still sees a trace of the picture, so
+    it learns to take position and shape from x_t. At sampling x_T is pure noise, so position and shape
+    followed the seed, not the prompt (same seed, "left" or "right": same place; v1's shape 30%, position
+    32%). Zero terminal SNR (Lin et al. 2023, "Common Diffusion Noise Schedules and Sample Steps are Flawed")
+    leaves the prompt as the only source of layout. The betas go into the config as `trained_betas`, which
+    every diffusers sampler honours (only some know `rescale_betas_zero_snr`); the last alpha_bar is 2^-24,
+    not 0, as diffusers' Euler does, so that sigma-based samplers get a finite sigma_max (4096)."""
+    options = {"prediction_type": args.prediction}
+    if args.zero_snr:
+        options.update(trained_betas=zero_snr_betas().tolist(), timestep_spacing="trailing")
+    return options
+
+
+def zero_snr_betas() -> torch.Tensor:
+    from diffusers import DDPMScheduler
+    from diffusers.schedulers.scheduling_ddim import rescale_zero_terminal_snr
+    betas = rescale_zero_terminal_snr(DDPMScheduler.from_pretrained(SCHEDULER).betas.double())
+    alphas_cumprod = torch.cumprod(1 - betas, dim=0)
+    alphas_cumprod[-1] = 2.0 ** -24
+    return 1 - alphas_cumprod / torch.cat([torch.ones(1, dtype=torch.float64), alphas_cumprod[:-1]])
 
 
 # -- models --------------------------------------------------------------------------------------
@@ -192,9 +223,11 @@ def train_unet(args, specs, latents: torch.Tensor, scale: float):
     # The betas SD 1.5 uses. With epsilon prediction the prompt's effect on the target shrinks with sqrt(alpha_bar)
     # at high noise, where background colour and layout are decided: a first run learned no conditioning in 3000
     # steps. v prediction (as in SD 2.x) keeps that signal strong; every sampler reads it from the config.
-    noise_scheduler = DDPMScheduler.from_pretrained(SCHEDULER, prediction_type=args.prediction)
+    noise_scheduler = DDPMScheduler.from_pretrained(SCHEDULER, **scheduler_options(args))
     torch.manual_seed(args.seed)
     unet, text_encoder = make_unet(), make_text_encoder()
+    if args.init_from:
+        init_from(args.init_from, unet, text_encoder)
     ema_unet, ema_text = make_unet(), make_text_encoder()
     ema_unet.load_state_dict(unet.state_dict())
     ema_text.load_state_dict(text_encoder.state_dict())
@@ -234,12 +267,22 @@ def train_unet(args, specs, latents: torch.Tensor, scale: float):
     return ema_unet, ema_text, tokenizer, losses
 
 
+def init_from(folder: Path, unet, text_encoder) -> None:
+    """Fine-tuning: the weights of an exported pipeline (same architecture; fp16 on disk, trained in fp32)."""
+    from safetensors.torch import load_file
+    for module, file in ((unet, "unet/diffusion_pytorch_model.safetensors"),
+                         (text_encoder, "text_encoder/model.safetensors")):
+        state = module.state_dict()
+        loaded = load_file(folder / file)
+        module.load_state_dict({k: loaded[k].to(v.dtype) for k, v in state.items()})
+
+
 # -- stage 3: export -----------------------------------------------------------------------------
 def export(args, vae, unet, text_encoder, tokenizer, scale: float, vae_losses, unet_losses) -> None:
     from diffusers import PNDMScheduler, StableDiffusionPipeline
     vae.register_to_config(scaling_factor=scale)
     pipe = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
-                                   scheduler=PNDMScheduler.from_pretrained(SCHEDULER, prediction_type=args.prediction),
+                                   scheduler=PNDMScheduler.from_pretrained(SCHEDULER, **scheduler_options(args)),
                                    safety_checker=None,
                                    feature_extractor=None, requires_safety_checker=False)
     pipe.to(torch.float16)  # half the bytes on disk; the studio loads it in fp32 on a CPU
@@ -250,7 +293,8 @@ def export(args, vae, unet, text_encoder, tokenizer, scale: float, vae_losses, u
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     record = {"command": " ".join(sys.argv), "commit": commit, "seed": args.seed, "images": args.images,
               "vae_steps": args.vae_steps, "vae_batch": args.vae_batch, "unet_steps": args.unet_steps, "batch": args.batch, "lr": args.lr,
-              "prediction": args.prediction, "high_noise": args.high_noise,
+              "prediction": args.prediction, "high_noise": args.high_noise, "zero_snr": args.zero_snr,
+              "init_from": str(args.init_from) if args.init_from else None,
               "latent_scale": scale, "final_vae_loss": float(np.mean(vae_losses[-100:])),
               "final_unet_loss": float(np.mean(unet_losses[-200:]))}
     (args.out / "training.json").write_text(json.dumps(record, indent=2))

@@ -61,6 +61,7 @@ def txt2video(pipe, job: VideoJob, on_step: Callable[[int, int], None] | None = 
 
     hooks = dict(callback_on_step_end=step_end) if _has_step_end(pipe) else dict(callback=old_callback,
                                                                                   callback_steps=1)
+    hooks.update(text_options(pipe))
     out = pipe(prompt=job.prompt, negative_prompt=job.negative_prompt or None, height=job.height, width=job.width,
                num_frames=job.num_frames, num_inference_steps=job.steps, guidance_scale=job.cfg_scale,
                generator=torch.Generator("cpu").manual_seed(job.seed), output_type="np", **hooks)
@@ -68,6 +69,16 @@ def txt2video(pipe, job: VideoJob, on_step: Callable[[int, int], None] | None = 
         pipe._interrupt = False
         raise Interrupted()
     return np.clip(np.rint(out.frames[0] * 255), 0, 255).astype(np.uint8)
+
+
+def text_options(pipe) -> dict:
+    """Wan pads prompt embeddings with zero vectors to `max_sequence_length` (512) and the transformer attends
+    to all of them. A model trained on a shorter padding (mini-motion: 32, its tokenizer's model_max_length)
+    must get that length; for Wan2.1 (model_max_length 512) it is the default."""
+    import inspect
+    if "max_sequence_length" not in inspect.signature(type(pipe).__call__).parameters:
+        return {}
+    return {"max_sequence_length": min(512, pipe.tokenizer.model_max_length)}
 
 
 def _has_step_end(pipe) -> bool:

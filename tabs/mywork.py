@@ -1,0 +1,65 @@
+"""我的作品 / My work: every file this browser made, in any tab, listed again after a reload or a restart.
+
+The files stay in the outputs folder; `studio.history` keeps one list per browser id (gr.BrowserState). A
+run's handler stashes what it saved (`stash`); the tab's event is registered with `ui.on_saved`, and
+`wire` files the stash under the browser's id once the run succeeded. Another browser never sees it.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+
+from studio import history
+
+from .ui import UI
+
+IMAGES = (".png", ".jpg", ".jpeg", ".webp")
+_made: dict[str, list[tuple[str, str]]] = {}  # session -> (saved file, caption) of its latest runs
+
+
+def _session(request) -> str:
+    return getattr(request, "session_hash", None) or "local"
+
+
+def stash(request, paths, caption: str = "") -> None:
+    """Files one run saved (None and unsaved results are skipped); filed by `remember` after the run."""
+    items = paths if isinstance(paths, (list, tuple)) else [paths]
+    _made.setdefault(_session(request), []).extend(
+        (str(p), c) for p, c in (i if isinstance(i, tuple) else (i, caption) for i in items) if p)
+
+
+def views(browser_id: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """(pictures with captions, every file) of this browser, newest first."""
+    items = history.items(browser_id)
+    return [(p, c) for p, c in items if p.lower().endswith(IMAGES)], [p for p, _ in items]
+
+
+def recall(browser_id):
+    """On page load: this browser's work (a new id for a browser seen for the first time)."""
+    if not history.valid(browser_id):
+        browser_id = history.new_id()
+    pictures, files = views(browser_id)
+    return browser_id, pictures, files or None, pictures
+
+
+def remember(browser_id, request: gr.Request = None):
+    """After a run: what it saved joins this browser's list."""
+    if not history.valid(browser_id):
+        browser_id = history.new_id()
+    made = _made.pop(_session(request), [])
+    history.add(browser_id, [p for p, _ in made], [c or Path(p).name for p, c in made])
+    pictures, files = views(browser_id)
+    return browser_id, pictures, files or None, pictures
+
+
+def build(ui: UI, lang: gr.State, demo: gr.Blocks, browser_id: gr.BrowserState) -> None:
+    """The tab, and the wiring of every registered run to it (and to the 文生图 tab's own history gallery)."""
+    ui.md("mywork.intro")
+    pictures = ui.add(gr.Gallery, "mywork.pictures", columns=6, height=320, object_fit="contain", format="png",
+                      interactive=False)
+    files = ui.add(gr.File, "mywork.files", file_count="multiple", interactive=False)
+    outputs = [browser_id, pictures, files, ui.history_gallery or gr.State()]
+    for event in ui.saved_events:
+        event.success(remember, browser_id, outputs, api_visibility="private")
+    demo.load(recall, browser_id, outputs, api_visibility="private")

@@ -6,7 +6,7 @@ from studio import api
 from studio.lora_train import COURSE_TARGETS
 
 from .runner import Stops, stream
-from .ui import GPU, UI, guarded, notices_md, s
+from .ui import GPU, UI, guarded, notices_md, s, upload_limit
 
 stops = Stops("finetune")
 PLOT_EVERY = 2  # steps between loss-plot updates
@@ -81,7 +81,8 @@ def build(ui: UI, lang: gr.State) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
             model = ui.model_picker("finetune.model", "image", "mini-shapes")
-            files = ui.add(gr.File, "finetune.images", file_count="multiple", file_types=["image"])
+            files = ui.add(gr.File, "finetune.images", fill=upload_limit(), file_count="multiple",
+                           file_types=["image"])
             grid = ui.add(gr.Gallery, "finetune.grid", columns=6, height=160, object_fit="contain")
             demo = ui.button("finetune.demo", size="sm")
             captions = ui.add(gr.Textbox, "finetune.captions", lines=3, value="sks style")

@@ -12,7 +12,7 @@ from studio.registry import cards
 
 from . import image_experiment, image_explain, image_grid, image_prompt, mywork
 from .runner import Stops, stream
-from .ui import GPU, UI, guarded, notices_md, s
+from .ui import GPU, UI, guarded, notices_md, s, upload_limit
 
 
 MAX_SIDE = max(c.defaults.get("max_side", 1024) for c in cards("image"))
@@ -206,7 +206,8 @@ def build(ui: UI, lang: gr.State) -> None:
                 lora_weight = ui.add(gr.Slider, "image.lora_weight", minimum=-2, maximum=2, step=0.05, value=0.8,
                                      scale=2)
             with gr.Group(visible=False) as source_box:
-                editor = ui.add(gr.ImageEditor, "image.init", type="pil", height=320, sources=["upload", "clipboard"],
+                editor = ui.add(gr.ImageEditor, "image.init", fill=upload_limit(), type="pil", height=320,
+                                sources=["upload", "clipboard"],
                                 brush=gr.Brush(colors=["#ffffff"], color_mode="fixed", default_size=12),
                                 transforms=(), eraser=gr.Eraser())
                 strength = ui.add(gr.Slider, "image.strength", minimum=0.01, maximum=1, step=0.01, value=0.75)
@@ -255,7 +256,7 @@ def build(ui: UI, lang: gr.State) -> None:
                                   interactive=False)
             with ui.on_lang(gr.Accordion(s("image.png_info", ui.lang), open=False),
                             lambda lg: {"label": s("image.png_info", lg)}):
-                png = ui.add(gr.File, "image.png_file", file_types=["image"], type="filepath")
+                png = ui.add(gr.File, "image.png_file", fill=upload_limit(), file_types=["image"], type="filepath")
                 png_text = ui.add(gr.Textbox, "image.png_text", lines=3, interactive=False)
                 png_fields = gr.State({})
                 send = ui.button("image.send")

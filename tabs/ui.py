@@ -35,6 +35,12 @@ def s(key: str, lang: str, **params) -> str:
     return pick(STRINGS, key, lang, **params)
 
 
+def upload_limit() -> dict:
+    """The upload size limit for labels: Gradio refuses a bigger file in the browser with its own English message."""
+    from studio.config import settings
+    return {"mb": settings().max_upload_mb}
+
+
 class UI:
     def __init__(self, lang: str):
         self.lang = lang
@@ -61,12 +67,13 @@ class UI:
         self._items.append((component, update))
         return component
 
-    def add(self, cls, key: str, **kwargs):
-        """cls(label=..., info=...) from STRINGS[key] and STRINGS[key + '.info'] (when present)."""
+    def add(self, cls, key: str, fill: dict | None = None, **kwargs):
+        """cls(label=..., info=...) from STRINGS[key] and STRINGS[key + '.info'] (when present), their {fields}
+        filled from `fill`."""
         def texts(lang):
-            out = {"label": s(key, lang)}
+            out = {"label": s(key, lang, **(fill or {}))}
             if key + ".info" in STRINGS:
-                out["info"] = s(key + ".info", lang)
+                out["info"] = s(key + ".info", lang, **(fill or {}))
             return out
         return self.on_lang(cls(**texts(self.lang), **kwargs), texts)
 

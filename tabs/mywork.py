@@ -6,6 +6,8 @@ run's handler stashes what it saved (`stash`); the tab's event is registered wit
 """
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import gradio as gr
@@ -15,7 +17,11 @@ from studio import history
 from .ui import UI
 
 IMAGES = (".png", ".jpg", ".jpeg", ".webp")
-_made: dict[str, list[tuple[str, str]]] = {}  # session -> (saved file, caption) of its latest runs
+# session -> (saved file, caption) of its latest runs. API clients never trigger `remember`, so both the sessions
+# and each one's list are capped (oldest dropped).
+_made: OrderedDict[str, list[tuple[str, str]]] = OrderedDict()
+_SESSIONS, _PER_SESSION = 1000, 64
+_lock = threading.Lock()
 
 
 def _session(request) -> str:
@@ -25,8 +31,12 @@ def _session(request) -> str:
 def stash(request, paths, caption: str = "") -> None:
     """Files one run saved (None and unsaved results are skipped); filed by `remember` after the run."""
     items = paths if isinstance(paths, (list, tuple)) else [paths]
-    _made.setdefault(_session(request), []).extend(
-        (str(p), c) for p, c in (i if isinstance(i, tuple) else (i, caption) for i in items) if p)
+    new = [(str(p), c) for p, c in (i if isinstance(i, tuple) else (i, caption) for i in items) if p]
+    with _lock:
+        made = _made.pop(_session(request), []) + new
+        _made[_session(request)] = made[-_PER_SESSION:]
+        while len(_made) > _SESSIONS:
+            _made.popitem(last=False)
 
 
 def views(browser_id: str) -> tuple[list[tuple[str, str]], list[str]]:
@@ -47,7 +57,8 @@ def remember(browser_id, request: gr.Request = None):
     """After a run: what it saved joins this browser's list."""
     if not history.valid(browser_id):
         browser_id = history.new_id()
-    made = _made.pop(_session(request), [])
+    with _lock:
+        made = _made.pop(_session(request), [])
     history.add(browser_id, [p for p, _ in made], [c or Path(p).name for p, c in made])
     pictures, files = views(browser_id)
     return browser_id, pictures, files or None, pictures

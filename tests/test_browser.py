@@ -122,3 +122,18 @@ def test_finetune_tab_trains_the_demo_lora(page):
 def test_models_tab_lists_the_registry(page):
     panel = _open(page, "模型管理")
     panel.get_by_text("mini-shapes").first.wait_for()
+
+
+def test_my_work_lists_what_this_browser_made_and_keeps_it_after_a_reload(page):
+    """The picture, the speech and the page zip made by the tests above, listed for this browser; a reload (a new
+    page session, the same browser) still shows them."""
+    def listed():
+        panel = _open(page, "我的作品")
+        page.wait_for_function("() => { const t = [...document.querySelectorAll('[role=tabpanel]')].filter("
+                               "p => p.offsetParent).map(p => p.innerText).join(' ');"
+                               " return t.includes('.wav') && t.includes('.zip'); }")
+        assert panel.locator("img").count() >= 1
+    listed()
+    page.reload(wait_until="load")
+    page.get_by_role("tab", name="文生图").wait_for()
+    listed()

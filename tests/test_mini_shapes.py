@@ -54,6 +54,10 @@ def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models
     assert not list(out.rglob("*.bin"))
     scheduler = json.loads((out / "scheduler" / "scheduler_config.json").read_text())
     assert scheduler["prediction_type"] == "v_prediction"  # every sampler of the studio reads it from here
+    # zero terminal SNR: at the first sampling step nothing of a picture is left, so layout comes from the prompt
+    assert scheduler["timestep_spacing"] == "trailing"
+    alphas_cumprod = np.cumprod(1 - np.array(scheduler["trained_betas"]))
+    assert alphas_cumprod[-1] < 1e-7 and alphas_cumprod[0] > 0.999
     results = evaluate.main([str(out), "--prompts", "8", "--threads", "1", "--card"])
     assert set(results["steps"]) == {2, 4, 20} and set(results["cfg"]) == {1.0, 3.0, 7.0, 12.0}
     card = (out / "README.md").read_text(encoding="utf-8")

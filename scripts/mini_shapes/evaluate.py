@@ -143,8 +143,39 @@ def write_card(folder: Path, pipe, evaluation: str, command: str) -> None:
     disk = sum(f.stat().st_size for f in folder.rglob("*.safetensors")) / 2**20
     held = ", ".join(f"{colour} {shape}" for shape, colour in sorted(shapes.HELD_OUT))
     card = CARD.format(**run, held=held, disk=disk, evaluation=evaluation, eval_command=command,
+                       training=training_stages(run), schedule=schedule_name(run),
                        **{f"p_{k}": f"{v:,}" for k, v in params.items()})
     (folder / "README.md").write_text(card, encoding="utf-8")
+
+
+def schedule_name(run: dict) -> str:
+    return "SD 1.5 betas rescaled to zero terminal SNR" if run.get("zero_snr") else "SD 1.5 noise schedule"
+
+
+def training_stages(run: dict) -> str:
+    """Each recorded run, the first one first (a fine-tuning run keeps the record of the one it started from)."""
+    chain = []
+    while run:
+        chain.insert(0, run)
+        run = run.get("init")
+    lines = []
+    for i, r in enumerate(chain, 1):
+        start = "from scratch" if i == 1 else f"starting from stage {i - 1}'s weights"
+        extra = []
+        if r.get("zero_snr"):
+            extra.append("zero-terminal-SNR schedule with trailing timesteps")
+        if r.get("fg_weight"):
+            extra.append(f"the shape's latent cells weighted x{r['fg_weight']:g} more in the loss")
+        lines += [f"{i}. `python {r['command']}` (commit `{r['commit'][:12]}`)",
+                  f"   - UNet + text encoder {start}: {r['unet_steps']} steps, batch {r['batch']}, AdamW, peak "
+                  f"learning rate {r['lr']}, cosine decay, EMA of the weights"
+                  + "".join(f"; {e}" for e in extra) + f"; final loss {r['final_unet_loss']:.4f}."]
+    first = chain[0]
+    lines += ["", f"Seed {first['seed']}, deterministic (a step's batch depends only on seed and step; a resumed run "
+              f"equals an unbroken one). VAE (stage 1): {first['vae_steps']} steps, batch {first['vae_batch']}; "
+              f"final loss {first['final_vae_loss']:.4f}. Stages 2+ reuse stage 1's VAE and latents (the same "
+              "`--work` files)."]
+    return "\n".join(lines)
 
 
 CARD = """# mini-shapes · 迷你形状
@@ -169,22 +200,14 @@ shown in training, to measure composition: {held}.
 | part | class | parameters |
 |---|---|---|
 | VAE (64x64x3 <-> 16x16x4, scaling factor {latent_scale:.3f}) | `AutoencoderKL` | {p_vae} |
-| denoiser ({prediction} target, SD 1.5 noise schedule) | `UNet2DConditionModel` | {p_unet} |
+| denoiser ({prediction} target, {schedule}) | `UNet2DConditionModel` | {p_unet} |
 | text encoder (the CLIP BPE tokenizer of SD 1.5) | `CLIPTextModel` | {p_text_encoder} |
 
 Weights: {disk:.1f} MB of safetensors, stored in fp16 (the studio runs them in fp32 on a CPU).
 
 ## Training
 
-```bash
-python {command}
-```
-
-- Code: git commit `{commit}`; seed {seed}; deterministic (a step's batch depends only on seed and step;
-  a resumed run equals an unbroken one).
-- VAE: {vae_steps} steps, batch {vae_batch}; final loss {final_vae_loss:.4f}.
-- UNet + text encoder from scratch: {unet_steps} steps, batch {batch}, AdamW, peak learning rate {lr},
-  cosine decay, EMA of the weights; final noise MSE {final_unet_loss:.4f}.
+{training}
 
 ![loss curve](loss.png)
 

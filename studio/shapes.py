@@ -187,6 +187,30 @@ class Analysis:
                 "position": self.position}
 
 
+def _largest_piece(mask: np.ndarray) -> np.ndarray:
+    """The largest 4-connected region of a boolean mask (a flood fill; the mask is 64 x 64)."""
+    seen = np.zeros_like(mask)
+    best: list[tuple[int, int]] = []
+    for start in zip(*np.nonzero(mask)):
+        if seen[start]:
+            continue
+        seen[start] = True
+        piece, stack = [], [start]
+        while stack:
+            y, x = stack.pop()
+            piece.append((y, x))
+            for ny, nx in ((y - 1, x), (y + 1, x), (y, x - 1), (y, x + 1)):
+                if 0 <= ny < mask.shape[0] and 0 <= nx < mask.shape[1] and mask[ny, nx] and not seen[ny, nx]:
+                    seen[ny, nx] = True
+                    stack.append((ny, nx))
+        if len(piece) > len(best):
+            best = piece
+    out = np.zeros_like(mask)
+    if best:
+        out[tuple(np.array(best).T)] = True
+    return out
+
+
 def analyse(image: Image.Image) -> Analysis:
     """Read background colour (border), shape colour, shape class (template IoU), size and position."""
     pixels = np.asarray(image.convert("RGB").resize((SIZE, SIZE), Image.Resampling.BILINEAR), dtype=np.float64)
@@ -194,10 +218,18 @@ def analyse(image: Image.Image) -> Analysis:
     bg_rgb = np.median(border, axis=0)
     background = nearest_colour(bg_rgb)
     distance = np.sqrt(((pixels - bg_rgb) ** 2).sum(axis=2))
-    mask = distance > 60
-    if mask.sum() < 12:
+    far = distance > 60
+    if far.sum() < 12:
         return Analysis(background, None, None, None, None, 0.0)
-    colour = nearest_colour(np.median(pixels[mask], axis=0))
+    shape_rgb = np.median(pixels[far], axis=0)
+    colour = nearest_colour(shape_rgb)
+    # The shape: pixels nearer its colour than halfway to the background's, in one piece. A decoded picture has
+    # soft edges, a faint rim and specks; counting every pixel unlike the background (the first analyser) read
+    # a sharp-looking VAE round trip's square as a star and a small circle as big.
+    contrast = np.sqrt(((shape_rgb - bg_rgb) ** 2).sum())
+    mask = _largest_piece(np.sqrt(((pixels - shape_rgb) ** 2).sum(axis=2)) < contrast / 2)
+    if mask.sum() < 12:
+        return Analysis(background, colour, None, None, None, 0.0)
     ys, xs = np.nonzero(mask)
     box = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
     width = box[2] - box[0]

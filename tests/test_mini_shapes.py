@@ -60,6 +60,7 @@ def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models
     assert alphas_cumprod[-1] < 1e-7 and alphas_cumprod[0] > 0.999
     results = evaluate.main([str(out), "--prompts", "8", "--threads", "1", "--card"])
     assert set(results["steps"]) == {2, 4, 20} and set(results["cfg"]) == {1.0, 3.0, 7.0, 12.0}
+    assert set(results["vae"]) == set(evaluate.ATTRIBUTES)  # the VAE's ceiling is measured too
     card = (out / "README.md").read_text(encoding="utf-8")
     run = json.loads((out / "training.json").read_text())
     assert run["commit"] in card and "| CFG | seen | held-out |" in card and "UNet2DConditionModel" in card
@@ -75,3 +76,35 @@ def test_shipped_model_is_the_reproducible_default(studio_env):
     assert (found.background, found.colour) == ("blue", "red")
     for prompt in ("", "a cosmic dragon ✨ (masterpiece:1.4)", "猫" * 300):  # any prompt is accepted
         assert api.generate_image(prompt, seed=1, save=False).images
+
+
+def test_the_prompt_not_the_seed_decides_where_the_shape_goes(studio_env):
+    """With the same seed, "on the left" and "on the right" put the shape on that side. (Before the zero-terminal-SNR
+    schedule, the place followed the seed: the UNet had learned to read layout from the noise.)"""
+    placed = []
+    for seed in range(4):
+        for side in ("left", "right"):
+            image = api.generate_image(f"a big red square on the {side}, blue background", seed=seed,
+                                       save=False).images[0]
+            placed.append(shapes.analyse(image).position == side)
+    assert sum(placed) >= 7, placed
+
+
+def test_the_analyser_reads_decoded_pictures_back(studio_env):
+    """A VAE round trip looks like the rendering but has soft edges, a faint rim and specks; the analyser must still
+    read it (the first one, counting every pixel unlike the background, read squares as stars). The shipped VAE."""
+    import torch
+    from diffusers import AutoencoderKL
+
+    from studio.registry import MINI_DIR
+    vae = AutoencoderKL.from_pretrained(MINI_DIR / "mini-shapes", subfolder="vae", torch_dtype=torch.float32)
+    rng = random.Random(11)
+    specs = [shapes.random_spec(rng, allow_held_out=True) for _ in range(60)]
+    x = torch.stack([torch.from_numpy(np.asarray(shapes.render(s))).permute(2, 0, 1) for s in specs]) / 127.5 - 1
+    with torch.no_grad():
+        decoded = vae.decode(vae.encode(x).latent_dist.mean).sample
+    pictures = ((decoded.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+    from PIL import Image
+    found = [shapes.analyse(Image.fromarray(p)) for p in pictures]
+    for attribute in ("colour", "background", "size", "position"):
+        assert np.mean([getattr(f, attribute) == getattr(s, attribute) for f, s in zip(found, specs)]) >= 0.95

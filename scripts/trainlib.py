@@ -73,6 +73,9 @@ def plot_losses(path: Path, curves: list[tuple[list[float], str]]) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    curves = [(losses, title) for losses, title in curves if len(losses)]  # a stage run for 0 steps has none
+    if not curves:
+        return
     fig, axes = plt.subplots(1, len(curves), figsize=(4.5 * len(curves), 3.2), squeeze=False)
     for ax, (losses, title) in zip(axes[0], curves):
         window = max(1, len(losses) // 100)

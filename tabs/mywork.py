@@ -67,7 +67,7 @@ def remember(browser_id, request: gr.Request = None):
 def build(ui: UI, lang: gr.State, demo: gr.Blocks, browser_id: gr.BrowserState) -> None:
     """The tab, and the wiring of every registered run to it (and to the 文生图 tab's own history gallery)."""
     ui.md("mywork.intro")
-    pictures = ui.add(gr.Gallery, "mywork.pictures", columns=6, height=320, object_fit="contain", format="png",
+    pictures = ui.add(gr.Gallery, "mywork.pictures", columns=8, height=260, object_fit="contain", format="png", preview=False,
                       interactive=False)
     files = ui.add(gr.File, "mywork.files", file_count="multiple", interactive=False)
     outputs = [browser_id, pictures, files, ui.history_gallery or gr.State()]

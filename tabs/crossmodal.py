@@ -53,7 +53,7 @@ def compose_page(article, gallery, text_credit="", image_credits=(), lang="zh", 
     images, captions = _pictures(gallery)
     part = {**_split(article), "images": images, "captions": captions}
     page = api.compose_page([part], credits=[c for c in (text_credit, *(image_credits or [])) if c], lang=lang)
-    mywork.stash(request, page.zip_path, part.get("title", ""))
+    mywork.stash(request, [(page.zip_path, part.get("title", ""))])
     return _iframe(page.preview_html), str(page.zip_path) if page.zip_path else None, notices_md(page.notices)
 
 
@@ -71,7 +71,7 @@ def write_series(topic, parts, text_model, image_model, style, negative_prompt, 
     gallery = [(p.image, f"{a.title} · {p.alignment.label(lang)}") for a, ps in zip(result.articles, result.images)
                for p in ps]
     zip_path = str(result.page.zip_path) if result.page.zip_path else None
-    mywork.stash(request, zip_path, topic[:40])
+    mywork.stash(request, [(zip_path, topic[:40])])
     return _iframe(result.page.preview_html), zip_path, gallery, notices_md(result.notices)
 
 
@@ -94,7 +94,7 @@ def storyboard_video(table, image_model, speech_model, style, negative_prompt, s
     for _kind, result in stream(call, stops.start(request), progress):
         seconds = result.times[-1][1]
         done = s("cm.video_done", lang, shots=len(result.shots), seconds=seconds)
-        mywork.stash(request, result.path, s("cm.storyboard_caption", lang, shots=len(result.shots)))
+        mywork.stash(request, [(result.path, s("cm.storyboard_caption", lang, shots=len(result.shots)))])
         return (gr.Video(value=str(result.path), subtitles=str(result.subtitles)),
                 [(im, f"{shot.number}. {shot.visuals}") for im, shot in zip(result.images, result.shots)],
                 [str(result.path), str(result.subtitles)], notices_md([done, *result.notices]))

@@ -1,8 +1,9 @@
 """我的作品 / My work: every file this browser made, in any tab, listed again after a reload or a restart.
 
 The files stay in the outputs folder; `studio.history` keeps one list per browser id (gr.BrowserState). A
-run's handler stashes what it saved (`stash`); the tab's event is registered with `ui.on_saved`, and
-`wire` files the stash under the browser's id once the run succeeded. Another browser never sees it.
+run's handler stashes what it saved (`stash`); the tab's event is registered with `ui.on_saved`, and `build`
+wires each one to `remember`, which files the stash under the browser's id once the run succeeded. Another
+browser never sees it.
 """
 from __future__ import annotations
 
@@ -28,10 +29,9 @@ def _session(request) -> str:
     return getattr(request, "session_hash", None) or "local"
 
 
-def stash(request, paths, caption: str = "") -> None:
-    """Files one run saved (None and unsaved results are skipped); filed by `remember` after the run."""
-    items = paths if isinstance(paths, (list, tuple)) else [paths]
-    new = [(str(p), c) for p, c in (i if isinstance(i, tuple) else (i, caption) for i in items) if p]
+def stash(request, items: list[tuple]) -> None:
+    """(file, caption) pairs one run saved (a None file, a result not saved, is skipped); filed by `remember`."""
+    new = [(str(path), caption) for path, caption in items if path]
     with _lock:
         made = _made.pop(_session(request), []) + new
         _made[_session(request)] = made[-_PER_SESSION:]
@@ -46,7 +46,8 @@ def views(browser_id: str) -> tuple[list[tuple[str, str]], list[str]]:
 
 
 def recall(browser_id):
-    """On page load: this browser's work (a new id for a browser seen for the first time)."""
+    """On page load: this browser's work (a new id for a browser seen for the first time).
+    Returns (id, pictures, files, pictures again for the 文生图 tab's gallery)."""
     if not history.valid(browser_id):
         browser_id = history.new_id()
     pictures, files = views(browser_id)
@@ -54,21 +55,20 @@ def recall(browser_id):
 
 
 def remember(browser_id, request: gr.Request = None):
-    """After a run: what it saved joins this browser's list."""
+    """After a run: what it saved joins this browser's list; returns what `recall` does."""
     if not history.valid(browser_id):
         browser_id = history.new_id()
     with _lock:
         made = _made.pop(_session(request), [])
     history.add(browser_id, [p for p, _ in made], [c or Path(p).name for p, c in made])
-    pictures, files = views(browser_id)
-    return browser_id, pictures, files or None, pictures
+    return recall(browser_id)
 
 
 def build(ui: UI, lang: gr.State, demo: gr.Blocks, browser_id: gr.BrowserState) -> None:
     """The tab, and the wiring of every registered run to it (and to the 文生图 tab's own history gallery)."""
     ui.md("mywork.intro")
-    pictures = ui.add(gr.Gallery, "mywork.pictures", columns=8, height=260, object_fit="contain", format="png", preview=False,
-                      interactive=False)
+    pictures = ui.add(gr.Gallery, "mywork.pictures", columns=8, height=260, object_fit="contain", format="png",
+                      preview=False, interactive=False)
     files = ui.add(gr.File, "mywork.files", file_count="multiple", interactive=False)
     outputs = [browser_id, pictures, files, ui.history_gallery or gr.State()]
     for event in ui.saved_events:

@@ -44,7 +44,7 @@ def synthesize_speech(text, model, seed, text_seed, refine, oral, laugh, pause, 
                                           voice, rate, pitch, volume))
     seeds = f"{r.seed} / {r.text_seed}" if model != "espeak" else "-"
     middle = r.refined_text if r.refined_text is not None else _phonemes(text, model, voice)
-    mywork.stash(request, r.path, text[:40])
+    mywork.stash(request, [(r.path, text[:40])])
     return (_audio(r), seeds, r.speaker or "", middle, picture(r.audio, r.sample_rate), notices_md(r.notices))
 
 

@@ -31,7 +31,7 @@ def generate_video(prompt, negative_prompt, model, steps, cfg_scale, seed, num_f
     finally:
         JOBS.done(stop)
     strip = [(frame, f"{i + 1}/{len(result.frames)}") for i, frame in enumerate(result.frames)]
-    mywork.stash(request, result.path, prompt[:40])
+    mywork.stash(request, [(result.path, prompt[:40])])
     return (str(result.path) if result.path else None, strip, str(result.seed), notices_md(result.notices),
             str(result.gif) if result.gif else None, result.frames)
 

@@ -75,12 +75,15 @@ def text_options(pipe) -> dict:
     """Wan pads prompt embeddings with zero vectors to `max_sequence_length` (512) and the transformer attends
     to all of them. A model trained on a shorter padding (mini-motion: 32, its tokenizer's model_max_length)
     must get that length; for Wan2.1 (model_max_length 512) it is the default."""
-    import inspect
-    if "max_sequence_length" not in inspect.signature(type(pipe).__call__).parameters:
+    if not _accepts(pipe, "max_sequence_length"):
         return {}
     return {"max_sequence_length": min(512, pipe.tokenizer.model_max_length)}
 
 
 def _has_step_end(pipe) -> bool:
+    return _accepts(pipe, "callback_on_step_end")
+
+
+def _accepts(pipe, parameter: str) -> bool:
     import inspect
-    return "callback_on_step_end" in inspect.signature(type(pipe).__call__).parameters
+    return parameter in inspect.signature(type(pipe).__call__).parameters

@@ -94,8 +94,11 @@ def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models
     frames = pipe("蓝色背景上的红色圆形从左向右移动", num_frames=17, height=64, width=64,
                   num_inference_steps=2, output_type="np", generator=torch.Generator().manual_seed(0)).frames
     assert frames.shape == (1, 17, 64, 64, 3)
-    results = evaluate.main([str(out), "--prompts", "4", "--threads", "1"])
+    results = evaluate.main([str(out), "--prompts", "4", "--threads", "1", "--card"])
     assert set(results["all"]) == {"motion", "colour", "background", "shape", "motion + colour"}
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert "## Evaluation" in card and "| motion + colour |" in card and "--prompts 4" in card
+    assert "Training:" in card  # the table is added to the training's card, not written over it
 
 
 def test_transformer_loss_weights_the_cells_the_object_passes_through():

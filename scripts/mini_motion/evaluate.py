@@ -89,25 +89,37 @@ def main(argv=None) -> dict:
     p.add_argument("--seed", type=int, default=2024)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", type=Path)
+    p.add_argument("--card", action="store_true", help="put this table in MODEL/README.md (the model card)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     pipe = load(args.model)
     items = prompts(args.prompts, args.seed)
     videos = generate(pipe, [t for t, _, _ in items], list(range(args.seed, args.seed + len(items))))
     results = {"prompts": args.prompts, "defaults": DEFAULTS, **score(items, videos)}
-    print_table(results)
+    text = table(results)
+    print(text)
+    if args.card:
+        write_card(args.model, text, "python scripts/mini_motion/evaluate.py " + " ".join(argv or sys.argv[1:]))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return results
 
 
-def print_table(results: dict) -> None:
+def table(results: dict) -> str:
     d = results["defaults"]
-    print(f"Accuracy read back by studio.motion.analyse, {results['prompts']} prompts, {d['num_frames']} frames "
-          f"{d['width']}x{d['height']}, {d['num_inference_steps']} steps, guidance {d['guidance_scale']:g}:\n")
-    print("| attribute | seen | held-out pairs | all |\n|---|---|---|---|")
-    for a in results["all"]:
-        print(f"| {a} | {results['seen'][a]:.1%} | {results['held_out'][a]:.1%} | {results['all'][a]:.1%} |")
+    out = [f"Accuracy read back by studio.motion.analyse, {results['prompts']} prompts, {d['num_frames']} frames "
+           f"{d['width']}x{d['height']}, {d['num_inference_steps']} steps, guidance {d['guidance_scale']:g}:", "",
+           "| attribute | seen | held-out pairs | all |", "|---|---|---|---|"]
+    out += [f"| {a} | {results['seen'][a]:.1%} | {results['held_out'][a]:.1%} | {results['all'][a]:.1%} |"
+            for a in results["all"]]
+    return "\n".join(out)
+
+
+def write_card(folder: Path, evaluation: str, command: str) -> None:
+    """Replace the card's evaluation section (written by train.py without figures) with this run's table."""
+    card = folder / "README.md"
+    head = card.read_text(encoding="utf-8").split("\n## Evaluation")[0].rstrip()
+    card.write_text(f"{head}\n\n## Evaluation\n\n`{command}`:\n\n{evaluation}\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -109,7 +109,8 @@ def build(ui: UI, lang: gr.State) -> None:
             with ui.on_lang(gr.Accordion(s("finetune.explain", ui.lang), open=True),
                             lambda lg: {"label": s("finetune.explain", lg)}):
                 ui.md("finetune.explain_intro")
-                calc = ui.add(gr.Dataframe, "finetune.calc", interactive=False)
+                calc = ui.add(gr.Dataframe, "finetune.calc", interactive=False,
+                              headers=s("finetune.calc_cols", ui.lang).split("|"))
                 calc_go = ui.button("finetune.calc_go")
     files.change(dataset, files, grid, api_visibility="private", queue=False)
     demo.click(inkwash_demo, None, [files, grid, captions, name, model, steps, lr], api_visibility="private")

@@ -106,12 +106,12 @@ def test_transformer_loss_weights_the_cells_the_object_passes_through():
     train = _script("train")
     clips = [motion.random_clip(random.Random(i)) for i in range(4)]
     masks = train.latent_masks(clips)
-    assert masks.shape == (4, 1, 5, 8, 8) and 0 < masks.mean() < 0.5  # the object covers a small part of the grid
+    assert masks.shape == (4, 1, 5, 16, 16) and 0 < masks.mean() < 0.5  # the object covers a small part of the grid
     for mask, clip in zip(masks, clips):  # the first latent frame's cells hold the object's first-frame position
         frame = np.asarray(motion.render(clip))[0].astype(int)
         ys, xs = np.nonzero(np.abs(frame - frame[0, 0]).sum(-1) > 25)
-        assert mask[0, 0, ys.mean().astype(int) // 8, xs.mean().astype(int) // 8] == 1
-    pred, target = torch.zeros(4, 16, 5, 8, 8), torch.zeros(4, 16, 5, 8, 8)
+        assert mask[0, 0, ys.mean().astype(int) // train.SPATIAL, xs.mean().astype(int) // train.SPATIAL] == 1
+    pred, target = torch.zeros(4, 16, 5, 16, 16), torch.zeros(4, 16, 5, 16, 16)
     assert train.flow_loss(pred + 1, target, torch.zeros_like(masks), 10) == pytest.approx(1.0)  # plain MSE
     off_object = (masks == 0).float().expand(-1, 16, -1, -1, -1)
     on_object = masks.expand(-1, 16, -1, -1, -1)

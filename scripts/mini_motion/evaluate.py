@@ -55,12 +55,19 @@ def prompts(n: int, seed: int) -> list[tuple[str, motion.Clip, bool]]:
     return out
 
 
+def text_length(pipe) -> int:
+    """The padding the model was trained with, as the studio passes it (studio.engines.video): Wan pads prompts
+    with zero vectors to max_sequence_length and attends to them, so 512 would drown a 32-token model's prompt."""
+    return min(512, pipe.tokenizer.model_max_length)
+
+
 def generate(pipe, texts: list[str], seeds: list[int], batch: int = 10, **overrides) -> list:
     """Clips as float arrays [F, H, W, 3] in [0, 1]."""
     clips = []
     for i in range(0, len(texts), batch):
         gens = [torch.Generator("cpu").manual_seed(s) for s in seeds[i:i + batch]]
-        out = pipe(prompt=texts[i:i + batch], generator=gens, output_type="np", **{**DEFAULTS, **overrides})
+        out = pipe(prompt=texts[i:i + batch], generator=gens, output_type="np", **{**DEFAULTS, **overrides},
+                   max_sequence_length=text_length(pipe))
         clips.extend(out.frames)
     return clips
 

@@ -5,15 +5,16 @@
 
 Data: clips of one mini-shapes object moving (studio.motion), 17 frames of 64x64, zh / en captions.
 Stages (each resumes from its latest checkpoint in --work when the same command is run again):
-1. VAE (AutoencoderKLWan, causal 3D: 8x spatial and 4x temporal compression, 17x64x64x3 <-> 5x8x8x16), on
+1. VAE (AutoencoderKLWan, causal 3D: 4x spatial and 4x temporal compression, 17x64x64x3 <-> 5x16x16x16), on
    whole 17-frame clips (the causal cache carried over four 4-frame chunks drifts unless trained that long;
-   --vae-full-from N trains 9-frame windows first), the object's pixels weighted up in the loss (--fg-weight).
+   --vae-full-from N trains 9-frame windows first) plus single frames (--vae-images; the first frame is encoded
+   alone), the object's pixels weighted up in the loss (--fg-weight).
 2. Per-channel latents_mean / latents_std of the encoded data, written into the VAE config (WanPipeline
    normalises with them).
 3. WanTransformer3DModel + UMT5EncoderModel from scratch, flow matching as Wan's UniPC "flow_prediction"
    expects (x_s = (1 - s) x0 + s noise, target noise - x0, s drawn with the scheduler's shift; the object's latent
    cells weighted up by --latent-fg-weight, as the VAE's pixels are), prompts encoded
-   and zero-padded to 512 tokens exactly as WanPipeline does, 10% empty captions (CFG dropout), EMA.
+   and zero-padded as WanPipeline does, to 32 tokens (TEXT_LENGTH), 10% empty captions (CFG dropout), EMA.
 4. Export with the EMA weights (safetensors, fp16 on disk; the studio loads them in fp32 on a CPU),
    training.json, loss.png and a model card.
 Everything is seeded: a step's batch depends only on (seed, step), so a resumed run equals an unbroken one.
@@ -62,19 +63,26 @@ def parse_args(argv=None):
     p.add_argument("--fg-weight", type=float, default=10.0,
                    help="extra weight of the object's pixels in the VAE loss")
     p.add_argument("--vae-full-batch", type=int, default=3)
+    p.add_argument("--vae-images", type=int, default=16,
+                   help="single frames added to each VAE step, as Wan trains its VAE on images and videos: a clip's "
+                        "first frame is encoded alone, and on clips only it was never learned (v5: L1 0.42, the "
+                        "other frames 0.08)")
+    p.add_argument("--vae-lr", type=float, default=2e-3)
     p.add_argument("--latent-fg-weight", type=float, default=10.0,
                    help="extra weight of the latent cells the object passes through, in the transformer loss")
-    p.add_argument("--steps", type=int, default=10000, help="transformer steps")
+    p.add_argument("--steps", type=int, default=6000, help="transformer steps")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--flow-shift", type=float, default=3.0)
-    p.add_argument("--patch", type=int, default=1,
-                   help="spatial patch side of the transformer; 2 made one 16 px token hold the whole object (v4)")
+    p.add_argument("--patch", type=int, default=2,
+                   help="spatial patch side of the transformer: 2 on the 4x VAE's 16x16 latents makes 8 px tokens "
+                        "(v4's 2 on an 8x VAE made one 16 px token hold the whole object)")
     p.add_argument("--save-every", type=int, default=250)
     p.add_argument("--smoke", action="store_true", help="a few steps on a few clips (CI)")
     args = p.parse_args(argv)
     if args.smoke:
         args.clips, args.vae_steps, args.steps, args.batch, args.vae_batch, args.save_every = 8, 2, 3, 4, 2, 2
+        args.vae_images = 2
         args.vae_frames, args.vae_full_from, args.vae_full_batch = 5, 1, 1
     return args
 
@@ -109,14 +117,17 @@ def build_tokenizer():
 
 # -- models --------------------------------------------------------------------------------------
 Z_DIM = 16  # Wan2.1's latent channels
+SPATIAL = 4  # the VAE's spatial compression
 
 
 def make_vae():
     from diffusers import AutoencoderKLWan
-    # dims 8-16-32-32: three spatial downsamples (8x), temporal ones in the last two (4x), like Wan2.1.
-    return AutoencoderKLWan(base_dim=8, z_dim=Z_DIM, dim_mult=[1, 2, 4, 4], num_res_blocks=1,
-                            temperal_downsample=[False, True, True], latents_mean=[0.0] * Z_DIM,
-                            latents_std=[1.0] * Z_DIM)
+    # dims 8-16-32: two spatial downsamples (4x; Wan2.1 has three, 8x), both also temporal (4x, as Wan2.1).
+    # At 8x this small VAE blurred the object into its background: its round trip kept the object's colour in
+    # 10 of 24 clips (v5), which capped the whole model.
+    return AutoencoderKLWan(base_dim=8, z_dim=Z_DIM, dim_mult=[1, 2, 4], num_res_blocks=1,
+                            temperal_downsample=[True, True], latents_mean=[0.0] * Z_DIM,
+                            latents_std=[1.0] * Z_DIM, scale_factor_spatial=SPATIAL)
 
 
 def make_text_encoder(vocab_size: int):
@@ -130,7 +141,7 @@ def make_text_encoder(vocab_size: int):
 
 def make_transformer(patch: int):
     from diffusers import WanTransformer3DModel
-    # 5x8x8 latents in (1, patch, patch) patches (patch 1: 320 tokens); 4 blocks of width 128 (4 heads of 32).
+    # 5x16x16 latents in (1, patch, patch) patches (patch 2: 320 tokens); 4 blocks of width 128 (4 heads of 32).
     return WanTransformer3DModel(patch_size=(1, patch, patch), num_attention_heads=4, attention_head_dim=32,
                                  in_channels=Z_DIM, out_channels=Z_DIM, text_dim=64, freq_dim=256, ffn_dim=256,
                                  num_layers=4, cross_attn_norm=True, qk_norm="rms_norm_across_heads",
@@ -167,6 +178,13 @@ def vae_batch(args, step: int) -> torch.Tensor:
         start = rng.randrange(motion.FRAMES - frames + 1)
         windows.append(motion.render(motion.random_clip(rng))[start:start + frames])
     return to_unit(np.stack(windows))
+
+
+def vae_images(args, step: int) -> torch.Tensor:
+    """Single frames at random times of fresh clips, as 1-frame clips [B, 3, 1, H, W]."""
+    rng = random.Random(args.seed * 1_000_033 + step)
+    frames = [np.asarray(motion.render_frame(motion.random_clip(rng), rng.random())) for _ in range(args.vae_images)]
+    return to_unit(np.stack(frames)[:, None])
 
 
 def run_steps(args, name: str, total: int, folder: Path, modules: dict, optimizer, step_fn) -> dict:
@@ -206,17 +224,21 @@ def reconstruction_loss(rec: torch.Tensor, x: torch.Tensor, fg_weight: float) ->
 
 def train_vae(args):
     vae = make_vae()
-    optimizer = torch.optim.AdamW(vae.parameters(), lr=1e-3, weight_decay=0.0)
+    optimizer = torch.optim.AdamW(vae.parameters(), lr=args.vae_lr, weight_decay=0.0)
     vae.train()
 
-    def step_fn(step: int) -> float:
-        x = vae_batch(args, step)
+    def round_trip_loss(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
         posterior = vae.encode(x).latent_dist
-        z = posterior.mean + posterior.std * torch.randn(posterior.mean.shape, generator=step_generator(args.seed, 1, step))
-        rec = vae.decode(z).sample
-        loss = reconstruction_loss(rec, x, args.fg_weight) + 1e-6 * posterior.kl().mean()
+        z = posterior.mean + posterior.std * torch.randn(posterior.mean.shape, generator=g)
+        return reconstruction_loss(vae.decode(z).sample, x, args.fg_weight) + 1e-6 * posterior.kl().mean()
+
+    def step_fn(step: int) -> float:
+        g = step_generator(args.seed, 1, step)
+        loss = round_trip_loss(vae_batch(args, step), g)
+        if args.vae_images:
+            loss = loss + round_trip_loss(vae_images(args, step), g)
         for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, args.vae_steps, 1e-3, warmup=min(200, args.vae_steps // 10 + 1))
+            group["lr"] = lr_at(step, args.vae_steps, args.vae_lr, warmup=min(200, args.vae_steps // 10 + 1))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -250,14 +272,15 @@ def encode_all(args, vae, clips: list[motion.Clip]) -> tuple[torch.Tensor, list[
 
 
 def latent_masks(clips: list[motion.Clip]) -> torch.Tensor:
-    """[N, 1, 5, 8, 8]: 1 on the latent cells the object covers, on the VAE's grid (the first frame alone, then
-    groups of 4 frames; 8 x 8 pixel blocks). Re-rendered from the clips, so the latent cache needs no change."""
+    """[N, 1, 5, 16, 16]: 1 on the latent cells the object covers, on the VAE's grid (the first frame alone, then
+    groups of 4 frames; SPATIAL x SPATIAL pixel blocks). Re-rendered from the clips, so the latent cache needs no
+    change."""
     masks = []
     for i in range(0, len(clips), 256):
         x = to_unit(np.stack([motion.render(c) for c in clips[i:i + 256]]))
         fg = foreground(x)  # [B, 1, 17, 64, 64]
-        first = F.max_pool3d(fg[:, :, :1], (1, 8, 8))
-        rest = F.max_pool3d(fg[:, :, 1:], (4, 8, 8))
+        first = F.max_pool3d(fg[:, :, :1], (1, SPATIAL, SPATIAL))
+        rest = F.max_pool3d(fg[:, :, 1:], (4, SPATIAL, SPATIAL))
         masks.append(torch.cat([first, rest], dim=2))
     return torch.cat(masks)
 
@@ -343,7 +366,7 @@ def export(args, vae, transformer, text_encoder, tokenizer, mean, std, vae_state
     record = {"command": " ".join(sys.argv), "commit": commit, "seed": args.seed, "clips": args.clips,
               "vae_steps": args.vae_steps, "vae_batch": args.vae_batch, "vae_frames": args.vae_frames,
               "vae_full_from": args.vae_full_from, "vae_full_batch": args.vae_full_batch,
-              "fg_weight": args.fg_weight, "latent_fg_weight": args.latent_fg_weight,
+              "vae_images": args.vae_images, "vae_lr": args.vae_lr, "fg_weight": args.fg_weight, "latent_fg_weight": args.latent_fg_weight,
               "steps": args.steps, "batch": args.batch, "lr": args.lr, "flow_shift": args.flow_shift, "patch": args.patch,
               "threads": args.threads, "vae_seconds": round(vae_state["seconds"]),
               "transformer_seconds": round(dit_state["seconds"]),
@@ -371,12 +394,12 @@ every control of the video tab means what it means for Wan.
   left, falling, rising, growing, shrinking), jittered paths; captions leave out shape / colour / background
   with probability 0.3 (then they are random), 10% empty captions for classifier-free guidance. The shape-colour
   pairs {held_out} never occur in training.
-- Architecture: VAE {vae:,} parameters (17x64x64x3 <-> 5x8x8x16), transformer {transformer:,} (4 blocks, width
+- Architecture: VAE {vae:,} parameters (17x64x64x3 <-> 5x16x16x16), transformer {transformer:,} (4 blocks, width
   128, patches 1x{patch}x{patch}: {tokens} tokens), text encoder {text_encoder:,} (UMT5, 2 layers, word-level tokenizer; any other
   word is `<unk>`). Weights stored in fp16.
 - Training: `{command}` at commit `{commit}`: VAE {vae_steps} steps ({vae_seconds} s; {vae_frames}-frame windows of
-  batch {vae_batch} until step {vae_full_from}, then whole clips of batch {vae_full_batch}; object pixels weighted
-  x{fg_weight:g} more), transformer {steps} steps of batch {batch} (the object's latent cells weighted
+  batch {vae_batch} until step {vae_full_from}, then whole clips of batch {vae_full_batch}, with {vae_images} single
+  frames each step; learning rate {vae_lr:g}; object pixels weighted x{fg_weight:g} more), transformer {steps} steps of batch {batch} (the object's latent cells weighted
   x{latent_fg_weight:g} more; {transformer_seconds} s), {threads} CPU threads; final losses VAE {final_vae_loss:.4f},
   flow matching {final_transformer_loss:.4f} (`loss.png`).
 - Evaluation: `python scripts/mini_motion/evaluate.py <this folder>` (motion, colour, background read back
@@ -389,7 +412,7 @@ every control of the video tab means what it means for Wan.
 
 def write_card(out: Path, record: dict) -> None:
     held_out = ", ".join(f"{colour} {shape}" for shape, colour in sorted(motion.HELD_OUT))
-    tokens = 5 * (8 // record["patch"]) ** 2
+    tokens = 5 * (64 // SPATIAL // record["patch"]) ** 2
     (out / "README.md").write_text(CARD.format(held_out=held_out, tokens=tokens, **record, **record["params"]),
                                    encoding="utf-8")
 

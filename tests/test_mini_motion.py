@@ -94,6 +94,14 @@ def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models
     frames = pipe("蓝色背景上的红色圆形从左向右移动", num_frames=17, height=64, width=64,
                   num_inference_steps=2, output_type="np", generator=torch.Generator().manual_seed(0)).frames
     assert frames.shape == (1, 17, 64, 64, 3)
+    # The evaluation pads prompts as the model was trained (32 tokens), not to Wan's 512 (v5's first evaluation).
+    scored = evaluate.generate(evaluate.load(out), ["a red circle moving right"], [3], num_inference_steps=2)[0]
+
+    def direct(length):
+        return pipe("a red circle moving right", num_frames=17, height=64, width=64, num_inference_steps=2,
+                    guidance_scale=5.0, output_type="np", generator=torch.Generator().manual_seed(3),
+                    max_sequence_length=length).frames[0]
+    assert np.abs(scored - direct(32)).max() < 1e-4 < np.abs(scored - direct(512)).max()
     results = evaluate.main([str(out), "--prompts", "4", "--threads", "1", "--card"])
     assert set(results["all"]) == {"motion", "colour", "background", "shape", "motion + colour"}
     card = (out / "README.md").read_text(encoding="utf-8")

@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from studio import motion, shapes  # noqa: E402
+from studio.engines.video import text_options  # noqa: E402
 
 DEFAULTS = dict(num_frames=motion.FRAMES, height=motion.SIZE, width=motion.SIZE, num_inference_steps=20,
                 guidance_scale=5.0)
@@ -55,19 +56,15 @@ def prompts(n: int, seed: int) -> list[tuple[str, motion.Clip, bool]]:
     return out
 
 
-def text_length(pipe) -> int:
-    """The padding the model was trained with, as the studio passes it (studio.engines.video): Wan pads prompts
-    with zero vectors to max_sequence_length and attends to them, so 512 would drown a 32-token model's prompt."""
-    return min(512, pipe.tokenizer.model_max_length)
-
-
 def generate(pipe, texts: list[str], seeds: list[int], batch: int = 10, **overrides) -> list:
     """Clips as float arrays [F, H, W, 3] in [0, 1]."""
     clips = []
     for i in range(0, len(texts), batch):
         gens = [torch.Generator("cpu").manual_seed(s) for s in seeds[i:i + batch]]
+        # text_options: the prompt padding the model was trained with, as the studio passes it (v5 was first
+        # evaluated with Wan's 512, which drowns a 32-token model's prompt).
         out = pipe(prompt=texts[i:i + batch], generator=gens, output_type="np", **{**DEFAULTS, **overrides},
-                   max_sequence_length=text_length(pipe))
+                   **text_options(pipe))
         clips.extend(out.frames)
     return clips
 

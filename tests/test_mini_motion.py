@@ -104,8 +104,11 @@ def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models
     assert np.abs(scored - direct(32)).max() < 1e-4 < np.abs(scored - direct(512)).max()
     results = evaluate.main([str(out), "--prompts", "4", "--threads", "1", "--card"])
     assert set(results["all"]) == {"motion", "colour", "background", "shape", "motion + colour"}
+    assert set(results["vae"]) == {"motion", "colour", "background", "shape"}
+    assert all(0 <= v <= 1 for v in results["vae"].values())
     card = (out / "README.md").read_text(encoding="utf-8")
     assert "## Evaluation" in card and "| motion + colour |" in card and "--prompts 4" in card
+    assert "The VAE's ceiling (4 clean clips" in card
     assert "Training:" in card  # the table is added to the training's card, not written over it
 
 

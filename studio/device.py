@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import gc
+import logging
+from contextlib import contextmanager
+
 import psutil
 import torch
 
@@ -41,6 +44,19 @@ def default_budget(device: str) -> int:
         return parse_bytes(configured)
     share = 0.9 if device.startswith("cuda") else 0.6
     return int(free_memory(device) * share)
+
+
+@contextmanager
+def quiet_diffusers():
+    """Silence diffusers' warnings for a moment: parking an FP16 pipeline in CPU RAM warns that it cannot run
+    there, once per component, though a parked model is always moved back to the GPU before it runs."""
+    log = logging.getLogger("diffusers")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
 
 
 def release_cached_memory() -> None:

@@ -128,7 +128,8 @@ class ModelManager:
         if entry.device.startswith("cuda") and settings().park_on_cpu and not entry.parked and movable:
             try:
                 self._make_room(entry.bytes, "cpu", entry.spec, keep=key)
-                entry.obj.to("cpu")
+                with dev.quiet_diffusers():
+                    entry.obj.to("cpu")
                 entry.device, entry.parked = "cpu", True
                 return
             except StudioError:

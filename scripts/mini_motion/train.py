@@ -27,6 +27,7 @@ import random
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,8 @@ def parse_args(argv=None):
     p.add_argument("--out", type=Path, required=True, help="where the pipeline folder is written")
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu", help="cpu, or cuda where a GPU is lent (the recipe is the same)")
+    p.add_argument("--workers", type=int, default=1, help="processes rendering the clips to encode")
     p.add_argument("--clips", type=int, default=6000, help="clips encoded for the transformer stage")
     p.add_argument("--vae-steps", type=int, default=3000)
     p.add_argument("--vae-batch", type=int, default=6)
@@ -163,6 +166,18 @@ def to_unit(frames_uint8: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(frames_uint8).permute(0, 4, 1, 2, 3).float() / 127.5 - 1.0
 
 
+@contextmanager
+def renderer(workers: int):
+    """render(clips) -> uint8 [N, F, H, W, 3], in `workers` processes (6000 clips take ~100 s in one). One pool
+    for the whole stage: a pool per chunk of 32 clips cost more than the rendering (a GPU run, 2026-11-26)."""
+    if workers <= 1:
+        yield lambda clips: np.stack([motion.render(c) for c in clips])
+        return
+    import multiprocessing
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        yield lambda clips: np.stack(pool.map(motion.render, clips, chunksize=max(1, len(clips) // workers)))
+
+
 def training_clips(args) -> list[motion.Clip]:
     rng = random.Random(args.seed)
     return [motion.random_clip(rng) for _ in range(args.clips)]
@@ -223,20 +238,20 @@ def reconstruction_loss(rec: torch.Tensor, x: torch.Tensor, fg_weight: float) ->
 
 
 def train_vae(args):
-    vae = make_vae()
+    vae = make_vae().to(args.device)
     optimizer = torch.optim.AdamW(vae.parameters(), lr=args.vae_lr, weight_decay=0.0)
     vae.train()
 
     def round_trip_loss(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
         posterior = vae.encode(x).latent_dist
-        z = posterior.mean + posterior.std * torch.randn(posterior.mean.shape, generator=g)
+        z = posterior.mean + posterior.std * torch.randn(posterior.mean.shape, generator=g).to(args.device)
         return reconstruction_loss(vae.decode(z).sample, x, args.fg_weight) + 1e-6 * posterior.kl().mean()
 
     def step_fn(step: int) -> float:
         g = step_generator(args.seed, 1, step)
-        loss = round_trip_loss(vae_batch(args, step), g)
+        loss = round_trip_loss(vae_batch(args, step).to(args.device), g)
         if args.vae_images:
-            loss = loss + round_trip_loss(vae_images(args, step), g)
+            loss = loss + round_trip_loss(vae_images(args, step).to(args.device), g)
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, args.vae_steps, args.vae_lr, warmup=min(200, args.vae_steps // 10 + 1))
         optimizer.zero_grad(set_to_none=True)
@@ -258,11 +273,12 @@ def encode_all(args, vae, clips: list[motion.Clip]) -> tuple[torch.Tensor, list[
         data = torch.load(cache, weights_only=True)
         return data["latents"], data["mean"].tolist(), data["std"].tolist()
     started, chunks = time.time(), []
-    for i in range(0, len(clips), 32):
-        frames = np.stack([motion.render(c) for c in clips[i:i + 32]])
-        chunks.append(vae.encode(to_unit(frames)).latent_dist.mean)
-        if (i // 32) % 20 == 19:
-            log(args.work, f"encoded {i + 32}/{len(clips)} clips ({time.time() - started:.0f} s)")
+    with renderer(args.workers) as render:
+        for i in range(0, len(clips), 32):
+            frames = render(clips[i:i + 32])
+            chunks.append(vae.encode(to_unit(frames).to(args.device)).latent_dist.mean.cpu())
+            if (i // 32) % 20 == 19:
+                log(args.work, f"encoded {i + 32}/{len(clips)} clips ({time.time() - started:.0f} s)")
     latents = torch.cat(chunks)
     mean, std = latents.mean(dim=(0, 2, 3, 4)), latents.std(dim=(0, 2, 3, 4))
     torch.save({"latents": latents, "mean": mean, "std": std}, cache)
@@ -271,17 +287,17 @@ def encode_all(args, vae, clips: list[motion.Clip]) -> tuple[torch.Tensor, list[
     return latents, mean.tolist(), std.tolist()
 
 
-def latent_masks(clips: list[motion.Clip]) -> torch.Tensor:
+def latent_masks(clips: list[motion.Clip], workers: int = 1) -> torch.Tensor:
     """[N, 1, 5, 16, 16]: 1 on the latent cells the object covers, on the VAE's grid (the first frame alone, then
     groups of 4 frames; SPATIAL x SPATIAL pixel blocks). Re-rendered from the clips, so the latent cache needs no
     change."""
     masks = []
-    for i in range(0, len(clips), 256):
-        x = to_unit(np.stack([motion.render(c) for c in clips[i:i + 256]]))
-        fg = foreground(x)  # [B, 1, 17, 64, 64]
-        first = F.max_pool3d(fg[:, :, :1], (1, SPATIAL, SPATIAL))
-        rest = F.max_pool3d(fg[:, :, 1:], (4, SPATIAL, SPATIAL))
-        masks.append(torch.cat([first, rest], dim=2))
+    with renderer(workers) as render:
+        for i in range(0, len(clips), 256):
+            fg = foreground(to_unit(render(clips[i:i + 256])))  # [B, 1, 17, 64, 64]
+            first = F.max_pool3d(fg[:, :, :1], (1, SPATIAL, SPATIAL))
+            rest = F.max_pool3d(fg[:, :, 1:], (4, SPATIAL, SPATIAL))
+            masks.append(torch.cat([first, rest], dim=2))
     return torch.cat(masks)
 
 
@@ -293,12 +309,13 @@ def flow_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, fg_w
 
 
 # -- stage 3: transformer + text encoder ---------------------------------------------------------
-def encode_text(tokenizer, text_encoder, captions: list[str]) -> torch.Tensor:
+def encode_text(tokenizer, text_encoder, captions: list[str], device: str = "cpu") -> torch.Tensor:
     """WanPipeline._get_t5_prompt_embeds with gradients: the same cleaning, eos, mask and zero padding to 512
     (the encoder itself sees only the longest caption's length; masked, its outputs are the same)."""
     from diffusers.pipelines.wan.pipeline_wan import prompt_clean
     inputs = tokenizer([prompt_clean(c) for c in captions], padding="longest", max_length=TEXT_LENGTH,
-                       truncation=True, add_special_tokens=True, return_attention_mask=True, return_tensors="pt")
+                       truncation=True, add_special_tokens=True, return_attention_mask=True,
+                       return_tensors="pt").to(device)
     hidden = text_encoder(inputs.input_ids, inputs.attention_mask).last_hidden_state
     hidden = hidden * inputs.attention_mask[..., None]
     return F.pad(hidden, (0, 0, 0, TEXT_LENGTH - hidden.shape[1]))
@@ -316,13 +333,17 @@ def train_transformer(args, clips, latents: torch.Tensor, mean: list[float], std
     ema_transformer, ema_text = make_transformer(args.patch), make_text_encoder(len(tokenizer))
     ema_transformer.load_state_dict(transformer.state_dict())
     ema_text.load_state_dict(text_encoder.state_dict())
+    for module in (transformer, text_encoder, ema_transformer, ema_text):
+        module.to(args.device)
     params = list(transformer.parameters()) + list(text_encoder.parameters())
     optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-2)
     modules = {"transformer": transformer, "text_encoder": text_encoder, "ema_transformer": ema_transformer,
                "ema_text_encoder": ema_text}
-    shift = torch.tensor(mean).view(1, -1, 1, 1, 1)
-    scale = torch.tensor(std).view(1, -1, 1, 1, 1)
-    masks = latent_masks(clips) if args.latent_fg_weight else torch.zeros(len(clips), 1, *latents.shape[2:])
+    shift = torch.tensor(mean).view(1, -1, 1, 1, 1).to(args.device)
+    scale = torch.tensor(std).view(1, -1, 1, 1, 1).to(args.device)
+    masks = latent_masks(clips, args.workers) if args.latent_fg_weight \
+        else torch.zeros(len(clips), 1, *latents.shape[2:])
+    latents, masks = latents.to(args.device), masks.to(args.device)
 
     def step_fn(step: int) -> float:
         g = step_generator(args.seed, 2, step)
@@ -330,10 +351,10 @@ def train_transformer(args, clips, latents: torch.Tensor, mean: list[float], std
         idx = torch.randint(0, len(clips), (args.batch,), generator=g)
         captions = ["" if rng.random() < 0.1 else motion.caption(clips[i], rng) for i in idx.tolist()]
         x0 = (latents[idx] - shift) / scale
-        noise = torch.randn(x0.shape, generator=g)
-        s = sample_sigmas(args, g)
+        noise = torch.randn(x0.shape, generator=g).to(args.device)
+        s = sample_sigmas(args, g).to(args.device)
         xs = (1 - s.view(-1, 1, 1, 1, 1)) * x0 + s.view(-1, 1, 1, 1, 1) * noise
-        context = encode_text(tokenizer, text_encoder, captions)
+        context = encode_text(tokenizer, text_encoder, captions, args.device)
         pred = transformer(xs, s * 1000, context).sample
         loss = flow_loss(pred, noise - x0, masks[idx], args.latent_fg_weight)
         for group in optimizer.param_groups:
@@ -356,6 +377,8 @@ def train_transformer(args, clips, latents: torch.Tensor, mean: list[float], std
 # -- stage 4: export -----------------------------------------------------------------------------
 def export(args, vae, transformer, text_encoder, tokenizer, mean, std, vae_state, dit_state) -> None:
     from diffusers import WanPipeline
+    for module in (vae, transformer, text_encoder):
+        module.to("cpu")
     vae.register_to_config(latents_mean=[round(m, 5) for m in mean], latents_std=[round(s, 5) for s in std])
     pipe = WanPipeline(tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, transformer=transformer,
                        scheduler=make_scheduler(args.flow_shift))
@@ -368,7 +391,7 @@ def export(args, vae, transformer, text_encoder, tokenizer, mean, std, vae_state
               "vae_full_from": args.vae_full_from, "vae_full_batch": args.vae_full_batch,
               "vae_images": args.vae_images, "vae_lr": args.vae_lr, "fg_weight": args.fg_weight, "latent_fg_weight": args.latent_fg_weight,
               "steps": args.steps, "batch": args.batch, "lr": args.lr, "flow_shift": args.flow_shift, "patch": args.patch,
-              "threads": args.threads, "vae_seconds": round(vae_state["seconds"]),
+              "threads": args.threads, "device": args.device, "vae_seconds": round(vae_state["seconds"]),
               "transformer_seconds": round(dit_state["seconds"]),
               "params": {"vae": n_params(vae), "transformer": n_params(transformer),
                          "text_encoder": n_params(text_encoder)},
@@ -400,7 +423,7 @@ every control of the video tab means what it means for Wan.
 - Training: `{command}` at commit `{commit}`: VAE {vae_steps} steps ({vae_seconds} s; {vae_frames}-frame windows of
   batch {vae_batch} until step {vae_full_from}, then whole clips of batch {vae_full_batch}, with {vae_images} single
   frames each step; learning rate {vae_lr:g}; object pixels weighted x{fg_weight:g} more), transformer {steps} steps of batch {batch} (the object's latent cells weighted
-  x{latent_fg_weight:g} more; {transformer_seconds} s), {threads} CPU threads; final losses VAE {final_vae_loss:.4f},
+  x{latent_fg_weight:g} more; {transformer_seconds} s), on {where}; final losses VAE {final_vae_loss:.4f},
   flow matching {final_transformer_loss:.4f} (`loss.png`).
 - Evaluation: `python scripts/mini_motion/evaluate.py <this folder>` (motion, colour, background read back
   by `studio.motion.analyse`).
@@ -413,7 +436,9 @@ every control of the video tab means what it means for Wan.
 def write_card(out: Path, record: dict) -> None:
     held_out = ", ".join(f"{colour} {shape}" for shape, colour in sorted(motion.HELD_OUT))
     tokens = 5 * (64 // SPATIAL // record["patch"]) ** 2
-    (out / "README.md").write_text(CARD.format(held_out=held_out, tokens=tokens, **record, **record["params"]),
+    device = record.get("device", "cpu")
+    where = f"{record['threads']} CPU threads" if device == "cpu" else f"{device} (the VAE on {record['threads']} CPU threads)"
+    (out / "README.md").write_text(CARD.format(held_out=held_out, tokens=tokens, where=where, **record, **record["params"]),
                                    encoding="utf-8")
 
 

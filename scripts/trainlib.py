@@ -86,3 +86,9 @@ def plot_losses(path: Path, curves: list[tuple[list[float], str]]) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def make_readable(folder: Path) -> None:
+    """Folders 0755, files 0644: safetensors writes 0600, which a server running as another user cannot read."""
+    for f in folder.rglob("*"):
+        f.chmod(0o755 if f.is_dir() else 0o644)

@@ -81,6 +81,7 @@ def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models
     train.main(command)
     assert (out / "loss.png").is_file() and (out / "training.json").is_file() and (out / "README.md").is_file()
     assert not list(out.rglob("*.bin"))
+    assert {f.stat().st_mode & 0o777 for f in out.rglob("*") if f.is_file()} == {0o644}  # a server of another user reads them
     weights = (out / "transformer" / "diffusion_pytorch_model.safetensors").read_bytes()
     # As if killed after the first checkpoint: the same command resumes there and ends with the same weights.
     shutil.rmtree(max((tmp_path / "work" / "transformer").glob("step-*")))

@@ -52,6 +52,7 @@ def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models
     train.main(["--smoke", "--work", str(tmp_path / "work"), "--out", str(out), "--threads", "1"])
     assert (out / "loss.png").is_file() and (out / "training.json").is_file()
     assert not list(out.rglob("*.bin"))
+    assert {f.stat().st_mode & 0o777 for f in out.rglob("*") if f.is_file()} == {0o644}  # a server of another user reads them
     scheduler = json.loads((out / "scheduler" / "scheduler_config.json").read_text())
     assert scheduler["prediction_type"] == "v_prediction"  # every sampler of the studio reads it from here
     # zero terminal SNR: at the first sampling step nothing of a picture is left, so layout comes from the prompt

@@ -39,7 +39,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from studio import motion, shapes  # noqa: E402
-from trainlib import ema_update, load_checkpoint, log, lr_at, plot_losses, save_checkpoint, step_generator  # noqa: E402
+from trainlib import (ema_update, load_checkpoint, log, lr_at, make_readable, plot_losses, save_checkpoint,  # noqa: E402
+                      step_generator)
 
 # Prompts are padded to this many (zero) embeddings, as WanPipeline does to max_sequence_length; the tokenizer's
 # model_max_length says it, and the studio passes it. Wan's 512 left a caption's ~15 tokens 3% of each
@@ -401,8 +402,7 @@ def export(args, vae, transformer, text_encoder, tokenizer, mean, std, vae_state
     plot_losses(args.out / "loss.png", [(vae_state["losses"], "VAE reconstruction"),
                                          (dit_state["losses"], "Transformer flow-matching MSE")])
     write_card(args.out, record)
-    for f in args.out.rglob("*"):
-        f.chmod(0o755 if f.is_dir() else 0o644)  # safetensors writes 0600
+    make_readable(args.out)
 
 
 CARD = """# mini-motion

@@ -31,8 +31,10 @@ import torch.nn.functional as F
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
 
 import poemlib  # noqa: E402
+from trainlib import make_readable  # noqa: E402
 
 # Arguments that define the run: a checkpoint made with other values is not resumed.
 RUN_KEYS = ("seed", "steps", "batch", "lr", "warmup", "weight_decay", "dropout", "n_layer", "n_embd", "n_head",
@@ -325,8 +327,7 @@ def export(args, model, tokenizer, state: dict, meta: dict, unigram: float) -> N
                      max_new_tokens=64).save_pretrained(args.out)
     plot_losses(args.out / "loss.png", state, unigram)
     write_card(args, state, meta, model, unigram)
-    for f in args.out.iterdir():
-        f.chmod(0o644)
+    make_readable(args.out)
     print(f"exported -> {args.out}", flush=True)
 
 

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from studio import shapes  # noqa: E402
-from trainlib import ema_update, log, lr_at, plot_losses, step_generator  # noqa: E402
+from trainlib import ema_update, log, lr_at, make_readable, plot_losses, step_generator  # noqa: E402
 
 TOKENIZER = ROOT / "assets" / "pipelines" / "sd15" / "tokenizer"
 SCHEDULER = ROOT / "assets" / "pipelines" / "sd15" / "scheduler"
@@ -339,6 +339,7 @@ def main(argv=None) -> None:
     latents, scale = encode_all(args, vae, images)
     unet, text_encoder, tokenizer, unet_losses = train_unet(args, specs, latents, scale, latent_masks(images))
     export(args, vae, unet, text_encoder, tokenizer, scale, vae_losses, unet_losses)
+    make_readable(args.out)
     log(args.work, f"exported to {args.out}")
 
 

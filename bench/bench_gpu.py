@@ -156,12 +156,13 @@ def switch(models: list[str], env: dict, park: bool, budget: int, dev: Device, r
 
 
 def report_bench(results: dict, steps: int) -> None:
-    print("\n| model | size | load | studio s/image | bare s/image | studio / bare | studio outside the pipeline call | "
-          "same pixels | peak GPU memory | weights |")
+    print("\n| model | size | load | studio s/image (it/s) | bare s/image (it/s) | studio / bare | "
+          "studio outside the pipeline call | same pixels | peak GPU memory | weights |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for (model, size), r in results.items():
-        print(f"| {model} ({r['dtype']}, {steps} steps) | {size} | {r['load']:.1f} s | {r['studio']:.3f} | "
-              f"{r['bare']:.3f} | {r['ratio']:.3f} | {r['outside_ms']:.1f} ms | {r['same']} | {r['peak_gb']:.1f} GB | {r['gb']:.2f} GB |")
+        print(f"| {model} ({r['dtype']}, {steps} steps) | {size} | {r['load']:.1f} s | "
+              f"{r['studio']:.3f} ({steps / r['studio']:.1f}) | {r['bare']:.3f} ({steps / r['bare']:.1f}) | "
+              f"{r['ratio']:.3f} | {r['outside_ms']:.1f} ms | {r['same']} | {r['peak_gb']:.1f} GB | {r['gb']:.2f} GB |")
 
 
 def main() -> None:

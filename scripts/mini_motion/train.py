@@ -39,8 +39,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from studio import motion, shapes  # noqa: E402
-from trainlib import (ema_update, load_checkpoint, log, lr_at, make_readable, plot_losses, save_checkpoint,  # noqa: E402
-                      step_generator)
+from trainlib import (ema_update, load_checkpoint, log, lr_at, make_readable, plot_losses,  # noqa: E402
+                      save_checkpoint, step_generator)
 
 # Prompts are padded to this many (zero) embeddings, as WanPipeline does to max_sequence_length; the tokenizer's
 # model_max_length says it, and the studio passes it. Wan's 512 left a caption's ~15 tokens 3% of each
@@ -437,7 +437,7 @@ def write_card(out: Path, record: dict) -> None:
     held_out = ", ".join(f"{colour} {shape}" for shape, colour in sorted(motion.HELD_OUT))
     tokens = 5 * (64 // SPATIAL // record["patch"]) ** 2
     device = record.get("device", "cpu")
-    where = f"{record['threads']} CPU threads" if device == "cpu" else f"{device} (the VAE on {record['threads']} CPU threads)"
+    where = f"{record['threads']} CPU threads" if device == "cpu" else device
     (out / "README.md").write_text(CARD.format(held_out=held_out, tokens=tokens, where=where, **record, **record["params"]),
                                    encoding="utf-8")
 

@@ -81,6 +81,7 @@ def parse_args(argv=None):
     p.add_argument("--patch", type=int, default=2,
                    help="spatial patch side of the transformer: 2 on the 4x VAE's 16x16 latents makes 8 px tokens "
                         "(v4's 2 on an 8x VAE made one 16 px token hold the whole object)")
+    p.add_argument("--layers", type=int, default=4, help="transformer blocks")
     p.add_argument("--save-every", type=int, default=250)
     p.add_argument("--smoke", action="store_true", help="a few steps on a few clips (CI)")
     args = p.parse_args(argv)
@@ -143,12 +144,12 @@ def make_text_encoder(vocab_size: int):
                                        decoder_start_token_id=0))
 
 
-def make_transformer(patch: int):
+def make_transformer(patch: int, layers: int = 4):
     from diffusers import WanTransformer3DModel
-    # 5x16x16 latents in (1, patch, patch) patches (patch 2: 320 tokens); 4 blocks of width 128 (4 heads of 32).
+    # 5x16x16 latents in (1, patch, patch) patches (patch 2: 320 tokens); blocks of width 128 (4 heads of 32).
     return WanTransformer3DModel(patch_size=(1, patch, patch), num_attention_heads=4, attention_head_dim=32,
                                  in_channels=Z_DIM, out_channels=Z_DIM, text_dim=64, freq_dim=256, ffn_dim=256,
-                                 num_layers=4, cross_attn_norm=True, qk_norm="rms_norm_across_heads",
+                                 num_layers=layers, cross_attn_norm=True, qk_norm="rms_norm_across_heads",
                                  rope_max_seq_len=1024)
 
 
@@ -330,8 +331,8 @@ def sample_sigmas(args, g: torch.Generator) -> torch.Tensor:
 
 def train_transformer(args, clips, latents: torch.Tensor, mean: list[float], std: list[float], tokenizer):
     torch.manual_seed(args.seed)
-    transformer, text_encoder = make_transformer(args.patch), make_text_encoder(len(tokenizer))
-    ema_transformer, ema_text = make_transformer(args.patch), make_text_encoder(len(tokenizer))
+    transformer, text_encoder = make_transformer(args.patch, args.layers), make_text_encoder(len(tokenizer))
+    ema_transformer, ema_text = make_transformer(args.patch, args.layers), make_text_encoder(len(tokenizer))
     ema_transformer.load_state_dict(transformer.state_dict())
     ema_text.load_state_dict(text_encoder.state_dict())
     for module in (transformer, text_encoder, ema_transformer, ema_text):
@@ -391,7 +392,8 @@ def export(args, vae, transformer, text_encoder, tokenizer, mean, std, vae_state
               "vae_steps": args.vae_steps, "vae_batch": args.vae_batch, "vae_frames": args.vae_frames,
               "vae_full_from": args.vae_full_from, "vae_full_batch": args.vae_full_batch,
               "vae_images": args.vae_images, "vae_lr": args.vae_lr, "fg_weight": args.fg_weight, "latent_fg_weight": args.latent_fg_weight,
-              "steps": args.steps, "batch": args.batch, "lr": args.lr, "flow_shift": args.flow_shift, "patch": args.patch,
+              "steps": args.steps, "batch": args.batch, "lr": args.lr, "flow_shift": args.flow_shift,
+              "patch": args.patch, "layers": args.layers,
               "threads": args.threads, "device": args.device, "vae_seconds": round(vae_state["seconds"]),
               "transformer_seconds": round(dit_state["seconds"]),
               "params": {"vae": n_params(vae), "transformer": n_params(transformer),
@@ -417,7 +419,7 @@ every control of the video tab means what it means for Wan.
   left, falling, rising, growing, shrinking), jittered paths; captions leave out shape / colour / background
   with probability 0.3 (then they are random), 10% empty captions for classifier-free guidance. The shape-colour
   pairs {held_out} never occur in training.
-- Architecture: VAE {vae:,} parameters (17x64x64x3 <-> 5x16x16x16), transformer {transformer:,} (4 blocks, width
+- Architecture: VAE {vae:,} parameters (17x64x64x3 <-> 5x16x16x16), transformer {transformer:,} ({layers} blocks, width
   128, patches 1x{patch}x{patch}: {tokens} tokens), text encoder {text_encoder:,} (UMT5, 2 layers, word-level tokenizer; any other
   word is `<unk>`). Weights stored in fp16.
 - Training: `{command}` at commit `{commit}`: VAE {vae_steps} steps ({vae_seconds} s; {vae_frames}-frame windows of

@@ -77,7 +77,7 @@ def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models
     from diffusers import WanPipeline
     train, evaluate = _script("train"), _script("evaluate")
     out = models_dir / "smoke-motion"
-    command = ["--smoke", "--work", str(tmp_path / "work"), "--out", str(out), "--threads", "1"]
+    command = ["--smoke", "--work", str(tmp_path / "work"), "--out", str(out), "--threads", "1", "--image-batch", "2"]
     train.main(command)
     assert (out / "loss.png").is_file() and (out / "training.json").is_file() and (out / "README.md").is_file()
     assert not list(out.rglob("*.bin"))

@@ -82,6 +82,9 @@ def parse_args(argv=None):
                    help="spatial patch side of the transformer: 2 on the 4x VAE's 16x16 latents makes 8 px tokens "
                         "(v4's 2 on an 8x VAE made one 16 px token hold the whole object)")
     p.add_argument("--layers", type=int, default=4, help="transformer blocks")
+    p.add_argument("--image-batch", type=int, default=0,
+                   help="single images added to each transformer step, as Wan trains on images and videos: a clip's "
+                        "first latent frame is its first frame encoded alone (64 tokens against a clip's 320)")
     p.add_argument("--save-every", type=int, default=250)
     p.add_argument("--smoke", action="store_true", help="a few steps on a few clips (CI)")
     args = p.parse_args(argv)
@@ -324,9 +327,9 @@ def encode_text(tokenizer, text_encoder, captions: list[str], device: str = "cpu
     return F.pad(hidden, (0, 0, 0, TEXT_LENGTH - hidden.shape[1]))
 
 
-def sample_sigmas(args, g: torch.Generator) -> torch.Tensor:
+def sample_sigmas(args, g: torch.Generator, n: int | None = None) -> torch.Tensor:
     """Noise levels s in (0, 1) with the scheduler's shift (Wan's timestep = 1000 s), as sampling visits them."""
-    u = torch.rand(args.batch, generator=g)
+    u = torch.rand(n or args.batch, generator=g)
     return args.flow_shift * u / (1 + (args.flow_shift - 1) * u)
 
 
@@ -348,28 +351,35 @@ def train_transformer(args, clips, latents: torch.Tensor, mean: list[float], std
         else torch.zeros(len(clips), 1, *latents.shape[2:])
     latents, masks = latents.to(args.device), masks.to(args.device)
 
-    def step_fn(step: int) -> float:
-        g = step_generator(args.seed, 2, step)
-        rng = random.Random(args.seed * 7919 + step)
-        idx = torch.randint(0, len(clips), (args.batch,), generator=g)
+    def flow_step(idx: torch.Tensor, frames: int, g: torch.Generator, rng: random.Random) -> torch.Tensor:
+        """The flow-matching loss of clips `idx`, on their first `frames` latent frames."""
         captions = ["" if rng.random() < 0.1 else motion.caption(clips[i], rng) for i in idx.tolist()]
-        x0 = (latents[idx] - shift) / scale
+        x0 = ((latents[idx] - shift) / scale)[:, :, :frames]
         noise = torch.randn(x0.shape, generator=g).to(args.device)
-        s = sample_sigmas(args, g).to(args.device)
+        s = sample_sigmas(args, g, len(idx)).to(args.device)
         xs = (1 - s.view(-1, 1, 1, 1, 1)) * x0 + s.view(-1, 1, 1, 1, 1) * noise
         context = encode_text(tokenizer, text_encoder, captions, args.device)
         pred = transformer(xs, s * 1000, context).sample
-        loss = flow_loss(pred, noise - x0, masks[idx], args.latent_fg_weight)
+        return flow_loss(pred, noise - x0, masks[idx][:, :, :frames], args.latent_fg_weight)
+
+    def step_fn(step: int) -> float:
+        g = step_generator(args.seed, 2, step)
+        rng = random.Random(args.seed * 7919 + step)
+        loss = flow_step(torch.randint(0, len(clips), (args.batch,), generator=g), latents.shape[2], g, rng)
+        total = loss
+        if args.image_batch:  # drawn after the clips: the video part of each batch is the same as without images
+            idx = torch.randint(0, len(clips), (args.image_batch,), generator=g)
+            total = loss + flow_step(idx, 1, g, rng)
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, args.steps, args.lr)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        total.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
         decay = min(0.999, (1 + step) / (10 + step))
         ema_update(ema_transformer, transformer, decay)
         ema_update(ema_text, text_encoder, decay)
-        return loss.item()
+        return loss.item()  # the clips' loss alone, comparable between runs with and without images
 
     transformer.train()
     text_encoder.train()
@@ -394,7 +404,7 @@ def export(args, vae, transformer, text_encoder, tokenizer, mean, std, vae_state
               "vae_full_from": args.vae_full_from, "vae_full_batch": args.vae_full_batch,
               "vae_images": args.vae_images, "vae_lr": args.vae_lr, "fg_weight": args.fg_weight, "latent_fg_weight": args.latent_fg_weight,
               "steps": args.steps, "batch": args.batch, "lr": args.lr, "flow_shift": args.flow_shift,
-              "patch": args.patch, "layers": args.layers,
+              "patch": args.patch, "layers": args.layers, "image_batch": args.image_batch,
               "threads": args.threads, "device": args.device, "vae_seconds": round(vae_state["seconds"]),
               "transformer_seconds": round(dit_state["seconds"]),
               "params": {"vae": n_params(vae), "transformer": n_params(transformer),

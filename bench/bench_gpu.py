@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 from studio import api, config  # noqa: E402
 from studio.manager import ModelManager, manager, reset_manager  # noqa: E402
 from studio.samplers import make_scheduler  # noqa: E402
+from bench_overhead import paired  # noqa: E402  (bench/ is the script's folder, first on sys.path)
 
 CONFIGS = ROOT / "assets" / "pipelines"
 api_image = importlib.import_module("studio.api.image")  # where generate_image looks up the engine's run()
@@ -91,10 +92,9 @@ def bench(model: str, size: int, steps: int, runs: int, dev: Device) -> dict:
     load = time.perf_counter() - started
     pipe = manager().get(model)  # the same resident pipeline the studio uses
     kw = dict(model=model, sampler=SAMPLER, steps=steps, cfg_scale=7, width=size, height=size, save=False)
-    inside = []  # seconds of each studio call spent in the engine's pipeline call (the rest is studio overhead)
-    engine_run = api_image.run
+    engine_run, inside, outside, images = api_image.run, [], [], {}
 
-    def timed_run(*a, **k):
+    def timed_run(*a, **k):  # the engine's pipeline call inside generate_image; the rest is studio overhead
         t0 = time.perf_counter()
         try:
             return engine_run(*a, **k)
@@ -103,35 +103,30 @@ def bench(model: str, size: int, steps: int, runs: int, dev: Device) -> dict:
             inside.append(time.perf_counter() - t0)
 
     def ours(i):
-        return api.generate_image(PROMPT, seed=i, **kw).images[0]
+        t0 = time.perf_counter()
+        images["studio", i] = api.generate_image(PROMPT, seed=i, **kw).images[0]
+        dev.sync()
+        outside.append(time.perf_counter() - t0 - inside[-1])
 
     def theirs(i):
         pipe.scheduler = make_scheduler(SAMPLER, pipe.scheduler.config)
-        return pipe(PROMPT, num_inference_steps=steps, guidance_scale=7, width=size, height=size,
-                    generator=torch.Generator("cpu").manual_seed(i)).images[0]
+        images["bare", i] = pipe(PROMPT, num_inference_steps=steps, guidance_scale=7, width=size, height=size,
+                                 generator=torch.Generator("cpu").manual_seed(i)).images[0]
+        dev.sync()
 
-    ours(0), theirs(0)  # warm-up both paths
-    dev.reset_peak()
-    times, same = {ours: [], theirs: []}, []
     api_image.run = timed_run
     try:
-        for i in range(runs):
-            images = {}
-            for fn in (ours, theirs) if i % 2 == 0 else (theirs, ours):  # alternate which goes first
-                dev.sync()
-                t0 = time.perf_counter()
-                images[fn] = fn(i)
-                dev.sync()
-                times[fn].append(time.perf_counter() - t0)
-            same.append(np.array_equal(np.asarray(images[ours].convert("RGB")),
-                                       np.asarray(images[theirs].convert("RGB"))))
+        ours(0), theirs(0)  # warm-up both paths
+        dev.reset_peak()
+        outside.clear()
+        studio, bare, ratio = paired(ours, theirs, runs)
     finally:
         api_image.run = engine_run
-    studio, bare = times[ours], times[theirs]
-    return {"load": load, "studio": statistics.median(studio), "bare": statistics.median(bare),
-            "ratio": statistics.median(s / b for s, b in zip(studio, bare)), "same": f"{sum(same)}/{runs}",
-            "outside_ms": 1000 * statistics.median(s - e for s, e in zip(studio, inside)),
-            "peak_gb": dev.peak_gb(), "gb": row.get("bytes", 0) / 2**30, "dtype": str(pipe.unet.dtype)}
+    same = sum(np.array_equal(np.asarray(images["studio", i].convert("RGB")),
+                              np.asarray(images["bare", i].convert("RGB"))) for i in range(runs))
+    return {"load": load, "studio": studio, "bare": bare, "ratio": ratio, "same": f"{same}/{runs}",
+            "outside_ms": 1000 * statistics.median(outside), "peak_gb": dev.peak_gb(),
+            "gb": row.get("bytes", 0) / 2**30, "dtype": str(pipe.unet.dtype)}
 
 
 def switch(models: list[str], env: dict, park: bool, budget: int, dev: Device, rounds: int) -> dict:

@@ -112,6 +112,13 @@ def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models
     assert "The VAE's ceiling (4 clean clips" in card
     assert "Training:" in card  # the table is added to the training's card, not written over it
 
+    # A checkpoint of the run evaluates as the model its export holds (EMA weights; the export rounds to fp16).
+    run = evaluate.load_run(tmp_path / "work")
+    exported = dict(pipe.transformer.named_parameters())
+    assert all(torch.allclose(p, exported[n], rtol=2e-3, atol=1e-4) for n, p in run.transformer.named_parameters())
+    assert np.allclose(run.vae.config.latents_mean, pipe.vae.config.latents_mean, atol=1e-5)
+    assert evaluate.main([str(tmp_path / "work"), "--prompts", "2", "--threads", "1"])["prompts"] == 2
+
 
 def test_transformer_loss_weights_the_cells_the_object_passes_through():
     import torch

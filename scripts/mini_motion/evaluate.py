@@ -1,6 +1,10 @@
 """Measure mini-motion with the deterministic clip analyser (studio.motion.analyse) and print a table.
 
     python scripts/mini_motion/evaluate.py assets/models/mini-motion [--prompts 100] [--json eval.json]
+    python scripts/mini_motion/evaluate.py runs/mini-motion [--step 4000] [--prompts 40]    # a training checkpoint
+
+Given train.py's --work folder instead of an exported one, it evaluates a transformer checkpoint (the latest, or
+--step) with its EMA weights, as the export would hold them: a learning curve without waiting for the run's end.
 
 Generates one clip per random prompt (seeded; a quarter of them name a held-out shape-colour pair) at the model's
 defaults (17 frames, 64x64, 20 steps, guidance 5, UniPC) and reads motion, colour, background and shape back.
@@ -37,6 +41,35 @@ def load(folder: Path):
     vae = AutoencoderKLWan.from_pretrained(folder, subfolder="vae", dtype=torch.float32)
     pipe = WanPipeline.from_pretrained(folder, vae=vae, dtype=torch.float32)
     pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def load_run(work: Path, step: int | None = None, patch: int = 2, layers: int = 4):
+    """A WanPipeline of a training run's checkpoint: the EMA transformer and text encoder of transformer/step-N
+    (--patch / --layers as the run was started), its last VAE checkpoint and the latent statistics of its cache."""
+    from diffusers import WanPipeline
+    from safetensors.torch import load_model
+    sys.path.insert(0, str(Path(__file__).parent))
+    import train
+    steps = sorted((work / "transformer").glob("step-*"))
+    chosen = [c for c in steps if step is None or c.name == f"step-{step:06d}"]
+    if not chosen:
+        sys.exit(f"no transformer checkpoint {step or ''} in {work}; there are {[c.name for c in steps]}")
+    tokenizer = train.build_tokenizer()
+    transformer, text_encoder = train.make_transformer(patch, layers), train.make_text_encoder(len(tokenizer))
+    vae = train.make_vae()
+    load_model(transformer, str(chosen[-1] / "ema_transformer.safetensors"))
+    load_model(text_encoder, str(chosen[-1] / "ema_text_encoder.safetensors"))
+    vae_checkpoint = sorted((work / "vae").glob("step-*"))[-1]
+    load_model(vae, str(vae_checkpoint / "vae.safetensors"))
+    vae_steps = int(vae_checkpoint.name.split("-")[1])  # the cache is named after the VAE it was encoded with
+    stats = torch.load(sorted(work.glob(f"latents-*-{vae_steps}.pt"))[-1], weights_only=True)
+    vae.register_to_config(latents_mean=stats["mean"].tolist(), latents_std=stats["std"].tolist())
+    shift = train.parse_args(["--work", "-", "--out", "-"]).flow_shift  # train.py's default, as its export has
+    pipe = WanPipeline(tokenizer=tokenizer, text_encoder=text_encoder.eval(), vae=vae.eval(),
+                       transformer=transformer.eval(), scheduler=train.make_scheduler(shift))
+    pipe.set_progress_bar_config(disable=True)
+    print(f"{work}: {chosen[-1].name}", flush=True)
     return pipe
 
 
@@ -111,16 +144,20 @@ def main(argv=None) -> dict:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", type=Path)
     p.add_argument("--card", action="store_true", help="put this table in MODEL/README.md (the model card)")
+    p.add_argument("--step", type=int, help="with a --work folder: this checkpoint, not the latest")
+    p.add_argument("--patch", type=int, default=2, help="with a --work folder: train.py's --patch")
+    p.add_argument("--layers", type=int, default=4, help="with a --work folder: train.py's --layers")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    pipe = load(args.model)
+    is_run = not (args.model / "model_index.json").is_file() and (args.model / "transformer").is_dir()
+    pipe = load_run(args.model, args.step, args.patch, args.layers) if is_run else load(args.model)
     items = prompts(args.prompts, args.seed)
     videos = generate(pipe, [t for t, _, _ in items], list(range(args.seed, args.seed + len(items))))
     results = {"prompts": args.prompts, "defaults": DEFAULTS, **score(items, videos),
                "vae": vae_ceiling(pipe, args.prompts, args.seed + 2)}
     text = table(results)
     print(text)
-    if args.card:
+    if args.card and not is_run:
         write_card(args.model, text, "python scripts/mini_motion/evaluate.py " + " ".join(argv or sys.argv[1:]))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

@@ -44,13 +44,22 @@ def load(folder: Path):
     return pipe
 
 
+def _train_script():
+    """train.py of this folder under its own module name: mini-shapes' and mini-poem's scripts are "train" too, and
+    a plain `import train` would stand in for theirs in the same process (the test run)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("mini_motion_train", Path(__file__).with_name("train.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def load_run(work: Path, step: int | None = None, patch: int = 2, layers: int = 4):
     """A WanPipeline of a training run's checkpoint: the EMA transformer and text encoder of transformer/step-N
     (--patch / --layers as the run was started), its last VAE checkpoint and the latent statistics of its cache."""
     from diffusers import WanPipeline
     from safetensors.torch import load_model
-    sys.path.insert(0, str(Path(__file__).parent))
-    import train
+    train = _train_script()
     steps = sorted((work / "transformer").glob("step-*"))
     chosen = [c for c in steps if step is None or c.name == f"step-{step:06d}"]
     if not chosen:

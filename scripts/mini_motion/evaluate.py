@@ -56,8 +56,8 @@ def _train_script():
 
 def load_run(work: Path, step: int | None = None, patch: int = 2, layers: int = 4):
     """A WanPipeline of a training run's checkpoint: the EMA transformer and text encoder of transformer/step-N
-    (--patch / --layers as the run was started), its last VAE checkpoint and the latent statistics of its cache."""
-    from diffusers import WanPipeline
+    (--patch / --layers as the run was started; train.py's default flow shift), its last VAE checkpoint and the
+    latent statistics of its cache, put together as the export does."""
     from safetensors.torch import load_model
     train = _train_script()
     steps = sorted((work / "transformer").glob("step-*"))
@@ -73,10 +73,9 @@ def load_run(work: Path, step: int | None = None, patch: int = 2, layers: int = 
     load_model(vae, str(vae_checkpoint / "vae.safetensors"))
     vae_steps = int(vae_checkpoint.name.split("-")[1])  # the cache is named after the VAE it was encoded with
     stats = torch.load(sorted(work.glob(f"latents-*-{vae_steps}.pt"))[-1], weights_only=True)
-    vae.register_to_config(latents_mean=stats["mean"].tolist(), latents_std=stats["std"].tolist())
     shift = train.parse_args(["--work", "-", "--out", "-"]).flow_shift  # train.py's default, as its export has
-    pipe = WanPipeline(tokenizer=tokenizer, text_encoder=text_encoder.eval(), vae=vae.eval(),
-                       transformer=transformer.eval(), scheduler=train.make_scheduler(shift))
+    pipe = train.pipeline(tokenizer, text_encoder.eval(), vae.eval(), transformer.eval(), stats["mean"].tolist(),
+                          stats["std"].tolist(), shift)
     pipe.set_progress_bar_config(disable=True)
     print(f"{work}: {chosen[-1].name}", flush=True)
     return pipe
@@ -159,6 +158,8 @@ def main(argv=None) -> dict:
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     is_run = not (args.model / "model_index.json").is_file() and (args.model / "transformer").is_dir()
+    if args.card and is_run:
+        p.error("--card writes an exported model's card; a training run's folder has none")
     pipe = load_run(args.model, args.step, args.patch, args.layers) if is_run else load(args.model)
     items = prompts(args.prompts, args.seed)
     videos = generate(pipe, [t for t, _, _ in items], list(range(args.seed, args.seed + len(items))))
@@ -166,7 +167,7 @@ def main(argv=None) -> dict:
                "vae": vae_ceiling(pipe, args.prompts, args.seed + 2)}
     text = table(results)
     print(text)
-    if args.card and not is_run:
+    if args.card:
         write_card(args.model, text, "python scripts/mini_motion/evaluate.py " + " ".join(argv or sys.argv[1:]))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

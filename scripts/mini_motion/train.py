@@ -388,13 +388,19 @@ def train_transformer(args, clips, latents: torch.Tensor, mean: list[float], std
 
 
 # -- stage 4: export -----------------------------------------------------------------------------
-def export(args, vae, transformer, text_encoder, tokenizer, mean, std, vae_state, dit_state) -> None:
+def pipeline(tokenizer, text_encoder, vae, transformer, mean, std, flow_shift: float):
+    """The WanPipeline of trained parts, with the latent statistics WanPipeline normalises by in the VAE's config
+    (the export, and evaluate.py on a checkpoint)."""
     from diffusers import WanPipeline
+    vae.register_to_config(latents_mean=[round(m, 5) for m in mean], latents_std=[round(s, 5) for s in std])
+    return WanPipeline(tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, transformer=transformer,
+                       scheduler=make_scheduler(flow_shift))
+
+
+def export(args, vae, transformer, text_encoder, tokenizer, mean, std, vae_state, dit_state) -> None:
     for module in (vae, transformer, text_encoder):
         module.to("cpu")
-    vae.register_to_config(latents_mean=[round(m, 5) for m in mean], latents_std=[round(s, 5) for s in std])
-    pipe = WanPipeline(tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, transformer=transformer,
-                       scheduler=make_scheduler(args.flow_shift))
+    pipe = pipeline(tokenizer, text_encoder, vae, transformer, mean, std, args.flow_shift)
     for module in (vae, transformer, text_encoder):
         to_half(module)  # half the bytes on disk; the studio loads it in fp32 on a CPU (the VAE always)
     pipe.save_pretrained(args.out, safe_serialization=True)

@@ -77,7 +77,8 @@ def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models
     from diffusers import WanPipeline
     train, evaluate = _script("train"), _script("evaluate")
     out = models_dir / "smoke-motion"
-    command = ["--smoke", "--work", str(tmp_path / "work"), "--out", str(out), "--threads", "1", "--image-batch", "2"]
+    command = ["--smoke", "--work", str(tmp_path / "work"), "--out", str(out), "--threads", "1", "--image-batch", "2",
+               "--text-layers", "1"]
     train.main(command)
     assert (out / "loss.png").is_file() and (out / "training.json").is_file() and (out / "README.md").is_file()
     assert not list(out.rglob("*.bin"))
@@ -118,6 +119,27 @@ def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models
     assert all(torch.allclose(p, exported[n], rtol=2e-3, atol=1e-4) for n, p in run.transformer.named_parameters())
     assert run.vae.config.latents_mean == pipe.vae.config.latents_mean
     assert evaluate.main([str(tmp_path / "work"), "--prompts", "2", "--threads", "1"])["prompts"] == 2
+    # The probe measures the loss of the same noisy clips under each caption: a model ignoring its text would
+    # score every variant alike, so the variants must reach the model as different prompts.
+    losses = _script("probe").main([str(tmp_path / "work"), "--clips", "3", "--threads", "1"])
+    assert all(len(set(row.values())) == 4 for row in losses.values())
+
+
+def test_the_probes_captions_change_one_thing_each():
+    probe = _script("probe")
+    rng = random.Random(5)
+    clips = [motion.random_clip(rng) for _ in range(60)]
+    captions = probe.variants(clips, seed=0)
+    opposite = {"left_to_right": "right_to_left", "falling": "rising", "growing": "shrinking"}
+    opposite |= {b: a for a, b in opposite.items()}
+    for k, clip in enumerate(clips):
+        right, swapped, moved = (motion.parse_prompt(captions[v][k]) for v in
+                                 ("right", "colours swapped", "opposite motion"))
+        assert right == {"motion": clip.motion, "shape": clip.shape, "colour": clip.colour,
+                         "background": clip.background}
+        assert swapped == {**right, "colour": clip.background, "background": clip.colour}
+        assert moved == {**right, "motion": opposite[clip.motion]}
+    assert set(captions["empty"]) == {""}
 
 
 def test_transformer_loss_weights_the_cells_the_object_passes_through():

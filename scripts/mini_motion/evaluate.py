@@ -54,18 +54,21 @@ def _train_script():
     return module
 
 
-def load_run(work: Path, step: int | None = None, patch: int = 2, layers: int = 4):
+def load_run(work: Path, step: int | None = None):
     """A WanPipeline of a training run's checkpoint: the EMA transformer and text encoder of transformer/step-N
-    (--patch / --layers as the run was started; train.py's default flow shift), its last VAE checkpoint and the
-    latent statistics of its cache, put together as the export does."""
+    (built with the settings the run was started with, its args.json), its last VAE checkpoint and the latent
+    statistics of its cache, put together as the export does."""
     from safetensors.torch import load_model
     train = _train_script()
     steps = sorted((work / "transformer").glob("step-*"))
     chosen = [c for c in steps if step is None or c.name == f"step-{step:06d}"]
     if not chosen:
         sys.exit(f"no transformer checkpoint {step or ''} in {work}; there are {[c.name for c in steps]}")
+    saved = work / "args.json"
+    run = train.parse_args(json.loads(saved.read_text())["argv"] if saved.is_file() else ["--work", "-", "--out", "-"])
     tokenizer = train.build_tokenizer()
-    transformer, text_encoder = train.make_transformer(patch, layers), train.make_text_encoder(len(tokenizer))
+    transformer = train.make_transformer(run.patch, run.layers)
+    text_encoder = train.make_text_encoder(len(tokenizer), run.text_layers)
     vae = train.make_vae()
     load_model(transformer, str(chosen[-1] / "ema_transformer.safetensors"))
     load_model(text_encoder, str(chosen[-1] / "ema_text_encoder.safetensors"))
@@ -73,9 +76,8 @@ def load_run(work: Path, step: int | None = None, patch: int = 2, layers: int = 
     load_model(vae, str(vae_checkpoint / "vae.safetensors"))
     vae_steps = int(vae_checkpoint.name.split("-")[1])  # the cache is named after the VAE it was encoded with
     stats = torch.load(sorted(work.glob(f"latents-*-{vae_steps}.pt"))[-1], weights_only=True)
-    shift = train.parse_args(["--work", "-", "--out", "-"]).flow_shift  # train.py's default, as its export has
     pipe = train.pipeline(tokenizer, text_encoder.eval(), vae.eval(), transformer.eval(), stats["mean"].tolist(),
-                          stats["std"].tolist(), shift)
+                          stats["std"].tolist(), run.flow_shift)
     pipe.set_progress_bar_config(disable=True)
     print(f"{work}: {chosen[-1].name}", flush=True)
     return pipe
@@ -153,14 +155,12 @@ def main(argv=None) -> dict:
     p.add_argument("--json", type=Path)
     p.add_argument("--card", action="store_true", help="put this table in MODEL/README.md (the model card)")
     p.add_argument("--step", type=int, help="with a --work folder: this checkpoint, not the latest")
-    p.add_argument("--patch", type=int, default=2, help="with a --work folder: train.py's --patch")
-    p.add_argument("--layers", type=int, default=4, help="with a --work folder: train.py's --layers")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     is_run = not (args.model / "model_index.json").is_file() and (args.model / "transformer").is_dir()
     if args.card and is_run:
         p.error("--card writes an exported model's card; a training run's folder has none")
-    pipe = load_run(args.model, args.step, args.patch, args.layers) if is_run else load(args.model)
+    pipe = load_run(args.model, args.step) if is_run else load(args.model)
     items = prompts(args.prompts, args.seed)
     videos = generate(pipe, [t for t, _, _ in items], list(range(args.seed, args.seed + len(items))))
     results = {"prompts": args.prompts, "defaults": DEFAULTS, **score(items, videos),

@@ -82,6 +82,7 @@ def parse_args(argv=None):
                    help="spatial patch side of the transformer: 2 on the 4x VAE's 16x16 latents makes 8 px tokens "
                         "(v4's 2 on an 8x VAE made one 16 px token hold the whole object)")
     p.add_argument("--layers", type=int, default=4, help="transformer blocks")
+    p.add_argument("--text-layers", type=int, default=2, help="text encoder (UMT5) layers")
     p.add_argument("--image-batch", type=int, default=0,
                    help="single images added to each transformer step, as Wan trains on images and videos: a clip's "
                         "first latent frame is its first frame encoded alone (64 tokens against a clip's 320)")
@@ -138,9 +139,9 @@ def make_vae():
                             latents_std=[1.0] * Z_DIM, scale_factor_spatial=SPATIAL)
 
 
-def make_text_encoder(vocab_size: int):
+def make_text_encoder(vocab_size: int, layers: int = 2):
     from transformers import UMT5Config, UMT5EncoderModel
-    return UMT5EncoderModel(UMT5Config(vocab_size=vocab_size, d_model=64, d_kv=16, d_ff=128, num_layers=2,
+    return UMT5EncoderModel(UMT5Config(vocab_size=vocab_size, d_model=64, d_kv=16, d_ff=128, num_layers=layers,
                                        num_heads=4, relative_attention_num_buckets=16,
                                        relative_attention_max_distance=64, dropout_rate=0.0,
                                        feed_forward_proj="gated-gelu", pad_token_id=0, eos_token_id=1,
@@ -335,8 +336,9 @@ def sample_sigmas(args, g: torch.Generator, n: int | None = None) -> torch.Tenso
 
 def train_transformer(args, clips, latents: torch.Tensor, mean: list[float], std: list[float], tokenizer):
     torch.manual_seed(args.seed)
-    transformer, text_encoder = make_transformer(args.patch, args.layers), make_text_encoder(len(tokenizer))
-    ema_transformer, ema_text = make_transformer(args.patch, args.layers), make_text_encoder(len(tokenizer))
+    transformer, text_encoder = make_transformer(args.patch, args.layers), make_text_encoder(len(tokenizer), args.text_layers)
+    ema_transformer, ema_text = (make_transformer(args.patch, args.layers),
+                                 make_text_encoder(len(tokenizer), args.text_layers))
     ema_transformer.load_state_dict(transformer.state_dict())
     ema_text.load_state_dict(text_encoder.state_dict())
     for module in (transformer, text_encoder, ema_transformer, ema_text):
@@ -410,7 +412,7 @@ def export(args, vae, transformer, text_encoder, tokenizer, mean, std, vae_state
               "vae_full_from": args.vae_full_from, "vae_full_batch": args.vae_full_batch,
               "vae_images": args.vae_images, "vae_lr": args.vae_lr, "fg_weight": args.fg_weight, "latent_fg_weight": args.latent_fg_weight,
               "steps": args.steps, "batch": args.batch, "lr": args.lr, "flow_shift": args.flow_shift,
-              "patch": args.patch, "layers": args.layers, "image_batch": args.image_batch,
+              "patch": args.patch, "layers": args.layers, "text_layers": args.text_layers, "image_batch": args.image_batch,
               "threads": args.threads, "device": args.device, "vae_seconds": round(vae_state["seconds"]),
               "transformer_seconds": round(dit_state["seconds"]),
               "params": {"vae": n_params(vae), "transformer": n_params(transformer),
@@ -437,7 +439,7 @@ every control of the video tab means what it means for Wan.
   with probability 0.3 (then they are random), 10% empty captions for classifier-free guidance. The shape-colour
   pairs {held_out} never occur in training.
 - Architecture: VAE {vae:,} parameters (17x64x64x3 <-> 5x16x16x16), transformer {transformer:,} ({layers} blocks, width
-  128, patches 1x{patch}x{patch}: {tokens} tokens), text encoder {text_encoder:,} (UMT5, 2 layers, word-level tokenizer; any other
+  128, patches 1x{patch}x{patch}: {tokens} tokens), text encoder {text_encoder:,} (UMT5, {text_layers} layers, word-level tokenizer; any other
   word is `<unk>`). Weights stored in fp16.
 - Training: `{command}` at commit `{commit}`: VAE {vae_steps} steps ({vae_seconds} s; {vae_frames}-frame windows of
   batch {vae_batch} until step {vae_full_from}, then whole clips of batch {vae_full_batch}, with {vae_images} single
@@ -475,6 +477,8 @@ def main(argv=None) -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     args.work.mkdir(parents=True, exist_ok=True)
+    # evaluate.py rebuilds a checkpoint's modules from these settings
+    (args.work / "args.json").write_text(json.dumps({"argv": sys.argv[1:] if argv is None else list(argv)}))
     tokenizer = build_tokenizer()
     vae, vae_state = train_vae(args)
     clips = training_clips(args)

@@ -125,6 +125,38 @@ def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models
     assert all(len(set(row.values())) == 4 for row in losses.values())
 
 
+def test_the_unet3d_fallback_trains_resumes_and_makes_a_pipeline_the_studio_loads(studio_env, models_dir, tmp_path):
+    import torch
+    from diffusers import TextToVideoSDPipeline
+    from safetensors.torch import load_file
+    train, evaluate = _script("train_unet3d"), _script("evaluate")
+    out = models_dir / "smoke-motion-3d"
+    command = ["--smoke", "--work", str(tmp_path / "work"), "--out", str(out), "--threads", "1"]
+    train.main(command)
+    # Inflation: the exported UNet's spatial layers started as mini-shapes' and were trained from there.
+    unet = load_file(out / "unet" / "diffusion_pytorch_model.safetensors")
+    shapes_unet = load_file(train.ROOT / "assets" / "models" / "mini-shapes" / "unet" / "diffusion_pytorch_model.safetensors")
+    key = "down_blocks.1.attentions.0.transformer_blocks.0.attn2.to_k.weight"
+    assert unet[key].shape == shapes_unet[key].shape
+    assert 0 < (unet[key].float() - shapes_unet[key].float()).abs().max() < 0.1
+    weights = (out / "unet" / "diffusion_pytorch_model.safetensors").read_bytes()
+    shutil.rmtree(max((tmp_path / "work" / "unet").glob("step-*")))  # killed after the first checkpoint
+    train.main(command)
+    assert (out / "unet" / "diffusion_pytorch_model.safetensors").read_bytes() == weights
+    assert "frames of 64x64" in (out / "README.md").read_text(encoding="utf-8")
+
+    pipe = loaders.load(resolve("smoke-motion-3d"), "cpu")
+    assert isinstance(pipe, TextToVideoSDPipeline) and pipe.unet.dtype == torch.float32
+    frames = pipe("a red circle moving right", num_frames=4, height=64, width=64, num_inference_steps=2,
+                  output_type="np", generator=torch.Generator().manual_seed(0)).frames
+    assert frames.shape == (1, 4, 64, 64, 3)
+    results = evaluate.main([str(out), "--prompts", "2", "--threads", "1"])
+    assert results["defaults"]["num_frames"] == 4 and results["defaults"]["guidance_scale"] == 7.0
+    run = evaluate.load_run(tmp_path / "work")  # the checkpoint is the model the export holds
+    exported = dict(pipe.unet.named_parameters())
+    assert all(torch.allclose(p, exported[n], rtol=2e-3, atol=1e-4) for n, p in run.unet.named_parameters())
+
+
 def test_the_probes_captions_change_one_thing_each():
     probe = _script("probe")
     rng = random.Random(5)

@@ -3,11 +3,13 @@
     python scripts/mini_motion/evaluate.py assets/models/mini-motion [--prompts 100] [--json eval.json]
     python scripts/mini_motion/evaluate.py runs/mini-motion [--step 4000] [--prompts 40]    # a training checkpoint
 
-Given train.py's --work folder instead of an exported one, it evaluates a transformer checkpoint (the latest, or
---step) with its EMA weights, as the export would hold them: a learning curve without waiting for the run's end.
+Either model: train.py's WanPipeline or train_unet3d.py's TextToVideoSDPipeline. Given a --work folder of either
+script instead of an exported one, it evaluates a checkpoint (the latest, or --step) with its EMA weights, as the
+export would hold them: a learning curve without waiting for the run's end.
 
 Generates one clip per random prompt (seeded; a quarter of them name a held-out shape-colour pair) at the model's
-defaults (17 frames, 64x64, 20 steps, guidance 5, UniPC) and reads motion, colour, background and shape back.
+defaults (Wan: 17 frames, 64x64, 20 steps, guidance 5, UniPC; the 3D UNet: its trained frame count, guidance 7,
+its exported DPM++ 2M) and reads motion, colour, background and shape back.
 Only attributes the prompt names are scored; "motion + colour" counts clips with both right (the target: 80%).
 Then the VAE's ceiling: clean clips encoded and decoded, then analysed. The transformer works in the VAE's
 latents, so what the round trip loses cannot come out right however well the prompt is followed.
@@ -32,26 +34,70 @@ from studio.engines.video import text_options  # noqa: E402
 
 DEFAULTS = dict(num_frames=motion.FRAMES, height=motion.SIZE, width=motion.SIZE, num_inference_steps=20,
                 guidance_scale=5.0)
+# train_unet3d.py's model (TextToVideoSDPipeline): its own frame count and mini-shapes' CFG.
+UNET3D_DEFAULTS = dict(DEFAULTS, guidance_scale=7.0)
 ATTRIBUTES = ("motion", "colour", "background", "shape")
 
 
 def load(folder: Path):
-    """As studio.loaders.load_wan does on a CPU: everything in fp32."""
-    from diffusers import AutoencoderKLWan, WanPipeline
-    vae = AutoencoderKLWan.from_pretrained(folder, subfolder="vae", dtype=torch.float32)
-    pipe = WanPipeline.from_pretrained(folder, vae=vae, dtype=torch.float32)
+    """As studio.loaders does on a CPU: everything in fp32."""
+    import warnings
+    from diffusers import DiffusionPipeline
+    with warnings.catch_warnings():  # TextToVideoSDPipeline is "deprecated": the issue's fallback is that class
+        warnings.simplefilter("ignore", FutureWarning)
+        pipe = DiffusionPipeline.from_pretrained(folder, dtype=torch.float32)
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
 
-def _train_script():
-    """train.py of this folder under its own module name: mini-shapes' and mini-poem's scripts are "train" too, and
-    a plain `import train` would stand in for theirs in the same process (the test run)."""
+def defaults(pipe, folder: Path) -> dict:
+    """The call evaluate.py scores: Wan's (17 frames, guidance 5), or the 3D UNet's at its trained frame count."""
+    if type(pipe).__name__ == "WanPipeline":
+        return DEFAULTS
+    record = folder / "training.json" if (folder / "training.json").is_file() else None
+    frames = json.loads(record.read_text())["frames"] if record else _run_args(folder, "train_unet3d").frames
+    return dict(UNET3D_DEFAULTS, num_frames=frames)
+
+
+def _train_script(name: str = "train"):
+    """A training script of this folder under its own module name: mini-shapes' and mini-poem's scripts are "train"
+    too, and a plain `import train` would stand in for theirs in the same process (the test run)."""
     import importlib.util
-    spec = importlib.util.spec_from_file_location("mini_motion_train", Path(__file__).with_name("train.py"))
+    spec = importlib.util.spec_from_file_location(f"mini_motion_{name}", Path(__file__).with_name(f"{name}.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _run_args(work: Path, script: str):
+    """The settings a run was started with (its args.json), as the script parses them."""
+    saved = work / "args.json"
+    argv = json.loads(saved.read_text())["argv"] if saved.is_file() else ["--work", "-", "--out", "-"]
+    return _train_script(script).parse_args(argv)
+
+
+def _checkpoint(folder: Path, step: int | None) -> Path:
+    steps = sorted(folder.glob("step-*"))
+    chosen = [c for c in steps if step is None or c.name == f"step-{step:06d}"]
+    if not chosen:
+        sys.exit(f"no checkpoint {step or ''} in {folder}; there are {[c.name for c in steps]}")
+    print(f"{folder.parent}: {chosen[-1].name}", flush=True)
+    return chosen[-1]
+
+
+def load_unet3d_run(work: Path, step: int | None = None):
+    """A TextToVideoSDPipeline of a train_unet3d.py run's checkpoint (EMA UNet and text encoder), as it exports."""
+    from safetensors.torch import load_model
+    train = _train_script("train_unet3d")
+    run = _run_args(work, "train_unet3d")
+    chosen = _checkpoint(work / "unet", step)
+    vae, text_encoder, tokenizer = train.load_shapes(run.shapes)
+    unet = train.make_unet()
+    load_model(unet, str(chosen / "ema_unet.safetensors"))
+    load_model(text_encoder, str(chosen / "ema_text_encoder.safetensors"))
+    pipe = train.pipeline(vae, text_encoder.eval(), tokenizer, unet.eval(), run.shapes)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
 
 
 def load_run(work: Path, step: int | None = None):
@@ -59,13 +105,11 @@ def load_run(work: Path, step: int | None = None):
     (built with the settings the run was started with, its args.json), its last VAE checkpoint and the latent
     statistics of its cache, put together as the export does."""
     from safetensors.torch import load_model
+    if (work / "unet").is_dir():
+        return load_unet3d_run(work, step)
     train = _train_script()
-    steps = sorted((work / "transformer").glob("step-*"))
-    chosen = [c for c in steps if step is None or c.name == f"step-{step:06d}"]
-    if not chosen:
-        sys.exit(f"no transformer checkpoint {step or ''} in {work}; there are {[c.name for c in steps]}")
-    saved = work / "args.json"
-    run = train.parse_args(json.loads(saved.read_text())["argv"] if saved.is_file() else ["--work", "-", "--out", "-"])
+    run = _run_args(work, "train")
+    chosen = [_checkpoint(work / "transformer", step)]
     tokenizer = train.build_tokenizer()
     transformer = train.make_transformer(run.patch, run.layers)
     text_encoder = train.make_text_encoder(len(tokenizer), run.text_layers)
@@ -79,7 +123,6 @@ def load_run(work: Path, step: int | None = None):
     pipe = train.pipeline(tokenizer, text_encoder.eval(), vae.eval(), transformer.eval(), stats["mean"].tolist(),
                           stats["std"].tolist(), run.flow_shift)
     pipe.set_progress_bar_config(disable=True)
-    print(f"{work}: {chosen[-1].name}", flush=True)
     return pipe
 
 
@@ -102,14 +145,15 @@ def prompts(n: int, seed: int) -> list[tuple[str, motion.Clip, bool]]:
     return out
 
 
-def generate(pipe, texts: list[str], seeds: list[int], batch: int = 10, **overrides) -> list:
-    """Clips as float arrays [F, H, W, 3] in [0, 1]."""
+def generate(pipe, texts: list[str], seeds: list[int], batch: int = 10, base: dict | None = None,
+             **overrides) -> list:
+    """Clips as float arrays [F, H, W, 3] in [0, 1], made with `base` (Wan's DEFAULTS unless given) and overrides."""
     clips = []
     for i in range(0, len(texts), batch):
         gens = [torch.Generator("cpu").manual_seed(s) for s in seeds[i:i + batch]]
         # text_options: the prompt padding the model was trained with, as the studio passes it (v5 was first
         # evaluated with Wan's 512, which drowns a 32-token model's prompt).
-        out = pipe(prompt=texts[i:i + batch], generator=gens, output_type="np", **{**DEFAULTS, **overrides},
+        out = pipe(prompt=texts[i:i + batch], generator=gens, output_type="np", **{**(base or DEFAULTS), **overrides},
                    **text_options(pipe))
         clips.extend(out.frames)
     return clips
@@ -133,15 +177,20 @@ def score(items, videos) -> dict[str, dict[str, float]]:
 
 
 @torch.no_grad()
-def vae_ceiling(pipe, n: int, seed: int, batch: int = 16) -> dict[str, float]:
-    """Accuracy of every attribute on clean clips after an encode / decode round trip."""
+def vae_ceiling(pipe, n: int, seed: int, batch: int = 16, frames: int = motion.FRAMES) -> dict[str, float]:
+    """Accuracy of every attribute on clean clips after an encode / decode round trip (a 2D VAE: frame by frame)."""
     rng = random.Random(seed)
     clips = [motion.random_clip(rng, allow_held_out=True) for _ in range(n)]
     found = []
     for i in range(0, n, batch):
-        frames = np.stack([motion.render(c) for c in clips[i:i + batch]])
-        x = torch.from_numpy(frames).permute(0, 4, 1, 2, 3).float() / 127.5 - 1  # [B, 3, F, H, W]
-        decoded = pipe.vae.decode(pipe.vae.encode(x).latent_dist.mean).sample
+        x = torch.from_numpy(np.stack([motion.render(c, frames) for c in clips[i:i + batch]])).float() / 127.5 - 1
+        x = x.permute(0, 4, 1, 2, 3)  # [B, 3, F, H, W]
+        if type(pipe.vae).__name__ == "AutoencoderKL":
+            images = x.transpose(1, 2).flatten(0, 1)
+            decoded = pipe.vae.decode(pipe.vae.encode(images).latent_dist.mean).sample
+            decoded = decoded.unflatten(0, (-1, frames)).transpose(1, 2)
+        else:
+            decoded = pipe.vae.decode(pipe.vae.encode(x).latent_dist.mean).sample
         found += [motion.analyse(((v.permute(1, 2, 3, 0).numpy() + 1) / 2).clip(0, 1)).as_dict() for v in decoded]
     return {a: float(np.mean([f[a] == getattr(c, a) for f, c in zip(found, clips)])) for a in ATTRIBUTES}
 
@@ -157,14 +206,16 @@ def main(argv=None) -> dict:
     p.add_argument("--step", type=int, help="with a --work folder: this checkpoint, not the latest")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    is_run = not (args.model / "model_index.json").is_file() and (args.model / "transformer").is_dir()
+    is_run = not (args.model / "model_index.json").is_file() and any((args.model / d).is_dir()
+                                                                      for d in ("transformer", "unet"))
     if args.card and is_run:
         p.error("--card writes an exported model's card; a training run's folder has none")
     pipe = load_run(args.model, args.step) if is_run else load(args.model)
     items = prompts(args.prompts, args.seed)
-    videos = generate(pipe, [t for t, _, _ in items], list(range(args.seed, args.seed + len(items))))
-    results = {"prompts": args.prompts, "defaults": DEFAULTS, **score(items, videos),
-               "vae": vae_ceiling(pipe, args.prompts, args.seed + 2)}
+    base = defaults(pipe, args.model)
+    videos = generate(pipe, [t for t, _, _ in items], list(range(args.seed, args.seed + len(items))), base=base)
+    results = {"prompts": args.prompts, "defaults": base, **score(items, videos),
+               "vae": vae_ceiling(pipe, args.prompts, args.seed + 2, frames=base["num_frames"])}
     text = table(results)
     print(text)
     if args.card:

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from studio import motion  # noqa: E402
 import evaluate  # noqa: E402
 
-SIGMAS = (0.6, 0.9, 0.97)
+SIGMAS = (0.8, 0.9, 0.97)
 
 
 def variants(clips: list[motion.Clip], seed: int) -> dict[str, list[str]]:

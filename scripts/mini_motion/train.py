@@ -22,6 +22,7 @@ Everything is seeded: a step's batch depends only on (seed, step), so a resumed 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import random
 import subprocess
@@ -173,16 +174,17 @@ def to_unit(frames_uint8: np.ndarray) -> torch.Tensor:
 
 
 @contextmanager
-def renderer(workers: int):
+def renderer(workers: int, frames: int = motion.FRAMES):
     """render(clips) -> uint8 [N, F, H, W, 3], in `workers` processes (6000 clips take ~100 s in one). One pool
     for the whole stage: a first version forked a pool per chunk of 32 clips (188 pools), and encoding took 213 s
     on a 16-core GPU machine."""
+    draw = functools.partial(motion.render, frames=frames)
     if workers <= 1:
-        yield lambda clips: np.stack([motion.render(c) for c in clips])
+        yield lambda clips: np.stack([draw(c) for c in clips])
         return
     import multiprocessing
     with multiprocessing.get_context("fork").Pool(workers) as pool:
-        yield lambda clips: np.stack(pool.map(motion.render, clips, chunksize=max(1, len(clips) // workers)))
+        yield lambda clips: np.stack(pool.map(draw, clips, chunksize=max(1, len(clips) // workers)))
 
 
 def training_clips(args) -> list[motion.Clip]:

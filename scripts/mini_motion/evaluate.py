@@ -54,8 +54,10 @@ def defaults(pipe, folder: Path) -> dict:
     """The call evaluate.py scores: Wan's (17 frames, guidance 5), or the 3D UNet's at its trained frame count."""
     if type(pipe).__name__ == "WanPipeline":
         return DEFAULTS
-    record = folder / "training.json" if (folder / "training.json").is_file() else None
-    frames = json.loads(record.read_text())["frames"] if record else _run_args(folder, "train_unet3d").frames
+    record = folder / "training.json"
+    if record.is_file():
+        return dict(UNET3D_DEFAULTS, num_frames=json.loads(record.read_text())["frames"])
+    frames = _run_args(folder, _train_script("train_unet3d")).frames
     return dict(UNET3D_DEFAULTS, num_frames=frames)
 
 
@@ -69,11 +71,11 @@ def _train_script(name: str = "train"):
     return module
 
 
-def _run_args(work: Path, script: str):
-    """The settings a run was started with (its args.json), as the script parses them."""
+def _run_args(work: Path, train):
+    """The settings a run was started with (its args.json), as its training script (a module) parses them."""
     saved = work / "args.json"
     argv = json.loads(saved.read_text())["argv"] if saved.is_file() else ["--work", "-", "--out", "-"]
-    return _train_script(script).parse_args(argv)
+    return train.parse_args(argv)
 
 
 def _checkpoint(folder: Path, step: int | None) -> Path:
@@ -89,7 +91,7 @@ def load_unet3d_run(work: Path, step: int | None = None):
     """A TextToVideoSDPipeline of a train_unet3d.py run's checkpoint (EMA UNet and text encoder), as it exports."""
     from safetensors.torch import load_model
     train = _train_script("train_unet3d")
-    run = _run_args(work, "train_unet3d")
+    run = _run_args(work, train)
     chosen = _checkpoint(work / "unet", step)
     vae, text_encoder, tokenizer = train.load_shapes(run.shapes)
     unet = train.make_unet()
@@ -101,21 +103,21 @@ def load_unet3d_run(work: Path, step: int | None = None):
 
 
 def load_run(work: Path, step: int | None = None):
-    """A WanPipeline of a training run's checkpoint: the EMA transformer and text encoder of transformer/step-N
-    (built with the settings the run was started with, its args.json), its last VAE checkpoint and the latent
-    statistics of its cache, put together as the export does."""
+    """The pipeline of a training run's checkpoint (train_unet3d.py's runs: load_unet3d_run). A train.py run: the
+    EMA transformer and text encoder of transformer/step-N (built with the settings the run was started with, its
+    args.json), its last VAE checkpoint and the latent statistics of its cache, put together as the export does."""
     from safetensors.torch import load_model
     if (work / "unet").is_dir():
         return load_unet3d_run(work, step)
     train = _train_script()
-    run = _run_args(work, "train")
-    chosen = [_checkpoint(work / "transformer", step)]
+    run = _run_args(work, train)
+    chosen = _checkpoint(work / "transformer", step)
     tokenizer = train.build_tokenizer()
     transformer = train.make_transformer(run.patch, run.layers)
     text_encoder = train.make_text_encoder(len(tokenizer), run.text_layers)
     vae = train.make_vae()
-    load_model(transformer, str(chosen[-1] / "ema_transformer.safetensors"))
-    load_model(text_encoder, str(chosen[-1] / "ema_text_encoder.safetensors"))
+    load_model(transformer, str(chosen / "ema_transformer.safetensors"))
+    load_model(text_encoder, str(chosen / "ema_text_encoder.safetensors"))
     vae_checkpoint = sorted((work / "vae").glob("step-*"))[-1]
     load_model(vae, str(vae_checkpoint / "vae.safetensors"))
     vae_steps = int(vae_checkpoint.name.split("-")[1])  # the cache is named after the VAE it was encoded with

@@ -150,6 +150,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "notice_lora_stopped": ("训练已停止：完成 {done}/{total} 步，已保存到目前为止学到的内容。", "Training stopped after {done}/{total} steps; what it learnt so far is saved."),
     "notice_frames_rounded": ("帧数 {frames} 已调整为 {new}（该模型要求 帧数 = {step}k + 1）。",
                               "{frames} frames were rounded to {new} (this model needs {step}k + 1 frames)."),
+    "notice_no_flow_shift": ("“{model}”不用流偏移（它不是流匹配模型），已忽略 flow_shift。", "'{model}' has no flow shift (it is not a flow-matching model); flow_shift was ignored."),
     "notice_empty_prompt_video": ("提示词为空：生成的是无条件视频。", "Empty prompt: the video is unconditional."),
     "notice_not_saved": ("输出未保存：{reason}", "The output was not saved: {reason}"),
     "notice_hires_txt2img_only": ("高清修复只用于文生图；图生图 / 局部重绘时已忽略。", "Hires fix applies to text to image only; it was ignored for image to image / inpainting."),

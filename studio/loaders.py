@@ -163,6 +163,17 @@ def load_t2v_sd(spec: ModelSpec, device: str):
     return pipe
 
 
+@loader("animatediff")
+def load_animatediff(spec: ModelSpec, device: str):
+    """An AnimateDiff folder (AnimateDiffPipeline: an SD UNet with its motion modules, saved as a UNetMotionModel)."""
+    from diffusers import AnimateDiffPipeline
+    pipe = AnimateDiffPipeline.from_pretrained(spec.path, dtype=pick_dtype(device), local_files_only=True,
+                                               use_safetensors=not settings().allow_pickle)
+    apply_pipeline_options(pipe, device, spec.options)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
 @loader("espeak")
 def load_espeak(spec: ModelSpec, device: str):
     from .engines.espeak import Espeak

@@ -21,6 +21,7 @@ PIPELINE_CLASSES = {
     "StableDiffusionXLPipeline": ("image", "sd"),
     "WanPipeline": ("video", "wan"),
     "TextToVideoSDPipeline": ("video", "t2v-sd"),  # ModelScope's text-to-video-ms-1.7b (a 3D UNet)
+    "AnimateDiffPipeline": ("video", "animatediff"),  # an SD UNet with motion modules (the built-in mini-motion)
 }
 
 

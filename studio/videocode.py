@@ -46,26 +46,31 @@ else:
 
 
 T2V_SD = '''\
-# Reproduces the studio's video: {title} (ModelScope's text-to-video model, a 3D UNet)
+# Reproduces the studio's video: {title} ({cls}: {what})
 # pip install torch diffusers transformers safetensors imageio imageio-ffmpeg{extra_pip}
 import numpy as np
 import torch
-from diffusers import TextToVideoSDPipeline
+from diffusers import {cls}
 from diffusers.utils import export_to_video
 from PIL import Image
 {load_source}
 device = "cuda" if torch.cuda.is_available() else "cpu"
-pipe = TextToVideoSDPipeline.from_pretrained(model_path, dtype=torch.float16 if device == "cuda" else torch.float32)
+pipe = {cls}.from_pretrained(model_path, dtype=torch.float16 if device == "cuda" else torch.float32)
 pipe.to(device)
 
 {call}'''
 
 
+UNET_VIDEO = {"t2v-sd": ("TextToVideoSDPipeline", "a 3D UNet, ModelScope's text-to-video"),
+              "animatediff": ("AnimateDiffPipeline", "a Stable Diffusion UNet with motion modules")}
+
+
 def video_script(spec: ModelSpec, job: VideoJob, fps: int, flow_shift: float | None,
                  hub: str = "huggingface") -> str:
     load_source, extra_pip = _source(spec, hub)
-    if spec.loader == "t2v-sd":
-        return T2V_SD.format(title=spec.title, extra_pip=extra_pip, load_source=load_source,
+    if spec.loader in UNET_VIDEO:
+        cls, what = UNET_VIDEO[spec.loader]
+        return T2V_SD.format(title=spec.title, cls=cls, what=what, extra_pip=extra_pip, load_source=load_source,
                              call=_call(job, fps, "", ""))
     placement = OFFLOAD if spec.options.get("cpu_offload") else "pipe.to(device)"
     return TEMPLATE.format(title=spec.title, extra_pip=extra_pip, load_source=load_source, placement=placement,
@@ -76,7 +81,7 @@ def video_script(spec: ModelSpec, job: VideoJob, fps: int, flow_shift: float | N
 
 # The prompt padding the model was trained with (the studio passes the same, engines/video.text_options).
 TEXT_LENGTH = """
-    max_sequence_length=min(512, pipe.tokenizer.model_max_length),  # 512 for Wan2.1, 32 for mini-motion"""
+    max_sequence_length=min(512, pipe.tokenizer.model_max_length),  # 512 for Wan2.1; less for a model trained on shorter prompts"""
 
 
 def _call(job: VideoJob, fps: int, frames_note: str, text_length: str) -> str:

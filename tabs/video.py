@@ -26,7 +26,7 @@ def generate_video(prompt, negative_prompt, model, steps, cfg_scale, seed, num_f
     stop = stops.start(request)
     try:
         result = api.generate_video(prompt, negative_prompt, model, steps, cfg_scale, seed, num_frames, fps, width,
-                                    height, flow_shift=flow_shift, stop=stop, lang=lang,
+                                    height, flow_shift=_shift(model, flow_shift), stop=stop, lang=lang,
                                     progress=progress_callback(progress))
     finally:
         JOBS.done(stop)
@@ -34,6 +34,11 @@ def generate_video(prompt, negative_prompt, model, steps, cfg_scale, seed, num_f
     mywork.stash(request, [(result.path, prompt[:40])])
     return (str(result.path) if result.path else None, strip, str(result.seed), notices_md(result.notices),
             str(result.gif) if result.gif else None, result.frames)
+
+
+def _shift(model, value):
+    """The flow-shift slider's value, or None for a model without one (its slider is hidden)."""
+    return None if api.model_defaults(model).get("flow_shift", 0) is None else value
 
 
 def stop_run(request: gr.Request):
@@ -47,7 +52,7 @@ def export_code(prompt, negative_prompt, model, steps, cfg_scale, seed, used_see
     if str(seed).strip() in ("", "-1") and str(used_seed or "").strip():
         seed = int(used_seed)
     return api.export_video_code(prompt, negative_prompt, model, steps, cfg_scale, seed, num_frames, fps, width,
-                                 height, flow_shift=flow_shift, lang=lang)
+                                 height, flow_shift=_shift(model, flow_shift), lang=lang)
 
 
 @guarded
@@ -65,8 +70,19 @@ def apply_size(choice):
 def model_defaults(model, lang):
     d = api.model_defaults(model)
     choices = size_choices(model)
-    return (d["width"], d["height"], d["num_frames"], d["fps"], d["steps"], d["cfg_scale"],
-            d.get("flow_shift", 3.0), d["negative_prompt"], gr.update(choices=choices, value=None))
+    return (d["width"], d["height"], frames_slider(d), d["fps"], d["steps"], d["cfg_scale"], shift_slider(d),
+            d["negative_prompt"], gr.update(choices=choices, value=None))
+
+
+def frames_slider(d: dict) -> dict:
+    """Wan counts frames as 4k+1 (1, 5, ... 81); a 3D UNet takes any count (mini-motion: 8)."""
+    return gr.update(value=d["num_frames"], step=d["frame_step"], minimum=1)
+
+
+def shift_slider(d: dict) -> dict:
+    """Flow shift exists only for flow-matching models (Wan); a 3D UNet's slider would do nothing."""
+    shift = d.get("flow_shift", 3.0)
+    return gr.update(value=shift or 3.0, visible=shift is not None)
 
 
 def patches(seconds, fps, height, width, patch, price, frames, lang="zh") -> str:
@@ -99,7 +115,7 @@ def one_vs_many(prompt, negative_prompt, model, steps, cfg_scale, used_seed, num
     if not frames_made or not str(used_seed or "").strip():
         return gr.update()
     still = api.generate_video(prompt, negative_prompt, model, steps, cfg_scale, int(used_seed), 1, fps, width,
-                               height, flow_shift=flow_shift, save=False, lang=lang)
+                               height, flow_shift=_shift(model, flow_shift), save=False, lang=lang)
     return [(still.frames[0], s("video.one_frame", lang)),
             (frames_made[0], s("video.many_frames", lang, frames=len(frames_made)))]
 
@@ -120,13 +136,15 @@ def build(ui: UI, lang: gr.State) -> None:
                 width = ui.add(gr.Slider, "video.width", minimum=16, maximum=1280, step=16, value=d["width"])
                 height = ui.add(gr.Slider, "video.height", minimum=16, maximum=1280, step=16, value=d["height"])
             with gr.Row():
-                frames = ui.add(gr.Slider, "video.frames", minimum=1, maximum=81, step=4, value=d["num_frames"])
+                frames = ui.add(gr.Slider, "video.frames", minimum=1, maximum=81, step=d["frame_step"],
+                                value=d["num_frames"])
                 fps = ui.add(gr.Slider, "video.fps", minimum=1, maximum=30, step=1, value=d["fps"])
             with gr.Row():
                 steps = ui.add(gr.Slider, "video.steps", minimum=1, maximum=100, step=1, value=d["steps"])
                 cfg = ui.add(gr.Slider, "video.cfg", minimum=1, maximum=15, step=0.5, value=d["cfg_scale"])
             with gr.Row():
-                shift = ui.add(gr.Slider, "video.flow_shift", minimum=0.5, maximum=12, step=0.5, value=3.0)
+                shift = ui.add(gr.Slider, "video.flow_shift", minimum=0.5, maximum=12, step=0.5, value=3.0,
+                               visible=d.get("flow_shift", 3.0) is not None)
                 seed = ui.add(gr.Number, "video.seed", value=-1, precision=0)
             with gr.Row():
                 go = ui.button("video.generate", variant="primary", scale=2)

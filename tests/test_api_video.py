@@ -82,7 +82,7 @@ def test_memory_recommendation_follows_the_course_rule_fitted_to_wan(studio_env,
 
 def test_on_a_cpu_the_recommendation_is_the_models_own_settings(studio_env):
     r = api.recommend_video_settings("mini-motion", lang="en")
-    assert (r["width"], r["height"], r["num_frames"]) == (64, 64, 17) and "GPU" in r["reason"]
+    assert (r["width"], r["height"], r["num_frames"]) == (64, 64, 8) and "GPU" in r["reason"]
     assert api.recommend_video_settings("mini-motion", free_mb=20000)["width"] == 64  # the rule is for Wan
 
 
@@ -150,6 +150,10 @@ def test_modelscope_text_to_video_runs_with_its_own_rules(studio_env, tmp_path):
                                 progress=lambda f, text: seen.append(text), **small)
     assert iio.imread(result.path, plugin="FFMPEG").shape == (6, 40, 40, 3) and not result.notices
     assert any("step 2/2" in text for text in seen)
+    shifted = api.generate_video("a red circle", None, "tiny-t2v-sd", seed=5, flow_shift=5.0, save=False, lang="en",
+                                 **small)  # nothing to shift: said, not silently dropped, and the same video
+    assert any("no flow shift" in n for n in shifted.notices)
+    assert all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(shifted.frames, result.frames))
     stop = threading.Event()
     stop.set()
     with pytest.raises(StudioError) as err:
@@ -166,7 +170,7 @@ def test_modelscope_text_to_video_runs_with_its_own_rules(studio_env, tmp_path):
 
 def test_a_model_trained_on_short_prompt_padding_gets_it(studio_env, models_dir):
     """Wan pads prompt embeddings to max_sequence_length and attends to the padding too, so a model trained
-    with 16 (its tokenizer's model_max_length, as mini-motion's 32) must be run with 16, not Wan's 512."""
+    with 16 (its tokenizer's model_max_length; the Wan mini-motion of train.py: 32) must be run with 16, not 512."""
     import torch
     from diffusers import WanPipeline
 
@@ -185,3 +189,14 @@ def test_a_model_trained_on_short_prompt_padding_gets_it(studio_env, models_dir)
     shown = np.stack([np.asarray(f, float) for f in page.frames])
     assert np.abs(np.rint(direct(16) * 255) - shown).mean() < 1
     assert np.abs(np.rint(direct(512) * 255) - shown).mean() > 1
+
+
+def test_the_tabs_frame_and_flow_shift_controls_follow_the_model(studio_env):
+    """Wan counts frames in fours and has a flow shift; a 3D UNet takes any frame count and has no shift, so
+    its frame slider steps by one and the shift slider is hidden (it would do nothing)."""
+    from tabs import video
+    wan, unet3d = video.model_defaults("tiny-wan", "en"), video.model_defaults("tiny-t2v-sd", "en")
+    frames, shift = 2, 6  # positions in the handler's outputs
+    assert wan[frames]["step"] == 4 and wan[shift]["visible"] is True
+    assert unet3d[frames]["step"] == 1 and unet3d[shift]["visible"] is False
+    assert video._shift("tiny-t2v-sd", 3.0) is None and video._shift("tiny-wan", 3.0) == 3.0

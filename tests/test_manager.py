@@ -88,6 +88,15 @@ def test_corrupt_folder_gives_clear_error_and_others_still_load(studio_env, mode
         m.get("broken")
 
 
+def test_a_builtin_model_missing_from_assets_says_so(studio_env, tmp_path, monkeypatch):
+    """A checkout without a mini model's weights (an LFS-less clone, a deleted folder): a message, not a crash."""
+    from studio import api, registry
+    monkeypatch.setattr(registry, "MINI_DIR", tmp_path / "no-assets")
+    with pytest.raises(StudioError) as err:
+        api.generate_video("x", model="mini-motion", save=False)
+    assert err.value.key == "not_built" and "mini-motion" in err.value.message("zh")
+
+
 def test_status_reports_truth(studio_env):
     m = ModelManager(budgets={"cpu": 1024**3}, device="cpu")
     pipe = m.get("tiny-sd15")

@@ -152,9 +152,43 @@ def test_the_unet3d_fallback_trains_resumes_and_makes_a_pipeline_the_studio_load
     assert frames.shape == (1, 4, 64, 64, 3)
     results = evaluate.main([str(out), "--prompts", "2", "--threads", "1"])
     assert results["defaults"]["num_frames"] == 4 and results["defaults"]["guidance_scale"] == 7.0
+    asked = evaluate.main([str(out), "--prompts", "2", "--threads", "1", "--guidance", "3", "--frames", "6"])
+    assert (asked["defaults"]["guidance_scale"], asked["defaults"]["num_frames"]) == (3.0, 6)
     run = evaluate.load_run(tmp_path / "work")  # the checkpoint is the model the export holds
     exported = dict(pipe.unet.named_parameters())
     assert all(torch.allclose(p, exported[n], rtol=2e-3, atol=1e-4) for n, p in run.unet.named_parameters())
+
+
+def test_the_animatediff_model_trains_resumes_and_its_frames_know_their_order(studio_env, models_dir, tmp_path):
+    """train_animatediff.py: mini-shapes' UNet with motion modules. Its temporal attention carries frame
+    positions, so the same clip played backwards is a different input (UNet3D's attention alone cannot tell)."""
+    import torch
+    from diffusers import AnimateDiffPipeline
+    train, evaluate = _script("train_animatediff"), _script("evaluate")
+    out = models_dir / "smoke-motion-ad"
+    command = ["--smoke", "--work", str(tmp_path / "work"), "--out", str(out), "--threads", "1"]
+    train.main(command)
+    weights = (out / "unet" / "diffusion_pytorch_model.safetensors").read_bytes()
+    shutil.rmtree(max((tmp_path / "work" / "unet").glob("step-*")))  # killed after the first checkpoint
+    train.main(command)
+    assert (out / "unet" / "diffusion_pytorch_model.safetensors").read_bytes() == weights
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert "AnimateDiffPipeline" in card and "train_animatediff.py" in card
+
+    pipe = loaders.load(resolve("smoke-motion-ad"), "cpu")
+    assert isinstance(pipe, AnimateDiffPipeline) and pipe.unet.dtype == torch.float32
+    unet = pipe.unet
+    x = torch.randn(1, 4, 4, 16, 16, generator=torch.Generator().manual_seed(0))
+    text = torch.randn(4, 3, 64, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        for module in unet.modules():  # give the zero-initialised motion modules an output to compare
+            if hasattr(module, "proj_out") and type(module).__name__ == "AnimateDiffTransformer3D":
+                torch.nn.init.normal_(module.proj_out.weight, std=0.1)
+        forward = unet(x, 10, encoder_hidden_states=text).sample
+        backward = unet(x.flip(2), 10, encoder_hidden_states=text).sample.flip(2)
+    assert (forward - backward).abs().max() > 1e-3
+    results = evaluate.main([str(tmp_path / "work"), "--prompts", "2", "--threads", "1"])  # a checkpoint
+    assert results["defaults"]["num_frames"] == 4
 
 
 def test_the_probes_captions_change_one_thing_each():
@@ -190,3 +224,4 @@ def test_transformer_loss_weights_the_cells_the_object_passes_through():
     on_object = masks.expand(-1, 16, -1, -1, -1)
     assert train.flow_loss(on_object, target, masks, 10) > train.flow_loss(on_object, target, masks, 0)
     assert train.flow_loss(off_object, target, masks, 10) < train.flow_loss(off_object, target, masks, 0)
+

@@ -88,13 +88,16 @@ def _checkpoint(folder: Path, step: int | None) -> Path:
 
 
 def load_unet3d_run(work: Path, step: int | None = None):
-    """A TextToVideoSDPipeline of a train_unet3d.py run's checkpoint (EMA UNet and text encoder), as it exports."""
+    """The pipeline of a train_unet3d.py or train_animatediff.py run's checkpoint (EMA UNet and text encoder), as
+    the script exports it (TextToVideoSDPipeline or AnimateDiffPipeline; args.json names the script)."""
     from safetensors.torch import load_model
-    train = _train_script("train_unet3d")
+    saved = work / "args.json"
+    script = json.loads(saved.read_text()).get("script", "train_unet3d") if saved.is_file() else "train_unet3d"
+    train = _train_script(script)
     run = _run_args(work, train)
     chosen = _checkpoint(work / "unet", step)
     vae, text_encoder, tokenizer = train.load_shapes(run.shapes)
-    unet = train.make_unet()
+    unet = train.make_unet(run.shapes) if script == "train_animatediff" else train.make_unet()
     load_model(unet, str(chosen / "ema_unet.safetensors"))
     load_model(text_encoder, str(chosen / "ema_text_encoder.safetensors"))
     pipe = train.pipeline(vae, text_encoder.eval(), tokenizer, unet.eval(), run.shapes)
@@ -103,7 +106,7 @@ def load_unet3d_run(work: Path, step: int | None = None):
 
 
 def load_run(work: Path, step: int | None = None):
-    """The pipeline of a training run's checkpoint (train_unet3d.py's runs: load_unet3d_run). A train.py run: the
+    """The pipeline of a training run's checkpoint (train_unet3d.py's and train_animatediff.py's: load_unet3d_run). A train.py run: the
     EMA transformer and text encoder of transformer/step-N (built with the settings the run was started with, its
     args.json), its last VAE checkpoint and the latent statistics of its cache, put together as the export does."""
     from safetensors.torch import load_model
@@ -206,6 +209,8 @@ def main(argv=None) -> dict:
     p.add_argument("--json", type=Path)
     p.add_argument("--card", action="store_true", help="put this table in MODEL/README.md (the model card)")
     p.add_argument("--step", type=int, help="with a --work folder: this checkpoint, not the latest")
+    p.add_argument("--guidance", type=float, help="instead of the model's default (the effect of CFG)")
+    p.add_argument("--frames", type=int, help="instead of the trained frame count (longer clips than trained)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     is_run = not (args.model / "model_index.json").is_file() and any((args.model / d).is_dir()
@@ -214,7 +219,8 @@ def main(argv=None) -> dict:
         p.error("--card writes an exported model's card; a training run's folder has none")
     pipe = load_run(args.model, args.step) if is_run else load(args.model)
     items = prompts(args.prompts, args.seed)
-    base = defaults(pipe, args.model)
+    base = dict(defaults(pipe, args.model))
+    base.update({k: v for k, v in (("guidance_scale", args.guidance), ("num_frames", args.frames)) if v is not None})
     videos = generate(pipe, [t for t, _, _ in items], list(range(args.seed, args.seed + len(items))), base=base)
     results = {"prompts": args.prompts, "defaults": base, **score(items, videos),
                "vae": vae_ceiling(pipe, args.prompts, args.seed + 2, frames=base["num_frames"])}

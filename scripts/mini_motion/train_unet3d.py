@@ -60,7 +60,8 @@ shapes_train = _script(ROOT / "scripts" / "mini_shapes" / "train.py", "mini_shap
 wan_train = _script(Path(__file__).with_name("train.py"), "mini_motion_train")  # clips, renderer, the shared loop
 
 
-def parse_args(argv=None):
+def parse_args(argv=None, **defaults):
+    """The settings; `defaults` are another script's own (train_animatediff.py)."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--work", type=Path, required=True, help="checkpoints, latent cache and logs")
     p.add_argument("--out", type=Path, required=True, help="where the pipeline folder is written")
@@ -79,6 +80,7 @@ def parse_args(argv=None):
     p.add_argument("--fg-weight", type=float, default=10.0, help="extra weight of the object's latent cells")
     p.add_argument("--save-every", type=int, default=250)
     p.add_argument("--smoke", action="store_true", help="a few steps on a few clips (CI)")
+    p.set_defaults(**defaults)
     args = p.parse_args(argv)
     if args.smoke:
         args.clips, args.steps, args.batch, args.save_every, args.frames = 4, 3, 2, 2, 4
@@ -154,14 +156,23 @@ def encode_all(args, vae, clips) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 # -- stage 2: UNet3D + text encoder --------------------------------------------------------------
-def train_unet(args, clips, latents, masks, text_encoder, tokenizer):
-    noise_scheduler = noise_schedule(args.shapes)
-    torch.manual_seed(args.seed)
-    unet, ema_unet = make_unet(), make_unet()
+def inflated_unet(args):
+    """The 3D UNet to train: mini-shapes' spatial layers, new temporal ones."""
+    unet = make_unet()
     copied, new = inflate(unet, args.shapes)
     log(args.work, f"UNet3D: {copied} tensors from mini-shapes' UNet, {new} temporal ones new")
+    return unet
+
+
+def train_unet(args, clips, latents, masks, text_encoder, tokenizer, build=inflated_unet):
+    """The video UNet that `build(args)` makes (its spatial layers mini-shapes'), trained with the text encoder."""
+    import copy
+    noise_scheduler = noise_schedule(args.shapes)
+    torch.manual_seed(args.seed)
+    unet = build(args)
+    ema_unet = copy.deepcopy(unet)
+    per_frame_text = type(unet).__name__ == "UNetMotionModel"
     ema_text = type(text_encoder)(text_encoder.config)
-    ema_unet.load_state_dict(unet.state_dict())
     ema_text.load_state_dict(text_encoder.state_dict())
     params = list(unet.parameters()) + list(text_encoder.parameters())
     optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-2)
@@ -177,6 +188,8 @@ def train_unet(args, clips, latents, masks, text_encoder, tokenizer):
         noise = torch.randn(x0.shape, generator=g)
         t = shapes_train.timesteps(g, args.batch, noise_scheduler.config.num_train_timesteps, args.high_noise)
         context = text_encoder(shapes_train.tokenize(tokenizer, captions))[0]
+        if per_frame_text:  # AnimateDiff's UNet takes the prompt once per frame (as its pipeline repeats it)
+            context = context.repeat_interleave(x0.shape[2], dim=0)
         pred = unet(noise_scheduler.add_noise(x0, noise, t), t, encoder_hidden_states=context).sample
         loss = shapes_train.weighted_mse(pred, noise_scheduler.get_velocity(x0, noise, t), masks[idx].float(),
                                          args.fg_weight)
@@ -211,14 +224,15 @@ def pipeline(vae, text_encoder, tokenizer, unet, shapes_folder: Path):
                                      scheduler=scheduler)
 
 
-def export(args, vae, unet, text_encoder, tokenizer, state) -> None:
-    pipe = pipeline(vae, text_encoder, tokenizer, unet, args.shapes)
+def export(args, vae, unet, text_encoder, tokenizer, state, make_pipeline=None, card=None) -> None:
+    """The pipeline folder (make_pipeline: this script's TextToVideoSDPipeline unless given), its record and card."""
+    pipe = (make_pipeline or pipeline)(vae, text_encoder, tokenizer, unet, args.shapes)
     pipe.to(torch.float16)  # half the bytes on disk; the studio loads it in fp32 on a CPU
     pipe.save_pretrained(args.out, safe_serialization=True)
     shutil.rmtree(args.out / "tokenizer")  # mini-shapes' tokenizer files as they are (see mini_shapes/train.py)
     shutil.copytree(args.shapes / "tokenizer", args.out / "tokenizer")
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    record = {"command": " ".join(sys.argv), "commit": commit, "seed": args.seed, "clips": args.clips,
+    record = {"command": args.command, "commit": commit, "seed": args.seed, "clips": args.clips,
               "frames": args.frames, "steps": args.steps, "batch": args.batch, "lr": args.lr,
               "high_noise": args.high_noise, "fg_weight": args.fg_weight, "threads": args.threads,
               "unet_seconds": round(state["seconds"]),
@@ -228,7 +242,7 @@ def export(args, vae, unet, text_encoder, tokenizer, state) -> None:
               "final_unet_loss": float(np.mean(state["losses"][-200:]))}
     (args.out / "training.json").write_text(json.dumps(record, indent=2))
     plot_losses(args.out / "loss.png", [(state["losses"], "UNet3D v-prediction MSE")])
-    write_card(args.out, record)
+    write_card(args.out, record, card or CARD)
     make_readable(args.out)
 
 
@@ -256,22 +270,26 @@ background, {frames} frames of 64x64, prompts in Chinese or English, e.g. `è“è‰
 """
 
 
-def write_card(out: Path, record: dict) -> None:
+def write_card(out: Path, record: dict, card: str = CARD) -> None:
     held_out = ", ".join(f"{colour} {shape}" for shape, colour in sorted(motion.HELD_OUT))
-    (out / "README.md").write_text(CARD.format(held_out=held_out, high_share=record["high_noise"], **record,
+    (out / "README.md").write_text(card.format(held_out=held_out, high_share=record["high_noise"], **record,
                                                **record["params"]), encoding="utf-8")
 
 
-def main(argv=None) -> None:
-    args = parse_args(argv)
+def main(argv=None, build=inflated_unet, make_pipeline=None, card=None, script="train_unet3d",
+         parse=parse_args) -> None:
+    """The three stages; train_animatediff.py runs them with its own settings, UNet, pipeline class and card."""
+    args = parse(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args.command = " ".join([f"scripts/mini_motion/{script}.py", *argv])  # for the model card
     torch.set_num_threads(args.threads)
     args.work.mkdir(parents=True, exist_ok=True)
-    (args.work / "args.json").write_text(json.dumps({"argv": sys.argv[1:] if argv is None else list(argv)}))
+    (args.work / "args.json").write_text(json.dumps({"argv": argv, "script": script}))  # for evaluate.py
     vae, text_encoder, tokenizer = load_shapes(args.shapes)
     clips = wan_train.training_clips(args)
     latents, masks = encode_all(args, vae, clips)
-    unet, text_encoder, state = train_unet(args, clips, latents, masks, text_encoder, tokenizer)
-    export(args, vae, unet, text_encoder, tokenizer, state)
+    unet, text_encoder, state = train_unet(args, clips, latents, masks, text_encoder, tokenizer, build)
+    export(args, vae, unet, text_encoder, tokenizer, state, make_pipeline, card)
     log(args.work, f"exported to {args.out}")
 
 

@@ -64,7 +64,10 @@ def _video_job(prompt, negative_prompt, model, steps, cfg_scale, seed, num_frame
     steps = validate.steps("steps", d["steps"] if steps is None else steps)
     cfg_scale = validate.number("cfg_scale", d["cfg_scale"] if cfg_scale is None else cfg_scale, 1, 30)
     fps = validate.number("fps", d["fps"] if fps is None else fps, 1, 60, int)
-    if flow_shift is not None:
+    if flow_shift is not None and "flow_shift" in d and d["flow_shift"] is None:  # a 3D UNet: nothing to shift
+        notices.append(t("notice_no_flow_shift", lang, model=model))
+        flow_shift = None
+    elif flow_shift is not None:
         flow_shift = validate.number("flow_shift", flow_shift, 0.5, 20)
     width = d["width"] if width is None else width
     height = d["height"] if height is None else height

@@ -1,5 +1,5 @@
-"""Text-to-video on a loaded diffusers pipeline: WanPipeline (Wan2.1-T2V and the mini-motion model) or
-TextToVideoSDPipeline (ModelScope's text-to-video-ms-1.7b)."""
+"""Text-to-video on a loaded diffusers pipeline: WanPipeline (Wan2.1-T2V) or TextToVideoSDPipeline (ModelScope's
+text-to-video-ms-1.7b and the built-in mini-motion)."""
 from __future__ import annotations
 
 import threading
@@ -73,8 +73,8 @@ def txt2video(pipe, job: VideoJob, on_step: Callable[[int, int], None] | None = 
 
 def text_options(pipe) -> dict:
     """Wan pads prompt embeddings with zero vectors to `max_sequence_length` (512) and the transformer attends
-    to all of them. A model trained on a shorter padding (mini-motion: 32, its tokenizer's model_max_length)
-    must get that length; for Wan2.1 (model_max_length 512) it is the default."""
+    to all of them. A model trained on a shorter padding (its tokenizer's model_max_length; the Wan mini-motion
+    of scripts/mini_motion/train.py: 32) must get that length; for Wan2.1 (model_max_length 512) it is the default."""
     if not _accepts(pipe, "max_sequence_length"):
         return {}
     return {"max_sequence_length": min(512, pipe.tokenizer.model_max_length)}

@@ -159,6 +159,12 @@ def test_the_unet3d_fallback_trains_resumes_and_makes_a_pipeline_the_studio_load
     assert all(torch.allclose(p, exported[n], rtol=2e-3, atol=1e-4) for n, p in run.unet.named_parameters())
 
 
+def _same_tensors(a: Path, b: Path) -> bool:
+    from safetensors.torch import load_file
+    x, y = load_file(a), load_file(b)
+    return x.keys() == y.keys() and all((x[k].float() == y[k].float()).all() for k in x)
+
+
 def test_the_animatediff_model_trains_resumes_and_its_frames_know_their_order(studio_env, models_dir, tmp_path):
     """train_animatediff.py: mini-shapes' UNet with motion modules. Its temporal attention carries frame
     positions, so the same clip played backwards is a different input (UNet3D's attention alone cannot tell)."""
@@ -173,7 +179,9 @@ def test_the_animatediff_model_trains_resumes_and_its_frames_know_their_order(st
     train.main(command)
     assert (out / "unet" / "diffusion_pytorch_model.safetensors").read_bytes() == weights
     card = (out / "README.md").read_text(encoding="utf-8")
-    assert "AnimateDiffPipeline" in card and "train_animatediff.py" in card
+    assert "AnimateDiffPipeline" in card and "train_animatediff.py" in card and "frozen); UNetMotionModel" in card
+    # mini-shapes' text encoder as it is: fine-tuned, it merged "left to right" with "right to left"
+    assert _same_tensors(out / "text_encoder" / "model.safetensors", train.SHAPES / "text_encoder" / "model.safetensors")
 
     pipe = loaders.load(resolve("smoke-motion-ad"), "cpu")
     assert isinstance(pipe, AnimateDiffPipeline) and pipe.unet.dtype == torch.float32

@@ -13,6 +13,12 @@ zero-padded convolutions know where the frame's edges are, and mini-shapes' UNet
 colour on any background: its spatial layers are copied into the 3D UNet ("inflation", as ModelScope's model was
 made from Stable Diffusion), so only the temporal layers have to learn, and they learn motion.
 
+Result (run to step 3000 of 6000, 2026-11-27): the shape moves along the right axis (horizontal, vertical or its
+size) but often the wrong way: "right to left" came out left to right in 4 of 5 clips. Its temporal attention
+has no frame positions and its temporal convolutions start symmetric in time, so it cannot tell the first frame
+from the last. The shipped mini-motion is train_animatediff.py's, which adds frame positions; this script is
+kept for that finding and as the issue's named fallback.
+
 Data: clips of one mini-shapes object moving (studio.motion), --frames frames of 64x64, zh / en captions.
 Stages (each resumes from its latest checkpoint in --work when the same command is run again):
 1. Every clip's frames encoded by mini-shapes' VAE (frozen; a 2D VAE, so frame by frame: 4x16x16 per frame), and
@@ -78,6 +84,9 @@ def parse_args(argv=None, **defaults):
     p.add_argument("--high-noise", type=float, default=0.5,
                    help="share of each batch drawn from the noisiest fifth of timesteps (as mini-shapes)")
     p.add_argument("--fg-weight", type=float, default=10.0, help="extra weight of the object's latent cells")
+    p.add_argument("--freeze-text", action=argparse.BooleanOptionalAction, default=False,
+                   help="keep mini-shapes' text encoder as it is (fine-tuned with the UNet, it merges words the "
+                        "UNet cannot use yet, such as left and right, and then the UNet never can)")
     p.add_argument("--save-every", type=int, default=250)
     p.add_argument("--smoke", action="store_true", help="a few steps on a few clips (CI)")
     p.set_defaults(**defaults)
@@ -174,7 +183,8 @@ def train_unet(args, clips, latents, masks, text_encoder, tokenizer, build=infla
     per_frame_text = type(unet).__name__ == "UNetMotionModel"
     ema_text = type(text_encoder)(text_encoder.config)
     ema_text.load_state_dict(text_encoder.state_dict())
-    params = list(unet.parameters()) + list(text_encoder.parameters())
+    text_encoder.requires_grad_(not args.freeze_text)
+    params = list(unet.parameters()) + ([] if args.freeze_text else list(text_encoder.parameters()))
     optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-2)
     modules = {"unet": unet, "text_encoder": text_encoder, "ema_unet": ema_unet, "ema_text_encoder": ema_text}
 
@@ -201,11 +211,12 @@ def train_unet(args, clips, latents, masks, text_encoder, tokenizer, build=infla
         optimizer.step()
         decay = min(0.999, (1 + step) / (10 + step))
         ema_update(ema_unet, unet, decay)
-        ema_update(ema_text, text_encoder, decay)
+        if not args.freeze_text:
+            ema_update(ema_text, text_encoder, decay)
         return loss.item()
 
     unet.train()
-    text_encoder.train()
+    text_encoder.train(not args.freeze_text)
     state = wan_train.run_steps(args, "unet", args.steps, args.work / "unet", modules, optimizer, step_fn)
     return ema_unet.eval(), ema_text.eval(), state
 
@@ -235,6 +246,7 @@ def export(args, vae, unet, text_encoder, tokenizer, state, make_pipeline=None, 
     record = {"command": args.command, "commit": commit, "seed": args.seed, "clips": args.clips,
               "frames": args.frames, "steps": args.steps, "batch": args.batch, "lr": args.lr,
               "high_noise": args.high_noise, "fg_weight": args.fg_weight, "threads": args.threads,
+              "text_training": "frozen" if args.freeze_text else "fine-tuned",
               "unet_seconds": round(state["seconds"]),
               "reused": json.loads((args.shapes / "training.json").read_text())["command"],
               "params": {"vae": wan_train.n_params(vae), "unet": wan_train.n_params(unet),
@@ -258,7 +270,7 @@ background, {frames} frames of 64x64, prompts in Chinese or English, e.g. `ËìùËâ
   with probability 0.3 (then they are random), 10% empty captions for classifier-free guidance. The shape-colour
   pairs {held_out} never occur in training.
 - Architecture: mini-shapes' VAE ({vae:,} parameters, frozen, frame by frame: 64x64x3 <-> 16x16x4) and text
-  encoder ({text_encoder:,}, fine-tuned); UNet3DConditionModel {unet:,} parameters, its spatial layers copied from
+  encoder ({text_encoder:,}, {text_training}); UNet3DConditionModel {unet:,} parameters, its spatial layers copied from
   mini-shapes' UNet (`{reused}`), its temporal convolutions and attention trained here. Weights stored in fp16.
 - Training: `{command}` at commit `{commit}`: {steps} steps of batch {batch} at learning rate {lr:g}, v prediction
   on mini-shapes' zero-terminal-SNR schedule, {high_share:.0%} of each batch from the noisiest fifth, the object's

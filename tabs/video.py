@@ -75,12 +75,12 @@ def model_defaults(model, lang):
 
 
 def frames_slider(d: dict) -> dict:
-    """Wan counts frames as 4k+1 (1, 5, ... 81); a 3D UNet takes any count (mini-motion: 8)."""
+    """Wan counts frames as 4k+1 (1, 5, ... 81); UNet video models take any count (mini-motion: 8)."""
     return gr.update(value=d["num_frames"], step=d["frame_step"], minimum=1)
 
 
 def shift_slider(d: dict) -> dict:
-    """Flow shift exists only for flow-matching models (Wan); a 3D UNet's slider would do nothing."""
+    """Flow shift exists only for flow-matching models (Wan); for a UNet video model the slider would do nothing."""
     shift = d.get("flow_shift", 3.0)
     return gr.update(value=shift or 3.0, visible=shift is not None)
 

@@ -26,7 +26,7 @@ _TASK_DEFAULTS = {
                   max_frames=81, negative_prompt="low quality, watermark, glitch", frame_step=4, size_multiple=16),
 }
 # ModelScope's text-to-video-ms-1.7b (TextToVideoSDPipeline): any frame count, sides in multiples of 8, 256 native.
-# No flow shift (a DDPM-style scheduler): None hides the control.
+# No flow shift (a DDPM-style scheduler): None hides the control and the API says it is ignored.
 T2V_SD_DEFAULTS = dict(width=256, height=256, num_frames=16, fps=8, steps=25, cfg_scale=9.0, max_side=512,
                        max_frames=64, frame_step=1, size_multiple=8, flow_shift=None)
 # AnimateDiff (SD 1.5 and a motion adapter): 16 frames at 512, at most its motion modules' 32 frame positions.

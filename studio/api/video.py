@@ -64,7 +64,7 @@ def _video_job(prompt, negative_prompt, model, steps, cfg_scale, seed, num_frame
     steps = validate.steps("steps", d["steps"] if steps is None else steps)
     cfg_scale = validate.number("cfg_scale", d["cfg_scale"] if cfg_scale is None else cfg_scale, 1, 30)
     fps = validate.number("fps", d["fps"] if fps is None else fps, 1, 60, int)
-    if flow_shift is not None and "flow_shift" in d and d["flow_shift"] is None:  # a 3D UNet: nothing to shift
+    if flow_shift is not None and "flow_shift" in d and d["flow_shift"] is None:  # a UNet video model: nothing to shift
         notices.append(t("notice_no_flow_shift", lang, model=model))
         flow_shift = None
     elif flow_shift is not None:

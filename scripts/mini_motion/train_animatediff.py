@@ -23,6 +23,12 @@ to 5.8%, while swapped colours stayed 117-119% apart; after that no UNet can tel
 out wrong as often as right). Frozen, the words stay as distinct as
 mini-shapes made them (words it never saw keep their own random embeddings), and the UNet learns to read them.
 
+Still open (its first recorded run, /root/runs/ad2, at steps 2000 and 3000): the direction often comes out
+inverted ("right to left" as left to right 4 of 5, "shrinking" as growing 4 of 9), and the loss of a clip is
+lower with the opposite caption than with its own. Likely the spatial layers' prior from mini-shapes, where
+"left" and "small" say where and how big the shape is: the shape is drawn that way in the first frames and can
+then only move away from it. Frame positions and a frozen encoder are needed, not sufficient.
+
 Everything else (data, latents, schedule, loss, EMA, resuming, export record) is train_unet3d.py's.
 """
 from __future__ import annotations

@@ -156,19 +156,20 @@ def load_wan(spec: ModelSpec, device: str):
 def load_t2v_sd(spec: ModelSpec, device: str):
     """ModelScope's text-to-video-ms-1.7b through diffusers' TextToVideoSDPipeline (a 3D UNet, 256x256)."""
     from diffusers import TextToVideoSDPipeline
-    pipe = TextToVideoSDPipeline.from_pretrained(spec.path, dtype=pick_dtype(device), local_files_only=True,
-                                                 use_safetensors=not settings().allow_pickle)
-    apply_pipeline_options(pipe, device, spec.options)
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
+    return _load_unet_video(TextToVideoSDPipeline, spec, device)
 
 
 @loader("animatediff")
 def load_animatediff(spec: ModelSpec, device: str):
     """An AnimateDiff folder (AnimateDiffPipeline: an SD UNet with its motion modules, saved as a UNetMotionModel)."""
     from diffusers import AnimateDiffPipeline
-    pipe = AnimateDiffPipeline.from_pretrained(spec.path, dtype=pick_dtype(device), local_files_only=True,
-                                               use_safetensors=not settings().allow_pickle)
+    return _load_unet_video(AnimateDiffPipeline, spec, device)
+
+
+def _load_unet_video(cls, spec: ModelSpec, device: str):
+    """A UNet video pipeline folder: one dtype for all parts (no fp32 VAE as Wan needs)."""
+    pipe = cls.from_pretrained(spec.path, dtype=pick_dtype(device), local_files_only=True,
+                               use_safetensors=not settings().allow_pickle)
     apply_pipeline_options(pipe, device, spec.options)
     pipe.set_progress_bar_config(disable=True)
     return pipe

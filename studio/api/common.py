@@ -31,6 +31,7 @@ T2V_SD_DEFAULTS = dict(width=256, height=256, num_frames=16, fps=8, steps=25, cf
                        max_frames=64, frame_step=1, size_multiple=8, flow_shift=None)
 # AnimateDiff (SD 1.5 and a motion adapter): 16 frames at 512, at most its motion modules' 32 frame positions.
 ANIMATEDIFF_DEFAULTS = dict(T2V_SD_DEFAULTS, width=512, height=512, cfg_scale=7.5, max_side=1024, max_frames=32)
+UNET_VIDEO_DEFAULTS = {"t2v-sd": T2V_SD_DEFAULTS, "animatediff": ANIMATEDIFF_DEFAULTS}
 
 
 def model_defaults(model: str) -> dict:
@@ -39,8 +40,7 @@ def model_defaults(model: str) -> dict:
     base = dict(_TASK_DEFAULTS.get(spec.task, {}))
     if spec.task == "image" and spec.path is not None and not spec.card:
         base.update(_folder_image_defaults(spec))
-    if spec.loader in ("t2v-sd", "animatediff"):
-        base.update(T2V_SD_DEFAULTS if spec.loader == "t2v-sd" else ANIMATEDIFF_DEFAULTS)
+    base.update(UNET_VIDEO_DEFAULTS.get(spec.loader, {}))
     return {**base, **spec.defaults()}
 
 

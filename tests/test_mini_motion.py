@@ -174,14 +174,14 @@ def test_the_animatediff_model_trains_resumes_and_its_frames_know_their_order(st
     out = models_dir / "smoke-motion-ad"
     command = ["--smoke", "--work", str(tmp_path / "work"), "--out", str(out), "--threads", "1"]
     train.main(command)
-    weights = (out / "unet" / "diffusion_pytorch_model.safetensors").read_bytes()
+    files = [out / "unet" / "diffusion_pytorch_model.safetensors", out / "text_encoder" / "model.safetensors"]
+    weights = [f.read_bytes() for f in files]
     shutil.rmtree(max((tmp_path / "work" / "unet").glob("step-*")))  # killed after the first checkpoint
     train.main(command)
-    assert (out / "unet" / "diffusion_pytorch_model.safetensors").read_bytes() == weights
+    assert [f.read_bytes() for f in files] == weights  # the motion-naming head resumes with the rest
     card = (out / "README.md").read_text(encoding="utf-8")
-    assert "AnimateDiffPipeline" in card and "train_animatediff.py" in card and "frozen); UNetMotionModel" in card
-    # mini-shapes' text encoder as it is: fine-tuned, it merged "left to right" with "right to left"
-    assert _same_tensors(out / "text_encoder" / "model.safetensors", train.SHAPES / "text_encoder" / "model.safetensors")
+    assert "AnimateDiffPipeline" in card and "train_animatediff.py" in card and "fine-tuned with a motion-naming loss" in card
+    assert not _same_tensors(files[1], train.SHAPES / "text_encoder" / "model.safetensors")  # trained, not frozen
 
     pipe = loaders.load(resolve("smoke-motion-ad"), "cpu")
     assert isinstance(pipe, AnimateDiffPipeline) and pipe.unet.dtype == torch.float32

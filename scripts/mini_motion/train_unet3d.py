@@ -87,6 +87,10 @@ def parse_args(argv=None, **defaults):
     p.add_argument("--freeze-text", action=argparse.BooleanOptionalAction, default=False,
                    help="keep mini-shapes' text encoder as it is (fine-tuned with the UNet, it merges words the "
                         "UNet cannot use yet, such as left and right, and then the UNet never can)")
+    p.add_argument("--motion-aux", type=float, default=0.0,
+                   help="weight of an auxiliary loss on the fine-tuned text encoder: a linear head on its pooled "
+                        "output names the caption's motion (or none). It keeps the directions apart while the UNet "
+                        "cannot use them yet; the head is dropped at export (0: off)")
     p.add_argument("--save-every", type=int, default=250)
     p.add_argument("--smoke", action="store_true", help="a few steps on a few clips (CI)")
     p.set_defaults(**defaults)
@@ -185,8 +189,12 @@ def train_unet(args, clips, latents, masks, text_encoder, tokenizer, build=infla
     ema_text.load_state_dict(text_encoder.state_dict())
     text_encoder.requires_grad_(not args.freeze_text)
     params = list(unet.parameters()) + ([] if args.freeze_text else list(text_encoder.parameters()))
-    optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-2)
     modules = {"unet": unet, "text_encoder": text_encoder, "ema_unet": ema_unet, "ema_text_encoder": ema_text}
+    head = motion_head(text_encoder) if args.motion_aux and not args.freeze_text else None
+    if head is not None:
+        params += list(head.parameters())
+        modules["motion_head"] = head
+    optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-2)
 
     def step_fn(step: int) -> float:
         torch.manual_seed(args.seed * 1_000_003 + step)  # the temporal convolutions' dropout: resumable too
@@ -197,16 +205,18 @@ def train_unet(args, clips, latents, masks, text_encoder, tokenizer, build=infla
         x0 = latents[idx].float()
         noise = torch.randn(x0.shape, generator=g)
         t = shapes_train.timesteps(g, args.batch, noise_scheduler.config.num_train_timesteps, args.high_noise)
-        context = text_encoder(shapes_train.tokenize(tokenizer, captions))[0]
+        encoded = text_encoder(shapes_train.tokenize(tokenizer, captions))
+        context = encoded[0]
         if per_frame_text:  # AnimateDiff's UNet takes the prompt once per frame (as its pipeline repeats it)
             context = context.repeat_interleave(x0.shape[2], dim=0)
         pred = unet(noise_scheduler.add_noise(x0, noise, t), t, encoder_hidden_states=context).sample
         loss = shapes_train.weighted_mse(pred, noise_scheduler.get_velocity(x0, noise, t), masks[idx].float(),
                                          args.fg_weight)
+        total = loss if head is None else loss + args.motion_aux * motion_loss(head, encoded[1], captions)
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, args.steps, args.lr)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        total.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
         decay = min(0.999, (1 + step) / (10 + step))
@@ -219,6 +229,21 @@ def train_unet(args, clips, latents, masks, text_encoder, tokenizer, build=infla
     text_encoder.train(not args.freeze_text)
     state = wan_train.run_steps(args, "unet", args.steps, args.work / "unet", modules, optimizer, step_fn)
     return ema_unet.eval(), ema_text.eval(), state
+
+
+MOTION_LABELS = [*motion.MOTIONS, None]  # the six motions, and "the caption names none"
+
+
+def motion_head(text_encoder) -> torch.nn.Module:
+    """A linear classifier of the caption's motion on the text encoder's pooled output (for --motion-aux only)."""
+    torch.manual_seed(0)
+    return torch.nn.Linear(text_encoder.config.hidden_size, len(MOTION_LABELS))
+
+
+def motion_loss(head, pooled: torch.Tensor, captions: list[str]) -> torch.Tensor:
+    """Cross-entropy of the head's guess against the motion each caption names (read back by studio.motion)."""
+    labels = torch.tensor([MOTION_LABELS.index(motion.parse_prompt(c).get("motion")) for c in captions])
+    return F.cross_entropy(head(pooled), labels)
 
 
 # -- stage 3: export -----------------------------------------------------------------------------
@@ -246,7 +271,7 @@ def export(args, vae, unet, text_encoder, tokenizer, state, make_pipeline=None, 
     record = {"command": args.command, "commit": commit, "seed": args.seed, "clips": args.clips,
               "frames": args.frames, "steps": args.steps, "batch": args.batch, "lr": args.lr,
               "high_noise": args.high_noise, "fg_weight": args.fg_weight, "threads": args.threads,
-              "text_training": "frozen" if args.freeze_text else "fine-tuned",
+              "text_training": text_training(args),
               "unet_seconds": round(state["seconds"]),
               "reused": json.loads((args.shapes / "training.json").read_text())["command"],
               "params": {"vae": wan_train.n_params(vae), "unet": wan_train.n_params(unet),
@@ -256,6 +281,14 @@ def export(args, vae, unet, text_encoder, tokenizer, state, make_pipeline=None, 
     plot_losses(args.out / "loss.png", [(state["losses"], "UNet3D v-prediction MSE")])
     write_card(args.out, record, card or CARD)
     make_readable(args.out)
+
+
+def text_training(args) -> str:
+    """What happened to mini-shapes' text encoder, in the card's words."""
+    if args.freeze_text:
+        return "frozen"
+    aux = f" with a motion-naming loss of weight {args.motion_aux:g} (its head dropped)" if args.motion_aux else ""
+    return "fine-tuned" + aux
 
 
 CARD = """# mini-motion

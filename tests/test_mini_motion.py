@@ -182,6 +182,9 @@ def test_the_animatediff_model_trains_resumes_and_its_frames_know_their_order(st
     card = (out / "README.md").read_text(encoding="utf-8")
     assert "AnimateDiffPipeline" in card and "train_animatediff.py" in card and "fine-tuned with a motion-naming loss" in card
     assert not _same_tensors(files[1], train.SHAPES / "text_encoder" / "model.safetensors")  # trained, not frozen
+    from safetensors.torch import load_file
+    exported, shapes_unet = load_file(files[0]), load_file(train.SHAPES / "unet" / "diffusion_pytorch_model.safetensors")
+    assert all(torch.equal(exported[k].half(), v.half()) for k, v in shapes_unet.items())  # spatial layers frozen
 
     pipe = loaders.load(resolve("smoke-motion-ad"), "cpu")
     assert isinstance(pipe, AnimateDiffPipeline) and pipe.unet.dtype == torch.float32

@@ -87,6 +87,8 @@ def parse_args(argv=None, **defaults):
     p.add_argument("--freeze-text", action=argparse.BooleanOptionalAction, default=False,
                    help="keep mini-shapes' text encoder as it is (fine-tuned with the UNet, it merges words the "
                         "UNet cannot use yet, such as left and right, and then the UNet never can)")
+    p.add_argument("--freeze-spatial", action=argparse.BooleanOptionalAction, default=False,
+                   help="train only the temporal layers (AnimateDiff's recipe); the spatial ones stay mini-shapes'")
     p.add_argument("--motion-aux", type=float, default=0.0,
                    help="weight of an auxiliary loss on the fine-tuned text encoder: a linear head on its pooled "
                         "output names the caption's motion (or none). It keeps the directions apart while the UNet "
@@ -177,6 +179,10 @@ def inflated_unet(args):
     return unet
 
 
+# Parameter names of the temporal layers: UNet3DConditionModel's, and UNetMotionModel's motion modules.
+TEMPORAL = ("temp_convs", "temp_attentions", "transformer_in", "motion_modules")
+
+
 def train_unet(args, clips, latents, masks, text_encoder, tokenizer, build=inflated_unet):
     """The video UNet that `build(args)` makes (its spatial layers mini-shapes'), trained with the text encoder."""
     import copy
@@ -188,7 +194,12 @@ def train_unet(args, clips, latents, masks, text_encoder, tokenizer, build=infla
     ema_text = type(text_encoder)(text_encoder.config)
     ema_text.load_state_dict(text_encoder.state_dict())
     text_encoder.requires_grad_(not args.freeze_text)
-    params = list(unet.parameters()) + ([] if args.freeze_text else list(text_encoder.parameters()))
+    unet.requires_grad_(not args.freeze_spatial)
+    for name, p in unet.named_parameters():
+        if any(part in name for part in TEMPORAL):
+            p.requires_grad_(True)
+    params = [p for p in unet.parameters() if p.requires_grad]
+    params += [] if args.freeze_text else list(text_encoder.parameters())
     modules = {"unet": unet, "text_encoder": text_encoder, "ema_unet": ema_unet, "ema_text_encoder": ema_text}
     head = motion_head(text_encoder) if args.motion_aux and not args.freeze_text else None
     if head is not None:
@@ -209,7 +220,11 @@ def train_unet(args, clips, latents, masks, text_encoder, tokenizer, build=infla
         context = encoded[0]
         if per_frame_text:  # AnimateDiff's UNet takes the prompt once per frame (as its pipeline repeats it)
             context = context.repeat_interleave(x0.shape[2], dim=0)
-        pred = unet(noise_scheduler.add_noise(x0, noise, t), t, encoder_hidden_states=context).sample
+        # With the spatial layers frozen, the first motion module's GroupNorm needs gradients for its weights but
+        # not its input, and torch 2.11's CPU backward for that case (channels-last kernel) segfaults: asking for
+        # the input's gradient avoids it.
+        noisy = noise_scheduler.add_noise(x0, noise, t).requires_grad_(args.freeze_spatial)
+        pred = unet(noisy, t, encoder_hidden_states=context).sample
         loss = shapes_train.weighted_mse(pred, noise_scheduler.get_velocity(x0, noise, t), masks[idx].float(),
                                          args.fg_weight)
         total = loss if head is None else loss + args.motion_aux * motion_loss(head, encoded[1], captions)
@@ -272,6 +287,7 @@ def export(args, vae, unet, text_encoder, tokenizer, state, make_pipeline=None, 
               "frames": args.frames, "steps": args.steps, "batch": args.batch, "lr": args.lr,
               "high_noise": args.high_noise, "fg_weight": args.fg_weight, "threads": args.threads,
               "text_training": text_training(args),
+              "spatial_training": "frozen" if args.freeze_spatial else "fine-tuned",
               "unet_seconds": round(state["seconds"]),
               "reused": json.loads((args.shapes / "training.json").read_text())["command"],
               "params": {"vae": wan_train.n_params(vae), "unet": wan_train.n_params(unet),

@@ -15,7 +15,8 @@ and it points at the cause where evaluate.py's accuracy only shows the effect. F
 How far apart the text encoder puts prompts that differ in one thing (relative distance of their token
 embeddings): where two directions of motion sit much closer than two colours, no UNet or transformer can follow
 the direction. (Fine-tuned with the UNet, mini-shapes' encoder merged them: "moving from left to right" / "...
-right to left" 12.6% apart in mini-shapes', 2.4% after 2000 steps; hence train_animatediff.py freezes it.)
+right to left" 12.6% apart in mini-shapes', 2.4% after 2000 steps; hence train_animatediff.py's motion-naming
+loss on the encoder.)
 """
 from __future__ import annotations
 

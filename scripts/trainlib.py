@@ -1,5 +1,5 @@
 """Pieces the mini-model training scripts share: seeded per-step randomness, the learning-rate schedule,
-EMA, resumable checkpoints, the log and the loss plot.
+EMA, the naming loss on a text encoder, resumable checkpoints, the log and the loss plot.
 
 A step's randomness depends only on (seed, stage, step), and checkpoints hold weights, optimizer and
 losses, so a run that is killed and started again with the same command equals an unbroken one.
@@ -31,6 +31,19 @@ def lr_at(step: int, total: int, base: float, warmup: int = 200) -> float:
 def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
     for e, p in zip(ema.parameters(), model.parameters()):
         e.lerp_(p, 1 - decay)
+
+
+def naming_head(text_encoder, labels: list) -> torch.nn.Linear:
+    """A linear classifier on a text encoder's pooled output, for an auxiliary naming loss. Trained jointly with
+    the denoiser, a from-scratch encoder can merge words the denoiser cannot use yet (circle and square; left and
+    right), and then the denoiser never can. Asking the encoder to name them keeps them apart. Dropped at export."""
+    torch.manual_seed(0)
+    return torch.nn.Linear(text_encoder.config.hidden_size, len(labels))
+
+
+def naming_loss(head: torch.nn.Module, pooled: torch.Tensor, labels: list, named: list) -> torch.Tensor:
+    """Cross-entropy of the head's guess against what each caption names (an entry of `labels`, None for none)."""
+    return torch.nn.functional.cross_entropy(head(pooled), torch.tensor([labels.index(n) for n in named]))
 
 
 def log(work: Path, text: str) -> None:

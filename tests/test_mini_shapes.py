@@ -65,6 +65,11 @@ def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models
     card = (out / "README.md").read_text(encoding="utf-8")
     run = json.loads((out / "training.json").read_text())
     assert run["commit"][:12] in card and "| CFG | seen | held-out |" in card and "UNet2DConditionModel" in card
+    # The shape-naming head trains with the encoder (it is in the checkpoint) and is left out of the pipeline.
+    assert run["shape_aux"] > 0 and "shape-naming loss" in card
+    assert (tmp_path / "work" / "unet" / "shape_head.safetensors").is_file()
+    from safetensors.torch import load_file
+    assert all("head" not in key for key in load_file(out / "text_encoder" / "model.safetensors"))
     image = api.generate_image("一个红色圆形", model="smoke-shapes", seed=1, steps=3, save=False).images[0]
     assert image.size == (64, 64)
 

@@ -49,9 +49,11 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from studio import motion  # noqa: E402
-from trainlib import ema_update, log, lr_at, make_readable, plot_losses, step_generator  # noqa: E402
+from trainlib import (ema_update, log, lr_at, make_readable, naming_head, naming_loss, plot_losses,  # noqa: E402
+                      step_generator)
 
 SAMPLER = "DPM++ 2M"  # the exported scheduler: mini-shapes' default sampler, on its noise schedule
+MOTION_LABELS = [*motion.MOTIONS, None]  # what --motion-aux names: the six motions, or "none named"
 
 
 def _script(path: Path, name: str):
@@ -201,7 +203,7 @@ def train_unet(args, clips, latents, masks, text_encoder, tokenizer, build=infla
     params = [p for p in unet.parameters() if p.requires_grad]
     params += [] if args.freeze_text else list(text_encoder.parameters())
     modules = {"unet": unet, "text_encoder": text_encoder, "ema_unet": ema_unet, "ema_text_encoder": ema_text}
-    head = motion_head(text_encoder) if args.motion_aux and not args.freeze_text else None
+    head = naming_head(text_encoder, MOTION_LABELS) if args.motion_aux and not args.freeze_text else None
     if head is not None:
         params += list(head.parameters())
         modules["motion_head"] = head
@@ -227,7 +229,10 @@ def train_unet(args, clips, latents, masks, text_encoder, tokenizer, build=infla
         pred = unet(noisy, t, encoder_hidden_states=context).sample
         loss = shapes_train.weighted_mse(pred, noise_scheduler.get_velocity(x0, noise, t), masks[idx].float(),
                                          args.fg_weight)
-        total = loss if head is None else loss + args.motion_aux * motion_loss(head, encoded[1], captions)
+        total = loss
+        if head is not None:
+            named = [motion.parse_prompt(c).get("motion") for c in captions]
+            total = loss + args.motion_aux * naming_loss(head, encoded[1], MOTION_LABELS, named)
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, args.steps, args.lr)
         optimizer.zero_grad(set_to_none=True)
@@ -244,21 +249,6 @@ def train_unet(args, clips, latents, masks, text_encoder, tokenizer, build=infla
     text_encoder.train(not args.freeze_text)
     state = wan_train.run_steps(args, "unet", args.steps, args.work / "unet", modules, optimizer, step_fn)
     return ema_unet.eval(), ema_text.eval(), state
-
-
-MOTION_LABELS = [*motion.MOTIONS, None]  # the six motions, and "the caption names none"
-
-
-def motion_head(text_encoder) -> torch.nn.Module:
-    """A linear classifier of the caption's motion on the text encoder's pooled output (for --motion-aux only)."""
-    torch.manual_seed(0)
-    return torch.nn.Linear(text_encoder.config.hidden_size, len(MOTION_LABELS))
-
-
-def motion_loss(head, pooled: torch.Tensor, captions: list[str]) -> torch.Tensor:
-    """Cross-entropy of the head's guess against the motion each caption names (read back by studio.motion)."""
-    labels = torch.tensor([MOTION_LABELS.index(motion.parse_prompt(c).get("motion")) for c in captions])
-    return F.cross_entropy(head(pooled), labels)
 
 
 # -- stage 3: export -----------------------------------------------------------------------------

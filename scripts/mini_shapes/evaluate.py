@@ -186,6 +186,9 @@ def training_stages(run: dict) -> str:
             extra.append("zero-terminal-SNR schedule with trailing timesteps")
         if r.get("fg_weight"):
             extra.append(f"the shape's latent cells weighted x{r['fg_weight']:g} more in the loss")
+        if r.get("shape_aux"):
+            extra.append(f"a shape-naming loss of weight {r['shape_aux']:g} on the text encoder (a linear head on its "
+                         "pooled output names the caption's shape; dropped at export)")
         lines += [f"{i}. `python {r['command']}` (commit `{r['commit'][:12]}`)",
                   f"   - UNet + text encoder {start}: {r['unet_steps']} steps, batch {r['batch']}, AdamW, peak "
                   f"learning rate {r['lr']}, cosine decay, EMA of the weights"

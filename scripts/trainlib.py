@@ -1,5 +1,5 @@
 """Pieces the mini-model training scripts share: seeded per-step randomness, the learning-rate schedule,
-EMA, the naming loss on a text encoder, resumable checkpoints, the log and the loss plot.
+the optimizer step with EMA, the naming loss on a text encoder, resumable checkpoints, the log and the loss plot.
 
 A step's randomness depends only on (seed, stage, step), and checkpoints hold weights, optimizer and
 losses, so a run that is killed and started again with the same command equals an unbroken one.
@@ -31,6 +31,20 @@ def lr_at(step: int, total: int, base: float, warmup: int = 200) -> float:
 def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
     for e, p in zip(ema.parameters(), model.parameters()):
         e.lerp_(p, 1 - decay)
+
+
+def optimise(optimizer, loss: torch.Tensor, params: list, lr: float, step: int, ema_pairs: list) -> None:
+    """One optimizer step at this learning rate, gradients clipped to norm 1, then each (ema, model) pair's EMA
+    copy follows, with a decay that grows from 0.1 to 0.999 so that the early copy is not stuck at the init."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    optimizer.step()
+    decay = min(0.999, (1 + step) / (10 + step))
+    for ema, model in ema_pairs:
+        ema_update(ema, model, decay)
 
 
 def naming_head(text_encoder, labels: list) -> torch.nn.Linear:

@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from studio import motion, shapes  # noqa: E402
-from trainlib import (ema_update, load_checkpoint, log, lr_at, make_readable, plot_losses,  # noqa: E402
+from trainlib import (load_checkpoint, log, lr_at, make_readable, optimise, plot_losses,  # noqa: E402
                       save_checkpoint, step_generator)
 
 # Prompts are padded to this many (zero) embeddings, as WanPipeline does to max_sequence_length; the tokenizer's
@@ -378,15 +378,8 @@ def train_transformer(args, clips, latents: torch.Tensor, mean: list[float], std
         if args.image_batch:  # drawn after the clips: the video part of each batch is the same as without images
             idx = torch.randint(0, len(clips), (args.image_batch,), generator=g)
             total = loss + flow_step(idx, 1, g, rng)
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, args.steps, args.lr)
-        optimizer.zero_grad(set_to_none=True)
-        total.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        optimizer.step()
-        decay = min(0.999, (1 + step) / (10 + step))
-        ema_update(ema_transformer, transformer, decay)
-        ema_update(ema_text, text_encoder, decay)
+        optimise(optimizer, total, params, lr_at(step, args.steps, args.lr), step,
+                 [(ema_transformer, transformer), (ema_text, text_encoder)])
         return loss.item()  # the clips' loss alone, comparable between runs with and without images
 
     transformer.train()

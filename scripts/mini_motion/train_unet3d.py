@@ -49,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from studio import motion  # noqa: E402
-from trainlib import (ema_update, log, lr_at, make_readable, naming_head, naming_loss, plot_losses,  # noqa: E402
+from trainlib import (log, lr_at, make_readable, naming_head, naming_loss, optimise, plot_losses,  # noqa: E402
                       step_generator)
 
 SAMPLER = "DPM++ 2M"  # the exported scheduler: mini-shapes' default sampler, on its noise schedule
@@ -233,16 +233,8 @@ def train_unet(args, clips, latents, masks, text_encoder, tokenizer, build=infla
         if head is not None:
             named = [motion.parse_prompt(c).get("motion") for c in captions]
             total = loss + args.motion_aux * naming_loss(head, encoded[1], MOTION_LABELS, named)
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, args.steps, args.lr)
-        optimizer.zero_grad(set_to_none=True)
-        total.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        optimizer.step()
-        decay = min(0.999, (1 + step) / (10 + step))
-        ema_update(ema_unet, unet, decay)
-        if not args.freeze_text:
-            ema_update(ema_text, text_encoder, decay)
+        text = [] if args.freeze_text else [(ema_text, text_encoder)]
+        optimise(optimizer, total, params, lr_at(step, args.steps, args.lr), step, [(ema_unet, unet), *text])
         return loss.item()
 
     unet.train()

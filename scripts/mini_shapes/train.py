@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from studio import shapes  # noqa: E402
-from trainlib import (ema_update, log, lr_at, make_readable, naming_head, naming_loss, plot_losses,  # noqa: E402
+from trainlib import (log, lr_at, make_readable, naming_head, naming_loss, optimise, plot_losses,  # noqa: E402
                       step_generator)
 
 TOKENIZER = ROOT / "assets" / "pipelines" / "sd15" / "tokenizer"
@@ -286,15 +286,8 @@ def train_unet(args, specs, latents: torch.Tensor, scale: float, masks: torch.Te
         if head is not None:
             named = [shapes.parse_prompt(c).get("shape") for c in captions]
             total = loss + args.shape_aux * naming_loss(head, pooled, SHAPE_LABELS, named)
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, args.unet_steps, args.lr)
-        optimizer.zero_grad(set_to_none=True)
-        total.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        optimizer.step()
-        decay = min(0.999, (1 + step) / (10 + step))
-        ema_update(ema_unet, unet, decay)
-        ema_update(ema_text, text_encoder, decay)
+        optimise(optimizer, total, params, lr_at(step, args.unet_steps, args.lr), step,
+                 [(ema_unet, unet), (ema_text, text_encoder)])
         losses.append(loss.item())
         step += 1
         if step % args.save_every == 0 or step == args.unet_steps:

@@ -271,7 +271,7 @@ def export(args, vae, unet, text_encoder, tokenizer, state, make_pipeline=None, 
               "text_training": text_training(args),
               "spatial_training": "frozen" if args.freeze_spatial else "fine-tuned",
               "unet_seconds": round(state["seconds"]),
-              "reused": json.loads((args.shapes / "training.json").read_text())["command"],
+              **reused(args.shapes),
               "params": {"vae": wan_train.n_params(vae), "unet": wan_train.n_params(unet),
                          "text_encoder": wan_train.n_params(text_encoder)},
               "final_unet_loss": float(np.mean(state["losses"][-200:]))}
@@ -289,6 +289,12 @@ def text_training(args) -> str:
     return "fine-tuned" + aux
 
 
+def reused(shapes_folder: Path) -> dict:
+    """The mini-shapes run whose parts this model starts from: retrained later, mini-shapes is another model."""
+    run = json.loads((shapes_folder / "training.json").read_text())
+    return {"reused": run["command"], "reused_commit": run["commit"][:12]}
+
+
 CARD = """# mini-motion
 
 A tiny text-to-video model of this project (built-in, offline): one shape of mini-shapes moving on a plain
@@ -302,7 +308,7 @@ background, {frames} frames of 64x64, prompts in Chinese or English, e.g. `ËìùËâ
   pairs {held_out} never occur in training.
 - Architecture: mini-shapes' VAE ({vae:,} parameters, frozen, frame by frame: 64x64x3 <-> 16x16x4) and text
   encoder ({text_encoder:,}, {text_training}); UNet3DConditionModel {unet:,} parameters, its spatial layers copied from
-  mini-shapes' UNet (`{reused}`), its temporal convolutions and attention trained here. Weights stored in fp16.
+  mini-shapes' UNet (`{reused}` at commit `{reused_commit}`), its temporal convolutions and attention trained here. Weights stored in fp16.
 - Training: `{command}` at commit `{commit}`: {steps} steps of batch {batch} at learning rate {lr:g}, v prediction
   on mini-shapes' zero-terminal-SNR schedule, {high_share:.0%} of each batch from the noisiest fifth, the object's
   latent cells weighted x{fg_weight:g} more; {unet_seconds} s on {threads} CPU threads; final loss

@@ -59,6 +59,12 @@ def class_name(name: str) -> str:
     return SAMPLERS[name][0]
 
 
+# The options the names set: dropped from the base config first, so that a config taken from a "DPM++ 2M SDE Karras"
+# scheduler does not make "DPM++ 2M" Karras and SDE too.
+_OPTION_KEYS = {key for _cls, options, _exact in SAMPLERS.values() for key in options}
+
+
 def make_scheduler(name: str, base_config):
     cls_name, options, _exact = SAMPLERS[name]
-    return getattr(diffusers, cls_name).from_config(base_config, **options)
+    config = {key: value for key, value in dict(base_config).items() if key not in _OPTION_KEYS}
+    return getattr(diffusers, cls_name).from_config(config, **options)

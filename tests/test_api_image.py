@@ -72,6 +72,15 @@ def test_every_listed_sampler_runs_and_they_differ(studio_env):
     assert not np.array_equal(seen["Euler"], seen["DDIM"])
 
 
+def test_a_sampler_built_from_another_samplers_config_is_itself():
+    from diffusers import DDPMScheduler
+    base = DDPMScheduler(prediction_type="v_prediction").config
+    sde_karras = samplers.make_scheduler("DPM++ 2M SDE Karras", base)
+    plain = samplers.make_scheduler("DPM++ 2M", sde_karras.config)
+    assert (plain.config.use_karras_sigmas, plain.config.algorithm_type) == (False, "dpmsolver++")
+    assert plain.config.prediction_type == "v_prediction"  # the model's own settings stay
+
+
 def test_sampler_options_do_not_leak_into_the_next_run(studio_env):
     plain = api.generate_image("a cat", seed=9, save=False, **{**SD, "sampler": "Euler"}).images[0]
     api.generate_image("a cat", seed=9, save=False, **{**SD, "sampler": "DPM++ 2M SDE Karras"})

@@ -97,6 +97,29 @@ def test_the_prompt_not_the_seed_decides_where_the_shape_goes(studio_env):
     assert sum(placed) >= 7, placed
 
 
+def test_the_prompt_not_the_seed_decides_the_kind_of_shape(studio_env):
+    """Same seed, the four shape words: triangles and stars come out as asked, and circles and squares are told
+    apart. (The encoder of the run before the shape-naming loss kept "circle" and "square" 5% apart and the UNet drew
+    the same picture for both.) Squares are the model's weak spot: the analyser reads many as circles (see the card),
+    so they are compared with the circles drawn at the same seed, by how much of their box they fill."""
+    drawn = {}
+    for shape in shapes.SHAPES:
+        drawn[shape] = [api.generate_image(f"a big red {shape} in the center, blue background", seed=seed,
+                                           save=False).images[0] for seed in range(4)]
+    for shape in ("circle", "triangle", "star"):
+        assert sum(shapes.analyse(image).shape == shape for image in drawn[shape]) >= 3, shape
+    for circle, square in zip(drawn["circle"], drawn["square"]):
+        assert _box_fill(square) > _box_fill(circle) + 0.08
+
+
+def _box_fill(image) -> float:
+    """The share of the shape's bounding box that the shape covers: pi/4 for a circle, 1 for a square."""
+    pixels = np.asarray(image, dtype=np.float64)
+    red = (pixels[..., 0] > 150) & (pixels[..., 2] < 120)
+    ys, xs = np.nonzero(red)
+    return red.sum() / ((ys.max() - ys.min() + 1) * (xs.max() - xs.min() + 1))
+
+
 def test_the_analyser_reads_decoded_pictures_back(studio_env):
     """A VAE round trip looks like the rendering but has soft edges, a faint rim and specks; the analyser must still
     read it (the first one, counting every pixel unlike the background, read squares as stars). The shipped VAE."""

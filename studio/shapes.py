@@ -181,6 +181,7 @@ class Analysis:
     size: str | None
     position: str | None
     iou: float  # how well the best shape template fits the mask
+    fill: float  # the share of its bounding box the shape covers: a square 1, a circle pi/4, a star about 0.4
 
     def as_dict(self) -> dict[str, str | None]:
         return {"background": self.background, "colour": self.colour, "shape": self.shape, "size": self.size,
@@ -220,7 +221,7 @@ def analyse(image: Image.Image) -> Analysis:
     distance = np.sqrt(((pixels - bg_rgb) ** 2).sum(axis=2))
     far = distance > 60
     if far.sum() < 12:
-        return Analysis(background, None, None, None, None, 0.0)
+        return Analysis(background, None, None, None, None, 0.0, 0.0)
     shape_rgb = np.median(pixels[far], axis=0)
     colour = nearest_colour(shape_rgb)
     # The shape: pixels nearer its colour than halfway to the background's, in one piece. A decoded picture has
@@ -229,7 +230,7 @@ def analyse(image: Image.Image) -> Analysis:
     contrast = np.sqrt(((shape_rgb - bg_rgb) ** 2).sum())
     mask = _largest_piece(np.sqrt(((pixels - shape_rgb) ** 2).sum(axis=2)) < contrast / 2)
     if mask.sum() < 12:
-        return Analysis(background, colour, None, None, None, 0.0)
+        return Analysis(background, colour, None, None, None, 0.0, 0.0)
     ys, xs = np.nonzero(mask)
     box = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
     width = box[2] - box[0]
@@ -242,7 +243,8 @@ def analyse(image: Image.Image) -> Analysis:
         union = (template | mask).sum()
         scores[shape] = (template & mask).sum() / union if union else 0.0
     best = max(scores, key=scores.get)
-    return Analysis(background, colour, best, size, position, float(scores[best]))
+    fill = mask.sum() / (width * (box[3] - box[1]))
+    return Analysis(background, colour, best, size, position, float(scores[best]), float(fill))
 
 
 def spec_from_prompt(prompt: str, rng: random.Random) -> tuple[Spec, dict[str, str]]:

@@ -102,10 +102,10 @@ CARD = base.CARD.replace(
     "UNet on a Stable Diffusion VAE and CLIP text encoder).",
     "A standard diffusers `AnimateDiffPipeline` folder\n(AnimateDiff: a Stable Diffusion UNet with motion modules, "
     "here mini-shapes' own).").replace(
-    "UNet3DConditionModel {unet:,} parameters, its spatial layers copied from\n  mini-shapes' UNet (`{reused}` at commit `{reused_commit}`), its "
-    "temporal convolutions and attention trained here.",
-    "UNetMotionModel {unet:,} parameters: mini-shapes' UNet (`{reused}` at commit `{reused_commit}`)\n  with motion modules (temporal attention "
-    "with sinusoidal frame positions) trained here, its spatial layers {spatial_training}.")
+    "UNet3DConditionModel {unet:,} parameters, its spatial layers copied from\n  mini-shapes' UNet "
+    "(`{reused}` at commit `{reused_commit}`), its temporal convolutions and attention trained here.",
+    "UNetMotionModel {unet:,} parameters: mini-shapes' UNet (`{reused}` at commit `{reused_commit}`)\n  with motion "
+    "modules (temporal attention with sinusoidal frame positions) trained here, its spatial layers {spatial_training}.")
 assert "AnimateDiffPipeline" in CARD and "UNetMotionModel" in CARD, "train_unet3d.py's card changed its wording"
 
 

@@ -257,14 +257,17 @@ by template matching, size, position) and scores the attributes the prompt names
   other word in a prompt is ignored (a prompt about a cat gives a random shape).
 - Native size 64x64: larger sizes are accepted but repeat or smear the shape, as SD 1.5 does far above 512.
 - Two shapes, textures, gradients, vertical positions and weights such as `(red:1.5)` are outside its world.
-- Shape is its weakest attribute (the table above). Its squares come out with pinched sides and one corner drawn
-  out, so their box is taller than wide and the template match reads many of them as circles, where a person
-  sees a square; triangles and stars are read right. The VAE carries the shapes (its ceiling above), so this is
-  the UNet's limit. Before the shape-naming loss its text encoder kept "circle" and "square" 5% apart (red and
-  green: 42%) and it drew the same picture for both (shape read back 52.5%, held-out pairs 24%).
+- Shape is its weakest attribute (the table above). Its squares come out with pinched, concave sides, and the
+  template match reads many of them as circles where a person sees a square (48 big centred shapes at one
+  sampler: 2 of 12 squares read as squares; 12 of 12 circles, triangles and stars). The VAE carries the shapes
+  (its ceiling above), so this is the UNet's limit. Before the shape-naming loss its text encoder kept "circle"
+  and "square" 5% apart (red and green: 42%) and it drew the same picture for both (shape read back 52.5%,
+  held-out pairs 24%).
+- Adherence does not rise past CFG 7 (the CFG table): at 12 the outlines overshoot (spikier triangles, lumpier
+  circles), which costs a little shape accuracy; the course's range is 5-10.
 - Karras samplers (DPM++ 2M Karras, ...) need 20 steps or more with it: their spacing over its zero-terminal-SNR
   range (sigma up to 4096) leaves few steps where the picture forms, and at 4-8 steps the picture falls apart
-  (mean distance to the clean rendering of 12 prompts: 150 at 4 steps and 103 at 8, against 9 and 8 with
+  (mean distance to the clean rendering of 12 prompts: 150 at 4 steps and 85 at 8, against 8 and 7 with
   DPM++ 2M). The studio's default for it is DPM++ 2M.
 """
 

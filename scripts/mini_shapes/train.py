@@ -45,7 +45,7 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--images", type=int, default=24000, help="rendered training images")
     p.add_argument("--vae-steps", type=int, default=3000)
-    p.add_argument("--unet-steps", type=int, default=6000)
+    p.add_argument("--unet-steps", type=int, default=9000)
     p.add_argument("--vae-batch", type=int, default=16)
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--lr", type=float, default=6e-4)

@@ -243,7 +243,8 @@ def build(ui: UI, lang: gr.State) -> None:
         with gr.Column(scale=5):
             # Progress and errors show on this line only, so a failed run never hides the last images.
             notices = gr.Markdown(min_height=48)
-            gallery = ui.add(gr.Gallery, "image.gallery", columns=2, height=420, format="png", object_fit="contain",
+            # Height "auto": one picture fills a full-width square cell, which a fixed height cut off at the bottom.
+            gallery = ui.add(gr.Gallery, "image.gallery", columns=2, height="auto", format="png", object_fit="contain",
                              type="filepath", interactive=False)
             selected = gr.State(0)
             send_img2img = ui.button("image.send_img2img", size="sm")

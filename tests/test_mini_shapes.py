@@ -51,7 +51,8 @@ def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models
     finally:
         sys.path.pop(0)
     out = models_dir / "smoke-shapes"
-    train.main(["--smoke", "--work", str(tmp_path / "work"), "--out", str(out), "--threads", "1"])
+    train.main(["--smoke", "--work", str(tmp_path / "work"), "--out", str(out), "--threads", "1",
+                "--uncond", "0.25"])
     assert (out / "loss.png").is_file() and (out / "training.json").is_file()
     assert not list(out.rglob("*.bin"))
     assert {f.stat().st_mode & 0o777 for f in out.rglob("*") if f.is_file()} == {0o644}  # a server of another user reads them
@@ -70,6 +71,7 @@ def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models
     assert run["commit"][:12] in card and "| CFG | seen | held-out |" in card and "UNet2DConditionModel" in card
     # The shape-naming head trains with the encoder (it is in the checkpoint) and is left out of the pipeline.
     assert run["shape_aux"] > 0 and "shape-naming loss" in card
+    assert run["uncond"] == 0.25 and "25% of captions are empty" in card  # the CFG dropout the run used
     assert (tmp_path / "work" / "unet" / "shape_head.safetensors").is_file()
     from safetensors.torch import load_file
     assert all("head" not in key for key in load_file(out / "text_encoder" / "model.safetensors"))

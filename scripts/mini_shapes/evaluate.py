@@ -171,6 +171,7 @@ def write_card(folder: Path, pipe, evaluation: str, command: str) -> None:
     held = ", ".join(f"{colour} {shape}" for shape, colour in sorted(shapes.HELD_OUT))
     card = CARD.format(**run, held=held, disk=disk, evaluation=evaluation, eval_command=command,
                        training=training_stages(run), schedule=schedule_name(run),
+                       uncond_pct=100 * run.get("uncond", 0.1),  # runs before the flag used 10%
                        **{f"p_{k}": f"{v:,}" for k, v in params.items()})
     (folder / "README.md").write_text(card, encoding="utf-8")
 
@@ -224,7 +225,7 @@ colour (red, orange, yellow, green, blue, purple, white, black) on a plain backg
 small (a small shape is still over a quarter of the width), on the left, in the centre or on the right, with a
 little jitter. {images} pictures of 64x64. Captions in Chinese or English, each attribute left out with
 probability 0.3 (it is then random), e.g. "蓝色背景上的一个大红色圆形，在左边", "a small yellow star on the
-right, purple background"; 10% of captions are empty (classifier-free guidance). Shape-colour pairs never
+right, purple background"; {uncond_pct:.0f}% of captions are empty (classifier-free guidance). Shape-colour pairs never
 shown in training, to measure composition: {held}.
 
 ## Architecture

@@ -6,7 +6,7 @@
 Stages (each resumes from its latest checkpoint in --work when the same command is run again):
 1. VAE (AutoencoderKL, 64x64x3 <-> 16x16x4) on rendered shapes.
 2. UNet2DConditionModel + CLIPTextModel from scratch on the VAE's latents, v prediction (or epsilon), with
-   10% empty captions (classifier-free-guidance dropout), EMA of the weights.
+   10% empty captions by default (classifier-free-guidance dropout, --uncond), EMA of the weights.
 3. Export with the EMA weights as a StableDiffusionPipeline folder (safetensors, fp16 on disk).
 Everything is seeded: a step's batch depends only on (seed, step), so a resumed run equals an unbroken one.
 """
@@ -66,6 +66,9 @@ def parse_args(argv=None):
                    help="weight of a shape-naming loss on the text encoder (a linear head on its pooled output, "
                         "dropped at export). Without it the encoder merged circle and square (5%% apart, against 42%% "
                         "for red and green): the same picture for both prompts, shape read back 52%% (0: off)")
+    p.add_argument("--uncond", type=float, default=0.1,
+                   help="share of captions left empty, so the same UNet also learns the unconditional prediction "
+                        "that classifier-free guidance and negative prompts subtract")
     p.add_argument("--init-from", type=Path, default=None,
                    help="start the UNet and text encoder from this pipeline folder (fine-tuning) instead of scratch")
     p.add_argument("--save-every", type=int, default=250)
@@ -274,7 +277,7 @@ def train_unet(args, specs, latents: torch.Tensor, scale: float, masks: torch.Te
         g = step_generator(args.seed, 2, step)
         rng = random.Random(args.seed * 7919 + step)
         idx = torch.randint(0, len(specs), (args.batch,), generator=g)
-        captions = ["" if rng.random() < 0.1 else shapes.caption(specs[i], rng) for i in idx.tolist()]
+        captions = ["" if rng.random() < args.uncond else shapes.caption(specs[i], rng) for i in idx.tolist()]
         x0 = latents[idx] * scale
         noise = torch.randn(x0.shape, generator=g)
         t = timesteps(g, args.batch, noise_scheduler.config.num_train_timesteps, args.high_noise)
@@ -328,7 +331,7 @@ def export(args, vae, unet, text_encoder, tokenizer, scale: float, vae_losses, u
               "vae_steps": args.vae_steps, "vae_batch": args.vae_batch, "vae_fg_weight": args.vae_fg_weight,
               "unet_steps": args.unet_steps, "batch": args.batch, "lr": args.lr,
               "prediction": args.prediction, "high_noise": args.high_noise, "zero_snr": args.zero_snr,
-              "fg_weight": args.fg_weight, "shape_aux": args.shape_aux,
+              "fg_weight": args.fg_weight, "shape_aux": args.shape_aux, "uncond": args.uncond,
               "init_from": str(args.init_from) if args.init_from else None,
               "latent_scale": scale, "final_vae_loss": float(np.mean(vae_losses[-100:])),
               "final_unet_loss": float(np.mean(unet_losses[-200:]))}

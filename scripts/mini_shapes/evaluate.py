@@ -225,8 +225,8 @@ colour (red, orange, yellow, green, blue, purple, white, black) on a plain backg
 small (a small shape is still over a quarter of the width), on the left, in the centre or on the right, with a
 little jitter. {images} pictures of 64x64. Captions in Chinese or English, each attribute left out with
 probability 0.3 (it is then random), e.g. "蓝色背景上的一个大红色圆形，在左边", "a small yellow star on the
-right, purple background"; {uncond_pct:.0f}% of captions are empty (classifier-free guidance). Shape-colour pairs never
-shown in training, to measure composition: {held}.
+right, purple background"; {uncond_pct:.0f}% of captions are empty (classifier-free guidance).
+Shape-colour pairs never shown in training, to measure composition: {held}.
 
 ## Architecture
 
@@ -258,14 +258,16 @@ by template matching, size, position) and scores the attributes the prompt names
   other word in a prompt is ignored (a prompt about a cat gives a random shape).
 - Native size 64x64: larger sizes are accepted but repeat or smear the shape, as SD 1.5 does far above 512.
 - Two shapes, textures, gradients, vertical positions and weights such as `(red:1.5)` are outside its world.
-- Shape is its weakest attribute (the table above). Its squares come out with pinched, concave sides, and the
-  template match reads many of them as circles where a person sees a square (48 big centred shapes at one
-  sampler: 2 of 12 squares read as squares; 12 of 12 circles, triangles and stars). The VAE carries the shapes
-  (its ceiling above), so this is the UNet's limit. Before the shape-naming loss its text encoder kept "circle"
-  and "square" 5% apart (red and green: 42%) and it drew the same picture for both (shape read back 52.5%,
-  held-out pairs 24%).
-- Adherence does not rise past CFG 7 (the CFG table): at 12 the outlines overshoot (spikier triangles, lumpier
-  circles), which costs a little shape accuracy; the course's range is 5-10.
+- Shape is its weakest attribute (the table above), and squares are why: guidance pinches their sides. Of 12 big
+  centred squares at one sampler, 8 read back as squares at CFG 1 and 3, 5 at CFG 5, 2 at CFG 7 and none at 12
+  (circles, triangles and stars: 12 of 12 from CFG 3 up); the template match reads the pinched, concave-sided
+  ones as circles where a person still sees a square. Guiding only the first 4 of 20 steps keeps 8 of 12 at
+  CFG 7, so the pinching comes from guidance on the detail steps; `guidance_rescale` 0.7 does not help (1 of 12).
+  The VAE carries the shapes (its ceiling above), so this is the UNet's limit. Before the shape-naming loss its
+  text encoder kept "circle" and "square" 5% apart (red and green: 42%) and it drew the same picture for both
+  (shape read back 52.5%, held-out pairs 24%).
+- Adherence stops rising after CFG 7 (the CFG table): at 12 the squares are lost as above and other outlines
+  overshoot (spikier triangles); the course's range is 5-10.
 - Karras samplers (DPM++ 2M Karras, ...) need 20 steps or more with it: their spacing over its zero-terminal-SNR
   range (sigma up to 4096) leaves few steps where the picture forms, and at 4-8 steps the picture falls apart
   (mean distance to the clean rendering of 12 prompts: 150 at 4 steps and 85 at 8, against 8 and 7 with

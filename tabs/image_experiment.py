@@ -25,7 +25,7 @@ def build(ui: UI, lang: gr.State, c: dict) -> None:
             go = ui.button("experiment.go", variant="primary")
         notes = gr.Markdown()
         table = gr.Dataframe(interactive=False)
-        images = gr.Gallery(columns=2, height=260, object_fit="contain", interactive=False, show_label=False)
+        images = gr.Gallery(columns=4, height="auto", object_fit="contain", interactive=False, show_label=False)
     inputs = [c[k] for k in ("prompt", "model", "steps", "seed", "width", "height")]
     go.click(run, [*inputs, offload, lang], [table, images, notes], api_name="optimisation_experiment",
              concurrency_id=GPU, show_progress_on=[notes])

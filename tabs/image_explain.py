@@ -46,10 +46,10 @@ def build(ui: UI, lang: gr.State, gallery: gr.Gallery, c: dict) -> None:
         values = gr.Markdown()
         ui.md("explain.timeline_intro")
         show_timeline = ui.button("explain.timeline_go")
-        frames = ui.add(gr.Gallery, "explain.frames", columns=6, height=200, object_fit="contain")
+        frames = ui.add(gr.Gallery, "explain.frames", columns=6, height="auto", object_fit="contain")
         ui.md("explain.cfg_intro")
         show_cfg = ui.button("explain.cfg_go")
-        parts = ui.add(gr.Gallery, "explain.parts", columns=3, height=300, object_fit="contain")
+        parts = ui.add(gr.Gallery, "explain.parts", columns=3, height="auto", object_fit="contain")
         notes = gr.Markdown()
     run_inputs = [c[k] for k in ("prompt", "negative", "model", "sampler", "steps", "cfg", "seed", "width", "height")]
     for event in (t.release, show_forward.click):

@@ -171,7 +171,7 @@ def build(ui: UI, lang: gr.State) -> None:
                 change = ui.add(gr.LinePlot, "video.change", x="frame", y="change", height=200, y_lim=[0, None])
                 grid = ui.add(gr.Image, "video.grid", interactive=False, type="pil", height=260)
                 one_many = ui.button("video.one_vs_many")
-                pair = ui.add(gr.Gallery, "video.pair", columns=2, height=220, object_fit="contain")
+                pair = ui.add(gr.Gallery, "video.pair", columns=2, height="auto", object_fit="contain")
     inputs = [prompt, negative, model, steps, cfg, seed, frames, fps, width, height, shift, lang]
     ui.on_saved(go.click(generate_video, inputs, [video, strip, used_seed, notices, gif, last_frames],
                          api_name="generate_video", concurrency_id=GPU, show_progress_on=[notices])) \

@@ -66,6 +66,7 @@ def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models
     assert set(results["steps"]) == {2, 4, 20} and set(results["cfg"]) == {1.0, 3.0, 7.0, 12.0}
     assert set(results["vae"]) == set(evaluate.ATTRIBUTES)  # the VAE's ceiling is measured too
     assert set(results["karras"]["seen"]) == set(evaluate.ATTRIBUTES)  # and the course's sampler
+    assert set(results["shape_by_word"][7.0]) == set(shapes.SHAPES)  # and which shape fails, by CFG
     card = (out / "README.md").read_text(encoding="utf-8")
     run = json.loads((out / "training.json").read_text())
     assert run["commit"][:12] in card and "| CFG | seen | held-out |" in card and "UNet2DConditionModel" in card

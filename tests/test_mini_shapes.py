@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image, ImageDraw
 
 from studio import api, shapes
 from studio.registry import CARDS
@@ -25,6 +26,46 @@ def test_the_analyser_reads_clean_renderings_back():
         assert accuracy >= 0.98, (attribute, accuracy)
     fill = {shape: np.mean([f.fill for f, s in zip(found, specs) if s.shape == shape]) for shape in shapes.SHAPES}
     assert fill["star"] < fill["triangle"] < fill["circle"] < fill["square"]
+
+
+def _drawn(points, ellipse=False, background="blue", colour="yellow") -> Image.Image:
+    """A shape drawn 4x large from points in 64 px units, scaled down like the renderer's."""
+    image = Image.new("RGB", (256, 256), shapes.COLOURS[background][1])
+    big = [(4 * x, 4 * y) for x, y in points]
+    draw = ImageDraw.Draw(image)
+    fill = shapes.COLOURS[colour][1]
+    draw.ellipse(big[0] + big[1], fill=fill) if ellipse else draw.polygon(big, fill=fill)
+    return image.resize((64, 64), Image.Resampling.LANCZOS)
+
+
+def _bowed_square(cx, cy, half, bow, stretch=1.0):
+    """A square whose sides bow inwards by `bow` px at their middles, `stretch` times taller than wide."""
+    w, h = half, half * stretch
+    return [(cx - w, cy - h), (cx, cy - h + bow), (cx + w, cy - h), (cx + w - bow, cy), (cx + w, cy + h),
+            (cx, cy + h - bow), (cx - w, cy + h), (cx - w + bow, cy)]
+
+
+@pytest.mark.parametrize("stretch", [0.9, 1.1])
+def test_the_analyser_reads_a_misshapen_square_as_a_square_and_an_egg_as_a_circle(stretch):
+    # What the model draws: a small square, its sides bowed in by 2 px, 10% taller or wider than it should be.
+    # A template placed by the bounding box alone (the first analyser) read these as circles.
+    assert shapes.analyse(_drawn(_bowed_square(32, 32, 8, bow=2.0, stretch=stretch))).shape == "square"
+    assert shapes.analyse(_drawn(_bowed_square(32, 32, 14, bow=2.0, stretch=stretch))).shape == "square"
+    egg = [(32 - 10, 32 - 10 * stretch), (32 + 10, 32 + 10 * stretch)]
+    assert shapes.analyse(_drawn(egg, ellipse=True)).shape == "circle"
+
+
+def test_the_analyser_keeps_the_four_shapes_apart_when_they_are_a_little_off():
+    # The fit's freedom (scale, 10% stretch, a pixel's shift) must not let one shape pass for another.
+    rng = random.Random(11)
+    for _ in range(40):
+        spec = shapes.random_spec(rng, allow_held_out=True)
+        clean = shapes.render(spec)
+        taller = clean.resize((64, 70)).crop((0, 3, 64, 67))
+        narrower = Image.new("RGB", (64, 64), shapes.COLOURS[spec.background][1])
+        narrower.paste(clean.resize((58, 64)), (3, 0))
+        for picture in (taller, narrower):  # 10% off their own proportions
+            assert shapes.analyse(picture).shape == spec.shape, spec
 
 
 def test_prompts_in_both_languages_name_the_same_attributes():
@@ -67,6 +108,7 @@ def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models
     assert set(results["vae"]) == set(evaluate.ATTRIBUTES)  # the VAE's ceiling is measured too
     assert set(results["karras"]["seen"]) == set(evaluate.ATTRIBUTES)  # and the course's sampler
     assert set(results["shape_by_word"][7.0]) == set(shapes.SHAPES)  # and which shape fails, by CFG
+    assert set(results["read_as"]) == set(shapes.SHAPES)  # and what it was read as instead
     card = (out / "README.md").read_text(encoding="utf-8")
     run = json.loads((out / "training.json").read_text())
     assert run["commit"][:12] in card and "| CFG | seen | held-out |" in card and "UNet2DConditionModel" in card

@@ -98,8 +98,8 @@ def shape_by_word(items, images) -> dict[str, float]:
 
 
 def read_as(items, images) -> dict[str, dict[str, int]]:
-    """For each shape the prompt names, what the analyser read (None: no shape found). A lenient analyser would
-    show here as other shapes read as the lenient one."""
+    """For each shape the prompt names, what the analyser read (None: no shape found). An analyser that favours
+    one shape would show here as the other shapes read as that one."""
     counts = {named: {read: 0 for read in [*shapes.SHAPES, None]} for named in shapes.SHAPES}
     for (text, spec, _held), image in zip(items, images):
         if "shape" in shapes.parse_prompt(text):

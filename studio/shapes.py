@@ -194,15 +194,15 @@ def _best_fit(shape: str, mask: np.ndarray, box: tuple[int, int, int, int]) -> f
     # Only the pixels that the box or some placement touches can count, so only they are sampled.
     c0, r0 = (int(max(0, np.floor(min(a, b.min())))) for a, b in ((x0, left), (y0, top)))
     c1, r1 = (int(min(SIZE, np.ceil(max(a, b.max())))) for a, b in ((x1, left + w), (y1, top + h)))
-    mask = mask[r0:r1, c0:c1]
+    window = mask[r0:r1, c0:c1]
     u = ((c0 + (np.arange((c1 - c0) * _SUB) + 0.5) / _SUB) - left[:, None]) / w[:, None]  # [placements, cols]
     v = ((r0 + (np.arange((r1 - r0) * _SUB) + 0.5) / _SUB) - top[:, None]) / h[:, None]
     cols, rows = (np.clip(a * _UNIT, 0, _UNIT - 1).astype(int) for a in (u, v))
     inside = ((u >= 0) & (u < 1))[:, None, :] & ((v >= 0) & (v < 1))[:, :, None]
     covered = template[rows[:, :, None], cols[:, None, :]] & inside  # [placements, rows, cols] sub-samples
     placed = covered.reshape(-1, r1 - r0, _SUB, c1 - c0, _SUB).mean(axis=(2, 4)) >= 0.5
-    union = (placed | mask).sum(axis=(1, 2))
-    return float(((placed & mask).sum(axis=(1, 2)) / np.maximum(union, 1)).max())
+    union = (placed | window).sum(axis=(1, 2))
+    return float(((placed & window).sum(axis=(1, 2)) / np.maximum(union, 1)).max())
 
 
 @dataclass(frozen=True)

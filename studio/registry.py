@@ -50,8 +50,8 @@ _SD_DEFAULTS = dict(steps=25, cfg_scale=7.0, sampler="DPM++ 2M Karras", max_side
 CARDS: dict[str, ModelCard] = {c.key: c for c in [
     ModelCard("mini-shapes", "image", {"zh": "迷你形状（内置，离线）", "en": "Mini shapes (built-in, offline)"},
               "sd", 20 * MB, "Apache-2.0", builtin=True,
-              # Not Karras: its spacing, over this model's zero-terminal-SNR range (sigma up to 4096), spends most
-              # steps at noise levels where nothing is decided, so below ~10 steps the pictures fall apart.
+              # Not Karras: on this zero-terminal-SNR schedule, even started at sigma 80 (studio.samplers), its
+              # spacing leaves few steps where the picture forms, and below ~10 steps the pictures fall apart.
               defaults=dict(width=64, height=64, steps=20, cfg_scale=7.0, sampler="DPM++ 2M", max_side=256,
                             live=True)),
     ModelCard("mini-poem", "text", {"zh": "迷你唐诗（内置，离线）", "en": "Mini Tang poems (built-in, offline)"},

@@ -81,6 +81,21 @@ def test_a_sampler_built_from_another_samplers_config_is_itself():
     assert plain.config.prediction_type == "v_prediction"  # the model's own settings stay
 
 
+@pytest.mark.parametrize("name", [n for n in samplers.names() if n.endswith("Karras") and not n.startswith("LMS")])
+def test_karras_spacing_keeps_its_steps_where_a_picture_forms(name):
+    """On a zero-terminal-SNR schedule (sigma up to 4096) Karras spacing starts at 80, as in Karras et al.;
+    on SD 1.5's schedule it starts at its own top (14.6), as in every web UI. (diffusers' LMS reads no cap.)"""
+    from diffusers import DDPMScheduler
+    from studio.registry import MINI_DIR
+    zero_snr = DDPMScheduler.from_pretrained(MINI_DIR / "mini-shapes", subfolder="scheduler").config
+    for base, top in ((zero_snr, samplers.KARRAS_SIGMA_MAX), (DDPMScheduler(beta_schedule="scaled_linear",
+                      beta_start=0.00085, beta_end=0.012).config, 14.6)):
+        scheduler = samplers.make_scheduler(name, base)
+        scheduler.set_timesteps(20)
+        assert float(scheduler.sigmas[0]) == pytest.approx(top, rel=0.01)
+        assert samplers.make_scheduler(name.removesuffix(" Karras"), scheduler.config).config.get("sigma_max") is None
+
+
 def test_sampler_options_do_not_leak_into_the_next_run(studio_env):
     plain = api.generate_image("a cat", seed=9, save=False, **{**SD, "sampler": "Euler"}).images[0]
     api.generate_image("a cat", seed=9, save=False, **{**SD, "sampler": "DPM++ 2M SDE Karras"})

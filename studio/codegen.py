@@ -6,9 +6,11 @@ the same call the studio makes), so running it gives the page's pixels.
 """
 from __future__ import annotations
 
+import json
+
 from .models import ModelSpec
 from .registry import ASSETS
-from .samplers import SAMPLERS
+from .samplers import KARRAS_SIGMA_MAX, SAMPLERS, make_scheduler
 
 IMAGE_TEMPLATE = '''\
 # Reproduces the studio's image: {title}
@@ -21,7 +23,7 @@ dtype = torch.float16 if device == "cuda" else torch.float32  # the studio runs 
 pipe = {pipeline}.{load_call}.to(device)
 # Sampler "{sampler}" = {scheduler} built from the model's own scheduler config
 pipe.scheduler = {scheduler}.from_config(pipe.scheduler.config{scheduler_options})
-{loras}
+{karras_cap}{loras}
 seeds = {seeds}  # image i of the batch uses seed + i
 generators = [torch.Generator("{generator_device}").manual_seed(s) for s in seeds]  # CPU noise: same picture on any machine
 {text}{source}images = {first_call}(
@@ -95,7 +97,7 @@ HIRES = '''\
 # Hires fix: upscale x{scale} ({upscaler}), then image to image at denoising strength {strength}
 second = AutoPipelineForImage2Image.from_pipe(pipe)
 second.scheduler = {scheduler}.from_config(pipe.scheduler.config{scheduler_options})
-{upscale}generators = [torch.Generator("{generator_device}").manual_seed(s) for s in seeds]
+{karras_cap}{upscale}generators = [torch.Generator("{generator_device}").manual_seed(s) for s in seeds]
 images = second(
 {text_args}    image=upscaled,
     strength={strength},
@@ -165,7 +167,7 @@ def image_script(spec: ModelSpec, pipeline: str, hub: str, job, weighted: bool =
         latent = job.hires.upscaler == "Latent"
         if latent:
             first_extra += "\n    output_type=\"latent\","
-        hires = HIRES.format(scale=job.hires.scale, upscaler=job.hires.upscaler, strength=job.hires.strength,
+        hires = HIRES.format(karras_cap=_karras_cap(spec, job.sampler, "second"), scale=job.hires.scale, upscaler=job.hires.upscaler, strength=job.hires.strength,
                              scheduler=scheduler, scheduler_options=sched_opts, generator_device=job.generator_device,
                              upscale=(LATENT_UPSCALE if latent else LANCZOS_UPSCALE).format(w=w, h=h),
                              text_args=text_args, hires_steps=_schedule_steps(job.hires.steps, job.hires.strength),
@@ -175,9 +177,20 @@ def image_script(spec: ModelSpec, pipeline: str, hub: str, job, weighted: bool =
     return IMAGE_TEMPLATE.format(
         title=spec.title, extra_pip=extra_pip + (" compel" if weighted else ""), pipeline=pipeline,
         scheduler=scheduler, imports=imports, load_source=load_source, load_call=_load_call(spec, pipeline, sd15),
-        sampler=job.sampler, scheduler_options=sched_opts, seeds=job.seeds, generator_device=job.generator_device,
-        text=text, source=source, first_call=first_call, text_args=text_args, steps=steps, cfg_scale=job.cfg_scale,
+        sampler=job.sampler, scheduler_options=sched_opts, karras_cap=_karras_cap(spec, job.sampler, "pipe"),
+        seeds=job.seeds, generator_device=job.generator_device, text=text, source=source, first_call=first_call, text_args=text_args, steps=steps, cfg_scale=job.cfg_scale,
         size_args=size_args, first_extra=first_extra, hires=hires, loras=_loras(job.loras))
+
+
+def _karras_cap(spec: ModelSpec, sampler: str, pipe: str) -> str:
+    """studio.samplers starts Karras spacing at sigma 80 on a zero-terminal-SNR schedule: the script says so too."""
+    config = spec.path / "scheduler" / "scheduler_config.json" if spec.path is not None else None
+    if not SAMPLERS[sampler][1].get("use_karras_sigmas") or config is None or not config.is_file():
+        return ""
+    if "sigma_max" not in make_scheduler(sampler, json.loads(config.read_text(encoding="utf-8"))).config:
+        return ""
+    return (f"# Karras spacing from sigma {KARRAS_SIGMA_MAX:g}, not from the 4096 this zero-terminal-SNR schedule ends "
+            f"at (as the studio does)\n{pipe}.scheduler.register_to_config(sigma_max={KARRAS_SIGMA_MAX!r})\n")
 
 
 def _loras(loras) -> str:

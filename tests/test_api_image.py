@@ -153,7 +153,8 @@ def test_progress_is_reported_per_step(studio_env):
     assert manager().status()["loaded"][0]["in_use"] == 0  # the lease ended with the run
 
 
-@pytest.mark.parametrize("model,sampler", [("tiny-sd15", "DPM++ 2M Karras"), ("tiny-sdxl", "Euler a")])
+@pytest.mark.parametrize("model,sampler", [("tiny-sd15", "DPM++ 2M Karras"), ("tiny-sdxl", "Euler a"),
+                                           ("mini-shapes", "DPM++ 2M Karras")])
 def test_exported_code_run_as_a_separate_process_reproduces_the_pixels(studio_env, tmp_path, model, sampler):
     kw = dict(prompt="a red circle", negative_prompt="blurry", model=model, sampler=sampler, steps=4, cfg_scale=6,
               seed=1234, width=64, height=64, batch_size=2)

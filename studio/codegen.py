@@ -10,7 +10,7 @@ import json
 
 from .models import ModelSpec
 from .registry import ASSETS
-from .samplers import KARRAS_SIGMA_MAX, SAMPLERS, make_scheduler
+from .samplers import KARRAS_SIGMA_MAX, SAMPLERS, make_scheduler, terminal_sigma
 
 IMAGE_TEMPLATE = '''\
 # Reproduces the studio's image: {title}
@@ -167,8 +167,8 @@ def image_script(spec: ModelSpec, pipeline: str, hub: str, job, weighted: bool =
         latent = job.hires.upscaler == "Latent"
         if latent:
             first_extra += "\n    output_type=\"latent\","
-        hires = HIRES.format(karras_cap=_karras_cap(spec, job.sampler, "second"), scale=job.hires.scale, upscaler=job.hires.upscaler, strength=job.hires.strength,
-                             scheduler=scheduler, scheduler_options=sched_opts, generator_device=job.generator_device,
+        hires = HIRES.format(scale=job.hires.scale, upscaler=job.hires.upscaler, strength=job.hires.strength,
+                             karras_cap=_karras_cap(spec, job.sampler, "second"), scheduler=scheduler, scheduler_options=sched_opts, generator_device=job.generator_device,
                              upscale=(LATENT_UPSCALE if latent else LANCZOS_UPSCALE).format(w=w, h=h),
                              text_args=text_args, hires_steps=_schedule_steps(job.hires.steps, job.hires.strength),
                              cfg_scale=job.cfg_scale)
@@ -178,7 +178,8 @@ def image_script(spec: ModelSpec, pipeline: str, hub: str, job, weighted: bool =
         title=spec.title, extra_pip=extra_pip + (" compel" if weighted else ""), pipeline=pipeline,
         scheduler=scheduler, imports=imports, load_source=load_source, load_call=_load_call(spec, pipeline, sd15),
         sampler=job.sampler, scheduler_options=sched_opts, karras_cap=_karras_cap(spec, job.sampler, "pipe"),
-        seeds=job.seeds, generator_device=job.generator_device, text=text, source=source, first_call=first_call, text_args=text_args, steps=steps, cfg_scale=job.cfg_scale,
+        seeds=job.seeds, generator_device=job.generator_device, text=text, source=source, first_call=first_call,
+        text_args=text_args, steps=steps, cfg_scale=job.cfg_scale,
         size_args=size_args, first_extra=first_extra, hires=hires, loras=_loras(job.loras))
 
 
@@ -187,10 +188,12 @@ def _karras_cap(spec: ModelSpec, sampler: str, pipe: str) -> str:
     config = spec.path / "scheduler" / "scheduler_config.json" if spec.path is not None else None
     if not SAMPLERS[sampler][1].get("use_karras_sigmas") or config is None or not config.is_file():
         return ""
-    if "sigma_max" not in make_scheduler(sampler, json.loads(config.read_text(encoding="utf-8"))).config:
+    scheduler = make_scheduler(sampler, json.loads(config.read_text(encoding="utf-8")))
+    if "sigma_max" not in scheduler.config:
         return ""
-    return (f"# Karras spacing from sigma {KARRAS_SIGMA_MAX:g}, not from the 4096 this zero-terminal-SNR schedule ends "
-            f"at (as the studio does)\n{pipe}.scheduler.register_to_config(sigma_max={KARRAS_SIGMA_MAX!r})\n")
+    return (f"# Karras spacing from sigma {KARRAS_SIGMA_MAX:g}, not from the {terminal_sigma(scheduler):.0f} this "
+            f"zero-terminal-SNR schedule ends at (as the studio does)\n"
+            f"{pipe}.scheduler.register_to_config(sigma_max={KARRAS_SIGMA_MAX!r})\n")
 
 
 def _loras(loras) -> str:

@@ -5,7 +5,8 @@
 
 Stages (each resumes from its latest checkpoint in --work when the same command is run again):
 1. VAE (AutoencoderKL, 64x64x3 <-> 16x16x4) on rendered shapes.
-2. Decoder hardening: the encoder frozen, the decoder also learns to draw stretched latents (guidance overshoot).
+2. Optional decoder hardening (--decoder-steps): the encoder frozen, the decoder also learns to draw stretched
+   latents (guidance overshoot).
 3. UNet2DConditionModel + CLIPTextModel from scratch on the VAE's latents, v prediction (or epsilon), with
    10% empty captions by default (classifier-free-guidance dropout, --uncond), EMA of the weights.
 4. Export with the EMA weights as a StableDiffusionPipeline folder (safetensors, fp16 on disk).
@@ -48,11 +49,14 @@ def parse_args(argv=None):
     p.add_argument("--vae-steps", type=int, default=3000)
     p.add_argument("--unet-steps", type=int, default=9000)
     p.add_argument("--vae-batch", type=int, default=16)
-    p.add_argument("--decoder-steps", type=int, default=1500,
-                   help="decoder hardening after the VAE: the encoder frozen, the decoder also shown stretched latents")
+    p.add_argument("--decoder-steps", type=int, default=0,
+                   help="decoder hardening after the VAE (0: none, as the shipped run): the encoder frozen, the decoder "
+                        "also shown stretched latents")
     p.add_argument("--decoder-stretch", type=float, default=1.8,
                    help="latents are stretched away from the data's mean latent by up to this factor in hardening")
     p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--unet-channels", default="32,64,64",
+                   help="the UNet's block widths, highest resolution first (the shipped run: 32,64,64)")
     p.add_argument("--lr", type=float, default=6e-4)
     p.add_argument("--prediction", choices=["v_prediction", "epsilon"], default="v_prediction",
                    help="what the UNet predicts; v gives colours and layout (decided at high noise) a strong signal")
@@ -126,10 +130,10 @@ def make_text_encoder():
                                         eos_token_id=49407, pad_token_id=49407, projection_dim=64))
 
 
-def make_unet():
+def make_unet(channels: str = "32,64,64"):
     from diffusers import UNet2DConditionModel
     return UNet2DConditionModel(sample_size=16, in_channels=4, out_channels=4, layers_per_block=1,
-                                block_out_channels=(32, 64, 96),
+                                block_out_channels=tuple(int(c) for c in channels.split(",")),
                                 down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
                                 up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
                                 cross_attention_dim=64, attention_head_dim=8, norm_num_groups=8)
@@ -314,10 +318,10 @@ def train_unet(args, specs, latents: torch.Tensor, scale: float, masks: torch.Te
     # steps. v prediction (as in SD 2.x) keeps that signal strong; every sampler reads it from the config.
     noise_scheduler = DDPMScheduler.from_pretrained(SCHEDULER, **scheduler_options(args))
     torch.manual_seed(args.seed)
-    unet, text_encoder = make_unet(), make_text_encoder()
+    unet, text_encoder = make_unet(args.unet_channels), make_text_encoder()
     if args.init_from:
         init_from(args.init_from, unet, text_encoder)
-    ema_unet, ema_text = make_unet(), make_text_encoder()
+    ema_unet, ema_text = make_unet(args.unet_channels), make_text_encoder()
     ema_unet.load_state_dict(unet.state_dict())
     ema_text.load_state_dict(text_encoder.state_dict())
     params = list(unet.parameters()) + list(text_encoder.parameters())
@@ -387,12 +391,13 @@ def export(args, vae, unet, text_encoder, tokenizer, scale: float, vae_losses, d
     record = {"command": " ".join(sys.argv), "commit": commit, "seed": args.seed, "images": args.images,
               "vae_steps": args.vae_steps, "vae_batch": args.vae_batch, "vae_fg_weight": args.vae_fg_weight,
               "decoder_steps": args.decoder_steps, "decoder_stretch": args.decoder_stretch,
+              "unet_channels": args.unet_channels,
               "unet_steps": args.unet_steps, "batch": args.batch, "lr": args.lr,
               "prediction": args.prediction, "high_noise": args.high_noise, "zero_snr": args.zero_snr,
               "fg_weight": args.fg_weight, "shape_aux": args.shape_aux, "uncond": args.uncond,
               "init_from": str(args.init_from) if args.init_from else None,
               "latent_scale": scale, "final_vae_loss": float(np.mean(vae_losses[-100:])),
-              "final_decoder_loss": float(np.mean(decoder_losses[-100:])),
+              "final_decoder_loss": float(np.mean(decoder_losses[-100:])) if decoder_losses else None,
               "final_unet_loss": float(np.mean(unet_losses[-200:]))}
     if args.init_from:  # the record of the run this one continued, so the card can list every stage
         record["init"] = json.loads((args.init_from / "training.json").read_text(encoding="utf-8"))

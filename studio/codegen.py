@@ -168,7 +168,8 @@ def image_script(spec: ModelSpec, pipeline: str, hub: str, job, weighted: bool =
         if latent:
             first_extra += "\n    output_type=\"latent\","
         hires = HIRES.format(scale=job.hires.scale, upscaler=job.hires.upscaler, strength=job.hires.strength,
-                             karras_cap=_karras_cap(spec, job.sampler, "second"), scheduler=scheduler, scheduler_options=sched_opts, generator_device=job.generator_device,
+                             karras_cap=_karras_cap(spec, job.sampler, "second"), scheduler=scheduler,
+                             scheduler_options=sched_opts, generator_device=job.generator_device,
                              upscale=(LATENT_UPSCALE if latent else LANCZOS_UPSCALE).format(w=w, h=h),
                              text_args=text_args, hires_steps=_schedule_steps(job.hires.steps, job.hires.strength),
                              cfg_scale=job.cfg_scale)

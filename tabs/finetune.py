@@ -3,6 +3,7 @@ import gradio as gr
 import pandas as pd
 
 from studio import api
+from studio.inkwash import DEMO_LEARNING_RATE, DEMO_STEPS
 from studio.lora_train import COURSE_TARGETS
 
 from .runner import Stops, stream
@@ -62,7 +63,7 @@ def inkwash_demo():
     for i, image in enumerate(images):
         image.save(folder / f"ink-{i:02d}.png")
         paths.append(str(folder / f"ink-{i:02d}.png"))
-    return paths, paths, "\n".join(captions), "inkwash", "mini-shapes", 200, 1e-3
+    return paths, paths, "\n".join(captions), "inkwash", "mini-shapes", DEMO_STEPS, DEMO_LEARNING_RATE
 
 
 def stop_run(request: gr.Request):

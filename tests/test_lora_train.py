@@ -105,14 +105,15 @@ def test_the_inkwash_demo_lowers_colour_saturation_on_mini_shapes(studio_env):
     from studio import inkwash
     images, captions = api.inkwash_dataset(12)
     assert len(images) == len(captions) == 12 and max(inkwash.saturation(im) for im in images) < 0.15
-    api.train_lora(images, captions, "mini-shapes", name="ink", steps=80, learning_rate=1e-3, seed=0)
+    api.train_lora(images, captions, "mini-shapes", name="ink", steps=inkwash.DEMO_STEPS,
+                   learning_rate=inkwash.DEMO_LEARNING_RATE, seed=0)  # what the demo button sets
     prompts = ["a red circle on a blue background", "绿色背景上的黄色正方形", "a big orange triangle"]
 
     def saturation(weight):
         return np.mean([inkwash.saturation(api.generate_image(p, "", "mini-shapes", None, 20, 7, 1, 64, 64, 1,
                                                               loras=[("ink", weight)], save=False).images[0])
                         for p in prompts])
-    assert saturation(1.0) < saturation(0.0) - 0.03
+    assert saturation(1.0) < saturation(0.0) - 0.2
 
 
 def test_before_and_after_at_one_seed_in_a_grid(trained):

@@ -150,16 +150,11 @@ def test_the_prompt_not_the_seed_decides_where_the_shape_goes(studio_env):
 def test_the_prompt_not_the_seed_decides_the_kind_of_shape(studio_env):
     """Same seed, the four shape words: triangles and stars come out as asked, and circles and squares are told
     apart. (The encoder of the run before the shape-naming loss kept "circle" and "square" 5% apart and the UNet drew
-    the same picture for both.) Squares are the model's weak spot: the analyser reads many as circles (see the card),
-    so they are compared with the circles drawn at the same seed, by how much of their box they fill."""
-    drawn = {}
+    the same picture for both.)"""
     for shape in shapes.SHAPES:
-        drawn[shape] = [api.generate_image(f"a big red {shape} in the center, blue background", seed=seed,
-                                           save=False).images[0] for seed in range(4)]
-    for shape in ("circle", "triangle", "star"):
-        assert sum(shapes.analyse(image).shape == shape for image in drawn[shape]) >= 3, shape
-    for circle, square in zip(drawn["circle"], drawn["square"]):
-        assert shapes.analyse(square).fill > shapes.analyse(circle).fill + 0.08
+        read = [shapes.analyse(api.generate_image(f"a big red {shape} in the center, blue background", seed=seed,
+                                                  save=False).images[0]).shape for seed in range(4)]
+        assert read.count(shape) >= 3, (shape, read)
 
 
 def test_high_cfg_with_the_courses_sampler_keeps_the_prompts_colours(studio_env):

@@ -97,7 +97,7 @@ def load_unet3d_run(work: Path, step: int | None = None):
     run = _run_args(work, train)
     chosen = _checkpoint(work / "unet", step)
     vae, text_encoder, tokenizer = train.load_shapes(run.shapes)
-    unet = train.make_unet(run.shapes) if script == "train_animatediff" else train.make_unet()
+    unet = train.make_unet(run.shapes)
     load_model(unet, str(chosen / "ema_unet.safetensors"))
     load_model(text_encoder, str(chosen / "ema_text_encoder.safetensors"))
     pipe = train.pipeline(vae, text_encoder.eval(), tokenizer, unet.eval(), run.shapes)

@@ -105,14 +105,19 @@ def parse_args(argv=None, **defaults):
 
 
 # -- models --------------------------------------------------------------------------------------
-def make_unet():
-    """mini-shapes' UNet2DConditionModel layout in 3D: each block gains temporal convolutions and attention."""
-    from diffusers import UNet3DConditionModel
-    return UNet3DConditionModel(sample_size=16, in_channels=4, out_channels=4, layers_per_block=1,
-                                block_out_channels=(32, 64, 64),
+def make_unet(shapes_folder: Path):
+    """mini-shapes' UNet2DConditionModel layout in 3D: each block gains temporal convolutions and attention.
+    Widths and sizes are read from mini-shapes' own config, so the 3D UNet fits whichever version it inflates."""
+    from diffusers import UNet2DConditionModel, UNet3DConditionModel
+    shapes = UNet2DConditionModel.load_config(shapes_folder, subfolder="unet")
+    return UNet3DConditionModel(sample_size=shapes["sample_size"], in_channels=4, out_channels=4,
+                                layers_per_block=shapes["layers_per_block"],
+                                block_out_channels=tuple(shapes["block_out_channels"]),
                                 down_block_types=("DownBlock3D", "CrossAttnDownBlock3D", "CrossAttnDownBlock3D"),
                                 up_block_types=("CrossAttnUpBlock3D", "CrossAttnUpBlock3D", "UpBlock3D"),
-                                cross_attention_dim=64, attention_head_dim=8, norm_num_groups=8)
+                                cross_attention_dim=shapes["cross_attention_dim"],
+                                attention_head_dim=shapes["attention_head_dim"],
+                                norm_num_groups=shapes["norm_num_groups"])
 
 
 def inflate(unet, shapes_folder: Path) -> tuple[int, int]:
@@ -175,7 +180,7 @@ def encode_all(args, vae, clips) -> tuple[torch.Tensor, torch.Tensor]:
 # -- stage 2: UNet3D + text encoder --------------------------------------------------------------
 def inflated_unet(args):
     """The 3D UNet to train: mini-shapes' spatial layers, new temporal ones."""
-    unet = make_unet()
+    unet = make_unet(args.shapes)
     copied, new = inflate(unet, args.shapes)
     log(args.work, f"UNet3D: {copied} tensors from mini-shapes' UNet, {new} temporal ones new")
     return unet

@@ -113,6 +113,22 @@ def adherence(accuracies: dict[str, float]) -> float:
     return float(np.nanmean(list(accuracies.values())))
 
 
+def judgements(items) -> dict[str, dict[str, int]]:
+    """How many prompts name each attribute, per group: the sample sizes behind score()'s accuracies."""
+    counts = {group: {a: 0 for a in ATTRIBUTES} for group in ("seen", "held_out")}
+    for text, _spec, held in items:
+        for attribute in shapes.parse_prompt(text):
+            counts["held_out" if held else "seen"][attribute] += 1
+    return counts
+
+
+def adherence_error(accuracies: dict[str, float], counts: dict[str, int]) -> float:
+    """The standard error of adherence() (binomial, attributes independent). At 200 prompts it is about half a
+    point: the CFG table's steps of that size are within sampling noise (the card's second seed set shows it)."""
+    terms = [p * (1 - p) / counts[a] for a, p in accuracies.items() if counts[a]]
+    return float(np.sqrt(sum(terms)) / len(terms)) if terms else float("nan")
+
+
 def clean_distance(pipe, n: int, seed: int, steps: int, sampler: str = SAMPLER) -> float:
     rng = random.Random(seed)
     specs = [replace(shapes.random_spec(rng), dx=0.0, dy=0.0) for _ in range(n)]
@@ -147,7 +163,7 @@ def main(argv=None) -> dict:
     pipe = load(args.model)
     items = prompts(args.prompts, args.seed)
     texts, seeds = [t for t, _, _ in items], list(range(args.seed, args.seed + len(items)))
-    results = {"cfg": {}, "cfg_karras": {}, "shape_by_word": {}, "steps": {}}
+    results = {"cfg": {}, "cfg_karras": {}, "shape_by_word": {}, "steps": {}, "judgements": judgements(items)}
     for cfg in (1.0, 3.0, 7.0, 12.0):
         images = generate(pipe, texts, seeds, cfg, 20)
         results["cfg"][cfg] = score(items, images)
@@ -177,11 +193,12 @@ def tables(results: dict, n: int, n_clean: int) -> str:
            "|---|---|---|---|---|"]
     out += [f"| {a} | {main_table['seen'][a]:.1%} | {main_table['held_out'][a]:.1%} | {karras['seen'][a]:.1%} | "
             f"{karras['held_out'][a]:.1%} |" for a in ATTRIBUTES]
-    out += ["", "Adherence (mean attribute accuracy) by CFG:", "",
+    out += ["", "Adherence (mean attribute accuracy) by CFG, ± its standard error:", "",
             f"| CFG | seen | held-out | seen, {COURSE_SAMPLER} | held-out, {COURSE_SAMPLER} |", "|---|---|---|---|---|"]
     for cfg, table in results["cfg"].items():
-        cells = [adherence(t[group]) for t in (table, results["cfg_karras"][cfg]) for group in ("seen", "held_out")]
-        out.append(f"| {cfg:g} | " + " | ".join(f"{c:.1%}" for c in cells) + " |")
+        cells = [(adherence(t[group]), adherence_error(t[group], results["judgements"][group]))
+                 for t in (table, results["cfg_karras"][cfg]) for group in ("seen", "held_out")]
+        out.append(f"| {cfg:g} | " + " | ".join(f"{a:.1%} ± {100 * e:.1f}" for a, e in cells) + " |")
     out += ["", "Shape read back by the shape the prompt names, by CFG (seen and held-out together):", "",
             "| CFG | " + " | ".join(shapes.SHAPES) + " |", "|---|" + "---|" * len(shapes.SHAPES)]
     out += [f"| {cfg:g} | " + " | ".join(f"{v:.1%}" for v in row.values()) + " |"
@@ -243,7 +260,7 @@ def training_stages(run: dict) -> str:
                  f"steps on latents stretched up to x{first['decoder_stretch']:g} away from the data's mean latent, "
                  f"as guidance leaves them; final loss {first['final_decoder_loss']:.4f}."
                  if first.get("decoder_steps") else "")
-    reuse = " Stages 2+ reuse stage 1's VAE and latents (the same `--work` files)." if len(chain) > 1 else ""
+    reuse = " Stages 2+ keep stage 1's exported VAE (`--init-from`), so the latents stay the same." if len(chain) > 1 else ""
     lines += ["", f"Seed {first['seed']}, deterministic (a step's batch depends only on seed and step; a resumed run "
               f"equals an unbroken one). VAE, trained first: {first['vae_steps']} steps, batch {first['vae_batch']}"
               f"{vae_weight}; final loss {first['final_vae_loss']:.4f}.{hardening}{reuse}"]

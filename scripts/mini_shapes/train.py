@@ -375,6 +375,12 @@ def init_from(folder: Path, unet, text_encoder) -> None:
         module.load_state_dict({k: loaded[k].to(v.dtype) for k, v in state.items()})
 
 
+def load_vae(folder: Path):
+    """An exported pipeline's VAE (fp16 on disk) in fp32, frozen, as the studio runs it."""
+    from diffusers import AutoencoderKL
+    return AutoencoderKL.from_pretrained(folder, subfolder="vae", dtype=torch.float32).eval().requires_grad_(False)
+
+
 # -- stage 4: export -----------------------------------------------------------------------------
 def export(args, vae, unet, text_encoder, tokenizer, scale: float, vae_losses, decoder_losses, unet_losses) -> None:
     from diffusers import PNDMScheduler, StableDiffusionPipeline
@@ -397,7 +403,7 @@ def export(args, vae, unet, text_encoder, tokenizer, scale: float, vae_losses, d
               "prediction": args.prediction, "high_noise": args.high_noise, "zero_snr": args.zero_snr,
               "fg_weight": args.fg_weight, "shape_aux": args.shape_aux, "uncond": args.uncond,
               "init_from": str(args.init_from) if args.init_from else None,
-              "latent_scale": scale, "final_vae_loss": float(np.mean(vae_losses[-100:])),
+              "latent_scale": scale, "final_vae_loss": float(np.mean(vae_losses[-100:])) if vae_losses else None,
               "final_decoder_loss": float(np.mean(decoder_losses[-100:])) if decoder_losses else None,
               "final_unet_loss": float(np.mean(unet_losses[-200:]))}
     if args.init_from:  # the record of the run this one continued, so the card can list every stage
@@ -413,9 +419,13 @@ def main(argv=None) -> None:
     torch.manual_seed(args.seed)
     args.work.mkdir(parents=True, exist_ok=True)
     specs, images = dataset(args)
-    vae, vae_losses = train_vae(args, images)
-    latents, scale = encode_all(args, vae, images)
-    vae, decoder_losses = harden_decoder(args, vae, images, latents.mean(dim=(0, 2, 3), keepdim=True))
+    if args.init_from:  # fine-tuning: the latents must be the ones the starting UNet learnt, so its VAE is kept
+        vae, vae_losses, decoder_losses = load_vae(args.init_from), [], []
+        latents, scale = encode_all(args, vae, images)[0], vae.config.scaling_factor
+    else:
+        vae, vae_losses = train_vae(args, images)
+        latents, scale = encode_all(args, vae, images)
+        vae, decoder_losses = harden_decoder(args, vae, images, latents.mean(dim=(0, 2, 3), keepdim=True))
     unet, text_encoder, tokenizer, unet_losses = train_unet(args, specs, latents, scale, latent_masks(images))
     export(args, vae, unet, text_encoder, tokenizer, scale, vae_losses, decoder_losses, unet_losses)
     make_readable(args.out)

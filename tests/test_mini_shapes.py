@@ -123,6 +123,14 @@ def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models
     assert all("head" not in key for key in load_file(out / "text_encoder" / "model.safetensors"))
     image = api.generate_image("一个红色圆形", model="smoke-shapes", seed=1, steps=3, save=False).images[0]
     assert image.size == (64, 64)
+    # A fine-tuning stage keeps the VAE whose latents the starting UNet learnt, and the card lists both stages.
+    tuned = models_dir / "smoke-shapes-2"
+    train.main(["--smoke", "--work", str(tmp_path / "work2"), "--out", str(tuned), "--threads", "1",
+                "--init-from", str(out)])
+    vae = "vae/diffusion_pytorch_model.safetensors"
+    assert (tuned / vae).read_bytes() == (out / vae).read_bytes()
+    evaluate.main([str(tuned), "--prompts", "4", "--threads", "1", "--card"])
+    assert "starting from stage 1's weights" in (tuned / "README.md").read_text(encoding="utf-8")
 
 
 def test_shipped_model_is_the_reproducible_default(studio_env):

@@ -130,7 +130,9 @@ def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models
     vae = "vae/diffusion_pytorch_model.safetensors"
     assert (tuned / vae).read_bytes() == (out / vae).read_bytes()
     evaluate.main([str(tuned), "--prompts", "4", "--threads", "1", "--card"])
-    assert "starting from stage 1's weights" in (tuned / "README.md").read_text(encoding="utf-8")
+    card = (tuned / "README.md").read_text(encoding="utf-8")
+    assert "starting from stage 1's weights" in card and "(loss-stage1.png)" in card
+    assert (tuned / "loss-stage1.png").read_bytes() == (out / "loss.png").read_bytes()
 
 
 def test_shipped_model_is_the_reproducible_default(studio_env):

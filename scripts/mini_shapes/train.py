@@ -56,8 +56,7 @@ def parse_args(argv=None):
                    help="latents are stretched away from the data's mean latent by up to this factor in hardening")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--unet-channels", default="32,64,96",
-                   help="the UNet's block widths, highest resolution first (v5: 32,64,64; the wider lowest block "
-                        "took CFG 12's adherence dip from 1.5 points to 0.4)")
+                   help="the UNet's block widths, highest resolution first (v5: 32,64,64)")
     p.add_argument("--lr", type=float, default=6e-4)
     p.add_argument("--prediction", choices=["v_prediction", "epsilon"], default="v_prediction",
                    help="what the UNet predicts; v gives colours and layout (decided at high noise) a strong signal")
@@ -408,9 +407,19 @@ def export(args, vae, unet, text_encoder, tokenizer, scale: float, vae_losses, d
               "final_unet_loss": float(np.mean(unet_losses[-200:]))}
     if args.init_from:  # the record of the run this one continued, so the card can list every stage
         record["init"] = json.loads((args.init_from / "training.json").read_text(encoding="utf-8"))
+        copy_earlier_curves(args.init_from, args.out)
     (args.out / "training.json").write_text(json.dumps(record, indent=2))
     plot_losses(args.out / "loss.png", [(vae_losses, "VAE reconstruction"), (decoder_losses, "decoder hardening"),
                                         (unet_losses, f"UNet {args.prediction} MSE")])
+
+
+def copy_earlier_curves(earlier: Path, out: Path) -> None:
+    """The loss curves of the stages before this one, as loss-stage1.png, loss-stage2.png, ... (this one: loss.png)."""
+    curves = sorted(earlier.glob("loss-stage*.png"))
+    for curve in curves:
+        shutil.copy(curve, out / curve.name)
+    if (earlier / "loss.png").is_file():
+        shutil.copy(earlier / "loss.png", out / f"loss-stage{len(curves) + 1}.png")
 
 
 def main(argv=None) -> None:

@@ -88,6 +88,7 @@ def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models
     sys.path.insert(0, str(ROOT / "scripts" / "mini_shapes"))
     try:
         import evaluate
+        import guidance_steps
         import train
     finally:
         sys.path.pop(0)
@@ -121,6 +122,8 @@ def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models
     assert (tmp_path / "work" / "unet" / "shape_head.safetensors").is_file()
     from safetensors.torch import load_file
     assert all("head" not in key for key in load_file(out / "text_encoder" / "model.safetensors"))
+    windows = guidance_steps.main([str(out), "--prompts", "4", "--threads", "1"])  # where high CFG hurts
+    assert len(windows) == 7 and all(set(r["seen"]) == set(evaluate.ATTRIBUTES) for r in windows.values())
     image = api.generate_image("一个红色圆形", model="smoke-shapes", seed=1, steps=3, save=False).images[0]
     assert image.size == (64, 64)
     # A fine-tuning stage keeps the VAE whose latents the starting UNet learnt, and the card lists both stages.

@@ -130,8 +130,8 @@ def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models
     tuned = models_dir / "smoke-shapes-2"
     train.main(["--smoke", "--work", str(tmp_path / "work2"), "--out", str(tuned), "--threads", "1",
                 "--init-from", str(out)])
-    vae = "vae/diffusion_pytorch_model.safetensors"
-    assert (tuned / vae).read_bytes() == (out / vae).read_bytes()
+    for vae in ("vae/diffusion_pytorch_model.safetensors", "vae/config.json"):
+        assert (tuned / vae).read_bytes() == (out / vae).read_bytes()
     evaluate.main([str(tuned), "--prompts", "4", "--threads", "1", "--card"])
     card = (tuned / "README.md").read_text(encoding="utf-8")
     assert "starting from stage 1's weights" in card and "(loss-stage1.png)" in card

@@ -375,9 +375,13 @@ def init_from(folder: Path, unet, text_encoder) -> None:
 
 
 def load_vae(folder: Path):
-    """An exported pipeline's VAE (fp16 on disk) in fp32, frozen, as the studio runs it."""
+    """An exported pipeline's VAE (fp16 on disk) in fp32, frozen, as the studio runs it. Built from its config
+    (from_pretrained would add `_name_or_path`, so the exported config.json would no longer be the same file)."""
     from diffusers import AutoencoderKL
-    return AutoencoderKL.from_pretrained(folder, subfolder="vae", dtype=torch.float32).eval().requires_grad_(False)
+    from safetensors.torch import load_file
+    vae = AutoencoderKL.from_config(AutoencoderKL.load_config(folder, subfolder="vae"))
+    vae.load_state_dict(load_file(folder / "vae" / "diffusion_pytorch_model.safetensors"))  # copied into fp32
+    return vae.eval().requires_grad_(False)
 
 
 # -- stage 4: export -----------------------------------------------------------------------------

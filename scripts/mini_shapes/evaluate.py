@@ -64,13 +64,14 @@ def prompts(n: int, seed: int) -> list[tuple[str, shapes.Spec, bool]]:
 
 
 def generate(pipe, texts: list[str], seeds: list[int], cfg: float, steps: int, batch: int = 25,
-             sampler: str = SAMPLER) -> list:
+             sampler: str = SAMPLER, **call) -> list:
+    """Pictures at the native size, one seed per prompt; `call` goes to the pipeline (e.g. a step callback)."""
     pipe.scheduler = make_scheduler(sampler, pipe.scheduler.config)
     images = []
     for i in range(0, len(texts), batch):
         gens = [torch.Generator("cpu").manual_seed(s) for s in seeds[i:i + batch]]
         out = pipe(prompt=texts[i:i + batch], num_inference_steps=steps, guidance_scale=cfg, width=shapes.SIZE,
-                   height=shapes.SIZE, generator=gens)
+                   height=shapes.SIZE, generator=gens, **call)
         images.extend(out.images)
     return images
 
@@ -124,7 +125,7 @@ def judgements(items) -> dict[str, dict[str, int]]:
 
 def adherence_error(accuracies: dict[str, float], counts: dict[str, int]) -> float:
     """The standard error of adherence() (binomial, attributes independent). At 200 prompts it is about half a
-    point: the CFG table's steps of that size are within sampling noise (the card's second seed set shows it)."""
+    point: the CFG table's steps of that size are within sampling noise (guidance_steps.py's other seeds show it)."""
     terms = [p * (1 - p) / counts[a] for a, p in accuracies.items() if counts[a]]
     return float(np.sqrt(sum(terms)) / len(terms)) if terms else float("nan")
 
@@ -271,7 +272,8 @@ def training_stages(run: dict) -> str:
                  f"steps on latents stretched up to x{first['decoder_stretch']:g} away from the data's mean latent, "
                  f"as guidance leaves them; final loss {first['final_decoder_loss']:.4f}."
                  if first.get("decoder_steps") else "")
-    reuse = " Stages 2+ keep stage 1's exported VAE (`--init-from`), so the latents stay the same." if len(chain) > 1 else ""
+    reuse = (" Stages 2+ keep stage 1's exported VAE (`--init-from`), so the latents stay the same."
+             if len(chain) > 1 else "")
     lines += ["", f"Seed {first['seed']}, deterministic (a step's batch depends only on seed and step; a resumed run "
               f"equals an unbroken one). VAE, trained first: {first['vae_steps']} steps, batch {first['vae_batch']}"
               f"{vae_weight}; final loss {first['final_vae_loss']:.4f}.{hardening}{reuse}"]
@@ -343,13 +345,14 @@ the prompt names:
 - Adherence rises with CFG for held-out pairs (1 -> 12) but for seen prompts only from 1 to 3-7: at 12 it is
   about a point lower than at 7 (two standard errors), with both samplers. At 12 outlines overshoot (notched
   squares, spikier stars) and colours go out of gamut. Measured on 400 other prompts (seed 7777, DPM++ 2M;
-  `scripts/mini_shapes/guidance_steps.py`),
-  the damage comes mostly from the last, low-noise steps: against CFG 3 throughout (98.7% seen), CFG 12 only in
-  steps 10-19 lost 2.3 points, only in steps 0-3 or 4-9 1.2 and 0.9 (stage 1's weights). There the conditional and unconditional predictions should
-  agree, so their difference is mostly model error, which guidance multiplies; stage 1 trained the unconditional
-  branch at t < 500 on 2.5% of its samples (10% empty captions, half of each batch uniform in t), stage 2 on 15%. Stage 2 (30% empty captions, uniform timesteps) took that
-  set's CFG 7 / 12 adherence from 96.9 / 94.9% to 98.9 / 97.8% (seen) and the cost of 12 in steps 10-19 from 2.3
-  points to 0.9; the dip from 7 to 12 shrank from 2.0 points to 1.1 but is still there. The course's range is 5-10.
+  `scripts/mini_shapes/guidance_steps.py`), the damage comes mostly from the last, low-noise steps: against CFG 3
+  throughout (98.7% seen), CFG 12 only in steps 10-19 lost 2.3 points, only in steps 0-3 or 4-9 1.2 and 0.9
+  (stage 1's weights). There the conditional and unconditional predictions should agree, so their difference is
+  mostly model error, which guidance multiplies; stage 1 trained the unconditional branch at t < 500 on 2.5% of
+  its samples (10% empty captions, half of each batch uniform in t), stage 2 on 15%. Stage 2 (30% empty captions,
+  uniform timesteps) took that set's CFG 7 / 12 adherence from 96.9 / 94.9% to 98.9 / 97.8% (seen) and the cost
+  of 12 in steps 10-19 from 2.3 points to 0.9; the dip from 7 to 12 shrank from 2.0 points to 1.1 but is still
+  there. The course's range is 5-10.
 - Karras samplers (DPM++ 2M Karras, ...) need 10 steps or more with it (the distance table: the picture falls
   apart at 4 steps). Its zero-terminal-SNR schedule runs up to sigma 4096; spaced over all of it, Karras put 13
   of 20 steps where the latent is still noise, and at CFG 12 only 82% seen / 80% held-out of the attributes came

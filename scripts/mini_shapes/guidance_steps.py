@@ -21,19 +21,13 @@ WINDOWS = ((0, 4), (4, 10), (10, 20))  # steps [start, end) at CFG 12, the rest 
 STEPS, LOW, HIGH = 20, 3.0, 12.0
 
 
-def generate(pipe, texts, seeds, guidance, batch: int = 25) -> list:
-    """Like evaluate.generate, but guidance(step) gives each step's CFG (diffusers reads _guidance_scale per step)."""
+def generate(pipe, texts, seeds, guidance) -> list:
+    """evaluate.generate with guidance(step) as each step's CFG (the pipeline reads _guidance_scale every step)."""
     def next_step(p, i, t, kwargs):
         p._guidance_scale = guidance(i + 1)
         return kwargs
-    pipe.scheduler = ev.make_scheduler(ev.SAMPLER, pipe.scheduler.config)
-    images = []
-    for k in range(0, len(texts), batch):
-        gens = [torch.Generator("cpu").manual_seed(s) for s in seeds[k:k + batch]]
-        images += pipe(prompt=texts[k:k + batch], num_inference_steps=STEPS, guidance_scale=guidance(0),
-                       width=ev.shapes.SIZE, height=ev.shapes.SIZE, generator=gens, callback_on_step_end=next_step,
-                       callback_on_step_end_tensor_inputs=[]).images
-    return images
+    return ev.generate(pipe, texts, seeds, guidance(0), STEPS, callback_on_step_end=next_step,
+                       callback_on_step_end_tensor_inputs=[])
 
 
 def main(argv=None) -> dict:

@@ -84,6 +84,19 @@ def test_captions_never_name_a_held_out_pair_in_training():
 
 
 @pytest.mark.timeout(300)
+def test_the_colour_table_counts_a_drifted_colour_against_the_colour_named():
+    """evaluate.colour_by_word: an orange prompt drawn yellow (what CFG 12 does) lowers orange, not yellow."""
+    sys.path.insert(0, str(ROOT / "scripts" / "mini_shapes"))
+    import evaluate
+    orange = shapes.Spec("circle", "orange", "blue", "big", "center")
+    yellow = shapes.Spec("circle", "yellow", "blue", "big", "center")
+    items = [("蓝色背景上的一个大橙色圆形", orange, False), ("a big orange circle", orange, False),
+             ("a big yellow circle", yellow, False), ("一个大圆形", orange, False)]  # the last names no colour
+    images = [shapes.render(orange), shapes.render(yellow), shapes.render(yellow), shapes.render(yellow)]
+    table = evaluate.colour_by_word(items, images)
+    assert table["orange"] == 0.5 and table["yellow"] == 1.0 and np.isnan(table["red"])
+
+
 def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models_dir, tmp_path):
     sys.path.insert(0, str(ROOT / "scripts" / "mini_shapes"))
     try:
@@ -112,6 +125,7 @@ def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models
     assert set(results["cfg_karras"]) == {1.0, 3.0, 7.0, 12.0}  # across CFG too
     assert set(results["shape_by_word"][7.0]) == set(shapes.SHAPES)  # and which shape fails, by CFG
     assert set(results["read_as"]) == set(shapes.SHAPES)  # and what it was read as instead
+    assert set(results["colour_by_word"][12.0]) == set(shapes.COLOURS)  # and which colour drifts, by CFG
     card = (out / "README.md").read_text(encoding="utf-8")
     run = json.loads((out / "training.json").read_text())
     assert run["commit"][:12] in card and "UNet2DConditionModel" in card

@@ -43,8 +43,10 @@ def test_generate_image_through_gradio_client(client):
     image = Image.open(gallery[1]["image"])
     assert image.size == (64, 64) and "Seed: 322" in image.info["parameters"]  # the PNG keeps its parameters
     assert "Seed: 321" in infotext and notices == ""
-    local = api.generate_image("a red circle", "", "tiny-sd15", "DPM++ 2M Karras", 3, 7, 322, 64, 64, save=False)
-    assert list(local.images[0].getdata()) == list(image.convert("RGB").getdata())
+    # The same call from Python gives the same pixels. (Seed 322 alone is only close to the batch's second picture:
+    # a batch of 2 can round differently on some CPUs; test_api_image holds that to a tolerance.)
+    local = api.generate_image("a red circle", "", "tiny-sd15", "DPM++ 2M Karras", 3, 7, 321, 64, 64, 2, save=False)
+    assert list(local.images[1].getdata()) == list(image.convert("RGB").getdata())
 
 
 def test_png_info_sends_every_control_back_and_generate_reproduces_the_pixels(client, tmp_path):

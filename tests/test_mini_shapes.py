@@ -83,7 +83,6 @@ def test_captions_never_name_a_held_out_pair_in_training():
         assert (spec.shape, spec.colour) not in shapes.HELD_OUT and spec.colour != spec.background
 
 
-@pytest.mark.timeout(300)
 def test_the_colour_table_counts_a_drifted_colour_against_the_colour_named():
     """evaluate.colour_by_word: an orange prompt drawn yellow (what CFG 12 does) lowers orange, not yellow."""
     sys.path.insert(0, str(ROOT / "scripts" / "mini_shapes"))
@@ -97,6 +96,7 @@ def test_the_colour_table_counts_a_drifted_colour_against_the_colour_named():
     assert table["orange"] == 0.5 and table["yellow"] == 1.0 and np.isnan(table["red"])
 
 
+@pytest.mark.timeout(300)
 def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models_dir, tmp_path):
     sys.path.insert(0, str(ROOT / "scripts" / "mini_shapes"))
     try:

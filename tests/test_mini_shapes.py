@@ -84,7 +84,7 @@ def test_captions_never_name_a_held_out_pair_in_training():
 
 
 def test_the_colour_table_counts_a_drifted_colour_against_the_colour_named():
-    """evaluate.colour_by_word: an orange prompt drawn yellow (what CFG 12 does) lowers orange, not yellow."""
+    """evaluate.by_word: an orange prompt drawn yellow (what CFG 12 does) lowers orange, not yellow."""
     sys.path.insert(0, str(ROOT / "scripts" / "mini_shapes"))
     import evaluate
     orange = shapes.Spec("circle", "orange", "blue", "big", "center")
@@ -92,7 +92,7 @@ def test_the_colour_table_counts_a_drifted_colour_against_the_colour_named():
     items = [("蓝色背景上的一个大橙色圆形", orange, False), ("a big orange circle", orange, False),
              ("a big yellow circle", yellow, False), ("一个大圆形", orange, False)]  # the last names no colour
     images = [shapes.render(orange), shapes.render(yellow), shapes.render(yellow), shapes.render(yellow)]
-    table = evaluate.colour_by_word(items, images)
+    table = evaluate.by_word(items, images, "colour")
     assert table["orange"] == 0.5 and table["yellow"] == 1.0 and np.isnan(table["red"])
 
 

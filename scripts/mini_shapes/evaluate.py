@@ -89,25 +89,17 @@ def score(items, images) -> dict[str, dict[str, float]]:
     return {g: {a: (c[0] / c[1] if c[1] else float("nan")) for a, c in t.items()} for g, t in tally.items()}
 
 
-def shape_by_word(items, images) -> dict[str, float]:
-    """Shape read back right, per shape the prompt names (seen and held-out together): which shape fails."""
-    tally = {shape: [0, 0] for shape in shapes.SHAPES}
+def by_word(items, images, attribute: str) -> dict[str, float]:
+    """An attribute read back right, per value the prompt names (seen and held-out together): which shape fails,
+    and at high CFG which colour drifts (orange, between red and yellow on the palette, first)."""
+    values = shapes.SHAPES if attribute == "shape" else shapes.COLOURS
+    tally = {value: [0, 0] for value in values}
     for (text, spec, _held), image in zip(items, images):
-        if "shape" in shapes.parse_prompt(text):
-            tally[spec.shape][0] += shapes.analyse(image).shape == spec.shape
-            tally[spec.shape][1] += 1
-    return {shape: (c[0] / c[1] if c[1] else float("nan")) for shape, c in tally.items()}
-
-
-def colour_by_word(items, images) -> dict[str, float]:
-    """Shape colour read back right, per colour the prompt names: at high CFG the colours next to another on the
-    palette (orange between red and yellow) drift first."""
-    tally = {colour: [0, 0] for colour in shapes.COLOURS}
-    for (text, spec, _held), image in zip(items, images):
-        if "colour" in shapes.parse_prompt(text):
-            tally[spec.colour][0] += shapes.analyse(image).colour == spec.colour
-            tally[spec.colour][1] += 1
-    return {colour: (c[0] / c[1] if c[1] else float("nan")) for colour, c in tally.items()}
+        if attribute in shapes.parse_prompt(text):
+            named = getattr(spec, attribute)
+            tally[named][0] += getattr(shapes.analyse(image), attribute) == named
+            tally[named][1] += 1
+    return {value: (c[0] / c[1] if c[1] else float("nan")) for value, c in tally.items()}
 
 
 def read_as(items, images) -> dict[str, dict[str, int]]:
@@ -180,8 +172,8 @@ def main(argv=None) -> dict:
     for cfg in (1.0, 3.0, 7.0, 12.0):
         images = generate(pipe, texts, seeds, cfg, 20)
         results["cfg"][cfg] = score(items, images)
-        results["shape_by_word"][cfg] = shape_by_word(items, images)
-        results["colour_by_word"][cfg] = colour_by_word(items, images)
+        for attribute in ("shape", "colour"):
+            results[f"{attribute}_by_word"][cfg] = by_word(items, images, attribute)
         if cfg == 7.0:
             results["read_as"] = read_as(items, images)
         results["cfg_karras"][cfg] = score(items, generate(pipe, texts, seeds, cfg, 20, sampler=COURSE_SAMPLER))
@@ -213,14 +205,8 @@ def tables(results: dict, n: int, n_clean: int) -> str:
         cells = [(adherence(t[group]), adherence_error(t[group], results["judgements"][group]))
                  for t in (table, results["cfg_karras"][cfg]) for group in ("seen", "held_out")]
         out.append(f"| {cfg:g} | " + " | ".join(f"{a:.1%} ± {100 * e:.1f}" for a, e in cells) + " |")
-    out += ["", "Shape read back by the shape the prompt names, by CFG (seen and held-out together):", "",
-            "| CFG | " + " | ".join(shapes.SHAPES) + " |", "|---|" + "---|" * len(shapes.SHAPES)]
-    out += [f"| {cfg:g} | " + " | ".join(f"{v:.1%}" for v in row.values()) + " |"
-            for cfg, row in results["shape_by_word"].items()]
-    out += ["", "Shape colour read back by the colour the prompt names, by CFG (seen and held-out together):", "",
-            "| CFG | " + " | ".join(shapes.COLOURS) + " |", "|---|" + "---|" * len(shapes.COLOURS)]
-    out += [f"| {cfg:g} | " + " | ".join(f"{v:.1%}" for v in row.values()) + " |"
-            for cfg, row in results["colour_by_word"].items()]
+    out += by_word_table("Shape", "shape", shapes.SHAPES, results["shape_by_word"])
+    out += by_word_table("Shape colour", "colour", shapes.COLOURS, results["colour_by_word"])
     out += ["", "What the analyser read (columns) for the shape each prompt names (rows), CFG 7, counts:", "",
             "| named | " + " | ".join(shapes.SHAPES) + " | nothing |", "|---|" + "---|" * (len(shapes.SHAPES) + 1)]
     out += [f"| {named} | " + " | ".join(str(n) for n in row.values()) + " |"
@@ -231,6 +217,13 @@ def tables(results: dict, n: int, n_clean: int) -> str:
     out += ["", f"The VAE's ceiling ({n} clean renderings encoded and decoded, then analysed): "
             + ", ".join(f"{a} {v:.1%}" for a, v in results["vae"].items()) + "."]
     return "\n".join(out)
+
+
+def by_word_table(what: str, attribute: str, values, rows: dict) -> list[str]:
+    """by_word()'s accuracies, a row per CFG."""
+    out = ["", f"{what} read back by the {attribute} the prompt names, by CFG (seen and held-out together):", "",
+           "| CFG | " + " | ".join(values) + " |", "|---|" + "---|" * len(values)]
+    return out + [f"| {cfg:g} | " + " | ".join(f"{v:.1%}" for v in row.values()) + " |" for cfg, row in rows.items()]
 
 
 def write_card(folder: Path, pipe, evaluation: str, command: str) -> None:

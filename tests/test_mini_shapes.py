@@ -96,6 +96,42 @@ def test_the_colour_table_counts_a_drifted_colour_against_the_colour_named():
     assert table["orange"] == 0.5 and table["yellow"] == 1.0 and np.isnan(table["red"])
 
 
+def _train_module():
+    sys.path.insert(0, str(ROOT / "scripts" / "mini_shapes"))
+    try:
+        import train
+    finally:
+        sys.path.pop(0)
+    return train
+
+
+def test_the_colour_codes_keep_every_colour_at_least_sqrt2_radii_from_every_other():
+    """Guidance pushes a colour away from the others; on codes all equally far apart it cannot push into a neighbour
+    (v7's VAE put orange 1.9 from red and from yellow, white 1.9 from yellow, black 6.1 from white)."""
+    import torch
+    codes = _train_module().colour_codes(2.0)
+    distances = torch.cdist(codes, codes)[~torch.eye(len(shapes.COLOURS), dtype=torch.bool)]
+    assert distances.min() >= 2 * 2 ** 0.5 - 1e-6
+    names = list(shapes.COLOURS)
+    assert torch.cdist(codes, codes)[names.index("orange"), names.index("yellow")] == 4.0
+
+
+def test_the_code_loss_holds_the_inside_cells_and_leaves_the_outline_free():
+    import torch
+    train = _train_module()
+    spec = shapes.Spec("square", "orange", "blue", "big", "center")
+    image = torch.from_numpy(np.asarray(shapes.render(spec)).transpose(2, 0, 1).copy())[None]
+    colours, codes = train.colour_indices([spec]), train.colour_codes(2.0)
+    inside, outside = train.interior_masks(image)
+    assert inside.sum() >= 9 and outside.sum() >= 100 and (inside * outside).sum() == 0
+    outline = 1 - inside - outside
+    on_codes = inside * codes[colours[:, 0], :, None, None] + outside * codes[colours[:, 1], :, None, None]
+    latent = on_codes + 5 * outline * torch.randn(1, 4, 16, 16, generator=torch.Generator().manual_seed(0))
+    assert train.code_loss(latent, image, colours, codes) == 0  # the outline cells are free
+    assert train.code_loss(latent + 0.5 * inside, image, colours, codes) > 0.01  # the inside ones are held
+    assert train.code_loss(latent + 0.5 * outside, image, colours, codes) > 0.01
+
+
 @pytest.mark.timeout(300)
 def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models_dir, tmp_path):
     sys.path.insert(0, str(ROOT / "scripts" / "mini_shapes"))
@@ -107,7 +143,7 @@ def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models
         sys.path.pop(0)
     out = models_dir / "smoke-shapes"
     train.main(["--smoke", "--work", str(tmp_path / "work"), "--out", str(out), "--threads", "1",
-                "--uncond", "0.25"])
+                "--uncond", "0.25", "--colour-codes", "2"])
     assert (out / "loss.png").is_file() and (out / "training.json").is_file()
     assert not list(out.rglob("*.bin"))
     assert {f.stat().st_mode & 0o777 for f in out.rglob("*") if f.is_file()} == {0o644}  # a server of another user reads them
@@ -133,6 +169,7 @@ def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models
     # The shape-naming head trains with the encoder (it is in the checkpoint) and is left out of the pipeline.
     assert run["shape_aux"] > 0 and "shape-naming loss" in card
     assert run["uncond"] == 0.25 and "25% of captions are empty" in card  # the CFG dropout the run used
+    assert run["colour_codes"] == 2 and "colour codes of radius 2" in card
     assert (tmp_path / "work" / "unet" / "shape_head.safetensors").is_file()
     from safetensors.torch import load_file
     assert all("head" not in key for key in load_file(out / "text_encoder" / "model.safetensors"))

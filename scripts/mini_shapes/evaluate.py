@@ -278,6 +278,10 @@ def training_stages(run: dict) -> str:
     first = chain[0]
     vae_weight = (f"; the shape's pixels weighted x{first['vae_fg_weight']:g} more in the loss"
                   if first.get("vae_fg_weight") else "")
+    if first.get("colour_codes"):
+        vae_weight += (f"; the latent cells inside the shape and inside the background pulled to a fixed code for "
+                       f"their colour (colour codes of radius {first['colour_codes']:g}, the palette on the corners "
+                       "of a 4-D cross-polytope, `train.COLOUR_AXES`)")
     hardening = (f" Then the decoder alone (encoder frozen, so the latents stay the same): {first['decoder_steps']} "
                  f"steps on latents stretched up to x{first['decoder_stretch']:g} away from the data's mean latent, "
                  f"as guidance leaves them; final loss {first['final_decoder_loss']:.4f}."

@@ -1,6 +1,7 @@
 """mini-shapes: its attribute world, its training script (smoke run) and, once shipped, the model itself."""
 from __future__ import annotations
 
+import importlib
 import json
 import random
 import sys
@@ -15,6 +16,15 @@ from studio.registry import CARDS
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = CARDS["mini-shapes"].local_folder()
+
+
+def _script(name: str):
+    """A module of scripts/mini_shapes (the training and evaluation scripts are not a package)."""
+    sys.path.insert(0, str(ROOT / "scripts" / "mini_shapes"))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.pop(0)
 
 
 def test_the_analyser_reads_clean_renderings_back():
@@ -85,8 +95,7 @@ def test_captions_never_name_a_held_out_pair_in_training():
 
 def test_the_colour_table_counts_a_drifted_colour_against_the_colour_named():
     """evaluate.by_word: an orange prompt drawn yellow (what CFG 12 does) lowers orange, not yellow."""
-    sys.path.insert(0, str(ROOT / "scripts" / "mini_shapes"))
-    import evaluate
+    evaluate = _script("evaluate")
     orange = shapes.Spec("circle", "orange", "blue", "big", "center")
     yellow = shapes.Spec("circle", "yellow", "blue", "big", "center")
     items = [("蓝色背景上的一个大橙色圆形", orange, False), ("a big orange circle", orange, False),
@@ -96,29 +105,19 @@ def test_the_colour_table_counts_a_drifted_colour_against_the_colour_named():
     assert table["orange"] == 0.5 and table["yellow"] == 1.0 and np.isnan(table["red"])
 
 
-def _train_module():
-    sys.path.insert(0, str(ROOT / "scripts" / "mini_shapes"))
-    try:
-        import train
-    finally:
-        sys.path.pop(0)
-    return train
-
-
 def test_the_colour_codes_keep_every_colour_at_least_sqrt2_radii_from_every_other():
-    """Guidance pushes a colour away from the others; on codes all equally far apart it cannot push into a neighbour
-    (v7's VAE put orange 1.9 from red and from yellow, white 1.9 from yellow, black 6.1 from white)."""
+    """No colour between two others, as v7's VAE put orange (1.9 from red and from yellow; black 6.1 from white):
+    guidance pushing a colour away from the rest then moves it along its own axis."""
     import torch
-    codes = _train_module().colour_codes(2.0)
-    distances = torch.cdist(codes, codes)[~torch.eye(len(shapes.COLOURS), dtype=torch.bool)]
-    assert distances.min() >= 2 * 2 ** 0.5 - 1e-6
+    distances = torch.cdist(*[_script("train").colour_codes(2.0)] * 2)
+    assert distances[~torch.eye(len(shapes.COLOURS), dtype=torch.bool)].min() >= 2 * 2 ** 0.5 - 1e-6
     names = list(shapes.COLOURS)
-    assert torch.cdist(codes, codes)[names.index("orange"), names.index("yellow")] == 4.0
+    assert distances[names.index("orange"), names.index("yellow")] == 4.0
 
 
 def test_the_code_loss_holds_the_inside_cells_and_leaves_the_outline_free():
     import torch
-    train = _train_module()
+    train = _script("train")
     spec = shapes.Spec("square", "orange", "blue", "big", "center")
     image = torch.from_numpy(np.asarray(shapes.render(spec)).transpose(2, 0, 1).copy())[None]
     colours, codes = train.colour_indices([spec]), train.colour_codes(2.0)
@@ -134,13 +133,7 @@ def test_the_code_loss_holds_the_inside_cells_and_leaves_the_outline_free():
 
 @pytest.mark.timeout(300)
 def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models_dir, tmp_path):
-    sys.path.insert(0, str(ROOT / "scripts" / "mini_shapes"))
-    try:
-        import evaluate
-        import guidance_steps
-        import train
-    finally:
-        sys.path.pop(0)
+    evaluate, guidance_steps, train = (_script(name) for name in ("evaluate", "guidance_steps", "train"))
     out = models_dir / "smoke-shapes"
     train.main(["--smoke", "--work", str(tmp_path / "work"), "--out", str(out), "--threads", "1",
                 "--uncond", "0.25", "--colour-codes", "2"])

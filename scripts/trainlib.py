@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,30 @@ def naming_head(text_encoder, labels: list) -> torch.nn.Linear:
 def naming_loss(head: torch.nn.Module, pooled: torch.Tensor, labels: list, named: list) -> torch.Tensor:
     """Cross-entropy of the head's guess against what each caption names (an entry of `labels`, None for none)."""
     return torch.nn.functional.cross_entropy(head(pooled), torch.tensor([labels.index(n) for n in named]))
+
+
+def run_commits(work: Path, repo: Path) -> str:
+    """The commits that trained the run in `work`, as "1234567890ab, ba0987654321+modified": HEAD at each start
+    that found a new one, marked when a tracked file had uncommitted changes. Call it when the script starts: HEAD
+    at export alone would hide the code that trained the checkpoints a resumed run started from."""
+    def git(*cmd):
+        try:
+            return subprocess.run(["git", *cmd], cwd=repo, capture_output=True, text=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+    edited = git("status", "--porcelain", "--untracked-files=no")
+    now = (git("rev-parse", "HEAD")[:12] or "unknown") + ("+modified" if edited else "")
+    path = work / "commits.json"
+    commits = json.loads(path.read_text()) if path.is_file() else []
+    if commits[-1:] != [now]:
+        commits.append(now)
+        path.write_text(json.dumps(commits))
+    return ", ".join(commits)
+
+
+def short_commits(commits: str) -> str:
+    """A record's commits with 12-character hashes (records before run_commits hold one 40-character hash)."""
+    return ", ".join(c[:12] for c in commits.split(", "))
 
 
 def log(work: Path, text: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib
 import json
 import random
+import subprocess
 import sys
 from pathlib import Path
 
@@ -132,6 +133,32 @@ def test_the_code_loss_holds_the_inside_cells_and_leaves_the_outline_free():
 
 
 @pytest.mark.timeout(300)
+def test_a_resumed_run_records_every_commit_that_trained_it(tmp_path):
+    """train.py notes HEAD at each start: a run resumed after a commit, or on edited code, names all of it."""
+    train, evaluate = _script("train"), _script("evaluate")
+    repo, work = tmp_path / "repo", tmp_path / "work"
+    repo.mkdir(), work.mkdir()
+
+    def git(*cmd):
+        return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *cmd], cwd=repo, check=True,
+                              capture_output=True, text=True).stdout.strip()
+
+    git("init", "-q")
+    (repo / "a.py").write_text("1")
+    git("add", "a.py")
+    git("commit", "-qm", "one")
+    first = git("rev-parse", "HEAD")
+    assert train.run_commits(work, repo) == first[:12]
+    assert train.run_commits(work, repo) == first[:12]  # resumed on the same code: named once
+    (repo / "a.py").write_text("2")
+    git("commit", "-qam", "two")
+    second = git("rev-parse", "HEAD")[:12]
+    assert train.run_commits(work, repo) == f"{first[:12]}, {second}"
+    (repo / "a.py").write_text("3")
+    assert train.run_commits(work, repo) == f"{first[:12]}, {second}, {second}+modified"
+    assert evaluate.short_commits(first) == first[:12]  # records written before run_commits hold a full hash
+
+
 def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models_dir, tmp_path):
     evaluate, guidance_steps, train = (_script(name) for name in ("evaluate", "guidance_steps", "train"))
     out = models_dir / "smoke-shapes"

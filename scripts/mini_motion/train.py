@@ -29,7 +29,6 @@ import argparse
 import functools
 import json
 import random
-import subprocess
 import sys
 import time
 from contextlib import contextmanager
@@ -45,7 +44,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from studio import motion, shapes  # noqa: E402
 from trainlib import (load_checkpoint, log, lr_at, make_readable, optimise, plot_losses,  # noqa: E402
-                      save_checkpoint, step_generator)
+                      run_commits, save_checkpoint, step_generator)
 
 # Prompts are padded to this many (zero) embeddings, as WanPipeline does to max_sequence_length; the tokenizer's
 # model_max_length says it, and the studio passes it. Wan's 512 left a caption's ~15 tokens 3% of each
@@ -405,8 +404,7 @@ def export(args, vae, transformer, text_encoder, tokenizer, mean, std, vae_state
     for module in (vae, transformer, text_encoder):
         to_half(module)  # half the bytes on disk; the studio loads it in fp32 on a CPU (the VAE always)
     pipe.save_pretrained(args.out, safe_serialization=True)
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    record = {"command": " ".join(sys.argv), "commit": commit, "seed": args.seed, "clips": args.clips,
+    record = {"command": " ".join(sys.argv), "commit": args.commits, "seed": args.seed, "clips": args.clips,
               "vae_steps": args.vae_steps, "vae_batch": args.vae_batch, "vae_frames": args.vae_frames,
               "vae_full_from": args.vae_full_from, "vae_full_batch": args.vae_full_batch,
               "vae_images": args.vae_images, "vae_lr": args.vae_lr, "fg_weight": args.fg_weight, "latent_fg_weight": args.latent_fg_weight,
@@ -476,6 +474,7 @@ def main(argv=None) -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     args.work.mkdir(parents=True, exist_ok=True)
+    args.commits = run_commits(args.work, ROOT)
     # evaluate.py rebuilds a checkpoint's modules from these settings
     (args.work / "args.json").write_text(json.dumps({"argv": sys.argv[1:] if argv is None else list(argv)}))
     tokenizer = build_tokenizer()

@@ -36,7 +36,6 @@ import importlib.util
 import json
 import random
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -50,7 +49,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from studio import motion  # noqa: E402
 from trainlib import (log, lr_at, make_readable, naming_head, naming_loss, optimise, plot_losses,  # noqa: E402
-                      step_generator)
+                      run_commits, short_commits, step_generator)
 
 SAMPLER = "DPM++ 2M"  # the exported scheduler: mini-shapes' default sampler, on its noise schedule
 MOTION_LABELS = [*motion.MOTIONS, None]  # what --motion-aux names: the six motions, or "none named"
@@ -269,8 +268,7 @@ def export(args, vae, unet, text_encoder, tokenizer, state, make_pipeline=None, 
     pipe.save_pretrained(args.out, safe_serialization=True)
     shutil.rmtree(args.out / "tokenizer")  # mini-shapes' tokenizer files as they are (see mini_shapes/train.py)
     shutil.copytree(args.shapes / "tokenizer", args.out / "tokenizer")
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    record = {"command": args.command, "commit": commit, "seed": args.seed, "clips": args.clips,
+    record = {"command": args.command, "commit": args.commits, "seed": args.seed, "clips": args.clips,
               "frames": args.frames, "steps": args.steps, "batch": args.batch, "lr": args.lr,
               "high_noise": args.high_noise, "fg_weight": args.fg_weight, "threads": args.threads,
               "text_training": text_training(args),
@@ -297,7 +295,7 @@ def text_training(args) -> str:
 def reused(shapes_folder: Path) -> dict:
     """The mini-shapes run whose parts this model starts from: retrained later, mini-shapes is another model."""
     run = json.loads((shapes_folder / "training.json").read_text())
-    return {"reused": run["command"], "reused_commit": run["commit"][:12]}
+    return {"reused": run["command"], "reused_commit": short_commits(run["commit"])}
 
 
 CARD = """# mini-motion
@@ -338,6 +336,7 @@ def main(argv=None, build=inflated_unet, make_pipeline=None, card=None, script="
     args.command = " ".join([f"scripts/mini_motion/{script}.py", *argv])  # for the model card
     torch.set_num_threads(args.threads)
     args.work.mkdir(parents=True, exist_ok=True)
+    args.commits = run_commits(args.work, ROOT)
     (args.work / "args.json").write_text(json.dumps({"argv": argv, "script": script}))  # for evaluate.py
     vae, text_encoder, tokenizer = load_shapes(args.shapes)
     clips = wan_train.training_clips(args)

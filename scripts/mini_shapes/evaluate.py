@@ -25,10 +25,12 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 
 from studio import shapes  # noqa: E402
 from studio.registry import CARDS  # noqa: E402
 from studio.samplers import make_scheduler  # noqa: E402
+from trainlib import short_commits  # noqa: E402
 
 SAMPLER = CARDS["mini-shapes"].defaults["sampler"]
 COURSE_SAMPLER = "DPM++ 2M Karras"  # the and the course's; not the default (see the card)
@@ -271,7 +273,7 @@ def training_stages(run: dict) -> str:
         if r.get("shape_aux"):
             extra.append(f"a shape-naming loss of weight {r['shape_aux']:g} on the text encoder (a linear head on its "
                          "pooled output names the caption's shape; dropped at export)")
-        lines += [f"{i}. `python {r['command']}` (commit `{r['commit'][:12]}`)",
+        lines += [f"{i}. `python {r['command']}` (commit `{short_commits(r['commit'])}`)",
                   f"   - UNet + text encoder {start}: {r['unet_steps']} steps, batch {r['batch']}, AdamW, peak "
                   f"learning rate {r['lr']}, cosine decay, EMA of the weights"
                   + "".join(f"; {e}" for e in extra) + f"; final loss {r['final_unet_loss']:.4f}."]

@@ -18,7 +18,6 @@ import argparse
 import json
 import random
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -33,7 +32,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from studio import shapes  # noqa: E402
 from trainlib import (log, lr_at, make_readable, naming_head, naming_loss, optimise, plot_losses,  # noqa: E402
-                      step_generator)
+                      run_commits, step_generator)
 
 TOKENIZER = ROOT / "assets" / "pipelines" / "sd15" / "tokenizer"
 SCHEDULER = ROOT / "assets" / "pipelines" / "sd15" / "scheduler"
@@ -442,8 +441,7 @@ def export(args, vae, unet, text_encoder, tokenizer, scale: float, vae_losses, d
     # The tokenizer files training used, as they are: transformers 5 would save only a 3 MB tokenizer.json.
     shutil.rmtree(args.out / "tokenizer")
     shutil.copytree(TOKENIZER, args.out / "tokenizer")
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    record = {"command": " ".join(sys.argv), "commit": commit, "seed": args.seed, "images": args.images,
+    record = {"command": " ".join(sys.argv), "commit": args.commits, "seed": args.seed, "images": args.images,
               "vae_steps": args.vae_steps, "vae_batch": args.vae_batch, "vae_fg_weight": args.vae_fg_weight,
               "colour_codes": args.colour_codes,
               "decoder_steps": args.decoder_steps, "decoder_stretch": args.decoder_stretch,
@@ -477,6 +475,7 @@ def main(argv=None) -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     args.work.mkdir(parents=True, exist_ok=True)
+    args.commits = run_commits(args.work, ROOT)
     specs, images = dataset(args)
     if args.init_from:  # fine-tuning: the latents must be the ones the starting UNet learnt, so its VAE is kept
         vae, vae_losses, decoder_losses = load_vae(args.init_from), [], []

@@ -97,6 +97,8 @@ def test_smoke_model_folder_loads_and_generates(smoke):
     assert out.shape[1] > ids["input_ids"].shape[1]
     card = (smoke.out / "README.md").read_text(encoding="utf-8")
     assert "Not evaluated yet" not in card and "held-out character perplexity" in card
+    recorded = json.loads((smoke.work / "commits.json").read_text())  # HEAD at each start of the run
+    assert recorded and all(f"`{commit}`" in card for commit in recorded)
 
 
 def test_tokenizer_takes_any_text(smoke):

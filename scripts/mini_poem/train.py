@@ -19,7 +19,6 @@ import math
 import platform
 import shlex
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -34,7 +33,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 import poemlib  # noqa: E402
-from trainlib import make_readable  # noqa: E402
+from trainlib import make_readable, run_commits  # noqa: E402
 
 # Arguments that define the run: a checkpoint made with other values is not resumed.
 RUN_KEYS = ("seed", "steps", "batch", "lr", "warmup", "weight_decay", "dropout", "n_layer", "n_embd", "n_head",
@@ -165,16 +164,6 @@ def load_latest(work: Path, model, optimizer) -> dict | None:
     return None
 
 
-def git_commit() -> dict:
-    def git(*cmd):
-        try:
-            return subprocess.run(["git", *cmd], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return ""
-    return {"commit": git("rev-parse", "HEAD") or "unknown",
-            "scripts_modified": bool(git("status", "--porcelain", "--", "scripts/mini_poem"))}
-
-
 # -- export --------------------------------------------------------------------------------------
 def plot_losses(path: Path, state: dict, unigram: float) -> None:
     import matplotlib
@@ -256,7 +245,7 @@ print(tok.decode(out[0], skip_special_tokens=True))
 python scripts/mini_poem/evaluate.py {out} {data} --card
 ```
 
-- Code: git commit {commits} of this repository.
+- Code: this repository at {commits} (HEAD at each start of the run; `+modified`: with uncommitted edits).
 - {steps} steps of {batch} rows × {context} tokens (rows start at a poem's `<s>` and run on through the
   following poems), AdamW (β 0.9/0.95, weight decay {weight_decay} on matrices), peak learning rate {lr} with
   {warmup} warm-up steps and cosine decay to 10%, dropout {dropout}, gradient clipping 1.0, autocast
@@ -295,8 +284,7 @@ def write_card(args, state: dict, meta: dict, model, unigram: float) -> None:
                        if line.startswith("model name"))
     except (OSError, StopIteration):
         machine = platform.processor() or platform.machine()
-    commits = ", ".join(f"`{c['commit']}`" + (" (scripts/mini_poem modified)" if c["scripts_modified"] else "")
-                        for c in state["commits"])
+    commits = ", ".join(f"`{c}`" for c in args.commits.split(", "))
     values = dict(meta)
     values.update(
         out=shlex.quote(str(args.out)), data=shlex.quote(str(args.data)), prepare_command=meta["command"],
@@ -361,14 +349,12 @@ def main(argv=None) -> dict:
     args.work.mkdir(parents=True, exist_ok=True)
     state = load_latest(args.work, model, optimizer)
     if state is None:
-        state = {"step": 0, "run": run, "command": args.command, "commits": [], "train_log": [], "eval_log": [],
+        state = {"step": 0, "run": run, "command": args.command, "train_log": [], "eval_log": [],
                  "train_seconds": 0.0, "started": datetime.datetime.now().isoformat(timespec="seconds")}
     elif state["run"] != run:
         diff = {k: (state["run"].get(k), v) for k, v in run.items() if state["run"].get(k) != v}
         raise SystemExit(f"{args.work} holds a run with other settings {diff}: use another --work or the same flags")
-    commit = git_commit()
-    if commit not in state["commits"]:
-        state["commits"].append(commit)
+    args.commits = run_commits(args.work, ROOT)
     print(f"{n_params(model):,} parameters, {len(train)} training poems, {len(held)} held-out, vocab "
           f"{len(tokenizer)}, unigram ppl {math.exp(unigram):.1f}, threads {args.threads}", flush=True)
 

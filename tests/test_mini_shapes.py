@@ -160,7 +160,8 @@ def test_a_resumed_run_records_every_commit_that_trained_it(tmp_path):
 
 
 def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models_dir, tmp_path):
-    evaluate, guidance_steps, train = (_script(name) for name in ("evaluate", "guidance_steps", "train"))
+    evaluate, guidance_steps, sampler_steps, train = (_script(name) for name in
+                                                      ("evaluate", "guidance_steps", "sampler_steps", "train"))
     out = models_dir / "smoke-shapes"
     train.main(["--smoke", "--work", str(tmp_path / "work"), "--out", str(out), "--threads", "1",
                 "--uncond", "0.25", "--colour-codes", "2"])
@@ -195,6 +196,10 @@ def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models
     assert all("head" not in key for key in load_file(out / "text_encoder" / "model.safetensors"))
     windows = guidance_steps.main([str(out), "--prompts", "4", "--threads", "1"])  # where high CFG hurts
     assert len(windows) == 7 and all(set(r["seen"]) == set(evaluate.ATTRIBUTES) for r in windows.values())
+    by_sampler = sampler_steps.main([str(out), "LMS:2,Euler a:3", "--prompts", "4", "--threads", "1"])
+    assert set(by_sampler) == {("LMS", 2), ("Euler a", 3)} and all(0 <= r["no_shape"] <= 4 for r in by_sampler.values())
+    with pytest.raises(SystemExit):  # a misspelt sampler is named, not a KeyError half-way through
+        sampler_steps.main([str(out), "LMS:20,Eular:20"])
     image = api.generate_image("一个红色圆形", model="smoke-shapes", seed=1, steps=3, save=False).images[0]
     assert image.size == (64, 64)
     # A fine-tuning stage keeps the VAE whose latents the starting UNet learnt, and the card lists both stages.

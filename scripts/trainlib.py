@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import platform
 import shutil
 import subprocess
 from pathlib import Path
@@ -78,6 +79,16 @@ def run_commits(work: Path, repo: Path) -> str:
         commits.append(now)
         path.write_text(json.dumps(commits))
     return ", ".join(commits)
+
+
+def machine() -> str:
+    """The CPU's model name and architecture ("AMD EPYC 7B13, x86_64"): a training time means little without it."""
+    try:
+        name = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                    if line.startswith("model name"))
+    except (OSError, StopIteration):
+        name = platform.processor() or "unknown CPU"
+    return f"{name}, {platform.machine()}"
 
 
 def short_commits(commits: str) -> str:

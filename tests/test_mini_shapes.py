@@ -191,6 +191,8 @@ def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models
     assert run["shape_aux"] > 0 and "shape-naming loss" in card
     assert run["uncond"] == 0.25 and "25% of captions are empty" in card  # the CFG dropout the run used
     assert run["colour_codes"] == 2 and "colour codes of radius 2" in card
+    assert set(run["seconds"]) == {"vae", "decoder", "unet"} and all(s > 0 for s in run["seconds"].values())
+    assert "stage 1: " in card and " min (vae " in card and run["machine"] in card  # how long, and on what
     assert (tmp_path / "work" / "unet" / "shape_head.safetensors").is_file()
     from safetensors.torch import load_file
     assert all("head" not in key for key in load_file(out / "text_encoder" / "model.safetensors"))
@@ -211,7 +213,19 @@ def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models
     evaluate.main([str(tuned), "--prompts", "4", "--threads", "1", "--card"])
     card = (tuned / "README.md").read_text(encoding="utf-8")
     assert "starting from stage 1's weights" in card and "(loss-stage1.png)" in card
+    assert set(json.loads((tuned / "training.json").read_text())["seconds"]) == {"unet"}  # the VAE was kept
+    assert "stage 2: " in card and " min (unet " in card
     assert (tuned / "loss-stage1.png").read_bytes() == (out / "loss.png").read_bytes()
+
+
+def test_training_time_is_reported_only_when_every_spell_was_timed():
+    evaluate = _script("evaluate")
+    timed = {"seconds": {"vae": 600, "unet": 3000}, "machine": "Some CPU, x86_64", "threads": 2}
+    untimed = {"seconds": {"unet": None}}  # resumed from a checkpoint written before stages timed themselves
+    assert evaluate.training_time([timed, untimed]) == (
+        "Training time (wall clock between checkpoints, summed over the runs that resumed a stage): "
+        "stage 1: 60 min (vae 10, unet 50) on Some CPU, x86_64, 2 threads; stage 2: not recorded.")
+    assert "stage 1: not recorded" in evaluate.training_time([{"command": "an old record"}])
 
 
 def test_shipped_model_is_the_reproducible_default(studio_env):

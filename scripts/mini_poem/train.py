@@ -16,7 +16,6 @@ import argparse
 import datetime
 import json
 import math
-import platform
 import shlex
 import shutil
 import sys
@@ -33,7 +32,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 import poemlib  # noqa: E402
-from trainlib import make_readable, run_commits  # noqa: E402
+from trainlib import machine, make_readable, run_commits  # noqa: E402
 
 # Arguments that define the run: a checkpoint made with other values is not resumed.
 RUN_KEYS = ("seed", "steps", "batch", "lr", "warmup", "weight_decay", "dropout", "n_layer", "n_embd", "n_head",
@@ -279,18 +278,13 @@ Not evaluated yet: run `python scripts/mini_poem/evaluate.py {out} {data} --card
 
 def write_card(args, state: dict, meta: dict, model, unigram: float) -> None:
     import transformers
-    try:
-        machine = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                       if line.startswith("model name"))
-    except (OSError, StopIteration):
-        machine = platform.processor() or platform.machine()
     commits = ", ".join(f"`{c}`" for c in args.commits.split(", "))
     values = dict(meta)
     values.update(
         out=shlex.quote(str(args.out)), data=shlex.quote(str(args.data)), prepare_command=meta["command"],
         train_command=state["command"], commits=commits, params=n_params(model),
         weights_mb=(args.out / "model.safetensors").stat().st_size / 2**20, context=poemlib.CONTEXT,
-        machine=f"{machine}, {platform.machine()}",
+        machine=machine(),
         torch_version=torch.__version__, transformers_version=transformers.__version__, threads=args.threads,
         hours=state["train_seconds"] / 3600, final_train=state["train_log"][-1][1] if state["train_log"] else float("nan"),
         final_eval=state["eval_log"][-1][1], final_ppl=math.exp(state["eval_log"][-1][1]),

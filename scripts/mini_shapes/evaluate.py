@@ -292,8 +292,24 @@ def training_stages(run: dict) -> str:
              if len(chain) > 1 else "")
     lines += ["", f"Seed {first['seed']}, deterministic (a step's batch depends only on seed and step; a resumed run "
               f"equals an unbroken one). VAE, trained first: {first['vae_steps']} steps, batch {first['vae_batch']}"
-              f"{vae_weight}; final loss {first['final_vae_loss']:.4f}.{hardening}{reuse}"]
+              f"{vae_weight}; final loss {first['final_vae_loss']:.4f}.{hardening}{reuse}",
+              "", training_time(chain)]
     return "\n".join(lines)
+
+
+def training_time(chain: list[dict]) -> str:
+    """Each stage's wall time as its run recorded it (runs before training.json held "seconds" did not)."""
+    parts = []
+    for i, run in enumerate(chain, 1):
+        seconds = run.get("seconds") or {}
+        if not seconds or None in seconds.values():
+            parts.append(f"stage {i}: not recorded")
+            continue
+        pieces = ", ".join(f"{name} {s / 60:.0f}" for name, s in seconds.items())
+        parts.append(f"stage {i}: {sum(seconds.values()) / 60:.0f} min ({pieces}) on {run['machine']}, "
+                     f"{run['threads']} threads")
+    return ("Training time (wall clock between checkpoints, summed over the runs that resumed a stage): "
+            + "; ".join(parts) + ".")
 
 
 CARD = """# mini-shapes · 迷你形状

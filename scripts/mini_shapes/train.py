@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from studio import shapes  # noqa: E402
-from trainlib import (log, lr_at, make_readable, naming_head, naming_loss, optimise, plot_losses,  # noqa: E402
+from trainlib import (log, lr_at, machine, make_readable, naming_head, naming_loss, optimise, plot_losses,  # noqa: E402
                       run_commits, step_generator)
 
 TOKENIZER = ROOT / "assets" / "pipelines" / "sd15" / "tokenizer"
@@ -214,7 +214,7 @@ def weighted_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, f
 
 
 # -- checkpoints ---------------------------------------------------------------------------------
-def save_checkpoint(folder: Path, modules: dict, optimizer, step: int, losses: list[float]) -> None:
+def save_checkpoint(folder: Path, modules: dict, optimizer, step: int, losses: list[float], seconds) -> None:
     from safetensors.torch import save_file
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / "tmp"
@@ -222,21 +222,34 @@ def save_checkpoint(folder: Path, modules: dict, optimizer, step: int, losses: l
     for name, module in modules.items():
         save_file({k: v.contiguous() for k, v in module.state_dict().items()}, tmp / f"{name}.safetensors")
     torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-    (tmp / "state.json").write_text(json.dumps({"step": step, "losses": losses}))
+    (tmp / "state.json").write_text(json.dumps({"step": step, "losses": losses, "seconds": seconds}))
     for f in tmp.iterdir():  # a killed run leaves the previous complete checkpoint in place
         f.replace(folder / f.name)
 
 
-def load_checkpoint(folder: Path, modules: dict, optimizer) -> tuple[int, list[float]]:
+def load_checkpoint(folder: Path, modules: dict, optimizer) -> tuple[int, list[float], float | None]:
+    """Step, losses and training seconds of a stage's checkpoint (seconds None: written before stages timed
+    themselves, so the stage's time is unknown), weights and optimizer loaded in place."""
     from safetensors.torch import load_file
     state = folder / "state.json"
     if not state.exists():
-        return 0, []
+        return 0, [], 0.0
     for name, module in modules.items():
         module.load_state_dict(load_file(folder / f"{name}.safetensors"))
     optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True))
     data = json.loads(state.read_text())
-    return data["step"], data["losses"]
+    return data["step"], data["losses"], data.get("seconds")
+
+
+def checkpoint(args, name: str, total: int, folder: Path, modules: dict, optimizer, step: int, losses: list[float],
+               seconds, tick: float):
+    """Save and log a stage's checkpoint; returns the stage's training seconds: the wall time of its spells between
+    checkpoints summed over every run that resumed it (start-up left out; a paused process still counts)."""
+    seconds = None if seconds is None else seconds + time.time() - tick
+    save_checkpoint(folder, modules, optimizer, step, losses, seconds)
+    spent = "time unknown" if seconds is None else f"{seconds:.0f} s"
+    log(args.work, f"{name} step {step}/{total} loss {np.mean(losses[-args.save_every:]):.4f} ({spent})")
+    return seconds
 
 
 # -- stage 1: VAE --------------------------------------------------------------------------------
@@ -245,8 +258,8 @@ def train_vae(args, images: torch.Tensor, colours: torch.Tensor):
     codes = colour_codes(args.colour_codes)
     optimizer = torch.optim.AdamW(vae.parameters(), lr=1e-3, weight_decay=0.0)
     folder = args.work / "vae"
-    step, losses = load_checkpoint(folder, {"vae": vae}, optimizer)
-    started = time.time()
+    step, losses, seconds = load_checkpoint(folder, {"vae": vae}, optimizer)
+    tick = time.time()
     vae.train()
     while step < args.vae_steps:
         g = step_generator(args.seed, 1, step)
@@ -268,11 +281,11 @@ def train_vae(args, images: torch.Tensor, colours: torch.Tensor):
         losses.append(loss.item())
         step += 1
         if step % args.save_every == 0 or step == args.vae_steps:
-            save_checkpoint(folder, {"vae": vae}, optimizer, step, losses)
-            log(args.work, f"vae step {step}/{args.vae_steps} loss {np.mean(losses[-args.save_every:]):.4f} "
-                      f"({time.time() - started:.0f} s)")
+            seconds = checkpoint(args, "vae", args.vae_steps, folder, {"vae": vae}, optimizer, step, losses, seconds,
+                                 tick)
+            tick = time.time()
     vae.eval()
-    return vae, losses
+    return vae, losses, seconds
 
 
 @torch.no_grad()
@@ -306,11 +319,11 @@ def harden_decoder(args, vae, images: torch.Tensor, centre: torch.Tensor):
     params = list(vae.decoder.parameters()) + list(vae.post_quant_conv.parameters())
     optimizer = torch.optim.AdamW(params, lr=3e-4, weight_decay=0.0)
     folder = args.work / "decoder"
-    step, losses = load_checkpoint(folder, {"vae": vae}, optimizer)
+    step, losses, seconds = load_checkpoint(folder, {"vae": vae}, optimizer)
     vae.requires_grad_(False)
     for param in params:
         param.requires_grad_(True)
-    started = time.time()
+    tick = time.time()
     while step < args.decoder_steps:
         g = step_generator(args.seed, 3, step)
         idx = torch.randint(0, len(images), (args.vae_batch,), generator=g)
@@ -330,12 +343,12 @@ def harden_decoder(args, vae, images: torch.Tensor, centre: torch.Tensor):
         losses.append(loss.item())
         step += 1
         if step % args.save_every == 0 or step == args.decoder_steps:
-            save_checkpoint(folder, {"vae": vae}, optimizer, step, losses)
-            log(args.work, f"decoder step {step}/{args.decoder_steps} loss {np.mean(losses[-args.save_every:]):.4f} "
-                      f"({time.time() - started:.0f} s)")
+            seconds = checkpoint(args, "decoder", args.decoder_steps, folder, {"vae": vae}, optimizer, step, losses,
+                                 seconds, tick)
+            tick = time.time()
     vae.requires_grad_(False)
     vae.eval()
-    return vae, losses
+    return vae, losses, seconds
 
 
 # -- stage 3: UNet + text encoder ----------------------------------------------------------------
@@ -376,8 +389,8 @@ def train_unet(args, specs, latents: torch.Tensor, scale: float, masks: torch.Te
         modules["shape_head"] = head
     optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-2)
     folder = args.work / "unet"
-    step, losses = load_checkpoint(folder, modules, optimizer)
-    started = time.time()
+    step, losses, seconds = load_checkpoint(folder, modules, optimizer)
+    tick = time.time()
     while step < args.unet_steps:
         g = step_generator(args.seed, 2, step)
         rng = random.Random(args.seed * 7919 + step)
@@ -399,10 +412,9 @@ def train_unet(args, specs, latents: torch.Tensor, scale: float, masks: torch.Te
         losses.append(loss.item())
         step += 1
         if step % args.save_every == 0 or step == args.unet_steps:
-            save_checkpoint(folder, modules, optimizer, step, losses)
-            log(args.work, f"unet step {step}/{args.unet_steps} loss {np.mean(losses[-args.save_every:]):.4f} "
-                      f"({time.time() - started:.0f} s)")
-    return ema_unet, ema_text, tokenizer, losses
+            seconds = checkpoint(args, "unet", args.unet_steps, folder, modules, optimizer, step, losses, seconds, tick)
+            tick = time.time()
+    return ema_unet, ema_text, tokenizer, losses, seconds
 
 
 SHAPE_LABELS = [*shapes.SHAPES, None]  # the four shapes, and "the caption names none"
@@ -429,7 +441,10 @@ def load_vae(folder: Path):
 
 
 # -- stage 4: export -----------------------------------------------------------------------------
-def export(args, vae, unet, text_encoder, tokenizer, scale: float, vae_losses, decoder_losses, unet_losses) -> None:
+def export(args, vae, unet, text_encoder, tokenizer, scale: float, vae_losses, decoder_losses, unet_losses,
+           seconds: dict) -> None:
+    """The pipeline folder, training.json (the run's settings, commits, final losses, and each stage's training
+    seconds with the machine it ran on) and the loss curve."""
     from diffusers import PNDMScheduler, StableDiffusionPipeline
     vae.register_to_config(scaling_factor=scale)
     pipe = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
@@ -452,7 +467,9 @@ def export(args, vae, unet, text_encoder, tokenizer, scale: float, vae_losses, d
               "init_from": str(args.init_from) if args.init_from else None,
               "latent_scale": scale, "final_vae_loss": float(np.mean(vae_losses[-100:])) if vae_losses else None,
               "final_decoder_loss": float(np.mean(decoder_losses[-100:])) if decoder_losses else None,
-              "final_unet_loss": float(np.mean(unet_losses[-200:]))}
+              "final_unet_loss": float(np.mean(unet_losses[-200:])),
+              "seconds": {stage: None if s is None else round(s) for stage, s in seconds.items()},
+              "machine": machine(), "threads": args.threads}
     if args.init_from:  # the record of the run this one continued, so the card can list every stage
         record["init"] = json.loads((args.init_from / "training.json").read_text(encoding="utf-8"))
         copy_earlier_curves(args.init_from, args.out)
@@ -477,15 +494,18 @@ def main(argv=None) -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     args.commits = run_commits(args.work, ROOT)
     specs, images = dataset(args)
+    seconds = {}
     if args.init_from:  # fine-tuning: the latents must be the ones the starting UNet learnt, so its VAE is kept
         vae, vae_losses, decoder_losses = load_vae(args.init_from), [], []
         latents, scale = encode_all(args, vae, images)[0], vae.config.scaling_factor
     else:
-        vae, vae_losses = train_vae(args, images, colour_indices(specs))
+        vae, vae_losses, seconds["vae"] = train_vae(args, images, colour_indices(specs))
         latents, scale = encode_all(args, vae, images)
-        vae, decoder_losses = harden_decoder(args, vae, images, latents.mean(dim=(0, 2, 3), keepdim=True))
-    unet, text_encoder, tokenizer, unet_losses = train_unet(args, specs, latents, scale, latent_masks(images))
-    export(args, vae, unet, text_encoder, tokenizer, scale, vae_losses, decoder_losses, unet_losses)
+        vae, decoder_losses, seconds["decoder"] = harden_decoder(args, vae, images,
+                                                                 latents.mean(dim=(0, 2, 3), keepdim=True))
+    unet, text_encoder, tokenizer, unet_losses, seconds["unet"] = train_unet(args, specs, latents, scale,
+                                                                             latent_masks(images))
+    export(args, vae, unet, text_encoder, tokenizer, scale, vae_losses, decoder_losses, unet_losses, seconds)
     make_readable(args.out)
     log(args.work, f"exported to {args.out}")
 

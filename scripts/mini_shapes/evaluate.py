@@ -128,6 +128,18 @@ def judgements(items) -> dict[str, dict[str, int]]:
     return counts
 
 
+def prompt_set(n: int, seed: int) -> tuple[list, list[str], list[int], dict]:
+    """n prompts as the card draws them: (items, texts, seeds, judgement counts); prompt i is sampled with seed+i."""
+    items = prompts(n, seed)
+    return items, [t for t, _, _ in items], list(range(seed, seed + len(items))), judgements(items)
+
+
+def adherence_cells(score: dict, counts: dict) -> list[str]:
+    """Adherence ± its standard error for seen prompts and for held-out pairs, as table cells."""
+    return [f"{adherence(score[g]):.1%} ± {100 * adherence_error(score[g], counts[g]):.1f}"
+            for g in ("seen", "held_out")]
+
+
 def adherence_error(accuracies: dict[str, float], counts: dict[str, int]) -> float:
     """The standard error of adherence() (binomial, attributes independent). At 200 prompts it is about half a
     point: the CFG table's steps of that size are within sampling noise (guidance_steps.py's other seeds show it)."""
@@ -156,21 +168,26 @@ def vae_ceiling(pipe, n: int, seed: int) -> dict[str, float]:
     return {a: float(np.mean([f[a] == getattr(s, a) for f, s in zip(found, specs)])) for a in ATTRIBUTES}
 
 
-def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def script_parser(doc: str, prompts: int = 200, seed: int = 2024) -> argparse.ArgumentParser:
+    """The arguments the measuring scripts share: the model folder, how many prompts, their seed, CPU threads."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", type=Path)
-    p.add_argument("--prompts", type=int, default=200)
-    p.add_argument("--seed", type=int, default=2024)
+    p.add_argument("--prompts", type=int, default=prompts)
+    p.add_argument("--seed", type=int, default=seed)
     p.add_argument("--threads", type=int, default=2)
+    return p
+
+
+def main(argv=None) -> dict:
+    p = script_parser(__doc__)
     p.add_argument("--json", type=Path)
     p.add_argument("--card", action="store_true", help="write MODEL/README.md (the model card) with these tables")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     pipe = load(args.model)
-    items = prompts(args.prompts, args.seed)
-    texts, seeds = [t for t, _, _ in items], list(range(args.seed, args.seed + len(items)))
+    items, texts, seeds, counts = prompt_set(args.prompts, args.seed)
     results = {"cfg": {}, "cfg_karras": {}, "shape_by_word": {}, "colour_by_word": {}, "steps": {},
-               "judgements": judgements(items)}
+               "judgements": counts}
     for cfg in (1.0, 3.0, 7.0, 12.0):
         images = generate(pipe, texts, seeds, cfg, 20)
         results["cfg"][cfg] = score(items, images)

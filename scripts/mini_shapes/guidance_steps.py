@@ -8,7 +8,6 @@ DPM++ 2M, 20 steps. A window that costs adherence is where guidance multiplies t
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -31,17 +30,11 @@ def generate(pipe, texts, seeds, guidance) -> list:
 
 
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", type=Path)
-    p.add_argument("--prompts", type=int, default=400)
-    p.add_argument("--seed", type=int, default=7777)
-    p.add_argument("--threads", type=int, default=2)
+    p = ev.script_parser(__doc__, prompts=400, seed=7777)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     pipe = ev.load(args.model)
-    items = ev.prompts(args.prompts, args.seed)
-    texts, seeds = [t for t, _, _ in items], list(range(args.seed, args.seed + len(items)))
-    counts = ev.judgements(items)
+    items, texts, seeds, counts = ev.prompt_set(args.prompts, args.seed)
     runs = {f"CFG {cfg:g}": (lambda step, cfg=cfg: cfg) for cfg in (1.0, LOW, 7.0, HIGH)}
     runs |= {f"CFG {LOW:g}, {HIGH:g} in steps {a}-{b - 1}": (lambda step, a=a, b=b: HIGH if a <= step < b else LOW)
              for a, b in WINDOWS}
@@ -51,9 +44,8 @@ def main(argv=None) -> dict:
     for name, guidance in runs.items():
         score = ev.score(items, generate(pipe, texts, seeds, guidance))
         results[name] = score
-        cells = [f"{ev.adherence(score[g]):.1%} ± {100 * ev.adherence_error(score[g], counts[g]):.1f}"
-                 for g in ("seen", "held_out")]
-        print(f"| {name} | {cells[0]} | {cells[1]} | {score['seen']['shape']:.1%} |", flush=True)
+        seen, held_out = ev.adherence_cells(score, counts)
+        print(f"| {name} | {seen} | {held_out} | {score['seen']['shape']:.1%} |", flush=True)
     return results
 
 

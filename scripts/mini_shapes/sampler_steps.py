@@ -29,19 +29,13 @@ def runs(text: str) -> list[tuple[str, int]]:
 
 
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", type=Path)
+    p = ev.script_parser(__doc__)
     p.add_argument("runs", type=runs, help='sampler:steps pairs, e.g. "LMS:20,Euler:20"')
-    p.add_argument("--prompts", type=int, default=200)
-    p.add_argument("--seed", type=int, default=2024)
     p.add_argument("--cfg", type=float, default=7.0)
-    p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     pipe = ev.load(args.model)
-    items = ev.prompts(args.prompts, args.seed)
-    texts, seeds = [t for t, _, _ in items], list(range(args.seed, args.seed + len(items)))
-    counts = ev.judgements(items)
+    items, texts, seeds, counts = ev.prompt_set(args.prompts, args.seed)
     results = {}
     print(f"Adherence (± standard error), {args.prompts} prompts of seed {args.seed}, CFG {args.cfg:g}:\n")
     print("| sampler | steps | seen | held-out | no shape |\n|---|---|---|---|---|")
@@ -50,9 +44,8 @@ def main(argv=None) -> dict:
         score = ev.score(items, images)
         blank = sum(shapes.analyse(image).shape is None for image in images)
         results[(sampler, steps)] = dict(score, no_shape=blank)
-        cells = [f"{ev.adherence(score[g]):.1%} ± {100 * ev.adherence_error(score[g], counts[g]):.1f}"
-                 for g in ("seen", "held_out")]
-        print(f"| {sampler} | {steps} | {cells[0]} | {cells[1]} | {blank} |", flush=True)
+        seen, held_out = ev.adherence_cells(score, counts)
+        print(f"| {sampler} | {steps} | {seen} | {held_out} | {blank} |", flush=True)
     return results
 
 

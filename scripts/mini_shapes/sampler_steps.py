@@ -17,11 +17,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import evaluate as ev  # noqa: E402
 from studio import shapes  # noqa: E402  (evaluate put the repository on sys.path)
+from studio.samplers import SAMPLERS  # noqa: E402
 
 
 def runs(text: str) -> list[tuple[str, int]]:
     """'LMS:20,Euler a:30' -> [('LMS', 20), ('Euler a', 30)]."""
-    from studio.samplers import SAMPLERS
     pairs = [item.rsplit(":", 1) for item in text.split(",")]
     if any(len(pair) != 2 or pair[0].strip() not in SAMPLERS or not pair[1].strip().isdigit() for pair in pairs):
         raise argparse.ArgumentTypeError(f"expected sampler:steps pairs from {', '.join(SAMPLERS)}; got {text!r}")

@@ -82,13 +82,14 @@ def run_commits(work: Path, repo: Path) -> str:
 
 
 def machine() -> str:
-    """The CPU's model name and architecture ("AMD EPYC 7B13, x86_64"): a training time means little without it."""
+    """The CPU's model name, architecture and vector unit ("AMD EPYC 7B13, x86_64, AVX2"): a training time means
+    little without it (bf16 and AVX512 change a step's time several-fold)."""
     try:
         name = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                     if line.startswith("model name"))
     except (OSError, StopIteration):
         name = platform.processor() or "unknown CPU"
-    return f"{name}, {platform.machine()}"
+    return f"{name}, {platform.machine()}, {torch.backends.cpu.get_cpu_capability()}"
 
 
 def short_commits(commits: str) -> str:

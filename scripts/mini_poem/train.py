@@ -46,7 +46,7 @@ def parse_args(argv=None):
     p.add_argument("--out", type=Path, required=True, help="where the model folder is written")
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
-    p.add_argument("--steps", type=int, default=5000)
+    p.add_argument("--steps", type=int, default=2500)
     p.add_argument("--batch", type=int, default=32, help="rows of 128 tokens per step")
     p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (cosine decay to 10%%)")
     p.add_argument("--warmup", type=int, default=200)
@@ -55,8 +55,9 @@ def parse_args(argv=None):
     p.add_argument("--n-layer", type=int, default=4)
     p.add_argument("--n-embd", type=int, default=256)
     p.add_argument("--n-head", type=int, default=4)
-    p.add_argument("--amp", choices=["bf16", "none"], default="bf16",
-                   help="bf16 autocast for the matmuls (weights and optimizer stay fp32)")
+    p.add_argument("--amp", choices=["auto", "bf16", "none"], default="auto",
+                   help="bf16 autocast for the matmuls (weights and optimizer stay fp32); auto: bf16 only where the "
+                        "CPU computes it natively (AVX512-BF16 / AMX), as elsewhere it is emulated and ~13x slower")
     p.add_argument("--max-poems", type=int, default=0, help="use only the first N training poems (0: all)")
     p.add_argument("--save-every", type=int, default=100)
     p.add_argument("--eval-every", type=int, default=250)
@@ -64,6 +65,8 @@ def parse_args(argv=None):
     p.add_argument("--stop-at-step", type=int, default=0, help="save and exit after this step (0: run to the end)")
     p.add_argument("--smoke", action="store_true", help="a few steps of a tiny model on a few poems (CI)")
     args = p.parse_args(argv)
+    if args.amp == "auto":
+        args.amp = "bf16" if native_bf16() else "none"
     if args.smoke:
         args.steps, args.batch, args.warmup, args.max_poems = 6, 4, 2, 64
         args.n_layer, args.n_embd, args.n_head = 2, 64, 2
@@ -71,6 +74,14 @@ def parse_args(argv=None):
     args.command = "python scripts/mini_poem/train.py " + " ".join(
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     return args
+
+
+def native_bf16() -> bool:
+    """Whether this CPU does bf16 matmuls in hardware (oneDNN's own test, as torch's tests use it)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 # -- model ---------------------------------------------------------------------------------------
@@ -247,8 +258,8 @@ python scripts/mini_poem/evaluate.py {out} {data} --card
 - Code: this repository at {commits} (HEAD at each start of the run; `+modified`: with uncommitted edits).
 - {steps} steps of {batch} rows × {context} tokens (rows start at a poem's `<s>` and run on through the
   following poems), AdamW (β 0.9/0.95, weight decay {weight_decay} on matrices), peak learning rate {lr} with
-  {warmup} warm-up steps and cosine decay to 10%, dropout {dropout}, gradient clipping 1.0, autocast
-  {amp} (`--amp`), seed {seed}. Deterministic: a step's batch and dropout depend only on (seed, step); checkpoints every
+  {warmup} warm-up steps and cosine decay to 10%, dropout {dropout}, gradient clipping 1.0,
+  {precision}, seed {seed}. Deterministic: a step's batch and dropout depend only on (seed, step); checkpoints every
   {save_every} steps, and a resumed run equals an unbroken one.
 - Machine: {machine}; torch {torch_version}, transformers {transformers_version}, {threads} thread(s);
   {hours:.2f} h of training.
@@ -285,6 +296,8 @@ def write_card(args, state: dict, meta: dict, model, unigram: float) -> None:
         train_command=state["command"], commits=commits, params=n_params(model),
         weights_mb=(args.out / "model.safetensors").stat().st_size / 2**20, context=poemlib.CONTEXT,
         machine=machine(),
+        precision="bf16 autocast (`--amp bf16`)" if args.amp == "bf16" else
+        "fp32 (`--amp none`; `auto` takes bf16 autocast only on a CPU that computes bf16 natively)",
         torch_version=torch.__version__, transformers_version=transformers.__version__, threads=args.threads,
         hours=state["train_seconds"] / 3600, final_train=state["train_log"][-1][1] if state["train_log"] else float("nan"),
         final_eval=state["eval_log"][-1][1], final_ppl=math.exp(state["eval_log"][-1][1]),

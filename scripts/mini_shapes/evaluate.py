@@ -221,9 +221,9 @@ def tables(results: dict, n: int, n_clean: int) -> str:
     out += ["", "Adherence (mean attribute accuracy) by CFG, ± its standard error:", "",
             f"| CFG | seen | held-out | seen, {COURSE_SAMPLER} | held-out, {COURSE_SAMPLER} |", "|---|---|---|---|---|"]
     for cfg, table in results["cfg"].items():
-        cells = [(adherence(t[group]), adherence_error(t[group], results["judgements"][group]))
-                 for t in (table, results["cfg_karras"][cfg]) for group in ("seen", "held_out")]
-        out.append(f"| {cfg:g} | " + " | ".join(f"{a:.1%} ± {100 * e:.1f}" for a, e in cells) + " |")
+        cells = [*adherence_cells(table, results["judgements"]),
+                 *adherence_cells(results["cfg_karras"][cfg], results["judgements"])]
+        out.append(f"| {cfg:g} | " + " | ".join(cells) + " |")
     out += by_word_table("Shape", "shape", shapes.SHAPES, results["shape_by_word"])
     out += by_word_table("Shape colour", "colour", shapes.COLOURS, results["colour_by_word"])
     out += ["", "What the analyser read (columns) for the shape each prompt names (rows), CFG 7, counts:", "",

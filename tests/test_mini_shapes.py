@@ -164,7 +164,7 @@ def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models
                                                       ("evaluate", "guidance_steps", "sampler_steps", "train"))
     out = models_dir / "smoke-shapes"
     train.main(["--smoke", "--work", str(tmp_path / "work"), "--out", str(out), "--threads", "1",
-                "--uncond", "0.25", "--colour-codes", "2"])
+                "--uncond", "0.25", "--colour-codes", "2", "--text-time-embedding"])
     assert (out / "loss.png").is_file() and (out / "training.json").is_file()
     assert not list(out.rglob("*.bin"))
     assert {f.stat().st_mode & 0o777 for f in out.rglob("*") if f.is_file()} == {0o644}  # a server of another user reads them
@@ -191,6 +191,8 @@ def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models
     assert run["shape_aux"] > 0 and "shape-naming loss" in card
     assert run["uncond"] == 0.25 and "25% of captions are empty" in card  # the CFG dropout the run used
     assert run["colour_codes"] == 2 and "colour codes of radius 2" in card
+    unet_config = json.loads((out / "unet" / "config.json").read_text())
+    assert unet_config["addition_embed_type"] == "text" and "time embedding" in card  # the pooled prompt path
     assert set(run["seconds"]) == {"vae", "decoder", "unet"} and all(s > 0 for s in run["seconds"].values())
     assert "stage 1: " in card and " min (vae " in card and run["machine"] in card  # how long, and on what
     assert (tmp_path / "work" / "unet" / "shape_head.safetensors").is_file()
@@ -213,6 +215,7 @@ def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models
     evaluate.main([str(tuned), "--prompts", "4", "--threads", "1", "--card"])
     card = (tuned / "README.md").read_text(encoding="utf-8")
     assert "starting from stage 1's weights" in card and "(loss-stage1.png)" in card
+    assert json.loads((tuned / "training.json").read_text())["text_time_embedding"]  # the architecture it started from
     assert set(json.loads((tuned / "training.json").read_text())["seconds"]) == {"unet"}  # the VAE was kept
     assert "stage 2: " in card and " min (unet " in card
     assert (tuned / "loss-stage1.png").read_bytes() == (out / "loss.png").read_bytes()

@@ -285,6 +285,8 @@ def training_stages(run: dict) -> str:
                  if r.get("high_noise") else "timesteps drawn uniformly"]
         if r.get("zero_snr"):
             extra.append("zero-terminal-SNR schedule with trailing timesteps")
+        if r.get("text_time_embedding"):
+            extra.append("the prompt, attention-pooled, also added to the UNet's time embedding")
         if r.get("fg_weight"):
             extra.append(f"the shape's latent cells weighted x{r['fg_weight']:g} more in the loss")
         if r.get("shape_aux"):

@@ -56,6 +56,10 @@ def parse_args(argv=None):
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--unet-channels", default="32,64,96",
                    help="the UNet's block widths, highest resolution first (v5: 32,64,64)")
+    p.add_argument("--text-time-embedding", action=argparse.BooleanOptionalAction, default=False,
+                   help="also add an attention-pooled prompt vector to the UNet's time embedding (diffusers' "
+                        "addition_embed_type='text'), so every ResNet block hears the prompt, not only the "
+                        "cross-attention layers. A fine-tuning run (--init-from) takes it from the folder it starts from")
     p.add_argument("--lr", type=float, default=6e-4)
     p.add_argument("--prediction", choices=["v_prediction", "epsilon"], default="v_prediction",
                    help="what the UNet predicts; v gives colours and layout (decided at high noise) a strong signal")
@@ -135,13 +139,14 @@ def make_text_encoder():
                                         eos_token_id=49407, pad_token_id=49407, projection_dim=64))
 
 
-def make_unet(channels: str = "32,64,96"):
+def make_unet(channels: str = "32,64,96", text_time: bool = False):
     from diffusers import UNet2DConditionModel
+    pooled = {"addition_embed_type": "text", "addition_embed_type_num_heads": 4} if text_time else {}
     return UNet2DConditionModel(sample_size=16, in_channels=4, out_channels=4, layers_per_block=1,
                                 block_out_channels=tuple(int(c) for c in channels.split(",")),
                                 down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
                                 up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
-                                cross_attention_dim=64, attention_head_dim=8, norm_num_groups=8)
+                                cross_attention_dim=64, attention_head_dim=8, norm_num_groups=8, **pooled)
 
 
 # -- data ----------------------------------------------------------------------------------------
@@ -375,10 +380,10 @@ def train_unet(args, specs, latents: torch.Tensor, scale: float, masks: torch.Te
     # steps. v prediction (as in SD 2.x) keeps that signal strong; every sampler reads it from the config.
     noise_scheduler = DDPMScheduler.from_pretrained(SCHEDULER, **scheduler_options(args))
     torch.manual_seed(args.seed)
-    unet, text_encoder = make_unet(args.unet_channels), make_text_encoder()
+    unet, text_encoder = make_unet(args.unet_channels, args.text_time_embedding), make_text_encoder()
     if args.init_from:
         init_from(args.init_from, unet, text_encoder)
-    ema_unet, ema_text = make_unet(args.unet_channels), make_text_encoder()
+    ema_unet, ema_text = make_unet(args.unet_channels, args.text_time_embedding), make_text_encoder()
     ema_unet.load_state_dict(unet.state_dict())
     ema_text.load_state_dict(text_encoder.state_dict())
     params = list(unet.parameters()) + list(text_encoder.parameters())
@@ -427,7 +432,14 @@ def init_from(folder: Path, unet, text_encoder) -> None:
                          (text_encoder, "text_encoder/model.safetensors")):
         state = module.state_dict()
         loaded = load_file(folder / file)
+        assert set(loaded) == set(state), f"{folder / file} is not this architecture"
         module.load_state_dict({k: loaded[k].to(v.dtype) for k, v in state.items()})
+
+
+def uses_text_time(folder: Path) -> bool:
+    """Whether an exported pipeline's UNet adds the pooled prompt to its time embedding (--text-time-embedding)."""
+    config = json.loads((folder / "unet" / "config.json").read_text(encoding="utf-8"))
+    return config.get("addition_embed_type") == "text"
 
 
 def load_vae(folder: Path):
@@ -460,7 +472,7 @@ def export(args, vae, unet, text_encoder, tokenizer, scale: float, vae_losses, d
               "vae_steps": args.vae_steps, "vae_batch": args.vae_batch, "vae_fg_weight": args.vae_fg_weight,
               "colour_codes": args.colour_codes,
               "decoder_steps": args.decoder_steps, "decoder_stretch": args.decoder_stretch,
-              "unet_channels": args.unet_channels,
+              "unet_channels": args.unet_channels, "text_time_embedding": args.text_time_embedding,
               "unet_steps": args.unet_steps, "batch": args.batch, "lr": args.lr,
               "prediction": args.prediction, "high_noise": args.high_noise, "zero_snr": args.zero_snr,
               "fg_weight": args.fg_weight, "shape_aux": args.shape_aux, "uncond": args.uncond,
@@ -496,6 +508,7 @@ def main(argv=None) -> None:
     specs, images = dataset(args)
     seconds = {}
     if args.init_from:  # fine-tuning: the latents must be the ones the starting UNet learnt, so its VAE is kept
+        args.text_time_embedding = uses_text_time(args.init_from)
         vae, vae_losses, decoder_losses = load_vae(args.init_from), [], []
         latents, scale = encode_all(args, vae, images)[0], vae.config.scaling_factor
     else:

@@ -432,14 +432,15 @@ def init_from(folder: Path, unet, text_encoder) -> None:
                          (text_encoder, "text_encoder/model.safetensors")):
         state = module.state_dict()
         loaded = load_file(folder / file)
-        assert set(loaded) == set(state), f"{folder / file} is not this architecture"
+        if set(loaded) != set(state):  # load_state_dict below takes only the model's own keys: say so, drop none
+            raise SystemExit(f"{folder / file} does not match this UNet / text encoder architecture")
         module.load_state_dict({k: loaded[k].to(v.dtype) for k, v in state.items()})
 
 
 def uses_text_time(folder: Path) -> bool:
     """Whether an exported pipeline's UNet adds the pooled prompt to its time embedding (--text-time-embedding)."""
-    config = json.loads((folder / "unet" / "config.json").read_text(encoding="utf-8"))
-    return config.get("addition_embed_type") == "text"
+    from diffusers import UNet2DConditionModel
+    return UNet2DConditionModel.load_config(folder, subfolder="unet").get("addition_embed_type") == "text"
 
 
 def load_vae(folder: Path):

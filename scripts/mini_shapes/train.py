@@ -481,7 +481,7 @@ def export(args, vae, unet, text_encoder, tokenizer, scale: float, vae_losses, d
               "latent_scale": scale, "final_vae_loss": float(np.mean(vae_losses[-100:])) if vae_losses else None,
               "final_decoder_loss": float(np.mean(decoder_losses[-100:])) if decoder_losses else None,
               "final_unet_loss": float(np.mean(unet_losses[-200:])),
-              "seconds": {stage: None if s is None else round(s) for stage, s in seconds.items()},
+              "seconds": {stage: None if s is None else round(s, 1) for stage, s in seconds.items()},
               "machine": machine(), "threads": args.threads}
     if args.init_from:  # the record of the run this one continued, so the card can list every stage
         record["init"] = json.loads((args.init_from / "training.json").read_text(encoding="utf-8"))

@@ -69,8 +69,10 @@ def _open(page, name: str):
 def test_text_tab_writes_a_poem(page):
     panel = _open(page, "文本生成")
     panel.get_by_role("button", name="生成", exact=True).click()
+    # The prompt box holds the start alone; the output box holds it and at least one written line. Not a length
+    # bar: at a random seed about 1 poem in 20 ends after its first couplet (12 characters with the start).
     page.wait_for_function("() => [...document.querySelectorAll('textarea')].some("
-                           "t => t.offsetParent && t.value.startsWith('床前明月光') && t.value.length > 12)")
+                           "t => t.offsetParent && /^床前明月光.*[，。？！；].+/.test(t.value))")
 
 
 def test_image_tab_draws_a_picture(page):

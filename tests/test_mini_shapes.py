@@ -133,6 +133,32 @@ def test_the_code_loss_holds_the_inside_cells_and_leaves_the_outline_free():
 
 
 @pytest.mark.timeout(300)
+def test_a_checkpoint_killed_while_it_is_written_or_moved_resumes_from_one_whole_step(tmp_path):
+    """A run killed half-way through saving must resume with the weights, optimizer and step of one checkpoint."""
+    import torch
+    train = _script("train")
+    layer = torch.nn.Linear(2, 2)
+    optimizer = torch.optim.AdamW(layer.parameters())
+    train.save_checkpoint(tmp_path, {"unet": layer}, optimizer, 250, [1.0], 10.0)
+    first = layer.weight.detach().clone()
+    with torch.no_grad():
+        layer.weight.add_(1.0)
+    train.save_checkpoint(tmp_path / "next", {"unet": layer}, optimizer, 500, [1.0, 0.5], 20.0)
+    # killed while moving: the weights already moved, the optimizer and state.json still in tmp
+    (tmp_path / "tmp").mkdir()
+    for name in ("optimizer.pt", "state.json"):
+        (tmp_path / "next" / name).replace(tmp_path / "tmp" / name)
+    (tmp_path / "next" / "unet.safetensors").replace(tmp_path / "unet.safetensors")
+    step, losses, seconds = train.load_checkpoint(tmp_path, {"unet": layer}, optimizer)
+    assert (step, losses, seconds) == (500, [1.0, 0.5], 20.0) and torch.equal(layer.weight, first + 1.0)
+    assert not (tmp_path / "tmp").exists()
+    # killed while writing: tmp has no state.json, so it is dropped and the last whole checkpoint stays
+    (tmp_path / "tmp").mkdir()
+    (tmp_path / "tmp" / "unet.safetensors").write_bytes(b"torn")
+    assert train.load_checkpoint(tmp_path, {"unet": layer}, optimizer)[0] == 500
+    assert not (tmp_path / "tmp").exists()
+
+
 def test_a_resumed_run_records_every_commit_that_trained_it(tmp_path):
     """train.py notes HEAD at each start: a run resumed after a commit, or on edited code, names all of it."""
     train, evaluate = _script("train"), _script("evaluate")

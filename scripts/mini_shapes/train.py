@@ -223,19 +223,33 @@ def save_checkpoint(folder: Path, modules: dict, optimizer, step: int, losses: l
     from safetensors.torch import save_file
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / "tmp"
-    tmp.mkdir(exist_ok=True)
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
     for name, module in modules.items():
         save_file({k: v.contiguous() for k, v in module.state_dict().items()}, tmp / f"{name}.safetensors")
     torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
     (tmp / "state.json").write_text(json.dumps({"step": step, "losses": losses, "seconds": seconds}))
-    for f in tmp.iterdir():  # a killed run leaves the previous complete checkpoint in place
+    finish_checkpoint(folder)
+
+
+def finish_checkpoint(folder: Path) -> None:
+    """Move a whole checkpoint from folder/tmp into folder, state.json last. tmp/state.json is written last, so
+    without it tmp is a torn write (dropped: folder keeps the previous checkpoint); with it tmp is whole, and a run
+    killed while moving is finished here on resume instead of mixing two steps' files."""
+    tmp = folder / "tmp"
+    if not (tmp / "state.json").exists():
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
+    for f in sorted(tmp.iterdir(), key=lambda f: f.name == "state.json"):
         f.replace(folder / f.name)
+    tmp.rmdir()
 
 
 def load_checkpoint(folder: Path, modules: dict, optimizer) -> tuple[int, list[float], float | None]:
     """Step, losses and training seconds of a stage's checkpoint (seconds None: written before stages timed
     themselves, so the stage's time is unknown), weights and optimizer loaded in place."""
     from safetensors.torch import load_file
+    finish_checkpoint(folder)
     state = folder / "state.json"
     if not state.exists():
         return 0, [], 0.0

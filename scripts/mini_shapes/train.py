@@ -228,7 +228,9 @@ def save_checkpoint(folder: Path, modules: dict, optimizer, step: int, losses: l
     for name, module in modules.items():
         save_file({k: v.contiguous() for k, v in module.state_dict().items()}, tmp / f"{name}.safetensors")
     torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-    (tmp / "state.json").write_text(json.dumps({"step": step, "losses": losses, "seconds": seconds}))
+    part = tmp / "state.json.part"  # renamed when whole: tmp/state.json never exists half-written
+    part.write_text(json.dumps({"step": step, "losses": losses, "seconds": seconds}))
+    part.replace(tmp / "state.json")
     finish_checkpoint(folder)
 
 

@@ -6,7 +6,9 @@ import json
 import random
 import subprocess
 import sys
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -133,30 +135,27 @@ def test_the_code_loss_holds_the_inside_cells_and_leaves_the_outline_free():
 
 
 @pytest.mark.timeout(300)
-def test_a_checkpoint_killed_while_it_is_written_or_moved_resumes_from_one_whole_step(tmp_path):
+def test_a_run_killed_while_saving_resumes_from_the_last_whole_checkpoint(tmp_path):
     """A run killed half-way through saving must resume with the weights, optimizer and step of one checkpoint."""
     import torch
     train = _script("train")
     layer = torch.nn.Linear(2, 2)
     optimizer = torch.optim.AdamW(layer.parameters())
-    train.save_checkpoint(tmp_path, {"unet": layer}, optimizer, 250, [1.0], 10.0)
-    first = layer.weight.detach().clone()
+    save = lambda step, losses, seconds: train.checkpoint(  # noqa: E731
+        SimpleNamespace(work=tmp_path, save_every=1), "unet", 750, tmp_path / "unet", {"unet": layer}, optimizer,
+        step, losses, seconds, time.time())
+    save(250, [1.0], 10.0)
     with torch.no_grad():
         layer.weight.add_(1.0)
-    train.save_checkpoint(tmp_path / "next", {"unet": layer}, optimizer, 500, [1.0, 0.5], 20.0)
-    # killed while moving: the weights already moved, the optimizer and state.json still in tmp
-    (tmp_path / "tmp").mkdir()
-    for name in ("optimizer.pt", "state.json"):
-        (tmp_path / "next" / name).replace(tmp_path / "tmp" / name)
-    (tmp_path / "next" / "unet.safetensors").replace(tmp_path / "unet.safetensors")
-    step, losses, seconds = train.load_checkpoint(tmp_path, {"unet": layer}, optimizer)
-    assert (step, losses, seconds) == (500, [1.0, 0.5], 20.0) and torch.equal(layer.weight, first + 1.0)
-    assert not (tmp_path / "tmp").exists()
-    # killed while writing: tmp has no state.json, so it is dropped and the last whole checkpoint stays
-    (tmp_path / "tmp").mkdir()
-    (tmp_path / "tmp" / "unet.safetensors").write_bytes(b"torn")
-    assert train.load_checkpoint(tmp_path, {"unet": layer}, optimizer)[0] == 500
-    assert not (tmp_path / "tmp").exists()
+    whole = layer.weight.detach().clone()
+    seconds = save(500, [1.0, 0.5], 20.0)
+    # killed while writing step 750: its files are in tmp/, the weights half written
+    (tmp_path / "unet" / "tmp").mkdir()
+    (tmp_path / "unet" / "tmp" / "unet.safetensors").write_bytes(b"torn")
+    with torch.no_grad():
+        layer.weight.zero_()
+    step, losses, resumed = train.resume(tmp_path / "unet", {"unet": layer}, optimizer)
+    assert (step, losses, resumed) == (500, [1.0, 0.5], seconds) and torch.equal(layer.weight, whole)
 
 
 def test_a_resumed_run_records_every_commit_that_trained_it(tmp_path):
@@ -221,7 +220,7 @@ def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models
     assert unet_config["addition_embed_type"] == "text" and "time embedding" in card  # the pooled prompt path
     assert set(run["seconds"]) == {"vae", "decoder", "unet"} and all(s > 0 for s in run["seconds"].values())
     assert "stage 1: " in card and " min (vae " in card and run["machine"] in card  # how long, and on what
-    assert (tmp_path / "work" / "unet" / "shape_head.safetensors").is_file()
+    assert (sorted((tmp_path / "work" / "unet").glob("step-*"))[-1] / "shape_head.safetensors").is_file()
     from safetensors.torch import load_file
     assert all("head" not in key for key in load_file(out / "text_encoder" / "model.safetensors"))
     windows = guidance_steps.main([str(out), "--prompts", "4", "--threads", "1"])  # where high CFG hurts

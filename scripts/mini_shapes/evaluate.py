@@ -386,8 +386,9 @@ the prompt names:
 - Stars are its weakest shape (the table by shape): at CFG 7, 82% of stars are read back as stars, against
   98-100% of the other shapes. A small star is about 16 pixels across, its arms 3-4 pixels wide, 1 latent cell;
   the model often rounds them off into a blob (read as a circle) or loses an arm. Without guidance (CFG 1) only
-  62% of stars come out, at CFG 12 88%. Before the shape-naming loss its text encoder kept "circle" and "square" 5% apart (red
-  and green: 42%) and it drew the same picture for both (shape read back 52.5%, held-out pairs 24%).
+  62% of stars come out, at CFG 12 88%. Before the shape-naming loss its text encoder kept "circle" and
+  "square" 5% apart (red and green: 42%) and it drew the same picture for both (shape read back 52.5%, held-out
+  pairs 24%).
 - Its squares are not crisp: sides bowed in a little, corners rounded, often 10% taller or wider than they are
   long. The first analyser placed each template by the shape's bounding box alone and read such squares as
   circles: for earlier weights (v5) it gave shape 80.0% seen / 78.0% held-out, squares 37%. The template fit now

@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from studio import shapes  # noqa: E402
-from trainlib import (log, lr_at, machine, make_readable, naming_head, naming_loss, optimise, plot_losses,  # noqa: E402
-                      run_commits, step_generator)
+from trainlib import (load_checkpoint, log, lr_at, machine, make_readable, naming_head, naming_loss,  # noqa: E402
+                      optimise, plot_losses, run_commits, save_checkpoint, step_generator)
 
 TOKENIZER = ROOT / "assets" / "pipelines" / "sd15" / "tokenizer"
 SCHEDULER = ROOT / "assets" / "pipelines" / "sd15" / "scheduler"
@@ -219,47 +219,11 @@ def weighted_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, f
 
 
 # -- checkpoints ---------------------------------------------------------------------------------
-def save_checkpoint(folder: Path, modules: dict, optimizer, step: int, losses: list[float], seconds) -> None:
-    from safetensors.torch import save_file
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / "tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    for name, module in modules.items():
-        save_file({k: v.contiguous() for k, v in module.state_dict().items()}, tmp / f"{name}.safetensors")
-    torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-    part = tmp / "state.json.part"  # renamed when whole: tmp/state.json never exists half-written
-    part.write_text(json.dumps({"step": step, "losses": losses, "seconds": seconds}))
-    part.replace(tmp / "state.json")
-    finish_checkpoint(folder)
-
-
-def finish_checkpoint(folder: Path) -> None:
-    """Move a whole checkpoint from folder/tmp into folder, state.json last. tmp/state.json is written last, so
-    without it tmp is a torn write (dropped: folder keeps the previous checkpoint); with it tmp is whole, and a run
-    killed while moving is finished here on resume instead of mixing two steps' files."""
-    tmp = folder / "tmp"
-    if not (tmp / "state.json").exists():
-        shutil.rmtree(tmp, ignore_errors=True)
-        return
-    for f in sorted(tmp.iterdir(), key=lambda f: f.name == "state.json"):
-        f.replace(folder / f.name)
-    tmp.rmdir()
-
-
-def load_checkpoint(folder: Path, modules: dict, optimizer) -> tuple[int, list[float], float | None]:
-    """Step, losses and training seconds of a stage's checkpoint (seconds None: written before stages timed
-    themselves, so the stage's time is unknown), weights and optimizer loaded in place."""
-    from safetensors.torch import load_file
-    finish_checkpoint(folder)
-    state = folder / "state.json"
-    if not state.exists():
-        return 0, [], 0.0
-    for name, module in modules.items():
-        module.load_state_dict(load_file(folder / f"{name}.safetensors"))
-    optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True))
-    data = json.loads(state.read_text())
-    return data["step"], data["losses"], data.get("seconds")
+def resume(folder: Path, modules: dict, optimizer) -> tuple[int, list[float], float | None]:
+    """Step, losses and training seconds of a stage's latest checkpoint (trainlib's: whole or not there after a
+    kill), weights and optimizer loaded in place; seconds None: written before stages timed themselves."""
+    state = load_checkpoint(folder, modules, optimizer)
+    return state["step"], state["losses"], state.get("seconds")
 
 
 def checkpoint(args, name: str, total: int, folder: Path, modules: dict, optimizer, step: int, losses: list[float],
@@ -267,7 +231,7 @@ def checkpoint(args, name: str, total: int, folder: Path, modules: dict, optimiz
     """Save and log a stage's checkpoint; returns the stage's training seconds: the wall time of its spells between
     checkpoints summed over every run that resumed it (start-up left out; a paused process still counts)."""
     seconds = None if seconds is None else seconds + time.time() - tick
-    save_checkpoint(folder, modules, optimizer, step, losses, seconds)
+    save_checkpoint(folder, modules, optimizer, {"step": step, "losses": losses, "seconds": seconds})
     spent = "time unknown" if seconds is None else f"{seconds:.0f} s"
     log(args.work, f"{name} step {step}/{total} loss {np.mean(losses[-args.save_every:]):.4f} ({spent})")
     return seconds
@@ -279,7 +243,7 @@ def train_vae(args, images: torch.Tensor, colours: torch.Tensor):
     codes = colour_codes(args.colour_codes)
     optimizer = torch.optim.AdamW(vae.parameters(), lr=1e-3, weight_decay=0.0)
     folder = args.work / "vae"
-    step, losses, seconds = load_checkpoint(folder, {"vae": vae}, optimizer)
+    step, losses, seconds = resume(folder, {"vae": vae}, optimizer)
     tick = time.time()
     vae.train()
     while step < args.vae_steps:
@@ -340,7 +304,7 @@ def harden_decoder(args, vae, images: torch.Tensor, centre: torch.Tensor):
     params = list(vae.decoder.parameters()) + list(vae.post_quant_conv.parameters())
     optimizer = torch.optim.AdamW(params, lr=3e-4, weight_decay=0.0)
     folder = args.work / "decoder"
-    step, losses, seconds = load_checkpoint(folder, {"vae": vae}, optimizer)
+    step, losses, seconds = resume(folder, {"vae": vae}, optimizer)
     vae.requires_grad_(False)
     for param in params:
         param.requires_grad_(True)
@@ -410,7 +374,7 @@ def train_unet(args, specs, latents: torch.Tensor, scale: float, masks: torch.Te
         modules["shape_head"] = head
     optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-2)
     folder = args.work / "unet"
-    step, losses, seconds = load_checkpoint(folder, modules, optimizer)
+    step, losses, seconds = resume(folder, modules, optimizer)
     tick = time.time()
     while step < args.unet_steps:
         g = step_generator(args.seed, 2, step)

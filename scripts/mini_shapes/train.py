@@ -20,6 +20,7 @@ import random
 import shutil
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -87,6 +88,9 @@ def parse_args(argv=None):
     p.add_argument("--uncond", type=float, default=0.1,
                    help="share of captions left empty, so the same UNet also learns the unconditional prediction "
                         "that classifier-free guidance and negative prompts subtract")
+    p.add_argument("--caption-noise", type=float, default=0.0,
+                   help="chance that an attribute a caption names is a wrong one, as in web captions. Trained on "
+                        "exact captions the model follows them without guidance, so CFG has nothing to add")
     p.add_argument("--init-from", type=Path, default=None,
                    help="start the UNet and text encoder from this pipeline folder (fine-tuning) instead of scratch")
     p.add_argument("--save-every", type=int, default=250)
@@ -342,6 +346,27 @@ def tokenize(tokenizer, captions: list[str]) -> torch.Tensor:
                      return_tensors="pt").input_ids
 
 
+WRONG_CHOICES = {"shape": shapes.SHAPES, "colour": shapes.COLOURS, "background": shapes.COLOURS,
+                 "size": shapes.SIZES, "position": shapes.POSITIONS}
+
+
+def mislabel(spec: shapes.Spec, rng: random.Random, chance: float) -> shapes.Spec:
+    """The spec a noisy caption describes: each attribute, with probability `chance`, another value (never the
+    background's colour for the shape, and never a held-out shape-colour pair, which training must not name)."""
+    if not chance:
+        return spec
+    for attribute, values in WRONG_CHOICES.items():
+        if rng.random() >= chance:
+            continue
+        for value in rng.sample(list(values), len(values)):
+            wrong = replace(spec, **{attribute: value})
+            if (value != getattr(spec, attribute) and wrong.colour != wrong.background
+                    and (wrong.shape, wrong.colour) not in shapes.HELD_OUT):
+                spec = wrong
+                break
+    return spec
+
+
 def timesteps(g: torch.Generator, n: int, total: int, high_share: float) -> torch.Tensor:
     """Uniform timesteps, except that a share of the batch is drawn from the noisiest fifth.
     Below t ~ 950 the SD 1.5 schedule leaves the layout readable in x_t, so a uniform draw gives the UNet little
@@ -380,7 +405,8 @@ def train_unet(args, specs, latents: torch.Tensor, scale: float, masks: torch.Te
         g = step_generator(args.seed, 2, step)
         rng = random.Random(args.seed * 7919 + step)
         idx = torch.randint(0, len(specs), (args.batch,), generator=g)
-        captions = ["" if rng.random() < args.uncond else shapes.caption(specs[i], rng) for i in idx.tolist()]
+        captions = ["" if rng.random() < args.uncond else shapes.caption(mislabel(specs[i], rng, args.caption_noise), rng)
+                    for i in idx.tolist()]
         x0 = latents[idx] * scale
         noise = torch.randn(x0.shape, generator=g)
         t = timesteps(g, args.batch, noise_scheduler.config.num_train_timesteps, args.high_noise)
@@ -457,6 +483,7 @@ def export(args, vae, unet, text_encoder, tokenizer, scale: float, vae_losses, d
               "unet_steps": args.unet_steps, "batch": args.batch, "lr": args.lr,
               "prediction": args.prediction, "high_noise": args.high_noise, "zero_snr": args.zero_snr,
               "fg_weight": args.fg_weight, "shape_aux": args.shape_aux, "uncond": args.uncond,
+              "caption_noise": args.caption_noise,
               "init_from": str(args.init_from) if args.init_from else None,
               "latent_scale": scale, "final_vae_loss": float(np.mean(vae_losses[-100:])) if vae_losses else None,
               "final_decoder_loss": float(np.mean(decoder_losses[-100:])) if decoder_losses else None,

@@ -96,6 +96,21 @@ def test_captions_never_name_a_held_out_pair_in_training():
         assert (spec.shape, spec.colour) not in shapes.HELD_OUT and spec.colour != spec.background
 
 
+def test_noisy_captions_name_a_wrong_value_at_the_chance_asked_and_never_a_held_out_pair():
+    """--caption-noise: each attribute wrong with the chance given, always a different value, never the shape in the
+    background's colour and never a held-out pair (training must not name one); 0 leaves every spec as it is."""
+    mislabel = _script("train").mislabel
+    rng = random.Random(5)
+    specs = [shapes.random_spec(rng) for _ in range(4000)]
+    assert all(mislabel(spec, rng, 0.0) is spec for spec in specs)
+    noisy = [mislabel(spec, rng, 0.3) for spec in specs]
+    for attribute in ("shape", "colour", "background", "size", "position"):
+        wrong = np.mean([getattr(a, attribute) != getattr(b, attribute) for a, b in zip(specs, noisy)])
+        assert 0.27 < wrong < 0.33, (attribute, wrong)
+    assert all(n.colour != n.background and (n.shape, n.colour) not in shapes.HELD_OUT for n in noisy)
+    assert all((n.dx, n.dy) == (s.dx, s.dy) for n, s in zip(noisy, specs))  # the caption, not the picture, changes
+
+
 def test_the_colour_table_counts_a_drifted_colour_against_the_colour_named():
     """evaluate.by_word: an orange prompt drawn yellow (what CFG 12 does) lowers orange, not yellow."""
     evaluate = _script("evaluate")
@@ -189,7 +204,7 @@ def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models
                                                       ("evaluate", "guidance_steps", "sampler_steps", "train"))
     out = models_dir / "smoke-shapes"
     train.main(["--smoke", "--work", str(tmp_path / "work"), "--out", str(out), "--threads", "1",
-                "--uncond", "0.25", "--colour-codes", "2", "--text-time-embedding"])
+                "--uncond", "0.25", "--colour-codes", "2", "--text-time-embedding", "--caption-noise", "0.2"])
     assert (out / "loss.png").is_file() and (out / "training.json").is_file()
     assert not list(out.rglob("*.bin"))
     assert {f.stat().st_mode & 0o777 for f in out.rglob("*") if f.is_file()} == {0o644}  # a server of another user reads them
@@ -216,6 +231,7 @@ def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models
     assert run["shape_aux"] > 0 and "shape-naming loss" in card
     assert run["uncond"] == 0.25 and "25% of captions are empty" in card  # the CFG dropout the run used
     assert run["colour_codes"] == 2 and "colour codes of radius 2" in card
+    assert run["caption_noise"] == 0.2 and "wrong with probability 0.2" in card
     unet_config = json.loads((out / "unet" / "config.json").read_text())
     assert unet_config["addition_embed_type"] == "text" and "time embedding" in card  # the pooled prompt path
     assert set(run["seconds"]) == {"vae", "decoder", "unet"} and all(s > 0 for s in run["seconds"].values())

@@ -283,6 +283,9 @@ def training_stages(run: dict) -> str:
         extra = [f"{100 * r.get('uncond', 0.1):.0f}% empty captions",
                  f"{100 * r['high_noise']:.0f}% of each batch from the noisiest fifth of timesteps"
                  if r.get("high_noise") else "timesteps drawn uniformly"]
+        if r.get("caption_noise"):
+            extra.append(f"each attribute a caption names wrong with probability {r['caption_noise']:g} "
+                         "(`--caption-noise`, see below)")
         if r.get("zero_snr"):
             extra.append("zero-terminal-SNR schedule with trailing timesteps")
         if r.get("text_time_embedding"):

@@ -231,7 +231,8 @@ def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models
     assert run["shape_aux"] > 0 and "shape-naming loss" in card
     assert run["uncond"] == 0.25 and "25% of captions are empty" in card  # the CFG dropout the run used
     assert run["colour_codes"] == 2 and "colour codes of radius 2" in card
-    assert run["caption_noise"] == 0.2 and "wrong with probability 0.2" in card
+    assert run["caption_noise"] == 0.2 and "wrong with probability 0.2" in card  # the stage's line
+    assert "a wrong one with probability 0.2" in card  # and the Data section
     unet_config = json.loads((out / "unet" / "config.json").read_text())
     assert unet_config["addition_embed_type"] == "text" and "time embedding" in card  # the pooled prompt path
     assert set(run["seconds"]) == {"vae", "decoder", "unet"} and all(s > 0 for s in run["seconds"].values())

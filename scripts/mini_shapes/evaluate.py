@@ -254,8 +254,18 @@ def write_card(folder: Path, pipe, evaluation: str, command: str) -> None:
     card = CARD.format(**run, held=held, disk=disk, evaluation=evaluation, eval_command=command,
                        training=training_stages(run), schedule=schedule_name(run), curves=loss_curves(folder),
                        uncond_pct=100 * run.get("uncond", 0.1),  # runs before the flag used 10%
+                       noise=caption_noise(run.get("caption_noise")),
                        **{f"p_{k}": f"{v:,}" for k, v in params.items()})
     (folder / "README.md").write_text(card, encoding="utf-8")
+
+
+def caption_noise(chance: float | None) -> str:
+    """The Data section's sentence on the last stage's noisy captions (none before the flag)."""
+    if not chance:
+        return ""
+    return (f" In the last stage each attribute a caption names is a wrong one with probability {chance:g}, as in"
+            "\ncaptions written by people or scraped from the web: trained on exact captions the model followed the"
+            "\nprompt without guidance, and CFG had nothing to add (see What it cannot do).")
 
 
 def loss_curves(folder: Path) -> str:
@@ -349,7 +359,7 @@ small (a small shape is still over a quarter of the width), on the left, in the 
 little jitter. {images} pictures of 64x64. Captions in Chinese or English, each attribute left out with
 probability 0.3 (it is then random), e.g. "蓝色背景上的一个大红色圆形，在左边", "a small yellow star on the
 right, purple background"; {uncond_pct:.0f}% of captions are empty (classifier-free guidance; in the last
-training stage, see below).
+training stage, see below).{noise}
 Shape-colour pairs never shown in training, to measure composition: {held}.
 
 ## Architecture

@@ -91,11 +91,17 @@ def parse_args(argv=None):
     p.add_argument("--caption-noise", type=float, default=0.0,
                    help="chance that an attribute a caption names is a wrong one, as in web captions. Trained on "
                         "exact captions the model follows them without guidance, so CFG has nothing to add")
+    p.add_argument("--noisy-attributes", default="shape,colour,background,position,size",
+                   help="the attributes --caption-noise may get wrong. Size is best left exact: with 15%% of sizes "
+                        "wrong the model stopped following it (81%% read back at CFG 7, 80%% at 12)")
     p.add_argument("--init-from", type=Path, default=None,
                    help="start the UNet and text encoder from this pipeline folder (fine-tuning) instead of scratch")
     p.add_argument("--save-every", type=int, default=250)
     p.add_argument("--smoke", action="store_true", help="a few steps on a few images (CI)")
     args = p.parse_args(argv)
+    unknown = set(args.noisy_attributes.split(",")) - set(WRONG_CHOICES)
+    if unknown:
+        p.error(f"--noisy-attributes: unknown {', '.join(sorted(unknown))} (known: {', '.join(WRONG_CHOICES)})")
     if args.smoke:
         args.images, args.vae_steps, args.unet_steps, args.batch, args.vae_batch, args.save_every = 64, 3, 3, 8, 4, 2
         args.decoder_steps = 3
@@ -350,13 +356,13 @@ WRONG_CHOICES = {"shape": shapes.SHAPES, "colour": shapes.COLOURS, "background":
                  "size": shapes.SIZES, "position": shapes.POSITIONS}
 
 
-def mislabel(spec: shapes.Spec, rng: random.Random, chance: float) -> shapes.Spec:
-    """The spec a noisy caption describes: each attribute, with probability `chance`, another value (never the
-    background's colour for the shape, and never a held-out shape-colour pair, which training must not name)."""
+def mislabel(spec: shapes.Spec, rng: random.Random, chance: float, attributes=tuple(WRONG_CHOICES)) -> shapes.Spec:
+    """The spec a noisy caption describes: each of `attributes`, with probability `chance`, another value (never
+    the background's colour for the shape, and never a held-out shape-colour pair, which training must not name)."""
     if not chance:
         return spec
     for attribute, values in WRONG_CHOICES.items():
-        if rng.random() >= chance:
+        if attribute not in attributes or rng.random() >= chance:
             continue
         for value in rng.sample(list(values), len(values)):
             wrong = replace(spec, **{attribute: value})
@@ -400,13 +406,14 @@ def train_unet(args, specs, latents: torch.Tensor, scale: float, masks: torch.Te
     optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-2)
     folder = args.work / "unet"
     step, losses, seconds = resume(folder, modules, optimizer)
+    noisy = args.noisy_attributes.split(",")
     tick = time.time()
     while step < args.unet_steps:
         g = step_generator(args.seed, 2, step)
         rng = random.Random(args.seed * 7919 + step)
         idx = torch.randint(0, len(specs), (args.batch,), generator=g)
-        captions = ["" if rng.random() < args.uncond else shapes.caption(mislabel(specs[i], rng, args.caption_noise), rng)
-                    for i in idx.tolist()]
+        captions = ["" if rng.random() < args.uncond else
+                    shapes.caption(mislabel(specs[i], rng, args.caption_noise, noisy), rng) for i in idx.tolist()]
         x0 = latents[idx] * scale
         noise = torch.randn(x0.shape, generator=g)
         t = timesteps(g, args.batch, noise_scheduler.config.num_train_timesteps, args.high_noise)
@@ -483,7 +490,7 @@ def export(args, vae, unet, text_encoder, tokenizer, scale: float, vae_losses, d
               "unet_steps": args.unet_steps, "batch": args.batch, "lr": args.lr,
               "prediction": args.prediction, "high_noise": args.high_noise, "zero_snr": args.zero_snr,
               "fg_weight": args.fg_weight, "shape_aux": args.shape_aux, "uncond": args.uncond,
-              "caption_noise": args.caption_noise,
+              "caption_noise": args.caption_noise, "noisy_attributes": args.noisy_attributes,
               "init_from": str(args.init_from) if args.init_from else None,
               "latent_scale": scale, "final_vae_loss": float(np.mean(vae_losses[-100:])) if vae_losses else None,
               "final_decoder_loss": float(np.mean(decoder_losses[-100:])) if decoder_losses else None,

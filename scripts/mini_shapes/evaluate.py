@@ -265,10 +265,10 @@ def caption_noise(run: dict) -> str:
         return ""
     noisy = run.get("noisy_attributes", "shape,colour,background,position,size").split(",")
     exact = [a for a in ("shape", "colour", "background", "position", "size") if a not in noisy]
-    return (f" In the last stage the {_listed(noisy, 'or')} a caption names is a wrong one with probability "
+    return (f"\nIn the last stage the {_listed(noisy, 'or')} a caption names is a wrong one with probability "
             f"{run['caption_noise']:g}" + (f" ({_listed(exact, 'and')} always right)" if exact else "") +
-            ", as in captions\nwritten by people or scraped from the web: trained on exact captions the model "
-            "followed the prompt without\nguidance, and CFG had nothing to add (see What it cannot do).")
+            ",\nas in captions written by people or scraped from the web: trained on exact captions the model followed "
+            "the\nprompt without guidance, and CFG had nothing to add (see What it cannot do).")
 
 
 def _listed(words: list[str], last: str) -> str:

@@ -8,7 +8,9 @@ Stages (each resumes from its latest checkpoint in --work when the same command 
 2. Optional decoder hardening (--decoder-steps): the encoder frozen, the decoder also learns to draw stretched
    latents (guidance overshoot).
 3. UNet2DConditionModel + CLIPTextModel from scratch on the VAE's latents, v prediction (or epsilon), with
-   10% empty captions by default (classifier-free-guidance dropout, --uncond), EMA of the weights.
+   10% empty captions by default (classifier-free-guidance dropout, --uncond), EMA of the weights; optionally
+   captions that name a wrong attribute now and then (--caption-noise), so that the prompt is followed only with
+   guidance, as with a model trained on real captions.
 4. Export with the EMA weights as a StableDiffusionPipeline folder (safetensors, fp16 on disk).
 Everything is seeded: a step's batch depends only on (seed, step), so a resumed run equals an unbroken one.
 """

@@ -93,7 +93,7 @@ def parse_args(argv=None):
     p.add_argument("--caption-noise", type=float, default=0.0,
                    help="chance that an attribute a caption names is a wrong one, as in web captions. Trained on "
                         "exact captions the model follows them without guidance, so CFG has nothing to add")
-    p.add_argument("--noisy-attributes", default="shape,colour,background,position,size",
+    p.add_argument("--noisy-attributes", default=",".join(WRONG_CHOICES),
                    help="the attributes --caption-noise may get wrong. Size is best left exact: with 15%% of sizes "
                         "wrong the model stopped following it (81%% read back at CFG 7, 80%% at 12)")
     p.add_argument("--init-from", type=Path, default=None,

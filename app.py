@@ -23,6 +23,8 @@ from studio import history  # noqa: E402
 from tabs import crossmodal, finetune, image, models, mywork, operator, speech, text, video  # noqa: E402
 from studio import retention, zerogpu  # noqa: E402
 from tabs.ui import GPU, UI  # noqa: E402
+from tabs import server  # noqa: E402
+from studio import accounts  # noqa: E402
 
 log = logging.getLogger("studio")
 
@@ -104,20 +106,12 @@ def main(argv: list[str] | None = None) -> None:
             api.load(key)
     elif s.preload:
         preload(s.preload)
-    demo.launch(server_name=s.host, server_port=int(s.port), share=s.share, max_file_size=f"{s.max_upload_mb}mb",
-                allowed_paths=[os.path.abspath(s.output_dir)], css=CLASSROOM_CSS, auth=logins(s.auth) or None,
-                auth_message="AIGC Studio · 请输入老师提供的账号 / Sign in with the account your teacher gave you")
+    server.launch(demo, css=CLASSROOM_CSS)
 
 
 def logins(pairs: list[str]) -> list[tuple[str, str]]:
     """STUDIO_AUTH's user:password pairs (a password may itself contain ':')."""
-    out = []
-    for pair in pairs:
-        user, sep, password = pair.partition(":")
-        if not sep or not user or not password:
-            raise SystemExit(f"STUDIO_AUTH: '{pair}' is not user:password")
-        out.append((user, password))
-    return out
+    return list(accounts.parse_pairs(pairs).items())
 
 
 if __name__ == "__main__":

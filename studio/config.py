@@ -18,8 +18,13 @@ def _bool(text: str) -> bool:
 
 
 def _list(text: str) -> list[str]:
-    parts = str(text).replace(os.pathsep, ",").split(",")
-    return [p.strip() for p in parts if p.strip()]
+    """Comma-separated values. Never os.pathsep: that is ':' on Linux and macOS, inside user:password and cuda:0."""
+    return [p.strip() for p in str(text).split(",") if p.strip()]
+
+
+def _paths(text: str) -> list[str]:
+    """Folders: comma-separated, or os.pathsep-separated as PATH is."""
+    return _list(str(text).replace(os.pathsep, ","))
 
 
 _UNITS = {"": 1, "B": 1, "K": 1024, "KB": 1024, "M": 1024**2, "MB": 1024**2, "G": 1024**3, "GB": 1024**3,
@@ -64,7 +69,7 @@ SETTINGS: list[Setting] = [
     Setting("lang", "STUDIO_LANG", "zh", "Default language of the page and of messages: zh or en."),
     Setting("preload", "STUDIO_PRELOAD", [], "Model keys to load at start, comma separated (e.g. sd15,qwen2.5-0.5b).", _list),
     Setting("hub", "STUDIO_HUB", _default_hub, "Where downloads come from: modelscope, hf or local (never download). Default: hf on a Space (SPACE_ID set), else modelscope."),
-    Setting("model_dirs", "STUDIO_MODEL_DIRS", ["models"], "Folders holding local models, comma separated; downloads go into the first. Local model paths must lie inside one of them.", _list),
+    Setting("model_dirs", "STUDIO_MODEL_DIRS", ["models"], "Folders holding local models, comma separated; downloads go into the first. Local model paths must lie inside one of them.", _paths),
     Setting("output_dir", "STUDIO_OUTPUT_DIR", "outputs", "Folder where generated files are saved."),
     Setting("memory_budget", "STUDIO_MEMORY_BUDGET", "auto", "Memory the loaded models may use, e.g. 6GB or 800MB. auto: 60% of free RAM on CPU, 90% of free GPU memory on CUDA.", _budget),
     Setting("device", "STUDIO_DEVICE", "auto", "auto (CUDA if present, else CPU), cuda, cuda:1 or cpu."),
@@ -84,9 +89,12 @@ SETTINGS: list[Setting] = [
     Setting("max_upload_mb", "STUDIO_MAX_UPLOAD_MB", 20, "Largest upload in MB (Gradio refuses bigger files before they reach the studio).", int),
     Setting("max_upload_pixels", "STUDIO_MAX_UPLOAD_PIXELS", 4096 * 4096, "Most pixels in an uploaded image; bigger ones (and decompression bombs) are refused.", int),
     Setting("max_lora_steps", "STUDIO_MAX_LORA_STEPS", 2000, "Most LoRA training steps per run.", int),
-    Setting("auth", "STUDIO_AUTH", [], "Optional login: user:password pairs, comma separated (e.g. teacher:pw1,class:pw2). Empty: no login.", _list),
-    Setting("operators", "STUDIO_OPERATORS", [], "Login names (from STUDIO_AUTH) that see the operator view: the queue, running jobs, stopping a job.", _list),
-    Setting("operator_view", "STUDIO_OPERATOR_VIEW", False, "Show the operator view to everyone (a teacher's own machine without login). Off on shared servers.", _bool),
+    Setting("auth", "STUDIO_AUTH", [], "Optional login: user:password pairs, comma separated (e.g. teacher:pw1,class:pw2). Empty (and no STUDIO_AUTH_FILE): no login.", _list),
+    Setting("auth_file", "STUDIO_AUTH_FILE", "", "Login accounts from a file, one user:password a line (one per learner: python -m studio.accounts FILE makes a class list)."),
+    Setting("operators", "STUDIO_OPERATORS", [], "Login names that are operators (teachers): they manage models, the queue, running jobs and retention, and may open any learner's files.", _list),
+    Setting("operator_view", "STUDIO_OPERATOR_VIEW", False, "Without login on a public address (0.0.0.0, a Space): make every visitor an operator. Without login on 127.0.0.1 the local user is one anyway; with login only STUDIO_OPERATORS are.", _bool),
+    Setting("login_attempts", "STUDIO_LOGIN_ATTEMPTS", 5, "Wrong passwords in a row (per login name and address) before login is locked for a while.", int),
+    Setting("login_lockout", "STUDIO_LOGIN_LOCKOUT", 30.0, "Seconds of the first lock after too many wrong passwords; each further failure doubles it (at most an hour).", float),
     Setting("classroom", "STUDIO_CLASSROOM", False, "Start in 课堂模式: large fonts and controls for a projector (each browser can switch it).", _bool),
     Setting("safety_checker", "STUDIO_SAFETY_CHECKER", False, "Run the SD safety checker (sd-safety-checker, downloaded by the operator) on every generated picture; flagged ones are blacked out with a notice.", _bool),
     Setting("blocklist", "STUDIO_BLOCKLIST", "", "Optional prompt blocklist for classes: a text file, one word or phrase per line; prompts containing one are refused."),

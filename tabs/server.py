@@ -1,0 +1,46 @@
+"""How the studio is served: one `launch` for app.py and the tests alike, so what the tests check is what runs.
+
+It gives Gradio the login accounts, the studio's guard middleware (tabs.guard: owner-only cancels, a slowed
+login, nothing of the API before login) and the queue settings.
+"""
+from __future__ import annotations
+
+import logging
+
+import gradio as gr
+from starlette.middleware import Middleware
+
+from studio import accounts
+from studio.config import settings
+
+from . import access, guard
+
+log = logging.getLogger("studio")
+AUTH_MESSAGE = "AIGC Studio · 请输入老师提供的账号 / Sign in with the account your teacher gave you"
+
+
+def launch_kwargs() -> dict:
+    """Keyword arguments of demo.launch() from the current settings."""
+    s = settings()
+    logins = accounts.logins()
+    return dict(server_name=s.host, server_port=int(s.port), share=s.share, max_file_size=f"{s.max_upload_mb}mb",
+                auth=list(logins.items()) or None, auth_message=AUTH_MESSAGE,
+                app_kwargs={"middleware": [Middleware(guard.Guard)]})
+
+
+def warn_if_open() -> None:
+    """The start log says when a public server runs without login."""
+    if access.login_on() or access.local_only():
+        return
+    if settings().operator_view:
+        log.warning("no login on a public address and STUDIO_OPERATOR_VIEW=1: every visitor may manage models, "
+                    "the queue and retention. Set STUDIO_AUTH_FILE and STUDIO_OPERATORS for a class.")
+    else:
+        log.warning("no login on a public address: everyone is a learner, operator actions (models, queue, "
+                    "retention) are refused. Set STUDIO_AUTH_FILE and STUDIO_OPERATORS to run it for a class.")
+
+
+def launch(demo: gr.Blocks, **overrides):
+    """demo.launch() with the studio's settings; `overrides` are for tests (prevent_thread_lock, quiet, port)."""
+    warn_if_open()
+    return demo.launch(**{**launch_kwargs(), **overrides})

@@ -24,6 +24,7 @@ from tabs import crossmodal, finetune, image, models, mywork, operator, speech, 
 from studio import retention, zerogpu  # noqa: E402
 from tabs.ui import GPU, UI  # noqa: E402
 from tabs import server  # noqa: E402
+from tabs import sessions  # noqa: E402
 from studio import accounts  # noqa: E402
 
 log = logging.getLogger("studio")
@@ -42,7 +43,8 @@ CLASSROOM_JS = "(on) => { document.body.classList.toggle('classroom', !!on); ret
 
 def build_demo() -> gr.Blocks:
     ui = UI(settings().lang)
-    with gr.Blocks(title="AIGC Studio · AIGC 创作工坊") as demo:
+    # delete_cache: Gradio drops its temporary copies after an age (retention.sweep_temp adds a quota).
+    with gr.Blocks(title="AIGC Studio · AIGC 创作工坊", delete_cache=retention.delete_cache()) as demo:
         lang = gr.State(ui.lang)
         # Top level (components inside a tab mount only when the tab opens); a fixed secret from the outputs
         # folder, so the id still decrypts after a restart.
@@ -71,10 +73,11 @@ def build_demo() -> gr.Blocks:
                     elif name == "mywork":  # last: it wires every tab's saving runs to this browser's list
                         mywork.build(ui, lang, demo, browser_id)
                     else:
-                        models.build(ui, lang)
+                        models.build(ui, lang, demo)
         switch.change(lambda choice: [choice, *ui.relabel(choice)], switch, [lang, *ui.components],
                       api_visibility="private", queue=False)
         operator.build(ui, lang, demo)
+        sessions.install(demo)  # a closed page's server-side values are freed
         classroom.change(None, classroom, None, js=CLASSROOM_JS, api_visibility="private", queue=False)
         demo.load(None, classroom, None, js=CLASSROOM_JS, api_visibility="private", queue=False)
         for fn, inputs, outputs in ui.switch_events:

@@ -7,10 +7,13 @@ import pandas as pd
 from studio import api
 from studio.i18n import human_bytes, t
 
+from .access import is_operator, require_operator
+from .runner import Stops, run
 from .ui import GPU, UI, guarded, progress_callback, s
 
 
 TASKS = ["", "image", "text", "speech", "video", "embedding", "safety"]
+stops = Stops("load")
 
 
 def task_choices(lang: str) -> list[tuple[str, str]]:
@@ -66,41 +69,50 @@ def manager_status(lang):
 
 
 @guarded
-def load(key, lang, progress=gr.Progress()):
-    row = api.load(key, progress=progress_callback(progress))
-    return _view(lang, t("loaded", lang, model=key, seconds=row["load_seconds"]))
+async def load(key, lang, request: gr.Request = None, progress=gr.Progress()):
+    """A Job like any model run: it holds the device, and a cancelled load does not keep the model."""
+    require_operator(request, lang)
+    row, view = await run(stops, request, lambda stop, on_progress: (
+        api.load(key, progress=on_progress, stop=stop), _view(lang)), progress)
+    gr.Info(t("loaded", lang, model=key, seconds=row["load_seconds"]))
+    return view
 
 
 @guarded
-def unload(key, lang):
+def unload(key, lang, request: gr.Request = None):
+    require_operator(request, lang)
     message = t("unloaded", lang, model=key) if api.unload(key) else t("not_loaded", lang, model=key)
     return _view(lang, message)
 
 
 @guarded
-def unload_all(lang):
+def unload_all(lang, request: gr.Request = None):
+    require_operator(request, lang)
     return _view(lang, t("unloaded_all", lang, count=api.unload_all()))
 
 
 @guarded
-def download(key, lang, progress=gr.Progress()):
+def download(key, lang, request: gr.Request = None, progress=gr.Progress()):
+    require_operator(request, lang)
     path = api.download(key, progress=progress_callback(progress))
     return _view(lang, t("downloaded", lang, model=key, path=path))
 
 
 @guarded
-def delete(key, lang):
+def delete(key, lang, request: gr.Request = None):
+    require_operator(request, lang)
     path = api.delete(key)
     return _view(lang, t("deleted", lang, model=key, path=path))
 
 
-def build(ui: UI, lang: gr.State) -> None:
+def build(ui: UI, lang: gr.State, demo: gr.Blocks) -> None:
     ui.md("models.intro")
+    note = ui.md("models.learner_note", visible=False)
     status = api.manager_status()
     budget = gr.Markdown(budget_text(status, ui.lang))
     key = ui.add(gr.Dropdown, "models.pick", choices=[m["key"] for m in api.list_models()] + api.local_models(),
                  value="mini-shapes", allow_custom_value=True)
-    with gr.Row():
+    with gr.Row(visible=False) as actions:  # the teacher's: shown to operators only, and checked on the server
         buttons = {name: ui.button(f"models.{name}", variant="primary" if name == "load" else "secondary")
                    for name in ("download", "load", "unload", "unload_all", "delete", "refresh")}
     loaded = ui.add(gr.Dataframe, "models.loaded", value=_table(loaded_rows(status), "models.cols.loaded", ui.lang),
@@ -122,5 +134,8 @@ def build(ui: UI, lang: gr.State) -> None:
     buttons["unload_all"].click(unload_all, [lang], outputs, api_name="unload_all", concurrency_limit=None)
     buttons["delete"].click(delete, [key, lang], outputs, api_name="delete", concurrency_limit=None)
     buttons["refresh"].click(manager_status, [lang], outputs, api_name="manager_status", concurrency_limit=None)
+    def role(request: gr.Request):
+        return gr.update(visible=is_operator(request)), gr.update(visible=not is_operator(request))
+    demo.load(role, None, [actions, note], api_visibility="private", queue=False)
     gr.Timer(3.0).tick(manager_status, [lang], outputs, api_visibility="private", concurrency_limit=None,
                        show_progress="hidden")

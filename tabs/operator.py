@@ -1,21 +1,15 @@
 """The operator view: what waits in the queue, which jobs run, and a way to stop one. Shown only to operators
-(STUDIO_OPERATORS among the login names, or STUDIO_OPERATOR_VIEW); every handler checks again on the server."""
+(tabs.access: who they are); every handler checks again on the server."""
 import time
 
 import gradio as gr
 import pandas as pd
 
-from studio.config import settings
-
+from .access import is_operator
 from .runner import JOBS
 from .ui import UI, s
 
 
-def is_operator(request: gr.Request | None) -> bool:
-    if settings().operator_view:
-        return True
-    user = getattr(request, "username", None)
-    return bool(user) and user in settings().operators
 
 
 def _waiting(demo) -> list[list]:

@@ -13,7 +13,7 @@ from starlette.middleware import Middleware
 from studio import accounts
 from studio.config import settings
 
-from . import access, guard
+from . import access, files, guard
 
 log = logging.getLogger("studio")
 AUTH_MESSAGE = "AIGC Studio · 请输入老师提供的账号 / Sign in with the account your teacher gave you"
@@ -25,7 +25,8 @@ def launch_kwargs() -> dict:
     logins = accounts.logins()
     return dict(server_name=s.host, server_port=int(s.port), share=s.share, max_file_size=f"{s.max_upload_mb}mb",
                 auth=list(logins.items()) or None, auth_message=AUTH_MESSAGE,
-                app_kwargs={"middleware": [Middleware(guard.Guard)]})
+                app_kwargs={"middleware": [Middleware(guard.Guard),
+                                           Middleware(files.Files)]})  # files: each learner's files their own
 
 
 def warn_if_open() -> None:
@@ -43,4 +44,5 @@ def warn_if_open() -> None:
 def launch(demo: gr.Blocks, **overrides):
     """demo.launch() with the studio's settings; `overrides` are for tests (prevent_thread_lock, quiet, port)."""
     warn_if_open()
+    files.install(demo)  # outputs outside Gradio's reach (e.g. /srv/outputs) are staged into its cache
     return demo.launch(**{**launch_kwargs(), **overrides})

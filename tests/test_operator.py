@@ -16,7 +16,7 @@ def _request(user=None, session="abcdef123456"):
 
 
 def test_only_operators_see_and_use_it(studio_env):
-    studio_env(STUDIO_OPERATORS="teacher")
+    studio_env(STUDIO_AUTH="teacher:pw1,pupil:pw2", STUDIO_OPERATORS="teacher")
     demo = app.build_demo()
     assert operator.is_operator(_request("teacher")) and not operator.is_operator(_request("pupil"))
     assert not operator.is_operator(_request(None))
@@ -24,12 +24,14 @@ def test_only_operators_see_and_use_it(studio_env):
         operator.snapshot(demo, "zh", _request("pupil"))
     with pytest.raises(gr.Error):
         operator.cancel(1, "zh", _request("pupil"))
-    studio_env(STUDIO_OPERATOR_VIEW="1")
-    assert operator.is_operator(_request(None))
+    studio_env(STUDIO_AUTH="teacher:pw1,pupil:pw2", STUDIO_OPERATORS="teacher", STUDIO_OPERATOR_VIEW="1")
+    assert not operator.is_operator(_request("pupil"))  # with login, only the named operators
+    studio_env(GRADIO_SERVER_NAME="0.0.0.0", STUDIO_OPERATOR_VIEW="1")
+    assert operator.is_operator(_request(None))  # no login on a public address: only by the server's opt-in
 
 
 def test_it_lists_running_jobs_and_stops_only_the_chosen_one(studio_env):
-    studio_env(STUDIO_OPERATORS="teacher")
+    studio_env(STUDIO_AUTH="teacher:pw1", STUDIO_OPERATORS="teacher")
     demo = app.build_demo()
     mine, other = Stops("image").start(_request("a", "sess-a")), Stops("video").start(_request("b", "sess-b"))
     summary, running, _waiting = operator.snapshot(demo, "zh", _request("teacher"))
@@ -57,7 +59,7 @@ def test_an_operator_takes_a_waiting_request_out_of_the_queue(studio_env):
     from gradio_client import Client
 
     from studio import api
-    studio_env(STUDIO_OPERATORS="teacher")
+    studio_env(STUDIO_AUTH="teacher:pw1", STUDIO_OPERATORS="teacher")
     demo = app.build_demo()
     demo.queue(default_concurrency_limit=1)
     _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True)

@@ -135,7 +135,8 @@ def build(ui: UI, lang: gr.State, demo: gr.Blocks) -> None:
     buttons["delete"].click(delete, [key, lang], outputs, api_name="delete", concurrency_limit=None)
     buttons["refresh"].click(manager_status, [lang], outputs, api_name="manager_status", concurrency_limit=None)
     def role(request: gr.Request):
-        return gr.update(visible=is_operator(request)), gr.update(visible=not is_operator(request))
-    demo.load(role, None, [actions, note], api_visibility="private", queue=False)
+        teacher = is_operator(request)
+        return gr.update(visible=teacher), gr.update(visible=teacher), gr.update(visible=not teacher)
+    demo.load(role, None, [key, actions, note], api_visibility="private", queue=False)
     gr.Timer(3.0).tick(manager_status, [lang], outputs, api_visibility="private", concurrency_limit=None,
                        show_progress="hidden")

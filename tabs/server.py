@@ -16,7 +16,8 @@ from studio.config import settings
 from . import access, files, guard
 
 log = logging.getLogger("studio")
-AUTH_MESSAGE = "AIGC Studio · 请输入老师提供的账号 / Sign in with the account your teacher gave you"
+AUTH_MESSAGE = ("AIGC Studio · 请输入老师发给你的账号和密码（连续输错几次会暂停登录一会儿） / "
+                "Sign in with the account your teacher gave you (after a few wrong passwords, login pauses a while)")
 
 
 def launch_kwargs() -> dict:

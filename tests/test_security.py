@@ -225,3 +225,25 @@ def test_nothing_of_the_api_before_login(class_server):
     for path in ("gradio_api/info", "config", "gradio_api/openapi.json"):
         assert httpx.get(class_server + path).status_code == 401
     assert "generate_image" in _login(class_server, "alice", "pa").get("/").text
+
+
+def test_the_page_shows_model_actions_to_the_teacher_only(class_server, tmp_path):
+    """Log in through the login form in Chromium; the 模型管理 tab's buttons are the teacher's, a learner reads why."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_browser import CHROMIUM_ARGS, _chromium
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
+        for user, password, sees_actions in (("alice", "pa", False), ("teacher", "pt", True)):
+            tab = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()  # its own cookies
+            tab.set_default_timeout(60_000)
+            tab.goto(class_server)
+            tab.get_by_label("username").fill(user)
+            tab.get_by_label("password").fill(password)
+            tab.get_by_role("button", name="Login").click()
+            tab.get_by_role("tab", name="模型管理").click()
+            note, delete = tab.get_by_text("模型由老师管理"), tab.get_by_role("button", name="删除文件")
+            (delete if sees_actions else note).wait_for()
+            tab.screenshot(path=str(tmp_path / f"models-{user}.png"))
+            assert delete.is_visible() == sees_actions and note.is_visible() != sees_actions
+        browser.close()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import hub
+from . import files, hub
 from .config import settings
 from .errors import StudioError
 from .models import file_hash
@@ -27,15 +27,18 @@ def _weights(entry: Path) -> Path | None:
     return None
 
 
-def available() -> dict[str, Path]:
-    """LoRA name -> its weights file (the first folder wins on a name clash)."""
+def available(who: files.Who | None = None) -> dict[str, Path]:
+    """LoRA name -> its weights file (the first folder wins on a name clash), of the LoRAs `who` (default: whoever
+    is asking; from Python the operator: all of them) may use: built-in, shared, and their own (studio.files)."""
+    who = who or files.current()
     found: dict[str, Path] = {}
     for folder in folders():
         if folder.is_dir():
             for entry in sorted(folder.iterdir()):
                 weights = _weights(entry)
-                if weights is not None:
-                    found.setdefault(entry.stem if entry.is_file() else entry.name, weights)
+                name = entry.stem if entry.is_file() else entry.name
+                if weights is not None and name not in found and files.may_use_lora(weights, who):
+                    found[name] = weights
     return found
 
 
@@ -45,7 +48,7 @@ def resolve(names_and_weights: list[tuple[str, float]]) -> list[tuple[str, Path,
     for name, weight in names_and_weights:
         if name not in known:
             raise StudioError("unknown_lora", name=name, choices=", ".join(known) or "-",
-                              dirs=", ".join(str(f) for f in folders()))
+                              dirs=", ".join(files.shown(f) for f in folders()))  # no server paths
         out.append((name, known[name], float(weight)))
     return out
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, PngImagePlugin
 
-from . import aigc_label
+from . import aigc_label, files
 from .config import settings
 
 
@@ -40,6 +40,7 @@ def write_atomic(path: Path, write) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    files.record(path)  # its maker (and the operator) may open it; nobody else
     return path
 
 
@@ -82,6 +83,7 @@ def save_video(frames, fps: int, params: dict, seed: int | None = None) -> Path:
             for frame in frames:
                 writer.append_data(frame)
         os.replace(tmp, path)
+        files.record(path)
     finally:
         tmp.unlink(missing_ok=True)
     write_atomic(path.with_suffix(".json"), lambda f: f.write(json_bytes(params, path.name)))

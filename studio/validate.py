@@ -19,7 +19,7 @@ def number(name: str, value, low: float, high: float, kind=float):
         number = float(str(value).strip()) if isinstance(value, str) else float(value)
         if math.isnan(number) or math.isinf(number):
             raise ValueError
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer too large for a float
         raise StudioError("bad_number", name=name, value=value) from None
     if kind is int:
         if number != int(number):

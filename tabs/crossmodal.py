@@ -8,8 +8,8 @@ from studio.api.crossmodal import credit
 from studio.story import article_fields, image_defaults, series_columns, series_parts, shot_columns
 
 from . import mywork
-from .runner import Stops, stream
-from .ui import GPU, UI, guarded, notices_md, progress_callback, s
+from .runner import Stops, run
+from .ui import GPU, UI, guarded, notices_md, s
 
 stops = Stops("crossmodal")
 FIELDS = [f["name"] for f in article_fields("zh")]
@@ -29,9 +29,11 @@ def write_article(model, topic, audience, question, analogy, key_idea, steps, su
 
 
 @guarded
-def story_images(subject, details, style, negative_prompt, model, seed, count, lang="zh", progress=gr.Progress()):
-    pictures = api.story_images(subject, details, style, negative_prompt, model, seed, count, lang=lang,
-                                progress=progress_callback(progress))
+async def story_images(subject, details, style, negative_prompt, model, seed, count, lang="zh",
+                       request: gr.Request = None, progress=gr.Progress()):
+    pictures = await run(stops, request, lambda stop, on_progress: api.story_images(
+        subject, details, style, negative_prompt, model, seed, count, lang=lang, progress=on_progress, stop=stop),
+        progress)
     gallery = [(p.image, f"{p.prompt} · {p.alignment.label(lang)}") for p in pictures]
     return gallery, [p.infotext for p in pictures]
 
@@ -63,11 +65,12 @@ def _iframe(page_html: str) -> str:
 
 
 @guarded
-def write_series(topic, parts, text_model, image_model, style, negative_prompt, seed, seed_step, lang="zh",
-                 request: gr.Request = None, progress=gr.Progress()):
+async def write_series(topic, parts, text_model, image_model, style, negative_prompt, seed, seed_step, lang="zh",
+                       request: gr.Request = None, progress=gr.Progress()):
     rows = parts.values.tolist() if isinstance(parts, pd.DataFrame) else parts
-    result = api.write_series(topic, rows, text_model, image_model, style, negative_prompt, seed, seed_step,
-                              lang=lang, progress=progress_callback(progress))
+    result = await run(stops, request, lambda stop, on_progress: api.write_series(
+        topic, rows, text_model, image_model, style, negative_prompt, seed, seed_step, lang=lang,
+        progress=on_progress, stop=stop), progress)
     gallery = [(p.image, f"{a.title} · {p.alignment.label(lang)}") for a, ps in zip(result.articles, result.images)
                for p in ps]
     zip_path = str(result.page.zip_path) if result.page.zip_path else None
@@ -83,21 +86,18 @@ def make_storyboard(article, topic, shots, text_model, image_model, subject, see
 
 
 @guarded
-def storyboard_video(table, image_model, speech_model, style, negative_prompt, seed, lang="zh",
-                     request: gr.Request = None, progress=gr.Progress()):
+async def storyboard_video(table, image_model, speech_model, style, negative_prompt, seed, lang="zh",
+                           request: gr.Request = None, progress=gr.Progress()):
     rows = table.values.tolist() if isinstance(table, pd.DataFrame) else table
-
-    def call(_preview, stop, on_progress):
-        return api.storyboard_video(rows, image_model, speech_model, style, negative_prompt, seed, lang=lang,
-                                    progress=on_progress, stop=stop)
-
-    for _kind, result in stream(call, stops.start(request), progress):
-        seconds = result.times[-1][1]
-        done = s("cm.video_done", lang, shots=len(result.shots), seconds=seconds)
-        mywork.stash(request, [(result.path, s("cm.storyboard_caption", lang, shots=len(result.shots)))])
-        return (gr.Video(value=str(result.path), subtitles=str(result.subtitles)),
-                [(im, f"{shot.number}. {shot.visuals}") for im, shot in zip(result.images, result.shots)],
-                [str(result.path), str(result.subtitles)], notices_md([done, *result.notices]))
+    result = await run(stops, request, lambda stop, on_progress: api.storyboard_video(
+        rows, image_model, speech_model, style, negative_prompt, seed, lang=lang, progress=on_progress, stop=stop),
+        progress)
+    seconds = result.times[-1][1]
+    done = s("cm.video_done", lang, shots=len(result.shots), seconds=seconds)
+    mywork.stash(request, [(result.path, s("cm.storyboard_caption", lang, shots=len(result.shots)))])
+    return (gr.Video(value=str(result.path), subtitles=str(result.subtitles)),
+            [(im, f"{shot.number}. {shot.visuals}") for im, shot in zip(result.images, result.shots)],
+            [str(result.path), str(result.subtitles)], notices_md([done, *result.notices]))
 
 
 def stop_run(request: gr.Request):

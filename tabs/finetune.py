@@ -6,6 +6,7 @@ from studio import api
 from studio.inkwash import DEMO_LEARNING_RATE, DEMO_STEPS
 from studio.lora_train import COURSE_TARGETS
 
+from . import sharing
 from .runner import Stops, stream
 from .ui import GPU, UI, guarded, notices_md, s, upload_limit
 
@@ -113,6 +114,7 @@ def build(ui: UI, lang: gr.State) -> None:
                 calc = ui.add(gr.Dataframe, "finetune.calc", interactive=False,
                               headers=s("finetune.calc_cols", ui.lang).split("|"))
                 calc_go = ui.button("finetune.calc_go")
+            sharing.build(ui, lang)  # the LoRAs this learner may use; the operator shares one with the class
     files.change(dataset, files, grid, api_visibility="private", queue=False)
     demo.click(inkwash_demo, None, [files, grid, captions, name, model, steps, lr], api_visibility="private")
     go.click(train_lora, [files, captions, model, name, rank, alpha, lr, steps, batch, resolution, seed, targets,

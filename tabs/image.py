@@ -4,7 +4,7 @@ from PIL import Image
 
 from PIL import ImageChops
 
-from studio import api, lora, prompts
+from studio import api, files, lora, prompts
 from studio.config import settings
 from studio.errors import StudioError
 from studio.infotext import read_png_text
@@ -67,10 +67,19 @@ def generate_image(prompt, negative_prompt, model, sampler, steps, cfg_scale, se
         if kind == "preview":
             images, step, total = value
             caption = s("image.preview", lang, step=step, total=total)
-            yield [(img, caption) for img in images], gr.skip(), gr.skip(), gr.skip()
+            yield [(preview_file(img), caption) for img in images], gr.skip(), gr.skip(), gr.skip()
         else:
             mywork.stash(request, [(str(p), f"seed {sd}") for p, sd in zip(value.paths, value.seeds)])
             yield _shown(value)
+
+
+def preview_file(image: Image.Image) -> str:
+    """A live preview as a JPEG in Gradio's temporary folder: the gallery would store a PNG (a half-denoised picture
+    is noise, which PNG packs badly: about 90 KB against 15 KB at 256 px). delete_cache and the temp quota clean it."""
+    from gradio import processing_utils
+    from gradio.utils import get_upload_folder
+    return processing_utils.save_pil_to_cache(image.convert("RGB"), get_upload_folder(), name="preview",
+                                              format="jpeg")
 
 
 def _shown(result):
@@ -86,6 +95,7 @@ def _loras(names, weight) -> dict:
 
 
 def lora_choices():
+    """The LoRAs this learner may use: built-in, shared and their own (the operator: all; studio.files)."""
     return gr.update(choices=list(lora.available()))
 
 
@@ -129,7 +139,9 @@ def send_to_img2img(gallery, selected):
 def _last_seed(seed, used_seed):
     """Seed -1 with a run already made: that run's (first) seed, so the result stays comparable."""
     if str(seed).strip() in ("", "-1") and used_seed:
-        return int(str(used_seed).split(",")[0])
+        first = str(used_seed).split(",")[0].strip()
+        if first.isdigit():  # anything else (typed through the API) is not a run's seed: -1 stays random
+            return int(first)
     return seed
 
 
@@ -201,8 +213,10 @@ def build(ui: UI, lang: gr.State) -> None:
             negative = ui.add(gr.Textbox, "image.negative", lines=2)
             common_negative = ui.button("image.common_negative", size="sm")
             with gr.Row(equal_height=True):
-                loras = ui.add(gr.Dropdown, "image.loras", choices=list(lora.available()), value=[], multiselect=True,
-                               scale=3)
+                loras = ui.add(gr.Dropdown, "image.loras", choices=list(lora.available(files.NOBODY)), value=[],
+                               multiselect=True, allow_custom_value=True, scale=3)
+                # Listed: built-in and shared LoRAs, and on focus this learner's own (lora_choices); any name is let
+                # through to studio.lora, which refuses one this learner may not use with the studio's message.
                 lora_weight = ui.add(gr.Slider, "image.lora_weight", minimum=-2, maximum=2, step=0.05, value=0.8,
                                      scale=2)
             with gr.Group(visible=False) as source_box:

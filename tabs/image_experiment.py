@@ -4,13 +4,18 @@ import pandas as pd
 
 from studio import api
 
+from .runner import Stops, run
 from .ui import GPU, UI, guarded, notices_md, s
+
+stops = Stops("experiment")
 
 
 @guarded
-def run(prompt, model, steps, seed, width, height, offload, lang, progress=gr.Progress()):
+async def experiment(prompt, model, steps, seed, width, height, offload, lang, request: gr.Request = None,
+                     progress=gr.Progress()):
     progress(0, desc=s("experiment.running", lang))
-    r = api.optimisation_experiment(prompt, model, steps, seed, width, height, offload, lang=lang)
+    r = await run(stops, request, lambda stop, _progress: api.optimisation_experiment(
+        prompt, model, steps, seed, width, height, offload, lang=lang, stop=stop))
     table = pd.DataFrame(r["rows"]).rename(columns=lambda c: s(f"experiment.col.{c}", lang))
     images = [(img, f"{row['arm']} · {row['dtype']} · {row['attention']}") for img, row in zip(r["images"], r["rows"])]
     return table, images, notices_md(r["notices"] + [s("experiment.done", lang, seed=r["seed"], device=r["device"])])
@@ -27,5 +32,5 @@ def build(ui: UI, lang: gr.State, c: dict) -> None:
         table = gr.Dataframe(interactive=False)
         images = gr.Gallery(columns=4, height="auto", object_fit="contain", interactive=False, show_label=False)
     inputs = [c[k] for k in ("prompt", "model", "steps", "seed", "width", "height")]
-    go.click(run, [*inputs, offload, lang], [table, images, notes], api_name="optimisation_experiment",
+    go.click(experiment, [*inputs, offload, lang], [table, images, notes], api_name="optimisation_experiment",
              concurrency_id=GPU, show_progress_on=[notes])

@@ -4,7 +4,10 @@ import pandas as pd
 
 from studio import api
 
+from .runner import Stops, run
 from .ui import GPU, UI, guarded, notices_md, s
+
+stops = Stops("explain")
 
 
 @guarded
@@ -20,15 +23,19 @@ def forward(gallery, t, model, lang):
 
 
 @guarded
-def timeline(prompt, negative, model, sampler, steps, cfg, seed, width, height, lang):
-    r = api.denoising_timeline(prompt, negative, model, sampler, steps, cfg, seed, width, height, lang=lang)
+async def timeline(prompt, negative, model, sampler, steps, cfg, seed, width, height, lang,
+                   request: gr.Request = None):
+    r = await run(stops, request, lambda stop, _progress: api.denoising_timeline(
+        prompt, negative, model, sampler, steps, cfg, seed, width, height, lang=lang, stop=stop))
     frames = [(img, s("explain.step", lang, step=step)) for step, img in r["frames"]]
     return frames, notices_md(r["notices"] + [s("explain.timeline_done", lang, seed=r["seed"], sampler=r["sampler"])])
 
 
 @guarded
-def cfg_parts(prompt, negative, model, sampler, steps, cfg, seed, width, height, lang):
-    r = api.cfg_parts(prompt, negative, model, sampler, steps, cfg, seed, width, height, lang=lang)
+async def cfg_parts(prompt, negative, model, sampler, steps, cfg, seed, width, height, lang,
+                    request: gr.Request = None):
+    r = await run(stops, request, lambda stop, _progress: api.cfg_parts(
+        prompt, negative, model, sampler, steps, cfg, seed, width, height, lang=lang, stop=stop))
     return [(r["uncond"], s("explain.uncond", lang)), (r["cond"], s("explain.cond", lang)),
             (r["guided"], s("explain.guided", lang, cfg=r["cfg_scale"]))], notices_md(r["notices"])
 

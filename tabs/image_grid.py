@@ -3,7 +3,10 @@ import gradio as gr
 
 from studio import api, grid
 
-from .ui import GPU, UI, guarded, notices_md, progress_callback, s
+from .runner import Stops, run
+from .ui import GPU, UI, guarded, notices_md, s
+
+stops = Stops("grid")
 
 # The course's comparisons, one click away: (x_type, x_values, y_type, y_values)
 RECIPES = {
@@ -18,10 +21,11 @@ def axis_choices(lang: str) -> list[tuple[str, str]]:
 
 
 @guarded
-def xy_plot(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, x_type, x_values, y_type,
-            y_values, lang, progress=gr.Progress()):
-    r = api.xy_plot(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, x_type, x_values,
-                    y_type, y_values, lang=lang, progress=progress_callback(progress))
+async def xy_plot(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, x_type, x_values,
+                  y_type, y_values, lang, request: gr.Request = None, progress=gr.Progress()):
+    r = await run(stops, request, lambda stop, on_progress: api.xy_plot(
+        prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, x_type, x_values, y_type,
+        y_values, lang=lang, progress=on_progress, stop=stop), progress)
     return (str(r.path) if r.path else r.image), notices_md(r.notices)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from studio import history
+from studio import files, history
 
 from .ui import UI
 
@@ -39,9 +39,15 @@ def stash(request, items: list[tuple]) -> None:
             _made.popitem(last=False)
 
 
+def forget(session: str) -> None:
+    """A closed page's unfiled saves go (tabs.sessions calls this)."""
+    with _lock:
+        _made.pop(session, None)
+
+
 def views(browser_id: str) -> tuple[list[tuple[str, str]], list[str]]:
     """(pictures with captions, every file) of this browser, newest first."""
-    items = history.items(browser_id)
+    items = [(p, c) for p, c in history.items(browser_id) if files.may_open(p)]  # the asker's own (or operator)
     return [(p, c) for p, c in items if p.lower().endswith(IMAGES)], [p for p, _ in items]
 
 

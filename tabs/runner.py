@@ -4,9 +4,18 @@
                                                                                     stop=stop, progress=progress),
                               stops.start(request), progress):
         ...  # kind "preview": what preview() was given; kind "done": the call's result
+
+A handler without previews awaits run() instead (an async handler, so that Gradio's cancel reaches it at once):
+
+    return await run(stops, request, lambda stop, progress: api.xy_plot(..., stop=stop, progress=progress), progress)
+
+Either way the call runs as a Job (the operator view lists it and may stop it), holding DEVICE: one model job
+on the device at a time, even while a cancelled one finishes its current step after Gradio freed its slot.
 """
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import itertools
 import queue
 import threading
@@ -15,6 +24,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 import gradio as gr
+
+from studio.errors import StudioError
 
 
 @dataclass
@@ -66,11 +77,13 @@ JOBS = Jobs()
 
 class Stops:
     """One stop flag per browser session: the stop button ends that session's run only."""
+    instances: list["Stops"] = []  # every one, for tabs.sessions to drop a closed page's flags
 
     def __init__(self, what: str = ""):
         self.what = what
         self._events: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
+        Stops.instances.append(self)
 
     def _key(self, request: gr.Request | None) -> str:
         return getattr(request, "session_hash", None) or "local"
@@ -87,6 +100,25 @@ class Stops:
         if event is not None:
             event.set()
 
+    def forget(self, session: str) -> None:
+        """A closed page's flag goes (a run of it still holds its own reference: the page's end stops it)."""
+        with self._lock:
+            self._events.pop(session, None)
+
+
+# One model job at a time on the device. Gradio's concurrency_id="gpu" slot queues model events, but it frees
+# the slot as soon as an event is cancelled, while the worker thread runs on to its next step (a thread cannot be
+# killed): the next job's worker waits here until the cancelled one has really ended.
+DEVICE = threading.Lock()
+
+
+def _on_device(call: Callable, stop: threading.Event):
+    """call() holding DEVICE; nothing at all when the job was stopped while it waited for the device."""
+    with DEVICE:
+        if stop.is_set():
+            raise StudioError("stopped")
+        return call()
+
 
 def stream(call: Callable, stop: threading.Event, progress: gr.Progress | None) -> Iterator[tuple[str, object]]:
     """Run call(preview, stop, progress) in a thread; yield ("preview", value) as it comes, then ("done", result).
@@ -95,13 +127,14 @@ def stream(call: Callable, stop: threading.Event, progress: gr.Progress | None) 
 
     def work():
         try:
-            result = call(lambda *value: events.put(("preview", value)), stop,
-                          lambda fraction, text: events.put(("progress", (fraction, text))))
+            result = _on_device(lambda: call(lambda *value: events.put(("preview", value)), stop,
+                                            lambda fraction, text: events.put(("progress", (fraction, text)))), stop)
             events.put(("done", result))
         except BaseException as exc:  # handed to the event's thread, which shows it as a message
             events.put(("error", exc))
 
-    threading.Thread(target=work, daemon=True, name="studio-run").start()
+    # The event's context goes along: studio.files learns from it who makes the files the run saves.
+    threading.Thread(target=contextvars.copy_context().run, args=(work,), daemon=True, name="studio-run").start()
     finished = False
     try:
         while True:
@@ -121,3 +154,46 @@ def stream(call: Callable, stop: threading.Event, progress: gr.Progress | None) 
         JOBS.done(stop)
         if not finished:  # the page went away (or Gradio cancelled the event): end the run too
             stop.set()
+
+
+async def run(stops: Stops, request: gr.Request | None, call: Callable, progress: gr.Progress | None = None):
+    """Await call(stop, progress) run in a worker thread as `stops`' Job; its result, or its error re-raised.
+
+    For handlers without previews. Gradio cancels an event (its owner cancelled, the page went away) by cancelling
+    the handler's task: an async handler gets the CancelledError at once, here, and sets the stop flag, so the
+    studio function ends at its next step or item (a sync handler would only learn of it when the call returned).
+    Progress is forwarded from the event's task, where Gradio expects it."""
+    stop = stops.start(request)
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+    updates: queue.SimpleQueue = queue.SimpleQueue()
+
+    def settle(result, error):
+        if not done.done():
+            done.set_exception(error) if error is not None else done.set_result(result)
+
+    def work():
+        try:
+            result, error = _on_device(lambda: call(stop, lambda fraction, text: updates.put((fraction, text))),
+                                       stop), None
+        except BaseException as exc:  # handed to the event's task, which shows it as a message
+            result, error = None, exc
+        try:
+            loop.call_soon_threadsafe(settle, result, error)
+        except RuntimeError:  # the server closed meanwhile: nobody waits for the result
+            pass
+
+    threading.Thread(target=contextvars.copy_context().run, args=(work,), daemon=True,
+                     name=f"studio-{stops.what}").start()  # with the event's context (studio.files: the maker)
+    try:
+        while not done.done():
+            await asyncio.wait([done], timeout=0.1)  # a cancel lands here; `done` itself is left alone
+            while not updates.empty():
+                fraction, text = updates.get()
+                if progress is not None:
+                    progress(fraction, desc=text)
+        return done.result()
+    finally:
+        JOBS.done(stop)
+        stop.set()  # after the result: no-op; after a cancel: the call stops at its next step
+        done.add_done_callback(lambda f: f.cancelled() or f.exception())  # a late error is nobody's to show

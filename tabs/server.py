@@ -1,7 +1,8 @@
 """How the studio is served: one `launch` for app.py and the tests alike, so what the tests check is what runs.
 
-It gives Gradio the login accounts, the studio's guard middleware (tabs.guard: owner-only cancels, a slowed
-login, nothing of the API before login) and the queue settings.
+It gives Gradio the login accounts and the studio's middleware: tabs.guard (owner-only cancels, a slowed login,
+nothing of the API before login), tabs.files (each learner's files their own) and tabs.refusals.QueueFull (a full
+queue answered in the learner's language).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from starlette.middleware import Middleware
 from studio import accounts
 from studio.config import settings
 
-from . import access, files, guard
+from . import access, files, guard, refusals
 
 log = logging.getLogger("studio")
 AUTH_MESSAGE = ("AIGC Studio · 请输入老师发给你的账号和密码（连续输错几次会暂停登录一会儿） / "
@@ -26,8 +27,11 @@ def launch_kwargs() -> dict:
     logins = accounts.logins()
     return dict(server_name=s.host, server_port=int(s.port), share=s.share, max_file_size=f"{s.max_upload_mb}mb",
                 auth=list(logins.items()) or None, auth_message=AUTH_MESSAGE,
-                app_kwargs={"middleware": [Middleware(guard.Guard),
-                                           Middleware(files.Files)]})  # files: each learner's files their own
+                # Per-session server memory (~0.8 MB each) is capped; closed pages are freed by tabs.sessions, and
+                # Gradio's delete_cache is a gr.Blocks argument (app.build_demo), not one of launch().
+                state_session_capacity=max(1, int(s.max_sessions)),
+                app_kwargs={"middleware": [Middleware(guard.Guard), Middleware(files.Files),
+                                           Middleware(refusals.QueueFull)]})
 
 
 def warn_if_open() -> None:

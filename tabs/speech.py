@@ -10,7 +10,10 @@ from studio.hub import find_local
 from studio.registry import CARDS
 
 from . import mywork
+from .runner import Stops, run
 from .ui import GPU, UI, guarded, notices_md, s
+
+stops = Stops("speech")
 
 WORD_TOKENS = ("[uv_break]", "[laugh]", "[lbreak]")
 # Insert at the textarea's cursor (the page knows it, the server does not); at the end when it has none.
@@ -37,15 +40,20 @@ def _audio(result):
 
 
 @guarded
-def synthesize_speech(text, model, seed, text_seed, refine, oral, laugh, pause, speed, temperature, top_p, top_k,
-                      speaker, voice, rate, pitch, volume, lang="zh", request: gr.Request = None):
-    r = api.synthesize_speech(text, model, seed, text_seed=text_seed, lang=lang,
-                              **_controls(refine, oral, laugh, pause, speed, temperature, top_p, top_k, speaker,
-                                          voice, rate, pitch, volume))
+async def synthesize_speech(text, model, seed, text_seed, refine, oral, laugh, pause, speed, temperature, top_p,
+                            top_k, speaker, voice, rate, pitch, volume, lang="zh", request: gr.Request = None):
+    controls = _controls(refine, oral, laugh, pause, speed, temperature, top_p, top_k, speaker, voice, rate, pitch,
+                         volume)
+
+    def call(stop, _progress):  # the phonemes and the picture too, off the server's event loop
+        r = api.synthesize_speech(text, model, seed, text_seed=text_seed, lang=lang, stop=stop, **controls)
+        middle = r.refined_text if r.refined_text is not None else _phonemes(text, model, voice)
+        return r, middle, picture(r.audio, r.sample_rate)
+
+    r, middle, view = await run(stops, request, call)
     seeds = f"{r.seed} / {r.text_seed}" if model != "espeak" else "-"
-    middle = r.refined_text if r.refined_text is not None else _phonemes(text, model, voice)
     mywork.stash(request, [(r.path, text[:40])])
-    return (_audio(r), seeds, r.speaker or "", middle, picture(r.audio, r.sample_rate), notices_md(r.notices))
+    return (_audio(r), seeds, r.speaker or "", middle, view, notices_md(r.notices))
 
 
 def _phonemes(text, model, voice) -> str:
@@ -53,34 +61,37 @@ def _phonemes(text, model, voice) -> str:
 
 
 @guarded
-def prosody(text, model, seed, text_seed, refine, oral, laugh, pause, speed, temperature, top_p, top_k, speaker,
-            voice, rate, pitch, volume, lang="zh"):
+async def prosody(text, model, seed, text_seed, refine, oral, laugh, pause, speed, temperature, top_p, top_k, speaker,
+                  voice, rate, pitch, volume, lang="zh", request: gr.Request = None):
     controls = _controls(refine, oral, laugh, pause, speed, temperature, top_p, top_k, speaker, voice, rate, pitch,
                          volume)
     for key in ("refine", "oral", "laugh", "pause", "rate"):  # the experiment sets these itself
         controls.pop(key)
     text_seed = random.randint(0, 99999) if int(text_seed) < 0 else text_seed  # one text seed for all three
-    results = api.prosody_comparison(text, model, seed, text_seed=text_seed, lang=lang, **controls)
+    results = await run(stops, request, lambda stop, _progress: api.prosody_comparison(
+        text, model, seed, text_seed=text_seed, lang=lang, stop=stop, **controls))
     return (*[_audio(r) for r in results], notices_md(results[0].notices))
 
 
 @guarded
-def fixed(text, second, model, seed, refine, oral, laugh, pause, speed, temperature, top_p, top_k, speaker, voice,
-          rate, pitch, volume, lang="zh"):
+async def fixed(text, second, model, seed, refine, oral, laugh, pause, speed, temperature, top_p, top_k, speaker,
+                voice, rate, pitch, volume, lang="zh", request: gr.Request = None):
     controls = _controls(refine, oral, laugh, pause, speed, temperature, top_p, top_k, speaker, voice, rate, pitch,
                          volume)
-    results = api.fixed_voice([text, second], model, seed, lang=lang, **controls)
+    results = await run(stops, request, lambda stop, _progress: api.fixed_voice(
+        [text, second], model, seed, lang=lang, stop=stop, **controls))
     return (*[_audio(r) for r in results], notices_md(results[0].notices))
 
 
 @guarded
-def dialogue(script, model, seed, seed_b, refine, oral, laugh, pause, speed, temperature, top_p, top_k, speaker,
-             voice, rate, pitch, volume, lang="zh"):
+async def dialogue(script, model, seed, seed_b, refine, oral, laugh, pause, speed, temperature, top_p, top_k,
+                   speaker, voice, rate, pitch, volume, lang="zh", request: gr.Request = None):
     controls = _controls(refine, oral, laugh, pause, speed, temperature, top_p, top_k, speaker, voice, rate, pitch,
                          volume)
     controls.pop("speaker")  # two voices: one from each seed
     a = random.randint(0, 2**31) if int(seed) < 0 else int(seed)
-    r = api.dialogue(script, model, a, int(seed_b), lang=lang, **controls)
+    r = await run(stops, request, lambda stop, _progress: api.dialogue(
+        script, model, a, int(seed_b), lang=lang, stop=stop, **controls))
     return _audio(r), notices_md(r.notices)
 
 

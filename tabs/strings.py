@@ -2,6 +2,7 @@
 which carries the course's recommended range."""
 
 STRINGS: dict[str, tuple[str, str]] = {
+    "error.title": ("出错了", "Error"),  # the title of gr.Error's pop-up (tabs.ui.guarded)
     "app.title": ("# AIGC 创作工坊\n动手体验课程的每个模块：调一个参数，立刻看到效果。",
                   "# AIGC Studio\nTry every module of the course by hand: change one parameter, see its effect at once."),
     "app.classroom": ("课堂模式（大字号，适合投影）", "Classroom mode (large text for a projector)"),
@@ -23,7 +24,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "op.refresh": ("刷新", "Refresh"),
     "op.cancelled": ("已通知任务 {job} 停止（它会在当前一步后结束）。", "Job {job} was told to stop (it ends after its current step)."),
     "op.no_job": ("没有正在运行的任务 {job}。", "There is no running job {job}."),
-    "op.denied": ("只有运营者可以这样做。", "Only an operator can do this."),
+    "op.denied": ("只有老师（运营者账号）可以管理模型、队列和作品保留，请联系老师。",
+                  "Only the teacher (an operator account) can manage models, the queue and retention: ask your teacher."),
+    "models.learner_note": ("模型由老师管理：这里可以看到已加载的模型；生成时会自动加载所需模型。",
+                            "The teacher manages models: you see what is loaded here; a model you use loads by itself."),
     "app.lang": ("语言 / Language", "Language / 语言"),
     # tabs
     "tab.text": ("文本生成", "Text"),

@@ -17,10 +17,12 @@ import gradio as gr
 
 from studio import api
 from studio.errors import StudioError
+from studio.files import scrub as no_paths  # no message shows a server path (issue 35)
 from studio.registry import cards
 from studio.i18n import pick
 from studio.i18n import t as studio_t
 
+from . import refusals
 from .strings import STRINGS
 
 log = logging.getLogger("studio.ui")
@@ -69,7 +71,10 @@ class UI:
 
     def add(self, cls, key: str, fill: dict | None = None, **kwargs):
         """cls(label=..., info=...) from STRINGS[key] and STRINGS[key + '.info'] (when present), their {fields}
-        filled from `fill`."""
+        filled from `fill`. gr.Slider / gr.Number / gr.ImageEditor become tabs.refusals' variants, whose value
+        Gradio would refuse reaches the guarded handler, which names the parameter in the session's language."""
+        cls = refusals.strict(cls)
+
         def texts(lang):
             out = {"label": s(key, lang, **(fill or {}))}
             if key + ".info" in STRINGS:
@@ -115,13 +120,25 @@ def guarded(fn):
         @functools.wraps(fn)
         def stream_wrapper(*args, **kwargs):
             with _as_message(fn, kwargs.get("lang") or _find_lang(args)):
+                args, kwargs = refusals.resolve(fn, args, kwargs)
                 yield from fn(*args, **kwargs)
+        stream_wrapper.studio_guarded = True
         return stream_wrapper
+    if inspect.iscoroutinefunction(fn):  # handlers that await tabs.runner.run (a cancel reaches them at once)
+        @functools.wraps(fn)
+        async def async_wrapper(*args, **kwargs):
+            with _as_message(fn, kwargs.get("lang") or _find_lang(args)):
+                args, kwargs = refusals.resolve(fn, args, kwargs)
+                return await fn(*args, **kwargs)
+        async_wrapper.studio_guarded = True
+        return async_wrapper
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         with _as_message(fn, kwargs.get("lang") or _find_lang(args)):
+            args, kwargs = refusals.resolve(fn, args, kwargs)
             return fn(*args, **kwargs)
+    wrapper.studio_guarded = True
     return wrapper
 
 
@@ -129,13 +146,16 @@ def guarded(fn):
 def _as_message(fn, lang: str):
     try:
         yield
-    except StudioError as exc:
-        raise gr.Error(exc.message(lang), print_exception=False) from exc
+    except StudioError as exc:  # the pop-up renders HTML: what a user typed (a model name...) must read as text
+        raise gr.Error(refusals.as_html_text(no_paths(exc.message(lang))), title=s("error.title", lang),
+                       print_exception=False) from exc
     except gr.Error:
         raise
     except Exception as exc:  # the app keeps serving; the log keeps the traceback for the operator
         log.error("unexpected error in %s:\n%s", fn.__name__, traceback.format_exc())
-        raise gr.Error(studio_t("internal", lang, reason=f"{type(exc).__name__}: {exc}")) from exc
+        reason = no_paths(f"{type(exc).__name__}: {exc}")
+        raise gr.Error(refusals.as_html_text(studio_t("internal", lang, reason=reason)),
+                       title=s("error.title", lang)) from exc
 
 
 def _find_lang(args) -> str:
@@ -151,4 +171,5 @@ def progress_callback(progress: gr.Progress):
 
 
 def notices_md(notices: list[str]) -> str:
-    return "\n".join(f"- {n}" for n in notices)
+    """Notices as a Markdown list; each reads as its text (they quote prompts, model and LoRA names)."""
+    return "\n".join(f"- {refusals.as_markdown_text(n)}" for n in notices)

@@ -3,6 +3,7 @@ an MP4, its frames and a GIF; stop; 查看代码; 原理 (spacetime patches, tem
 import gradio as gr
 import pandas as pd
 
+from studio import validate
 from studio import api, video_plan
 
 from . import mywork
@@ -50,7 +51,7 @@ def export_code(prompt, negative_prompt, model, steps, cfg_scale, seed, used_see
                 flow_shift, lang="zh"):
     """The script for the current controls; seed -1 shows the last run's seed, so the code makes that video."""
     if str(seed).strip() in ("", "-1") and str(used_seed or "").strip():
-        seed = int(used_seed)
+        seed = validate.number("used_seed", str(used_seed).split(",")[0], 0, validate.MAX_SEED, int)
     return api.export_video_code(prompt, negative_prompt, model, steps, cfg_scale, seed, num_frames, fps, width,
                                  height, flow_shift=_shift(model, flow_shift), lang=lang)
 

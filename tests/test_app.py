@@ -123,10 +123,10 @@ def test_language_switch_relabels_every_registered_component(studio_env):
     from tabs import image, models
     import gradio as gr
     ui = UI("zh")
-    with gr.Blocks():
+    with gr.Blocks() as demo:
         lang = gr.State("zh")
         image.build(ui, lang)
-        models.build(ui, lang)
+        models.build(ui, lang, demo)
     assert len({id(c) for c in ui.components}) == len(ui.components)  # one update per component
     english = ui.relabel("en")
     labels = {u.get("label") for u in english} | {u.get("value") for u in english if isinstance(u.get("value"), str)}
@@ -209,6 +209,7 @@ def test_png_with_hires_fix_sends_the_hires_settings_back(studio_env):
 
 
 def test_my_work_lists_what_this_browser_made_in_any_tab_and_only_that(studio_env):
+    import asyncio
     from types import SimpleNamespace
 
     from studio import history
@@ -223,11 +224,11 @@ def test_my_work_lists_what_this_browser_made_in_any_tab_and_only_that(studio_en
     picture = gallery[0][0]
     assert mywork.remember(browser, mine)[1] == [(picture, "seed 6")]
     # their run, in another browser, is filed under their id only
-    speech_tab.synthesize_speech("你好", "espeak", 1, 1, False, 0, 0, 0, 5, 0.3, 0.7, 20, "", "cmn", 175, 50, 100,
-                                 request=theirs)
+    asyncio.run(speech_tab.synthesize_speech("你好", "espeak", 1, 1, False, 0, 0, 0, 5, 0.3, 0.7, 20, "", "cmn", 175,
+                                             50, 100, request=theirs))  # an async handler, as Gradio awaits it
     other = mywork.remember("", theirs)[0]
-    speech_tab.synthesize_speech("早上好", "espeak", 1, 1, False, 0, 0, 0, 5, 0.3, 0.7, 20, "", "cmn", 175, 50, 100,
-                                 request=mine)
+    asyncio.run(speech_tab.synthesize_speech("早上好", "espeak", 1, 1, False, 0, 0, 0, 5, 0.3, 0.7, 20, "", "cmn", 175,
+                                             50, 100, request=mine))
     same, pictures, files, image_tab_gallery = mywork.remember(browser, mine)
     assert same == browser and pictures == image_tab_gallery == [(picture, "seed 6")]
     assert len(files) == 2 and files[0].endswith(".wav") and files[1] == picture  # newest first

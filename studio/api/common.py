@@ -19,6 +19,13 @@ def _lang(lang: str | None) -> str:
     return lang if lang in ("zh", "en") else settings().lang
 
 
+def check_stop(stop) -> None:
+    """Raise "stopped" once a run's stop flag (a threading.Event, or None) is set: long calls check it between
+    steps, grid cells, items and pictures, and before they save anything."""
+    if stop is not None and stop.is_set():
+        raise StudioError("stopped")
+
+
 _TASK_DEFAULTS = {
     "image": dict(width=512, height=512, steps=25, cfg_scale=7.0, sampler=_samplers.DEFAULT, max_side=1024),
     "text": dict(temperature=0.7, top_k=0, top_p=1.0, max_new_tokens=256, repetition_penalty=1.0),

@@ -21,9 +21,9 @@ from .. import aigc_label, alignment as _alignment, slideshow, story, storypage,
 from ..errors import StudioError
 from ..i18n import t
 from ..manager import manager
-from ..outputs import json_bytes, new_name, output_folder, write_atomic
+from ..outputs import json_bytes, new_name, output_folder, save_png, write_atomic
 from ..registry import CARDS
-from .common import Progress, _lang, _spec
+from .common import Progress, _lang, _spec, check_stop
 from .image import generate_image
 from .speech import synthesize_speech
 from .text import generate_text
@@ -148,9 +148,11 @@ def _prose_models() -> str:
 def story_images(subject: str, details: str = "", style: str = "", negative_prompt: str = "",
                  model: str = "mini-shapes", seed: int = 42, count: int = 1, steps: int | None = None,
                  cfg_scale: float | None = None, sampler: str | None = None, *, lang: str | None = None,
-                 progress: Progress | None = None, stop: threading.Event | None = None) -> list[StoryImage]:
+                 progress: Progress | None = None, stop: threading.Event | None = None,
+                 save: bool = True) -> list[StoryImage]:
     """Step 2: the structured prompt (subject, details, fixed style suffix) at a fixed seed; image i uses
-    seed + i. Each picture comes with its alignment score."""
+    seed + i. Each picture comes with its alignment score. Setting `stop` ends it at the next step, with nothing
+    saved (StudioError "stopped"); save=False leaves the saving to the caller (_save_pictures)."""
     lang = _lang(lang)
     count = validate.number("count", count, 1, MAX_IMAGES, int)
     prompt = story.image_prompt(*(validate.text(n, v, 1000) for n, v in
@@ -158,7 +160,8 @@ def story_images(subject: str, details: str = "", style: str = "", negative_prom
     if not prompt.strip():
         raise StudioError("empty_prompt")
     result = generate_image(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, batch_size=count,
-                            lang=lang, progress=progress, stop=stop)
+                            lang=lang, progress=progress, stop=stop, save=save)
+    check_stop(stop)  # a stopped batch keeps no pictures (and saved none)
     scores = alignment_score(result.images, [prompt] * len(result.images), model)
     return [StoryImage(im, prompt, s, info, a)
             for im, s, info, a in zip(result.images, result.seeds, result.infotexts, scores)]
@@ -266,9 +269,10 @@ def credit(article: ArticleResult, lang: str) -> str:
 def write_series(topic: str = "", rows: list[list[str]] | None = None, text_model: str = "mini-poem",
                  image_model: str = "mini-shapes", style: str | None = None, negative_prompt: str | None = None,
                  seed: int = 42, seed_step: int = 1, *, lang: str | None = None,
-                 progress: Progress | None = None) -> ProjectResult:
+                 progress: Progress | None = None, stop: threading.Event | None = None) -> ProjectResult:
     """Three (or more) articles on one topic with pictures that look like one series: every picture shares the
-    style suffix, and part i uses seed + i * seed_step. rows: [part, question, key points, picture subject]."""
+    style suffix, and part i uses seed + i * seed_step. rows: [part, question, key points, picture subject].
+    Setting `stop` ends it at the next part or step; a stopped series saves nothing (StudioError "stopped")."""
     lang = _lang(lang)
     d = story.image_defaults(image_model, lang)
     topic = validate.text("topic", topic, 200).strip() or story.with_defaults({}, lang)["topic"]
@@ -282,13 +286,17 @@ def write_series(topic: str = "", rows: list[list[str]] | None = None, text_mode
     seed_step = validate.number("seed_step", seed_step, 0, 1000, int)
     articles, pictures, notices = [], [], []
     for i, (part, question, points, subject) in enumerate(rows):
+        check_stop(stop)
         if progress:
             progress(i / len(rows), f"{i + 1}/{len(rows)} {part}")
         article = _series_article(topic, i, len(rows), part, question, points, text_model, seed, lang)
         articles.append(article)
+        check_stop(stop)
         pictures.append(story_images(subject, "", style, d["negative"] if negative_prompt is None else negative_prompt,
-                                     image_model, seed + i * seed_step, 1, lang=lang))
+                                     image_model, seed + i * seed_step, 1, lang=lang, stop=stop, save=False))
+    check_stop(stop)
     notices = list(dict.fromkeys(n for a in articles for n in a.notices))
+    _save_pictures([p for ps in pictures for p in ps], lang, notices)
     page = compose_page([_as_part(a, p) for a, p in zip(articles, pictures)], title=topic,
                         credits=[credit(articles[0], lang), t("story_credit_series", lang, style=style, seed=seed,
                                                               step=seed_step)], lang=lang)
@@ -355,23 +363,36 @@ def storyboard_video(shots, image_model: str = "mini-shapes", speech_model: str 
     seed = validate.number("seed", seed, 0, validate.MAX_SEED, int)
     fps = validate.number("fps", fps, 1, 30, int)
     _spec(speech_model, "speech")
-    segments, images, notices = [], [], []
+    segments, images, notices, pictures = [], [], [], []
     for i, shot in enumerate(shots):
         _check_stop(stop)
         if progress:
             progress(i / len(shots), t("story_progress_shot", lang, shot=i + 1, total=len(shots)))
         picture = story_images(shot.visuals or shot.narration, "", style,
                                d["negative"] if negative_prompt is None else negative_prompt, image_model, seed + i,
-                               lang=lang)[0]
+                               lang=lang, stop=stop, save=False)[0]
         speech = synthesize_speech(shot.narration or shot.visuals, speech_model, seed=seed, save=False,
-                                   **_voice(speech_model, voice, lang), lang=lang)
+                                   **_voice(speech_model, voice, lang), lang=lang, stop=stop)
+        pictures.append(picture)
         notices += [n for n in speech.notices if n not in _piece_notices(lang)]  # per-shot splits are noise here
         images.append(picture.image)
         segments.append(slideshow.Segment(picture.image, speech.audio, speech.sample_rate, shot.narration))
     _check_stop(stop)
+    _save_pictures(pictures, lang, notices)  # only now: a stopped storyboard leaves no files
     return _write_story_video(segments, shots, images, fps, {
         "image_model": image_model, "speech_model": speech_model, "style": style, "seed": seed, "fps": fps,
         "shots": story.as_dicts(shots)}, list(dict.fromkeys(notices)), lang)
+
+
+def _save_pictures(pictures: list[StoryImage], lang: str, notices: list[str]) -> None:
+    """The pictures of a series or storyboard as PNGs (as story_images saves its own), once the whole run is made."""
+    for p in pictures:
+        try:
+            save_png(p.image, p.infotext, p.seed)
+        except OSError as exc:
+            note = t("notice_not_saved", lang, reason=exc.strerror or str(exc))
+            if note not in notices:
+                notices.append(note)
 
 
 def _piece_notices(lang: str) -> set[str]:

@@ -41,7 +41,9 @@ def xy_plot(prompt: str = "", negative_prompt: str = "", model: str = "mini-shap
                 if "prompt_sr" in change:
                     kw["prompt"] = grid.apply_sr(kw["prompt"], search[name], change.pop("prompt_sr"))
                 kw.update(change)
-            cell = generate_image(**kw)
+            cell = generate_image(**kw, stop=stop)  # a stop ends the cell at its next step
+            if stop is not None and stop.is_set():
+                raise StudioError("grid_stopped")  # no grid drawn, nothing saved
             row.append(cell.images[0])
             notices.extend(n for n in cell.notices if n not in notices)
             done += 1

@@ -261,12 +261,30 @@ def read_infotext(image) -> dict:
     if isinstance(image, (str, bytes)) or hasattr(image, "__fspath__"):
         try:
             image = Image.open(image)
-        except (OSError, ValueError) as exc:
-            raise StudioError("not_an_image") from exc
+        except Exception as exc:  # noqa: BLE001 - PIL raises many kinds for a crafted file
+            raise StudioError("bad_png_text" if _is_png(image) else "not_an_image") from None
     if not isinstance(image, Image.Image):
         raise StudioError("not_an_image")
-    text = read_png_text(image)
-    if not text:
+    try:
+        if "parameters" not in (image.info or {}):
+            images.check_pixels(image)  # a chunk after the pixels: reading it decodes them, so not a bomb's
+        text = read_png_text(image)
+    except StudioError:
+        raise
+    except Exception:  # noqa: BLE001 - truncated data, a text chunk over PIL's limit, bad compression
+        raise StudioError("bad_png_text") from None
+    if not text or not isinstance(text, str):
         raise StudioError("no_infotext")
-    return parse_infotext(text)
+    try:
+        return parse_infotext(text)
+    except Exception:  # noqa: BLE001 - text that only looks like parameters (bad quoting, huge numbers)
+        raise StudioError("bad_png_text") from None
+
+
+def _is_png(path) -> bool:
+    try:
+        with open(path, "rb") as file:
+            return file.read(8) == b"\x89PNG\r\n\x1a\n"
+    except (OSError, TypeError, ValueError):
+        return False
 

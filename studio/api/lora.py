@@ -9,7 +9,7 @@ from typing import Callable
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .. import lora_train, validate
+from .. import files, lora_train, validate
 from ..config import settings
 from ..errors import StudioError
 from ..i18n import t
@@ -107,6 +107,7 @@ def _folder(name: str) -> Path:
     while folder.exists():
         folder, n = root / f"{name}-{n}", n + 1
     folder.mkdir(parents=True)
+    files.claim_lora(folder)  # its maker's until the operator shares it (studio.files)
     return folder
 
 

@@ -7,7 +7,7 @@ from ..manager import manager
 from ..models import detect, resolve
 from ..registry import CARDS, cards
 from ..config import settings
-from .common import Progress, _card, _lang
+from .common import Progress, _card, _lang, check_stop
 
 
 # -- models -------------------------------------------------------------------------------------
@@ -39,10 +39,21 @@ def _checked(key) -> str:
     return key.strip()
 
 
-def load(key: str, progress: Progress | None = None) -> dict:
-    """Load a model now (downloading it first if needed); returns its status row."""
+def load(key: str, progress: Progress | None = None, *, stop=None) -> dict:
+    """Load a model now (downloading it first if needed); returns its status row. Setting `stop` (a
+    threading.Event) during the load unloads the model again when the load ends, if this call loaded it
+    (StudioError "stopped"): a cancelled load keeps no memory (one load call cannot be interrupted midway)."""
     key = _checked(key)
+    check_stop(stop)
+    was_loaded = manager().is_loaded(key)
     manager().get(key, progress=progress)
+    if stop is not None and stop.is_set():
+        if not was_loaded:
+            try:
+                manager().unload(key)
+            except StudioError:  # another run uses it meanwhile: it stays for that run
+                pass
+        check_stop(stop)
     spec_key = resolve(key).key
     return next(row for row in manager().status()["loaded"] if row["key"] == spec_key)
 

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import re
+import threading
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -13,7 +15,7 @@ from ..i18n import t
 from ..manager import manager
 from ..outputs import json_bytes, new_name, output_folder, write_atomic, write_wav
 from ..results import SpeechResult
-from .common import _lang, _spec
+from .common import _lang, _spec, check_stop
 
 TEXT_CAP = 2000  # characters per synthesis
 
@@ -22,21 +24,49 @@ def synthesize_speech(text: str, model: str = "espeak", seed: int = -1, *, text_
                       speaker: str | None = None, refine: bool = True, oral: int = 2, laugh: int = 0,
                       pause: int = 6, speed: int = 5, temperature: float = 0.3, top_p: float = 0.7,
                       top_k: int = 20, voice: str = "cmn", rate: int = 175, pitch: int = 50, volume: int = 100,
-                      save: bool = True, lang: str | None = None) -> SpeechResult:
+                      save: bool = True, lang: str | None = None,
+                      stop: threading.Event | None = None) -> SpeechResult:
     """Speak `text`. ChatTTS: `seed` is the voice seed (the speaker; `speaker=` pastes a saved one instead),
     `text_seed` seeds the refine step, refine + oral / laugh / pause are the sentence-level controls, inline
     [uv_break] [laugh] [lbreak] need refine off (switched off with a notice), speed 0-9, and temperature /
     top_p / top_k sample the audio codes. eSpeak: voice (cmn, en, ...), rate (words/min), pitch, volume;
-    [break_N] / [uv_break] / [lbreak] become pauses. Long text is spoken sentence by sentence."""
+    [break_N] / [uv_break] / [lbreak] become pauses. Long text is spoken sentence by sentence.
+    Setting `stop` ends it before or right after the synthesis, with nothing saved (StudioError "stopped")."""
     lang = _lang(lang)
     spec = _spec(model, "speech")
     notices: list[str] = []
     job = _job(text, spec.loader, seed, text_seed, speaker, refine, oral, laugh, pause, speed, temperature, top_p,
                top_k, voice, rate, pitch, volume, lang, notices)
+    job.stop = stop
+    check_stop(stop)
     speech = manager().run(model, lambda engine: _speak(engine, spec.loader, job))
+    check_stop(stop)
+    held = getattr(_held, "files", None)
+    if save and held is not None:  # an experiment writes its files once every run is made
+        result = SpeechResult(speech.sample_rate, speech.audio, None, notices, job.seed, job.text_seed,
+                              speech.speaker, speech.refined)
+        held.append(lambda: setattr(result, "path", _save(speech, job, spec.key, True, lang, notices)))
+        return result
     path = _save(speech, job, spec.key, save, lang, notices)
     return SpeechResult(speech.sample_rate, speech.audio, path, notices, job.seed, job.text_seed, speech.speaker,
                         speech.refined)
+
+
+_held = threading.local()  # per thread: the files an experiment in progress holds back
+
+
+@contextmanager
+def _files_held(stop: threading.Event | None):
+    """Inside, synthesize_speech(save=True) writes nothing yet; the files are written when the block ends without
+    an error and unstopped, so a stopped experiment leaves no files behind."""
+    _held.files = files = []
+    try:
+        yield
+    finally:
+        _held.files = None
+    check_stop(stop)
+    for write in files:
+        write()
 
 
 def _job(text, engine, seed, text_seed, speaker, refine, oral, laugh, pause, speed, temperature, top_p, top_k,
@@ -102,9 +132,11 @@ DIALOGUE_LINE = re.compile(r"^\s*([AB])\s*[:：]\s*(.+?)\s*$")
 
 
 def dialogue(script: str, model: str = "espeak", seed_a: int = 1, seed_b: int = 2, *, pause: float = 0.4,
-             save: bool = True, lang: str | None = None, **controls) -> SpeechResult:
+             save: bool = True, lang: str | None = None, stop: threading.Event | None = None,
+             **controls) -> SpeechResult:
     """多角色对话: lines "A: ..." / "B: ..." spoken by two voices (two voice seeds for ChatTTS; for eSpeak
-    voice A at the given pitch and voice B a fifth higher), joined into one file with `pause` seconds between."""
+    voice A at the given pitch and voice B a fifth higher), joined into one file with `pause` seconds between.
+    Setting `stop` ends it after the current line, with nothing saved (StudioError "stopped")."""
     lang = _lang(lang)
     lines = [line for line in validate.text("script", script, TEXT_CAP * 5).splitlines() if line.strip()]
     if not lines:
@@ -120,10 +152,12 @@ def dialogue(script: str, model: str = "espeak", seed_a: int = 1, seed_b: int = 
         extra = {}
         if model == "espeak" and who == "B":
             extra["pitch"] = min(99, int(controls.get("pitch", 50)) + 25)
-        r = synthesize_speech(said, model, seed_a if who == "A" else seed_b, save=False, lang=lang,
+        check_stop(stop)
+        r = synthesize_speech(said, model, seed_a if who == "A" else seed_b, save=False, lang=lang, stop=stop,
                               **{**controls, **extra})
         results.append(r)
         notices += [n for n in r.notices if n not in notices]
+    check_stop(stop)
     rate = results[0].sample_rate
     gap = np.zeros(int(pause * rate), np.float32)
     audio = np.concatenate([x for r in results for x in (r.audio, gap)][:-1])
@@ -138,9 +172,11 @@ ESPEAK_RATES = (130, 175, 230)  # eSpeak has no prosody tokens: the comparison s
 
 
 def prosody_comparison(text: str, model: str = "espeak", seed: int = -1, *, text_seed: int = 0,
-                       lang: str | None = None, **controls) -> list[SpeechResult]:
+                       lang: str | None = None, stop: threading.Event | None = None,
+                       **controls) -> list[SpeechResult]:
     """韵律对比: one sentence, one voice, three settings side by side (ChatTTS: [oral_N][laugh_N][break_N] at
-    0/0/0, 4/1/4, 9/2/7; eSpeak: rate 130 / 175 / 230 words per minute)."""
+    0/0/0, 4/1/4, 9/2/7; eSpeak: rate 130 / 175 / 230 words per minute). Setting `stop` ends it after the
+    current run, with no file saved (StudioError "stopped")."""
     lang = _lang(lang)
     notices: list[str] = []
     seed = validate.seed(seed, lang, notices)
@@ -148,15 +184,17 @@ def prosody_comparison(text: str, model: str = "espeak", seed: int = -1, *, text
         runs = [dict(rate=r) for r in ESPEAK_RATES]
     else:
         runs = [dict(oral=o, laugh=la, pause=b, refine=True) for o, la, b in PROSODY_SETTINGS]
-    results = [synthesize_speech(text, model, seed, text_seed=text_seed, lang=lang, **{**controls, **run})
-               for run in runs]
+    with _files_held(stop):
+        results = [synthesize_speech(text, model, seed, text_seed=text_seed, lang=lang, stop=stop,
+                                     **{**controls, **run}) for run in runs]
     results[0].notices[:0] = notices
     return results
 
 
 def fixed_voice(sentences: list[str], model: str = "espeak", seed: int = -1, *, lang: str | None = None,
-                **controls) -> list[SpeechResult]:
-    """固定音色: several sentences, one voice seed, so one voice (ChatTTS: the same speaker string)."""
+                stop: threading.Event | None = None, **controls) -> list[SpeechResult]:
+    """固定音色: several sentences, one voice seed, so one voice (ChatTTS: the same speaker string).
+    Setting `stop` ends it after the current sentence, with no file saved (StudioError "stopped")."""
     lang = _lang(lang)
     notices: list[str] = []
     seed = validate.seed(seed, lang, notices)
@@ -164,7 +202,8 @@ def fixed_voice(sentences: list[str], model: str = "espeak", seed: int = -1, *, 
              if s.strip()]
     if not lines:
         raise StudioError("empty_text")
-    results = [synthesize_speech(line, model, seed, lang=lang, **controls) for line in lines]
+    with _files_held(stop):
+        results = [synthesize_speech(line, model, seed, lang=lang, stop=stop, **controls) for line in lines]
     results[0].notices[:0] = notices
     return results
 

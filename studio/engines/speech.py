@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from .. import speech_tokens
+from ..errors import StudioError
 
 CHATTTS_RATE = 24_000
 GAP_SECONDS = 0.15  # silence between sentence pieces
@@ -39,6 +40,7 @@ class SpeechJob:
     pitch: int = 50
     volume: int = 100
     pieces: list[str] = field(default_factory=list)
+    stop: object = None  # a threading.Event: eSpeak stops before its next piece (ChatTTS infers all at once)
 
 
 @dataclass
@@ -58,7 +60,11 @@ def join(parts: list[np.ndarray], rate: int) -> np.ndarray:
 
 
 def speak_espeak(engine, job: SpeechJob) -> Speech:
-    parts = [engine.synth(p, job.voice, job.rate, job.pitch, job.volume) for p in job.pieces]
+    parts = []
+    for p in job.pieces:
+        if job.stop is not None and job.stop.is_set():
+            raise StudioError("stopped")
+        parts.append(engine.synth(p, job.voice, job.rate, job.pitch, job.volume))
     return Speech(join(parts, engine.sample_rate), engine.sample_rate)
 
 

@@ -48,7 +48,8 @@ def page(tmp_path_factory):
     reset_manager(ModelManager(budgets={"cpu": 4 * 1024**3}))
     demo = app.build_demo()
     demo.queue()
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, allowed_paths=[str(out)])
+    from tabs import server
+    _, url, _ = server.launch(demo, server_port=None, prevent_thread_lock=True, quiet=True)  # as app.py serves it
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)  # a fresh profile each launch
         tab = browser.new_page(viewport={"width": 1400, "height": 1000})

@@ -25,7 +25,6 @@ from studio import retention, zerogpu  # noqa: E402
 from tabs.ui import GPU, UI  # noqa: E402
 from tabs import server  # noqa: E402
 from tabs import sessions  # noqa: E402
-from studio import accounts  # noqa: E402
 
 log = logging.getLogger("studio")
 
@@ -110,11 +109,6 @@ def main(argv: list[str] | None = None) -> None:
     elif s.preload:
         preload(s.preload)
     server.launch(demo, css=CLASSROOM_CSS)
-
-
-def logins(pairs: list[str]) -> list[tuple[str, str]]:
-    """STUDIO_AUTH's user:password pairs (a password may itself contain ':')."""
-    return list(accounts.parse_pairs(pairs).items())
 
 
 if __name__ == "__main__":

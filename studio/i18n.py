@@ -39,6 +39,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "hub_local_only": ("模型“{model}”不在本地（查找了 {where}），而下载来源设置为 local。请把模型文件夹放到 {target}，或设置 STUDIO_HUB=modelscope / hf。",
                        "Model '{model}' is not on disk (looked in {where}) and the download source is 'local'. Put the model folder at {target}, or set STUDIO_HUB=modelscope / hf."),
     "hub_no_id": ("模型“{model}”在 {hub} 上没有可下载的 ID。", "Model '{model}' has no id on {hub} to download from."),
+    "download_is_operators": ("模型“{model}”还没有下载到服务器上；下载由老师在“模型管理”里进行，请先换用已下载的模型（如内置迷你模型）。",
+                              "Model '{model}' is not on the server yet; the teacher downloads models in the Models tab. Pick a model that is there (e.g. a built-in mini model) meanwhile."),
     "download_failed": ("下载模型“{model}”失败（来源 {where}）：{reason}", "Downloading model '{model}' from {where} failed: {reason}"),
     "builtin_delete": ("“{model}”是项目自带的模型，不能删除。", "'{model}' ships with the project and cannot be deleted."),
     "not_downloaded": ("模型“{model}”没有下载到模型目录中，无需删除。", "Model '{model}' is not in the model folders; nothing to delete."),

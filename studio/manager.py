@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import device as dev
-from . import hub, loaders
+from . import files, hub, loaders
 from .config import settings
 from .errors import StudioError
 from .i18n import human_bytes
@@ -179,6 +179,8 @@ class ModelManager:
         if spec.path is None:
             if spec.card.builtin:
                 raise StudioError("not_built", model=spec.card.key)
+            if not files.current().operator:  # downloads are the teacher's: gigabytes of a class's disk and network
+                raise StudioError("download_is_operators", model=spec.card.key)
             spec = ModelSpec(spec.key, spec.task, spec.loader, spec.card, hub.download(spec.card, progress),
                              spec.options)
         if spec.loader not in loaders.LOADERS:

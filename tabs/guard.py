@@ -118,11 +118,9 @@ class Failures:
 
 
 class Guard:
-    owners = Owners()
-    failures = Failures()
-
     def __init__(self, app):
         self.app = app
+        self.owners, self.failures = Owners(), Failures()  # per server: a restarted one starts afresh
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or not access.login_on():

@@ -64,9 +64,10 @@ def test_partial_files_of_a_killed_process_are_removed_at_start(tmp_path):
 
 
 def test_login_pairs():
-    assert app.logins(["teacher:a:b", "class:pw"]) == [("teacher", "a:b"), ("class", "pw")]
+    from studio import accounts
+    assert accounts.parse_pairs(["teacher:a:b", "class:pw"]) == {"teacher": "a:b", "class": "pw"}
     with pytest.raises(SystemExit):
-        app.logins(["nopassword"])
+        accounts.parse_pairs(["nopassword"])
 
 
 def test_classroom_switch_is_on_the_page(studio_env):

@@ -10,19 +10,14 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from gradio_client import Client
 
-import app
+from tests.serving import served
 from studio import api
 
 
 @pytest.fixture
 def server(studio_env):
-    demo = app.build_demo()
-    demo.queue(default_concurrency_limit=1)
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True)
-    try:
+    with served() as (url, _demo):
         yield url
-    finally:
-        demo.close()
 
 
 def test_twelve_clients_at_once_each_get_their_own_results(server):

@@ -17,10 +17,9 @@ import httpx
 import pytest
 from gradio_client import Client
 
-import app
 from studio import accounts, api
 from studio.config import configure
-from tabs.runner import JOBS
+from tests.serving import served
 
 ROOT = Path(__file__).resolve().parent.parent
 USERS = "teacher:pt,alice:pa,bob:pb"
@@ -28,23 +27,12 @@ OPERATOR_ENDPOINTS = {"/load": ("tiny-sd15",), "/unload": ("tiny-sd15",), "/unlo
                       "/download": ("clip-vit-b32",), "/delete": ("clip-vit-b32",)}
 
 
-def _launch(demo):
-    """The studio's own launch (tabs.server), on any free port."""
-    from tabs import server
-    return server.launch(demo, server_port=None, prevent_thread_lock=True, quiet=True)
-
-
 @pytest.fixture
 def class_server(studio_env):
     """A server with login: the teacher is the operator, alice and bob are learners."""
     studio_env(STUDIO_AUTH=USERS, STUDIO_OPERATORS="teacher")
-    demo = app.build_demo()
-    demo.queue(default_concurrency_limit=1)
-    _, url, _ = _launch(demo)
-    try:
+    with served() as (url, _demo):
         yield url
-    finally:
-        demo.close()
 
 
 def _login(url: str, user: str, password: str) -> httpx.Client:
@@ -124,15 +112,10 @@ def test_a_generated_class_list_logs_each_learner_in(studio_env, tmp_path, capsy
     assert all(len(pw) == 8 for pw in made.values()) and made["s02"] in capsys.readouterr().out
     assert accounts.main([str(path), "--count", "3"]) == 2  # never overwrites a handed-out list by accident
     studio_env(STUDIO_AUTH_FILE=str(path), STUDIO_OPERATORS="teacher")
-    demo = app.build_demo()
-    demo.queue()
-    _, url, _ = _launch(demo)
-    try:
+    with served() as (url, _demo):
         ok = httpx.post(url + "login", data={"username": "s02", "password": made["s02"]})
         wrong = httpx.post(url + "login", data={"username": "s02", "password": made["s01"]})
         assert ok.status_code == 200 and wrong.status_code == 400
-    finally:
-        demo.close()
 
 
 def test_learners_are_refused_every_operator_action_through_the_client_and_raw_http(class_server, models_dir):
@@ -143,6 +126,8 @@ def test_learners_are_refused_every_operator_action_through_the_client_and_raw_h
     for endpoint, args in OPERATOR_ENDPOINTS.items():
         with pytest.raises(Exception, match="只有老师"):
             alice.predict(*args, "zh", api_name=endpoint)
+    with pytest.raises(Exception, match="下载由老师"):  # nor does a model not on disk download for a learner's run
+        alice.predict("a red circle", "", "sd15", "Euler", 2, 7, 1, 64, 64, 1, api_name="/generate_image")
     bob = _login(class_server, "bob", "pb")
     for endpoint, args in OPERATOR_ENDPOINTS.items():
         kind, said = _call(bob, endpoint.strip("/"), *args)
@@ -173,15 +158,9 @@ def test_without_login_the_local_user_is_the_operator_but_not_on_a_public_addres
 
 def test_a_public_server_without_login_refuses_operator_actions(studio_env):
     studio_env(GRADIO_SERVER_NAME="0.0.0.0")  # the setting decides; the test still listens on 127.0.0.1 only
-    demo = app.build_demo()
-    demo.queue()
-    from tabs import server
-    _, url, _ = server.launch(demo, server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
-    try:
+    with served(server_name="127.0.0.1") as (url, _demo):
         with pytest.raises(Exception, match="只有老师"):
             Client(url, verbose=False).predict("zh", api_name="/unload_all")
-    finally:
-        demo.close()
 
 
 def test_only_the_owner_or_the_teacher_cancels_a_run(class_server):

@@ -17,6 +17,7 @@ import pytest
 import torch
 
 from studio import api, config, loaders
+from tests.serving import served
 from studio.engines import espeak
 from studio.errors import StudioError
 from studio.manager import ModelManager, manager, reset_manager
@@ -74,14 +75,8 @@ def env(tiny_root, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(env):
-    import app
-    demo = app.build_demo()
-    demo.queue(default_concurrency_limit=1)
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True)
-    try:
+    with served() as (url, _demo):
         yield url
-    finally:
-        demo.close()
 
 
 def _files(outputs: Path) -> set[Path]:

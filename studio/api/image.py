@@ -261,7 +261,7 @@ def read_infotext(image) -> dict:
     if isinstance(image, (str, bytes)) or hasattr(image, "__fspath__"):
         try:
             image = Image.open(image)
-        except Exception as exc:  # noqa: BLE001 - PIL raises many kinds for a crafted file
+        except Exception:  # noqa: BLE001 - PIL raises many kinds for a crafted file
             raise StudioError("bad_png_text" if _is_png(image) else "not_an_image") from None
     if not isinstance(image, Image.Image):
         raise StudioError("not_an_image")

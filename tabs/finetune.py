@@ -26,7 +26,7 @@ def dataset(files):
 
 
 @guarded
-def train_lora(files, captions, model, name, rank, alpha, learning_rate, steps, batch_size, resolution, seed,
+async def train_lora(files, captions, model, name, rank, alpha, learning_rate, steps, batch_size, resolution, seed,
                targets=COURSE_TARGETS, lang="zh", request: gr.Request = None, progress=gr.Progress()):
     """Trains in a worker thread; the loss plot grows as it goes; 停止 keeps what was learnt."""
     paths = dataset(files)
@@ -42,7 +42,7 @@ def train_lora(files, captions, model, name, rank, alpha, learning_rate, steps, 
                               lang=lang)
 
     losses: list[tuple[int, float]] = []
-    for kind, value in stream(call, stops.start(request), progress):
+    async for kind, value in stream(call, stops.start(request), progress):
         if kind == "preview":
             losses.append(value)
             yield pd.DataFrame(losses, columns=["step", "loss"]), gr.skip()

@@ -45,7 +45,7 @@ def source_and_mask(mode: str, editor) -> tuple[Image.Image | None, Image.Image 
 
 
 @guarded
-def generate_image(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, batch_size,
+async def generate_image(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, batch_size,
                    batch_count, mode="txt2img", init_image=None, denoising_strength=0.75, hires_scale=1,
                    hires_upscaler="Latent", hires_steps=0, hires_strength=0.5, loras=None, lora_weight=0.8,
                    lang="zh", request: gr.Request = None, progress=gr.Progress()):
@@ -63,7 +63,7 @@ def generate_image(prompt, negative_prompt, model, sampler, steps, cfg_scale, se
                                   progress=on_progress, preview=preview,
                                   preview_every=settings().preview_every, stop=stop)
 
-    for kind, value in stream(call, stops.start(request), progress):
+    async for kind, value in stream(call, stops.start(request), progress):
         if kind == "preview":
             images, step, total = value
             caption = s("image.preview", lang, step=step, total=total)

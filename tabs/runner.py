@@ -1,6 +1,6 @@
 """A model call in a worker thread, so the page gets previews while it runs and each browser can stop its own run.
 
-    for kind, value in stream(lambda preview, stop, progress: api.generate_image(..., preview=preview,
+    async for kind, value in stream(lambda preview, stop, progress: api.generate_image(..., preview=preview,
                                                                                     stop=stop, progress=progress),
                               stops.start(request), progress):
         ...  # kind "preview": what preview() was given; kind "done": the call's result
@@ -21,7 +21,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import AsyncIterator, Callable
 
 import gradio as gr
 
@@ -120,25 +120,36 @@ def _on_device(call: Callable, stop: threading.Event):
         return call()
 
 
-def stream(call: Callable, stop: threading.Event, progress: gr.Progress | None) -> Iterator[tuple[str, object]]:
+async def stream(call: Callable, stop: threading.Event, progress: gr.Progress | None) -> AsyncIterator[tuple]:
     """Run call(preview, stop, progress) in a thread; yield ("preview", value) as it comes, then ("done", result).
-    Progress is forwarded from this (the event's) thread, where Gradio expects it. Errors re-raise here."""
-    events: queue.Queue = queue.Queue()
+
+    An async generator, so that Gradio's cancel (its owner cancelled, the page went away) lands here at once, at the
+    await, and sets the stop flag: the call ends at its next step. (A sync generator learns nothing until Gradio
+    resumes it, which it never does after a cancel: the run went on to its end and stayed in the job list.)
+    Progress is forwarded from the event's task, where Gradio expects it. Errors re-raise here."""
+    loop = asyncio.get_running_loop()
+    events: asyncio.Queue = asyncio.Queue()
+
+    def put(item) -> None:
+        try:
+            loop.call_soon_threadsafe(events.put_nowait, item)
+        except RuntimeError:  # the server closed meanwhile: nobody listens
+            pass
 
     def work():
         try:
-            result = _on_device(lambda: call(lambda *value: events.put(("preview", value)), stop,
-                                            lambda fraction, text: events.put(("progress", (fraction, text)))), stop)
-            events.put(("done", result))
-        except BaseException as exc:  # handed to the event's thread, which shows it as a message
-            events.put(("error", exc))
+            result = _on_device(lambda: call(lambda *value: put(("preview", value)), stop,
+                                            lambda fraction, text: put(("progress", (fraction, text)))), stop)
+            put(("done", result))
+        except BaseException as exc:  # handed to the event's task, which shows it as a message
+            put(("error", exc))
 
     # The event's context goes along: studio.files learns from it who makes the files the run saves.
     threading.Thread(target=contextvars.copy_context().run, args=(work,), daemon=True, name="studio-run").start()
     finished = False
     try:
         while True:
-            kind, value = events.get()
+            kind, value = await events.get()
             if kind == "progress":
                 if progress is not None:
                     progress(value[0], desc=value[1])
@@ -152,7 +163,7 @@ def stream(call: Callable, stop: threading.Event, progress: gr.Progress | None) 
                     return
     finally:
         JOBS.done(stop)
-        if not finished:  # the page went away (or Gradio cancelled the event): end the run too
+        if not finished:  # cancelled, or the page went away: end the run too
             stop.set()
 
 

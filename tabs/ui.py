@@ -124,6 +124,15 @@ def guarded(fn):
                 yield from fn(*args, **kwargs)
         stream_wrapper.studio_guarded = True
         return stream_wrapper
+    if inspect.isasyncgenfunction(fn):  # streaming handlers over tabs.runner.stream (a cancel reaches them at once)
+        @functools.wraps(fn)
+        async def async_stream_wrapper(*args, **kwargs):
+            with _as_message(fn, kwargs.get("lang") or _find_lang(args)):
+                args, kwargs = refusals.resolve(fn, args, kwargs)
+                async for update in fn(*args, **kwargs):
+                    yield update
+        async_stream_wrapper.studio_guarded = True
+        return async_stream_wrapper
     if inspect.iscoroutinefunction(fn):  # handlers that await tabs.runner.run (a cancel reaches them at once)
         @functools.wraps(fn)
         async def async_wrapper(*args, **kwargs):

@@ -7,8 +7,8 @@ from studio import validate
 from studio import api, video_plan
 
 from . import mywork
-from .runner import JOBS, Stops
-from .ui import GPU, UI, guarded, notices_md, progress_callback, s
+from .runner import Stops, run
+from .ui import GPU, UI, guarded, notices_md, s
 
 stops = Stops("video")
 # (height, width) presets: Wan's 480p both ways and the smaller rows of the memory rule; the mini model's own.
@@ -22,15 +22,12 @@ def size_choices(model: str) -> list[tuple[str, str]]:
 
 
 @guarded
-def generate_video(prompt, negative_prompt, model, steps, cfg_scale, seed, num_frames, fps, width, height, flow_shift,
-                   lang="zh", request: gr.Request = None, progress=gr.Progress()):
-    stop = stops.start(request)
-    try:
-        result = api.generate_video(prompt, negative_prompt, model, steps, cfg_scale, seed, num_frames, fps, width,
-                                    height, flow_shift=_shift(model, flow_shift), stop=stop, lang=lang,
-                                    progress=progress_callback(progress))
-    finally:
-        JOBS.done(stop)
+async def generate_video(prompt, negative_prompt, model, steps, cfg_scale, seed, num_frames, fps, width, height,
+                         flow_shift, lang="zh", request: gr.Request = None, progress=gr.Progress()):
+    """Async over tabs.runner.run: a cancel (or a closed page) stops the run at its next denoising step."""
+    result = await run(stops, request, lambda stop, on_progress: api.generate_video(
+        prompt, negative_prompt, model, steps, cfg_scale, seed, num_frames, fps, width, height,
+        flow_shift=_shift(model, flow_shift), stop=stop, lang=lang, progress=on_progress), progress)
     strip = [(frame, f"{i + 1}/{len(result.frames)}") for i, frame in enumerate(result.frames)]
     mywork.stash(request, [(result.path, prompt[:40])])
     return (str(result.path) if result.path else None, strip, str(result.seed), notices_md(result.notices),

@@ -219,8 +219,10 @@ def test_my_work_lists_what_this_browser_made_in_any_tab_and_only_that(studio_en
     browser, pictures, files, _ = mywork.recall("")
     assert history.valid(browser) and pictures == [] and files is None
     mine, theirs = SimpleNamespace(session_hash="s1"), SimpleNamespace(session_hash="s2")
-    *_, (gallery, *_rest) = list(image_tab.generate_image("a cat", "", "tiny-sd15", "Euler", 2, 7, 6, 32, 32, 1, 1,
-                                                          request=mine))
+    async def updates():
+        return [u async for u in image_tab.generate_image("a cat", "", "tiny-sd15", "Euler", 2, 7, 6, 32, 32, 1, 1,
+                                                          request=mine)]
+    *_, (gallery, *_rest) = asyncio.run(updates())
     picture = gallery[0][0]
     assert mywork.remember(browser, mine)[1] == [(picture, "seed 6")]
     # their run, in another browser, is filed under their id only

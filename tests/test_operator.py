@@ -1,6 +1,7 @@
 """The operator view: only operators see or use it; it lists running jobs and stops the one asked for only."""
 from __future__ import annotations
 
+import asyncio
 import types
 
 import gradio as gr
@@ -47,8 +48,10 @@ def test_it_lists_running_jobs_and_stops_only_the_chosen_one(studio_env):
 def test_a_finished_run_leaves_the_list():
     stop = Stops("text").start(_request("a"))
     assert any(j.stop is stop for j in JOBS.running())
-    results = list(stream(lambda preview, s, progress: 42, stop, None))
-    assert results == [("done", 42)] and not any(j.stop is stop for j in JOBS.running())
+
+    async def results():
+        return [r async for r in stream(lambda preview, s, progress: 42, stop, None)]
+    assert asyncio.run(results()) == [("done", 42)] and not any(j.stop is stop for j in JOBS.running())
 
 
 def test_an_operator_takes_a_waiting_request_out_of_the_queue(studio_env):

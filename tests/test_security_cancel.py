@@ -288,3 +288,22 @@ def test_a_job_waits_for_the_device_and_a_stopped_one_never_runs():
     spans.clear()
     asyncio.run(cancelled_while_waiting())
     assert len(spans) == 1  # the cancelled job never ran
+
+
+def test_a_cancelled_picture_stops_and_leaves_the_job_list(server, env):
+    """generate_image streams previews (tabs.runner.stream): a cancel from the client ends the run at its next step
+    and takes it off the operator's list (before, the run went on to its end and stayed listed)."""
+    from gradio_client import Client
+
+    from tabs.runner import JOBS
+    client = Client(server, verbose=False)
+    job = client.submit("a red circle", "", "tiny-sd15", "Euler", 150, 7, 1, 64, 64, 1, api_name="/generate_image")
+    end = time.monotonic() + 60
+    while not any(j.session == client.session_hash for j in JOBS.running()):
+        assert time.monotonic() < end, "the run did not start"
+        time.sleep(0.02)
+    job.cancel()
+    while any(j.session == client.session_hash for j in JOBS.running()):
+        assert time.monotonic() < end, "the cancelled run is still listed"
+        time.sleep(0.05)
+    assert not any(out and out[1] == "1" for out in job.outputs())  # no picture: it ended before its last step

@@ -116,39 +116,38 @@ def guarded(fn):
     gradio_client users do not see). functools.wraps keeps the signature, so the API parameter
     names stay those of the handler.
     """
+    # One wrapper of the handler's own kind: Gradio streams generators and awaits coroutines (a cancel reaches an
+    # async handler at once), so the kind must survive the wrapping.
     if inspect.isgeneratorfunction(fn):  # streaming handlers: errors surface while iterating
         @functools.wraps(fn)
-        def stream_wrapper(*args, **kwargs):
-            with _as_message(fn, kwargs.get("lang") or _find_lang(args)):
-                args, kwargs = refusals.resolve(fn, args, kwargs)
+        def wrapper(*args, **kwargs):
+            with _handling(fn, args, kwargs) as (args, kwargs):
                 yield from fn(*args, **kwargs)
-        stream_wrapper.studio_guarded = True
-        return stream_wrapper
-    if inspect.isasyncgenfunction(fn):  # streaming handlers over tabs.runner.stream (a cancel reaches them at once)
+    elif inspect.isasyncgenfunction(fn):  # streaming over tabs.runner.stream
         @functools.wraps(fn)
-        async def async_stream_wrapper(*args, **kwargs):
-            with _as_message(fn, kwargs.get("lang") or _find_lang(args)):
-                args, kwargs = refusals.resolve(fn, args, kwargs)
+        async def wrapper(*args, **kwargs):
+            with _handling(fn, args, kwargs) as (args, kwargs):
                 async for update in fn(*args, **kwargs):
                     yield update
-        async_stream_wrapper.studio_guarded = True
-        return async_stream_wrapper
-    if inspect.iscoroutinefunction(fn):  # handlers that await tabs.runner.run (a cancel reaches them at once)
+    elif inspect.iscoroutinefunction(fn):  # handlers that await tabs.runner.run
         @functools.wraps(fn)
-        async def async_wrapper(*args, **kwargs):
-            with _as_message(fn, kwargs.get("lang") or _find_lang(args)):
-                args, kwargs = refusals.resolve(fn, args, kwargs)
+        async def wrapper(*args, **kwargs):
+            with _handling(fn, args, kwargs) as (args, kwargs):
                 return await fn(*args, **kwargs)
-        async_wrapper.studio_guarded = True
-        return async_wrapper
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        with _as_message(fn, kwargs.get("lang") or _find_lang(args)):
-            args, kwargs = refusals.resolve(fn, args, kwargs)
-            return fn(*args, **kwargs)
+    else:
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with _handling(fn, args, kwargs) as (args, kwargs):
+                return fn(*args, **kwargs)
     wrapper.studio_guarded = True
     return wrapper
+
+
+@contextlib.contextmanager
+def _handling(fn, args, kwargs):
+    """Errors as messages in the session's language; values Gradio refused resolved to the studio's messages."""
+    with _as_message(fn, kwargs.get("lang") or _find_lang(args)):
+        yield refusals.resolve(fn, args, kwargs)
 
 
 @contextlib.contextmanager

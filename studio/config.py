@@ -92,6 +92,7 @@ SETTINGS: list[Setting] = [
     Setting("auth", "STUDIO_AUTH", [], "Optional login: user:password pairs, comma separated (e.g. teacher:pw1,class:pw2). Empty (and no STUDIO_AUTH_FILE): no login.", _list),
     Setting("auth_file", "STUDIO_AUTH_FILE", "", "Login accounts from a file, one user:password a line (one per learner: python -m studio.accounts FILE makes a class list)."),
     Setting("operators", "STUDIO_OPERATORS", [], "Login names that are operators (teachers): they manage models, the queue, running jobs and retention, and may open any learner's files.", _list),
+    Setting("shared_logins", "STUDIO_SHARED_LOGINS", [], "Login names several learners share (e.g. group1,group2): their files and runs are told apart by browser, not by login. A lone learner account is always taken as shared.", _list),
     Setting("operator_view", "STUDIO_OPERATOR_VIEW", False, "Without login on a public address (0.0.0.0, a Space): make every visitor an operator. Without login on 127.0.0.1 the local user is one anyway; with login only STUDIO_OPERATORS are.", _bool),
     Setting("login_attempts", "STUDIO_LOGIN_ATTEMPTS", 5, "Wrong passwords in a row (per login name and address) before login is locked for a while.", int),
     Setting("login_lockout", "STUDIO_LOGIN_LOCKOUT", 30.0, "Seconds of the first lock after too many wrong passwords; each further failure doubles it (at most an hour).", float),

@@ -6,8 +6,9 @@ operator shares them, and server paths kept out of messages.
 - Every file written into the outputs folder (studio.outputs) is recorded with its maker: one JSON line in
   <output dir>/history/owners.jsonl (kept by retention, never served). The maker and the operator may open it
   (`may_open`); a file without a record (made before this index, or by hand) is the operator's.
-- Learners are told apart by login name when each has an account; with one shared learner account, or no login,
-  by browser (a cookie the page layer sets), so one learner never opens a classmate's files.
+- Learners are told apart by login name when each has an account; with one shared learner account, a login in
+  STUDIO_SHARED_LOGINS, or no login, by browser (a cookie the page layer sets), so one learner never opens a
+  classmate's files.
 - LoRAs: those in <model dir>/lora/ are built in (everyone's); one trained into <output dir>/lora/<name>/ is its
   maker's (owner.json beside the weights) until the operator shares it (`share_lora`).
 - `scrub(text)`: messages name folders relative to the studio's roots ("outputs/lora"), never a server path.
@@ -88,9 +89,9 @@ def _learner_accounts() -> set[str]:
 
 
 def personal(user: str | None) -> bool:
-    """A login used by one learner: more than one learner account exists (one shared account, e.g. `class`,
-    is the whole class, told apart by browser only)."""
-    return bool(user) and len(_learner_accounts()) > 1
+    """A login used by one learner: more than one learner account exists and the operator has not listed it in
+    STUDIO_SHARED_LOGINS (one account for a class or a group, e.g. `class`, is told apart by browser only)."""
+    return bool(user) and user not in settings().shared_logins and len(_learner_accounts()) > 1
 
 
 def _same_maker(owner: Who, who: Who) -> bool:

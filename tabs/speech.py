@@ -67,7 +67,6 @@ async def prosody(text, model, seed, text_seed, refine, oral, laugh, pause, spee
                          volume)
     for key in ("refine", "oral", "laugh", "pause", "rate"):  # the experiment sets these itself
         controls.pop(key)
-    text_seed = random.randint(0, 99999) if int(text_seed) < 0 else text_seed  # one text seed for all three
     results = await run(stops, request, lambda stop, _progress: api.prosody_comparison(
         text, model, seed, text_seed=text_seed, lang=lang, stop=stop, **controls))
     return (*[_audio(r) for r in results], notices_md(results[0].notices))
@@ -89,9 +88,8 @@ async def dialogue(script, model, seed, seed_b, refine, oral, laugh, pause, spee
     controls = _controls(refine, oral, laugh, pause, speed, temperature, top_p, top_k, speaker, voice, rate, pitch,
                          volume)
     controls.pop("speaker")  # two voices: one from each seed
-    a = random.randint(0, 2**31) if int(seed) < 0 else int(seed)
     r = await run(stops, request, lambda stop, _progress: api.dialogue(
-        script, model, a, int(seed_b), lang=lang, stop=stop, **controls))
+        script, model, seed, seed_b, lang=lang, stop=stop, **controls))
     return _audio(r), notices_md(r.notices)
 
 

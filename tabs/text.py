@@ -6,7 +6,7 @@ from studio import validate
 from studio import api
 from studio.i18n import t
 
-from . import text_next, text_templates
+from . import chat_text, text_next, text_templates
 from .runner import JOBS, Stops
 from .ui import GPU, UI, guarded, notices_md, s
 
@@ -46,11 +46,16 @@ def generate_text(prompt, model, temperature, top_k, top_p, max_new_tokens, repe
 
 
 def _plain(message: dict) -> dict:
-    """A Chatbot message as {"role", "content": str} (Gradio may hand content over as a list of parts)."""
+    """A Chatbot message as {"role", "content": str} as typed (Gradio may hand content over as a list of parts;
+    the page holds a display copy, tabs/chat_text.py)."""
     content = message.get("content")
     if isinstance(content, list):
         content = "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in content)
-    return {"role": message.get("role"), "content": "" if content is None else str(content)}
+    return {"role": message.get("role"), "content": chat_text.typed("" if content is None else str(content))}
+
+
+def _shown(messages: list[dict]) -> list[dict]:
+    return [{**m, "content": chat_text.shown(m["content"])} for m in messages]
 
 
 @guarded
@@ -64,10 +69,10 @@ def chat(message, history, system, model, temperature, top_k, top_p, max_new_tok
                               top_k, top_p, max_new_tokens, repetition_penalty, seed, stop=stop, lang=lang)
     try:
         first = next(results)  # loading or refusing happens here, before the page changes
-        asked = [*history, {"role": "user", "content": message}]
+        asked = [*history, {"role": "user", "content": message or ""}]
         for r in (first, *results):
-            yield [*asked, {"role": "assistant", "content": r.text}], "", str(r.seed), notices_md(r.notices)
-        yield [*asked, {"role": "assistant", "content": r.text}], "", str(r.seed), \
+            yield _shown([*asked, {"role": "assistant", "content": r.text}]), "", str(r.seed), notices_md(r.notices)
+        yield _shown([*asked, {"role": "assistant", "content": r.text}]), "", str(r.seed), \
             _with_stop_notice(r.notices, stop.is_set(), lang)
     finally:
         stop.set()

@@ -290,6 +290,16 @@ def test_speech_through_gradio_client(client):
     assert "控制标记" in str(err.value)
 
 
+def test_speech_experiments_take_an_empty_seed_as_random(client):
+    """An API caller may leave a seed out (None): the experiments pick one, as the page's -1 does."""
+    knobs = (True, 2, 0, 6, 5, 0.3, 0.7, 20, "", "cmn", 175, 50, 100)
+    audio, notices = client.predict("A: 你好！\nB: 你好。", "espeak", None, None, *knobs, api_name="/dialogue")
+    assert audio.endswith(".wav") and "随机选用种子" in notices
+    slow, middle, fast, notices = client.predict("同一句话。", "espeak", None, None, *knobs,
+                                                 api_name="/prosody_comparison")
+    assert all(p.endswith(".wav") for p in (slow, middle, fast))
+
+
 def test_train_lora_through_gradio_client(client, tmp_path):
     from gradio_client import handle_file
     paths = []

@@ -118,6 +118,21 @@ def test_a_generated_class_list_logs_each_learner_in(studio_env, tmp_path, capsy
         assert ok.status_code == 200 and wrong.status_code == 400
 
 
+def test_a_group_login_is_told_apart_by_browser_and_a_personal_one_by_name(studio_env, tmp_path):
+    from studio import files
+    studio_env(STUDIO_AUTH="teacher:t,class1:a,s01:b,s02:c", STUDIO_OPERATORS="teacher", STUDIO_SHARED_LOGINS="class1")
+    made = {}
+    for user in ("class1", "s01"):
+        made[user] = files.root() / f"{user}.png"
+        made[user].parent.mkdir(parents=True, exist_ok=True)
+        made[user].write_bytes(b"png")
+        files.record(made[user], files.Who(user, "browser-1", operator=False))
+    other_browser = {user: files.Who(user, "browser-2", operator=False) for user in made}
+    assert not files.may_open(made["class1"], other_browser["class1"])  # a classmate on the group account
+    assert files.may_open(made["s01"], other_browser["s01"])  # s01 on their phone
+    assert not files.may_open(made["s01"], other_browser["class1"])
+
+
 def test_learners_are_refused_every_operator_action_through_the_client_and_raw_http(class_server, models_dir):
     downloaded = models_dir / "clip-vit-b32"  # as a finished download leaves it
     downloaded.mkdir()

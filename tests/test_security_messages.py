@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import io
 import json
+import re
 import struct
 import threading
 import zlib
@@ -335,6 +336,34 @@ def test_a_full_queue_answers_with_the_studios_message_in_chinese(studio_env, mo
 
 # ---- what a browser shows ----
 
+@pytest.mark.parametrize("typed", [TYPED, "&lt;b&gt; is how HTML writes <b>", "a & b", "&amp;lt;", "`x<y` <b>z</b>",
+                                   "```py\nif a<b:\n    pass\n```\n<i>after</i>", "unclosed ```<a href=x>"])
+def test_the_chat_shows_a_text_copy_and_hands_the_model_what_was_typed(typed):
+    from tabs import chat_text
+    shown = chat_text.shown(typed)
+    assert chat_text.typed(shown) == typed
+    outside_code = re.sub(r"```.*?(```|$)|`[^`]*`", "", shown, flags=re.S)
+    assert "<" not in outside_code and "&" not in outside_code.replace("&lt;", "").replace("&amp;", "")
+    assert all(code in shown for code in re.findall(r"`[^`]+`", typed))  # code keeps its own text
+
+
+def _chat_shows_typed_html_as_text(page):
+    """文本生成's chat: the typed turn reads as its text (no picture, no link) and code keeps its `<`."""
+    page.get_by_role("tab", name="文本生成", exact=True).click()
+    panel = page.locator("[role=tabpanel]:visible").first
+    panel.get_by_text("多轮对话", exact=True).click()
+    model = panel.get_by_label("模型", exact=True).first
+    model.fill("tiny-qwen2")
+    model.press("Enter")
+    typed = TYPED + " and `a<b`"
+    panel.get_by_label("提示词 (Prompt)").first.fill(typed)  # the label holds its info= line too
+    panel.get_by_role("button", name="发送", exact=True).click()
+    bubble = panel.locator("[data-testid=user]").first
+    bubble.wait_for()
+    assert bubble.inner_text().strip() == typed.replace("`", ""), bubble.inner_text()
+    assert bubble.locator("img, a").count() == 0 and bubble.locator("code").inner_text() == "a<b"
+
+
 def test_a_browser_shows_a_typed_model_name_as_text(studio_env, tmp_path):
     from playwright.sync_api import sync_playwright
 
@@ -360,6 +389,7 @@ def test_a_browser_shows_a_typed_model_name_as_text(studio_env, tmp_path):
             assert "<img src=x onerror=alert(1)>" in text, text
             assert toast.locator("img, a").count() == 0
             assert page.evaluate("() => [...document.images].filter(i => i.getAttribute('src') === 'x').length") == 0
+            _chat_shows_typed_html_as_text(page)
             browser.close()
     finally:
         demo.close()

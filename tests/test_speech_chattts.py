@@ -78,3 +78,13 @@ def test_exported_chattts_code_makes_the_pages_audio(chattts, chattts_folder, tm
     with wave.open(str(tmp_path / "speech.wav")) as w:
         made = np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float32) / 32767
     assert made.shape == page.audio.shape and np.abs(made - page.audio).max() < 2e-3
+
+
+def test_a_dialogue_has_short_gaps_whatever_the_break_level(chattts):
+    script = "A: 你好。\nB: 你好，同学。"
+    talk = api.dialogue(script, chattts, 3, 4, pause=6, text_seed=1, save=False, **KW)
+    parts = [api.synthesize_speech(said, chattts, seed, pause=6, text_seed=1, save=False, **KW).audio
+             for said, seed in (("你好。", 3), ("你好，同学。", 4))]
+    assert np.array_equal(talk.audio[:len(parts[0])], parts[0])  # the lines themselves, as spoken alone
+    silence = (len(talk.audio) - sum(map(len, parts))) / talk.sample_rate
+    assert abs(silence - 0.4) < 0.01

@@ -131,13 +131,15 @@ def _save(speech: _speech.Speech, job, model: str, save: bool, lang: str, notice
 DIALOGUE_LINE = re.compile(r"^\s*([AB])\s*[:：]\s*(.+?)\s*$")
 
 
-def dialogue(script: str, model: str = "espeak", seed_a: int = 1, seed_b: int = 2, *, pause: float = 0.4,
+def dialogue(script: str, model: str = "espeak", seed_a: int = 1, seed_b: int = 2, *, gap: float = 0.4,
              save: bool = True, lang: str | None = None, stop: threading.Event | None = None,
              **controls) -> SpeechResult:
     """多角色对话: lines "A: ..." / "B: ..." spoken by two voices (two voice seeds for ChatTTS; for eSpeak
-    voice A at the given pitch and voice B a fifth higher), joined into one file with `pause` seconds between.
+    voice A at the given pitch and voice B a fifth higher), joined into one file with `gap` seconds of silence
+    between lines. `controls` are synthesize_speech's, for every line (`pause` is ChatTTS's break level 0-7).
     Setting `stop` ends it after the current line, with nothing saved (StudioError "stopped")."""
     lang = _lang(lang)
+    gap = validate.number("gap", gap, 0, 5, float)
     lines = [line for line in validate.text("script", script, TEXT_CAP * 5).splitlines() if line.strip()]
     if not lines:
         raise StudioError("empty_text")
@@ -147,7 +149,9 @@ def dialogue(script: str, model: str = "espeak", seed_a: int = 1, seed_b: int = 
         if not m:
             raise StudioError("bad_dialogue", line=i)
         turns.append((m.group(1), m.group(2)))
-    results, notices = [], []
+    notices: list[str] = []
+    seed_a, seed_b = (validate.seed(s, lang, notices) for s in (seed_a, seed_b))  # -1: one random voice per part
+    results = []
     for who, said in turns:
         extra = {}
         if model == "espeak" and who == "B":
@@ -159,8 +163,8 @@ def dialogue(script: str, model: str = "espeak", seed_a: int = 1, seed_b: int = 
         notices += [n for n in r.notices if n not in notices]
     check_stop(stop)
     rate = results[0].sample_rate
-    gap = np.zeros(int(pause * rate), np.float32)
-    audio = np.concatenate([x for r in results for x in (r.audio, gap)][:-1])
+    silence = np.zeros(int(gap * rate), np.float32)
+    audio = np.concatenate([x for r in results for x in (r.audio, silence)][:-1])
     job = _speech.SpeechJob(text=script, seed=seed_a, text_seed=seed_b)
     path = _save(_speech.Speech(audio, rate, None, None), job, _spec(model, "speech").key, save, lang, notices)
     return SpeechResult(rate, audio, path, notices, seed_a, seed_b, None, None)
@@ -180,6 +184,7 @@ def prosody_comparison(text: str, model: str = "espeak", seed: int = -1, *, text
     lang = _lang(lang)
     notices: list[str] = []
     seed = validate.seed(seed, lang, notices)
+    text_seed = validate.seed(text_seed, lang, [])  # -1: one random text seed for all three
     if _spec(model, "speech").loader == "espeak":
         runs = [dict(rate=r) for r in ESPEAK_RATES]
     else:

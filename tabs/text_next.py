@@ -23,13 +23,18 @@ def _shown(token: str) -> str:
 def _views(rows: list[dict], lang: str):
     """(chart update, table, token ids in table order) from api.token_distribution rows."""
     kept, cut = s("text.kept", lang), s("text.cut", lang)
-    labels = [f"{r['rank']}. {_shown(r['token'])}" for r in rows]
+    labels = [f"{r['rank']:02d}. {_shown(r['token'])}" for r in rows]  # zero-padded: sort="x" keeps rank order
     chart = pd.DataFrame({"token": labels, "p": [r["p_temperature"] for r in rows],
                           "status": [kept if r["kept"] else cut for r in rows]})
     table = pd.DataFrame([[label, f"{r['p_raw']:.4f}", f"{r['p_temperature']:.4f}", f"{r['cumulative']:.4f}",
                            kept if r["kept"] else cut, f"{r['p_final']:.4f}"] for label, r in zip(labels, rows)],
                          columns=s("text.cols", lang).split("|"))
-    return gr.update(value=chart, x_label_angle=-40, sort=labels), table, [r["token_id"] for r in rows]
+    return chart, table, [r["token_id"] for r in rows]
+
+
+def _axis_titles(lang: str) -> dict:
+    token, _raw, after_t, _cumulative, status, _final = s("text.cols", lang).split("|")
+    return {"x_title": token, "y_title": after_t, "color_title": status}
 
 
 @guarded
@@ -83,9 +88,12 @@ def build(ui: UI, lang: gr.State, prompt, model, knobs: list) -> None:
     walk, row_ids = gr.State([]), gr.State([])
     with ui.on_lang(gr.Accordion(s("text.next", ui.lang), open=True), lambda lg: {"label": s("text.next", lg)}):
         ui.md("text.formula")
-        chart = ui.add(gr.BarPlot, "text.chart", x="token", y="p", color="status", height=280,
+        # Sort and angle are fixed here: an update that also sets props makes Gradio's chart draw the previous data.
+        chart = ui.add(gr.BarPlot, "text.chart", x="token", y="p", color="status", height=280, sort="x",
+                       x_label_angle=-40, **_axis_titles(ui.lang),
                        color_map={s("text.kept", lg): "#f97316" for lg in ("zh", "en")}
                        | {s("text.cut", lg): "#cbd5e1" for lg in ("zh", "en")}, y_lim=[0, None])
+        ui.on_lang(chart, _axis_titles)
         table = ui.add(gr.Dataframe, "text.table", interactive=False, wrap=True)
         show = ui.button("text.show_next")
         ui.md("text.step_intro")

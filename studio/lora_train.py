@@ -107,6 +107,17 @@ def save(pipe, state: dict, folder: Path) -> Path:
     return folder / "pytorch_lora_weights.safetensors"
 
 
+def smoothed(losses: list[float], weight: float = 0.9) -> list[float]:
+    """The loss curve as TensorBoard smooths it: an exponential moving average, debiased so that the first
+    steps are not pulled towards 0. Per-step diffusion losses are noisy (each step draws its own timestep),
+    so only the smoothed curve shows whether training goes down."""
+    out, average = [], 0.0
+    for i, loss in enumerate(losses, 1):
+        average = weight * average + (1 - weight) * loss
+        out.append(average / (1 - weight ** i))
+    return out
+
+
 def parameter_count(in_features: int, out_features: int, rank: int) -> tuple[int, int]:
     """原理: (d x k of the full matrix W0, r x (d + k) of B and A)."""
     return in_features * out_features, rank * (in_features + out_features)

@@ -4,7 +4,7 @@ import pandas as pd
 
 from studio import api
 from studio.inkwash import DEMO_LEARNING_RATE, DEMO_STEPS
-from studio.lora_train import COURSE_TARGETS
+from studio.lora_train import COURSE_TARGETS, smoothed
 
 from . import sharing
 from .runner import Stops, stream
@@ -31,8 +31,11 @@ async def train_lora(files, captions, model, name, rank, alpha, learning_rate, s
     """Trains in a worker thread; the loss plot grows as it goes; 停止 keeps what was learnt."""
     paths = dataset(files)
 
+    losses: list[float] = []
+
     def call(preview, stop, on_progress):
         def step(done, total, loss):
+            losses.append(loss)
             on_progress(done / total, s("finetune.progress", lang, done=done, total=total, loss=loss))
             if done % PLOT_EVERY == 0 or done == total:
                 preview(done, loss)
@@ -41,15 +44,25 @@ async def train_lora(files, captions, model, name, rank, alpha, learning_rate, s
                               resolution=resolution or None, seed=seed, targets=targets, progress=step, stop=stop,
                               lang=lang)
 
-    losses: list[tuple[int, float]] = []
     async for kind, value in stream(call, stops.start(request), progress):
         if kind == "preview":
-            losses.append(value)
-            yield pd.DataFrame(losses, columns=["step", "loss"]), gr.skip()
+            yield loss_curve(list(losses), lang), gr.skip()
         else:
-            curve = pd.DataFrame(list(enumerate(value.losses, 1)), columns=["step", "loss"])
             done = s("finetune.done", lang, name=value.name, steps=value.steps, seconds=value.seconds)
-            yield curve, notices_md([done, *value.notices])
+            yield loss_curve(value.losses, lang), notices_md([done, *value.notices])
+
+
+def loss_curve(losses: list[float], lang: str) -> pd.DataFrame:
+    """Each step's loss (pale) and the smoothed curve over it, for the line plot."""
+    steps = list(range(1, len(losses) + 1))
+    raw, smooth = s("finetune.loss_series", lang).split("|")
+    return pd.DataFrame({"step": steps * 2, "loss": [*losses, *smoothed(losses)],
+                         "series": [raw] * len(losses) + [smooth] * len(losses)})
+
+
+def _loss_titles(lang: str) -> dict:
+    step, loss, series = s("finetune.loss_axes", lang).split("|")
+    return {"x_title": step, "y_title": loss, "color_title": series}
 
 
 def inkwash_demo():
@@ -106,7 +119,11 @@ def build(ui: UI, lang: gr.State) -> None:
                 stop = ui.button("finetune.stop", variant="stop", scale=1)
         with gr.Column(scale=5):
             notices = gr.Markdown(min_height=48)
-            loss = ui.add(gr.LinePlot, "finetune.loss", x="step", y="loss", height=260)
+            loss = ui.add(gr.LinePlot, "finetune.loss", x="step", y="loss", color="series", height=260,
+                          color_map={name: colour for lg in ("zh", "en") for name, colour in
+                                     zip(s("finetune.loss_series", lg).split("|"), ("#cbd5e1", "#f97316"))},
+                          **_loss_titles(ui.lang))
+            ui.on_lang(loss, _loss_titles)
             ui.md("finetune.use")
             with ui.on_lang(gr.Accordion(s("finetune.explain", ui.lang), open=True),
                             lambda lg: {"label": s("finetune.explain", lg)}):

@@ -269,6 +269,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "finetune.train": ("开始训练", "Train"),
     "finetune.stop": ("停止", "Stop"),
     "finetune.loss": ("训练损失", "Training loss"),
+    "finetune.loss_series": ("每步损失|平滑后（指数滑动平均）", "loss per step|smoothed (moving average)"),
+    "finetune.loss_axes": ("步数|损失|曲线", "step|loss|curve"),
     "finetune.progress": ("第 {done}/{total} 步 · loss {loss:.4f}", "step {done}/{total} · loss {loss:.4f}"),
     "finetune.done": ("已保存 LoRA “{name}”（{steps} 步，{seconds:.0f} 秒）：到文生图的 LoRA 列表里选它，用同一种子对比前后。",
                       "Saved the LoRA '{name}' ({steps} steps, {seconds:.0f} s): pick it in the text-to-image LoRA list and compare before / after at one seed."),

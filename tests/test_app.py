@@ -308,7 +308,9 @@ def test_train_lora_through_gradio_client(client, tmp_path):
         paths.append(handle_file(str(tmp_path / f"p{i}.png")))
     curve, notices = client.predict(paths, "sks style", "tiny-sd15", "client-lora", 4, 4, 1e-3, 3, 1, 0, 0,
                                     ["to_q", "to_v"], api_name="/train_lora")
-    assert [row[0] for row in curve["data"]] == [1, 2, 3] and "client-lora" in notices
+    rows = [dict(zip(curve["columns"], row)) for row in curve["data"]]  # each step's loss, and smoothed
+    assert [r["step"] for r in rows] == [1, 2, 3, 1, 2, 3] and "client-lora" in notices
+    assert rows[0]["loss"] == rows[3]["loss"] and rows[0]["series"] != rows[3]["series"]
     from studio import lora
     assert "client-lora" in lora.available()  # the 文生图 tab's LoRA list finds it
     with pytest.raises(Exception) as err:

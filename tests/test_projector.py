@@ -66,3 +66,41 @@ def test_next_token_bars_follow_every_knob_change(page):  # noqa: F811
     _wait_for_bars(page, _expected(1.2, 3, 1.0))
     _set(page, "Top-k", 0)
     _set(page, "温度 (Temperature)", 0.7)
+
+
+def _points(page) -> dict[str, list[tuple[int, float]]]:
+    """A line chart's own data: series -> [(x, y)], from Vega's point marks ("步数: 3; 损失: 0.36; series: …")."""
+    series: dict[str, list[tuple[int, float]]] = {}
+    labels = page.evaluate("() => [...document.querySelectorAll('[role=tabpanel] .vega-embed "
+                           "[aria-roledescription=point]')].map(e => e.getAttribute('aria-label'))")
+    for label in labels:
+        x, y, name = (part.split(": ", 1)[1] for part in label.split("; "))
+        series.setdefault(name, []).append((int(x), float(y)))
+    return {name: sorted(points) for name, points in series.items()}
+
+
+def test_the_loss_curve_is_drawn_smoothed_over_the_raw_losses(page):  # noqa: F811
+    from studio.lora_train import smoothed
+    panel = _open(page, "模型微调 (LoRA)")
+    panel.get_by_role("button", name="载入离线示例：水墨风格数据集（mini-shapes，CPU 上几分钟训完）").click()
+    page.wait_for_function("() => document.querySelectorAll('[role=tabpanel] img').length >= 12")
+    _set(page, "训练步数", 12)
+    panel.get_by_role("button", name="开始训练").click()
+    panel.get_by_text("已保存 LoRA").wait_for()
+    page.wait_for_function("() => document.querySelectorAll('[role=tabpanel] .vega-embed [aria-roledescription=point]')"
+                           ".length >= 24")
+    curves = _points(page)
+    raw, smooth = curves["每步损失"], curves["平滑后（指数滑动平均）"]
+    assert [x for x, _ in raw] == [x for x, _ in smooth] == list(range(1, 13))
+    assert [y for _, y in smooth] == pytest.approx(smoothed([y for _, y in raw]), rel=1e-6)
+
+    def wiggle(ys):
+        return sum(abs(b - a) for a, b in zip(ys, ys[1:]))
+    assert wiggle([y for _, y in smooth]) < 0.5 * wiggle([y for _, y in raw])
+
+
+def test_smoothing_keeps_a_flat_loss_flat_and_follows_a_falling_one():
+    from studio.lora_train import smoothed
+    assert smoothed([0.3] * 5) == pytest.approx([0.3] * 5)  # debiased: the first steps are not pulled to 0
+    falling = smoothed([1.0 - i / 100 for i in range(100)])
+    assert falling[-1] < falling[10] < falling[0]

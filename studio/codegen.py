@@ -7,6 +7,8 @@ the same call the studio makes), so running it gives the page's pixels.
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 from .models import ModelSpec
 from .registry import ASSETS
@@ -115,24 +117,67 @@ upscaled = [image.resize(({w}, {h}), Image.LANCZOS) for image in images]
 '''
 
 
-def _source(spec: ModelSpec, hub: str) -> tuple[str, str]:
-    """(lines that set model_path, extra pip packages): the folder on disk, else the hub id."""
-    if spec.path is not None:
-        return f"model_path = {str(spec.path)!r}\n", ""
+# Where the script's files come from: never a path of the server (a learner runs the script on a laptop).
+BUILTIN_NOTE = ("# A model built into AIGC Studio: run this script in the studio's folder (a checkout of\n"
+                "# AIGC Studio), or copy {rel} from one beside this script, keeping that path\n")
+OWN_NOTE = ("# The studio's own {kind} ({shown} on the studio's server, not on a model hub): copy it beside\n"
+            "# this script and run the script from there\n")
+CONFIG_NOTE = ("# config= names the pipeline configs AIGC Studio ships: run this script in the studio's folder\n"
+               "# (a checkout of AIGC Studio), or copy its assets/pipelines beside this script, keeping that path\n")
+
+
+def _source(spec: ModelSpec, hub: str, folder: bool = False, own: bool = False) -> tuple[str, str]:
+    """(lines that set model_path, extra pip packages), with no server path: a course model's hub id (even when
+    the server holds a downloaded copy), a built-in model's folder relative to a checkout of the studio, else the
+    name of the operator's own folder or file, to copy beside the script. `folder`: the script needs the files on
+    disk (ChatTTS's custom_path), so a Hugging Face id goes through snapshot_download too. `own`: the server's
+    files are not the hub's (a ChatTTS folder that is not the published release), so the script names them."""
     card = spec.card
-    if hub == "modelscope" and card.modelscope_id:
-        revision = card.revision.get("modelscope")
-        rev = f", revision={revision!r}" if revision else ""
-        return (f"from modelscope import snapshot_download\n"
-                f"model_path = snapshot_download({card.modelscope_id!r}{rev})\n", " modelscope")
-    return f"model_path = {card.hf_id!r}  # downloaded from the Hugging Face hub\n", ""
+    relative = _in_checkout(spec.path) if spec.path is not None else None
+    if relative is None and spec.path is None and card is not None and card.builtin and not card.package_data:
+        relative = f"assets/models/{card.key}"
+    if relative is not None:
+        return BUILTIN_NOTE.format(rel=relative) + f"model_path = {relative!r}\n", ""
+    if card is not None and (card.hf_id or card.modelscope_id) and not (own and spec.path is not None):
+        if card.modelscope_id and (hub == "modelscope" or not card.hf_id):
+            revision = card.revision.get("modelscope")
+            rev = f", revision={revision!r}" if revision else ""
+            return (f"from modelscope import snapshot_download  # the files from ModelScope, cached\n"
+                    f"model_path = snapshot_download({card.modelscope_id!r}{rev})\n", " modelscope")
+        revision = card.revision.get("hf")
+        if folder or revision:
+            rev = f", revision={revision!r}" if revision else ""
+            return (f"from huggingface_hub import snapshot_download  # the files from the Hugging Face hub, cached\n"
+                    f"model_path = snapshot_download({card.hf_id!r}{rev})\n", "")
+        return f"model_path = {card.hf_id!r}  # downloaded from the Hugging Face hub on the first run\n", ""
+    kind = "checkpoint file" if spec.path.is_file() else "model folder"
+    return OWN_NOTE.format(kind=kind, shown=_shown(spec.path)) + f"model_path = {spec.path.name!r}\n", ""
+
+
+def _in_checkout(path: Path) -> str | None:
+    """A path under the studio's assets/ as it is in a checkout of the studio (assets/models/mini-shapes)."""
+    for candidate in (Path(path), Path(os.path.realpath(path))):
+        if candidate.is_relative_to(ASSETS):
+            return (Path(ASSETS.name) / candidate.relative_to(ASSETS)).as_posix()
+    return None
+
+
+def _shown(path: Path) -> str:
+    """A model or LoRA path as the studio's messages name it (models/tiny-sd15, outputs/lora/style), else its name."""
+    from . import files, hub
+    bases = [*((d, "models") for d in hub.model_dirs()), (files.root(), "outputs")]
+    for candidate in (Path(path), Path(os.path.realpath(path))):
+        for base, label in bases:
+            if candidate.is_relative_to(base) and candidate != base:
+                return f"{label}/{candidate.relative_to(base).as_posix()}"
+    return Path(path).name
 
 
 def _load_call(spec: ModelSpec, pipeline: str, sd15: bool) -> str:
     extra = ", safety_checker=None, requires_safety_checker=False" if sd15 else ""
     if spec.loader == "sd-single":  # a checkpoint from a model site, with the configs the studio ships
-        config = ASSETS / "pipelines" / ("sd15" if sd15 else "sdxl")
-        return f"from_single_file(model_path, config={str(config)!r}, torch_dtype=dtype{extra})"
+        config = f"assets/pipelines/{'sd15' if sd15 else 'sdxl'}"  # relative to a checkout (CONFIG_NOTE)
+        return f"from_single_file(model_path, config={config!r}, torch_dtype=dtype{extra})"
     return f"from_pretrained(model_path, torch_dtype=dtype, use_safetensors=True{extra})"
 
 
@@ -143,6 +188,8 @@ def image_script(spec: ModelSpec, pipeline: str, hub: str, job, weighted: bool =
     from .engines.image import _schedule_steps, hires_size
     scheduler, options, _exact = SAMPLERS[job.sampler]
     load_source, extra_pip = _source(spec, hub)
+    if spec.loader == "sd-single":
+        load_source += CONFIG_NOTE
     sd15 = pipeline == "StableDiffusionPipeline"
     sched_opts = "".join(f", {k}={v!r}" for k, v in options.items())
     text, text_args = _text(job, weighted, pipeline == "StableDiffusionXLPipeline")
@@ -200,8 +247,14 @@ def _karras_cap(spec: ModelSpec, sampler: str, pipe: str) -> str:
 def _loras(loras) -> str:
     if not loras:
         return ""
-    lines = [f"pipe.load_lora_weights({str(path.parent)!r}, weight_name={path.name!r}, adapter_name={name!r})"
-             for name, path, _w in loras]
+    from .lora import WEIGHTS
+    lines = []
+    for name, path, _w in loras:  # lora/<name>/pytorch_lora_weights.safetensors, or lora/<name>.safetensors
+        folder = path.parent.name == name and path.name == WEIGHTS
+        lines.append(f"# The LoRA {'folder' if folder else 'file'} {_shown(path.parent if folder else path)} on the "
+                     f"studio's server: copy it beside this script")
+        lines.append(f"pipe.load_lora_weights({name if folder else '.'!r}, weight_name={path.name!r}, "
+                     f"adapter_name={name!r})")
     lines.append(f"pipe.set_adapters({[n for n, _p, _w in loras]!r}, adapter_weights={[w for _n, _p, w in loras]!r})")
     return "# LoRA adapters and their weights\n" + "\n".join(lines) + "\n"
 

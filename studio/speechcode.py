@@ -9,7 +9,7 @@ from .speech_tokens import refine_prompt
 
 CHATTTS = '''\
 # Reproduces the studio's speech: ChatTTS (code AGPL-3.0, weights CC BY-NC 4.0)
-# pip install ChatTTS torch torchaudio   (torchaudio must be the same version as torch)
+# pip install ChatTTS torch torchaudio{extra_pip}   (torchaudio must be the same version as torch)
 import wave
 import numpy as np
 import torch
@@ -97,7 +97,7 @@ def speech_script(spec: ModelSpec, job: SpeechJob, hub: str = "huggingface", pub
     if spec.loader == "espeak":
         return ESPEAK.format(voice=job.voice, rate=job.rate, pitch=job.pitch, volume=job.volume, pieces=job.pieces,
                              gap=GAP_SECONDS, step=BREAK_STEP_MS, uv=BREAK_MS["uv_break"], lb=BREAK_MS["lbreak"])
-    load_source, _ = _source(spec, hub)
+    load_source, extra_pip = _source(spec, hub, folder=True, own=not published)  # custom_path: a folder on disk
     speaker = (f"speaker = {job.speaker!r}  # the pasted voice string" if job.speaker else
                f"torch.manual_seed({job.seed})  # voice seed {job.seed}: the same seed samples the same speaker\n"
                f"speaker = chat.sample_random_speaker()\nprint(speaker)  # paste it back to keep this voice")
@@ -105,6 +105,7 @@ def speech_script(spec: ModelSpec, job: SpeechJob, hub: str = "huggingface", pub
         if job.refine else ""
     from .engines.chattts_files import FILES
     accept = "" if published else ACCEPT.format(files=FILES)
-    return CHATTTS.format(load_source=load_source, accept=accept, speaker=speaker, pieces=job.pieces, refine=refine,
+    return CHATTTS.format(load_source=load_source, extra_pip=extra_pip, accept=accept, speaker=speaker,
+                          pieces=job.pieces, refine=refine,
                           speed=job.speed, temperature=job.temperature, top_p=job.top_p, top_k=job.top_k,
                           seed=job.seed, gap=GAP_SECONDS, rate=CHATTTS_RATE)

@@ -41,6 +41,13 @@ def models_dir(tiny_root, tmp_path) -> Path:
 
 
 
+def beside(script_dir: Path, *sources: Path) -> None:
+    """What a 查看代码 script's comments ask a learner to do before running it: copy the model folder (or LoRA,
+    or a checkout's assets/ for a built-in model) beside the script. Linked here, under the same names."""
+    for source in sources:
+        (script_dir / source.name).symlink_to(source, target_is_directory=source.is_dir())
+
+
 @pytest.fixture
 def studio_env(models_dir, tmp_path, monkeypatch):
     """Settings for one test: temp model and output folders, no downloads; returns a configure function."""

@@ -13,6 +13,7 @@ from PIL import Image
 from studio import api, outputs, samplers
 from studio.errors import StudioError
 from studio.manager import manager
+from tests.conftest import ROOT, beside
 
 SD = dict(model="tiny-sd15", sampler="Euler a", steps=4, cfg_scale=7, width=64, height=64)
 
@@ -155,7 +156,8 @@ def test_progress_is_reported_per_step(studio_env):
 
 @pytest.mark.parametrize("model,sampler", [("tiny-sd15", "DPM++ 2M Karras"), ("tiny-sdxl", "Euler a"),
                                            ("mini-shapes", "DPM++ 2M Karras")])
-def test_exported_code_run_as_a_separate_process_reproduces_the_pixels(studio_env, tmp_path, model, sampler):
+def test_exported_code_run_as_a_separate_process_reproduces_the_pixels(studio_env, models_dir, tmp_path, model,
+                                                                        sampler):
     kw = dict(prompt="a red circle", negative_prompt="blurry", model=model, sampler=sampler, steps=4, cfg_scale=6,
               seed=1234, width=64, height=64, batch_size=2)
     made = api.generate_image(**kw, save=False)
@@ -163,6 +165,7 @@ def test_exported_code_run_as_a_separate_process_reproduces_the_pixels(studio_en
     # The same thread count as this process: float reductions (and so the last bit of a pixel) depend on it.
     preamble = f"import torch; torch.set_num_threads({torch.get_num_threads()})\n"
     (tmp_path / "run.py").write_text(preamble + script, encoding="utf-8")
+    beside(tmp_path, ROOT / "assets" if model == "mini-shapes" else models_dir / model)  # as its comment says
     subprocess.run([sys.executable, "run.py"], cwd=tmp_path, check=True, capture_output=True, timeout=300)
     for image, seed in zip(made.images, made.seeds):
         again = np.asarray(Image.open(tmp_path / f"image-{seed}.png").convert("RGB"), dtype=float)

@@ -9,6 +9,7 @@ import pytest
 
 from studio import api
 from studio.errors import StudioError
+from tests.conftest import beside
 
 MODEL = "tiny-wan"
 SMALL = dict(steps=2, num_frames=5, fps=8, width=32, height=32)
@@ -110,13 +111,14 @@ def test_progress_reports_steps_and_time_left(studio_env):
     assert [f for f, _ in steps] == pytest.approx([1 / 3, 2 / 3, 1]) and "left" in steps[0][1]
 
 
-def test_exported_code_makes_the_pages_video(studio_env, tmp_path):
+def test_exported_code_makes_the_pages_video(studio_env, models_dir, tmp_path):
     import subprocess
     import sys
     page = api.generate_video("a red circle", None, MODEL, seed=9, flow_shift=5.0, **SMALL)
     code = api.export_video_code("a red circle", None, MODEL, seed=9, flow_shift=5.0, **SMALL)
     # the script as shown, plus one line that keeps its frames before they are encoded (H.264 is lossy)
     (tmp_path / "run.py").write_text(code + 'np.save("frames.npy", frames)\n', encoding="utf-8")
+    beside(tmp_path, models_dir / MODEL)  # the model's folder beside the script, as its comment says
     out = subprocess.run([sys.executable, "run.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     made = np.load(tmp_path / "frames.npy").astype(float)
@@ -138,7 +140,7 @@ def test_spacetime_patches_and_frame_differences():
     assert video_plan.frame_differences(jump) == [0.0, 255.0]
 
 
-def test_modelscope_text_to_video_runs_with_its_own_rules(studio_env, tmp_path):
+def test_modelscope_text_to_video_runs_with_its_own_rules(studio_env, models_dir, tmp_path):
     """ModelScope's 1.7B model (TextToVideoSDPipeline, tiny here): any frame count, sides in multiples of 8,
     no flow shift; progress, stop and 查看代码 work through its older callback."""
     import subprocess
@@ -162,6 +164,7 @@ def test_modelscope_text_to_video_runs_with_its_own_rules(studio_env, tmp_path):
     code = api.export_video_code("a red circle", None, "tiny-t2v-sd", seed=5, **small)
     assert "TextToVideoSDPipeline" in code and "flow_shift" not in code
     (tmp_path / "run.py").write_text(code + 'np.save("frames.npy", frames)\n', encoding="utf-8")
+    beside(tmp_path, models_dir / "tiny-t2v-sd")
     out = subprocess.run([sys.executable, "run.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     made = np.load(tmp_path / "frames.npy").astype(float)

@@ -11,6 +11,7 @@ from PIL import Image
 from studio import api, weighting
 from studio.errors import StudioError
 from studio.manager import manager
+from tests.conftest import beside
 
 SD = dict(model="tiny-sd15", sampler="Euler a", steps=4, cfg_scale=7, width=64, height=64, save=False)
 FILLER = " ".join(["a quiet garden with stone paths"] * 14)  # about 100 CLIP tokens
@@ -200,7 +201,8 @@ def _run_script(tmp_path, script):
     ("tiny-sd15", dict(prompt="a cat", init_image="init", denoising_strength=0.6)),
     ("tiny-sd15", dict(prompt="a cat", init_image="init", mask="mask", denoising_strength=0.9)),
 ])
-def test_exported_code_reproduces_weighting_hires_img2img_and_inpainting(studio_env, tmp_path, model, extra):
+def test_exported_code_reproduces_weighting_hires_img2img_and_inpainting(studio_env, models_dir, tmp_path, model,
+                                                                          extra):
     kw = dict(model=model, sampler="DPM++ 2M Karras", steps=4, cfg_scale=6, seed=77, width=64, height=64,
               batch_size=1, **extra)
     mask = Image.new("L", (64, 64), 0)
@@ -212,6 +214,7 @@ def test_exported_code_reproduces_weighting_hires_img2img_and_inpainting(studio_
         mask.save(tmp_path / "mask.png")
         kw["mask"] = mask
     made = api.generate_image(**kw, save=False)
+    beside(tmp_path, models_dir / model)  # the model's folder beside the script, as its comment says
     _run_script(tmp_path, api.export_code(**kw))
     again = np.asarray(Image.open(tmp_path / "image-77.png").convert("RGB"), dtype=float)
     assert again.shape == pixels(made.images[0]).shape

@@ -11,6 +11,7 @@ import torch
 from studio import api, lora
 from studio.errors import StudioError
 from tests import tiny_models
+from tests.conftest import beside
 
 SD = dict(prompt="a cat", model="tiny-sd15", sampler="Euler", steps=3, seed=9, width=64, height=64, save=False)
 
@@ -38,12 +39,13 @@ def test_lora_changes_the_picture_by_its_weight_and_does_not_leak(studio_env, st
     assert f'Lora hashes: "style: {lora.file_hash(style)}"' in full.infotexts[0]
 
 
-def test_lora_code_reproduces_the_pixels(studio_env, style, tmp_path):
+def test_lora_code_reproduces_the_pixels(studio_env, models_dir, style, tmp_path):
     made = api.generate_image(**SD, loras={"style": 0.8})
     kw = {k: v for k, v in SD.items() if k != "save"}
     script = api.export_code(**kw, loras={"style": 0.8})
     preamble = f"import torch; torch.set_num_threads({torch.get_num_threads()})\n"
     (tmp_path / "run.py").write_text(preamble + script, encoding="utf-8")
+    beside(tmp_path, models_dir / "tiny-sd15", style.parent)  # the model and LoRA folders, as its comments say
     done = subprocess.run([sys.executable, "run.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     from PIL import Image

@@ -12,6 +12,7 @@ import pytest
 
 from studio import api
 from studio.errors import StudioError
+from tests.conftest import beside
 from tests.tiny_chattts import build_chattts
 
 KW = dict(temperature=0.3, top_p=0.7, top_k=20)
@@ -72,7 +73,9 @@ def test_exported_chattts_code_makes_the_pages_audio(chattts, chattts_folder, tm
     page = api.synthesize_speech("你好，同学们。", chattts, seed=4, text_seed=2, save=False, **KW)
     code = api.speech_code("你好，同学们。", chattts, seed=4, text_seed=2, **KW)
     assert "sha256_map" in code  # a tiny folder is not the published release: the script says so and accepts it
+    assert "model_path = 'chattts'" in code  # the server's own folder, by name: copied beside the script
     (tmp_path / "run.py").write_text(code, encoding="utf-8")
+    beside(tmp_path, chattts_folder)
     out = subprocess.run([sys.executable, "run.py"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     with wave.open(str(tmp_path / "speech.wav")) as w:

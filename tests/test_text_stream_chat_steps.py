@@ -12,6 +12,7 @@ from studio import api
 from studio.engines import text as engine
 from studio.errors import StudioError
 from studio.manager import manager
+from tests.conftest import ROOT, beside
 
 QWEN = "tiny-qwen2"
 KW = dict(temperature=1.0, top_k=0, top_p=1.0, max_new_tokens=24, repetition_penalty=1.0)
@@ -142,10 +143,11 @@ def test_token_counter_uses_the_models_own_tokenizer(studio_env):
 
 
 @pytest.mark.parametrize("model, prompt", [("mini-poem", "山"), (QWEN, "hello")])
-def test_exported_code_prints_the_pages_text(studio_env, tmp_path, model, prompt):
+def test_exported_code_prints_the_pages_text(studio_env, models_dir, tmp_path, model, prompt):
     page = api.generate_text(prompt, model, 0.9, 10, 0.95, 16, 1.1, 21).text
     script = tmp_path / "run.py"
     script.write_text(api.export_text_code(prompt, model, 0.9, 10, 0.95, 16, 1.1, 21), encoding="utf-8")
-    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    beside(tmp_path, ROOT / "assets" if model == "mini-poem" else models_dir / model)  # as the script's comment says
+    out = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.rstrip("\n") == page

@@ -68,6 +68,11 @@ def closed(demo: gr.Blocks, session: str | None) -> list[str]:
 def install(demo: gr.Blocks) -> None:
     """Call inside `with demo:` (after every tab is built)."""
     def unload(request: gr.Request):
+        from . import runner
+        # The page's runs end at their next step: Gradio stops iterating a streamed run of a closed page, but it
+        # lets an awaited one (runner.run: 文生视频, the temperature experiment...) run on, holding the GPU slot.
+        for stops in list(runner.Stops.instances):
+            stops.stop(request)
         closed(demo, getattr(request, "session_hash", None))
     demo.unload(unload)
 

@@ -307,3 +307,43 @@ def test_a_cancelled_picture_stops_and_leaves_the_job_list(server, env):
         assert time.monotonic() < end, "the cancelled run is still listed"
         time.sleep(0.05)
     assert not any(out and out[1] == "1" for out in job.outputs())  # no picture: it ended before its last step
+
+
+# -- 文本生成: streamed text, chat and the temperature experiment -------------------------------------------------
+TOKEN_SECONDS = 0.1  # each tiny-qwen2 forward pass (one per new token) is slowed to this, so a whole run is long
+TEXT_TOKENS = 128  # tiny-qwen2's window is 256: max_new_tokens 2000 is cut to half of it (with a notice)
+TEXT = ("床前明月光", "tiny-qwen2", 0.7, 0, 1.0, 2000, 1.0, 1)  # prompt, model, temperature ... max_new_tokens, seed
+AFTER_TEXT = ("/generate_text", ("hello", "tiny-qwen2", 0.7, 0, 1.0, 4, 1.0, 2))
+
+
+@pytest.fixture
+def slow_tokens():
+    """Every tiny-qwen2 forward pass is a unit of work (marked), and takes TOKEN_SECONDS."""
+    def token(module, _args, _out):
+        if type(module).__name__ == "Qwen2ForCausalLM":
+            _mark()
+            time.sleep(TOKEN_SECONDS)
+
+    hook = torch.nn.modules.module.register_module_forward_hook(token)
+    try:
+        yield
+    finally:
+        hook.remove()
+
+
+@pytest.mark.parametrize("api_name, args, then, then_args", [
+    ("/generate_text", TEXT, *AFTER_IMAGE),
+    ("/generate_text", TEXT, *AFTER_TEXT),
+    ("/chat", (TEXT[0], [], "", *TEXT[1:]), *AFTER_IMAGE),
+    ("/compare_temperatures", (TEXT[0], TEXT[1], 0, 1.0, 2000, 1), *AFTER_IMAGE),
+])
+def test_a_cancelled_text_run_stops_and_the_next_job_goes_on(env, server, slow_tokens, api_name, args, then,
+                                                             then_args):
+    """A cancelled text run (its generate() in a worker thread) stops at its next token, and the next learner's
+    job runs after it, not beside it, and is done while the cancelled run would still have had most of its
+    tokens to make (before, chat and the experiment ran to their last token, and text ran beside the next job)."""
+    run = _cancel_midway(server, env, api_name, args, then, then_args)
+    _check(run, "text")
+    left = TEXT_TOKENS - len(run.mine)  # tokens an unstopped run would still have made (the experiment: 3 x)
+    assert max(run.next_job) - run.cancelled_at < left * TOKEN_SECONDS / 2, \
+        f"the next job ended {max(run.next_job) - run.cancelled_at:.1f} s after the cancel ({left} tokens to go)"

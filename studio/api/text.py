@@ -294,17 +294,24 @@ COURSE_TEMPERATURES = (0.2, 0.7, 1.2)  # module 5's temperature experiment
 
 def compare_temperatures(prompt: str, model: str = "mini-poem", temperatures=COURSE_TEMPERATURES,
                          top_k: int | None = None, top_p: float | None = None, max_new_tokens: int | None = None,
-                         seed: int = -1, *, lang: str | None = None) -> list[TextResult]:
+                         seed: int = -1, *, stop: threading.Event | None = None,
+                         lang: str | None = None) -> list[TextResult]:
     """The course's experiment: the same prompt and the same seed at several temperatures (default 0.2 / 0.7 /
-    1.2), so the only difference between the columns is the temperature."""
+    1.2), so the only difference between the columns is the temperature. Setting `stop` ends it at the next token
+    (StudioError "stopped": a column cut short is no result)."""
     lang = _lang(lang)
     temperatures = validate.items("temperatures", temperatures)
     if not 1 <= len(temperatures) <= 6:
         raise StudioError("out_of_range", name="temperatures", low=1, high=6, value=len(temperatures))
     notices: list[str] = []
     fixed = validate.seed(seed, lang, notices)
-    results = [generate_text(prompt, model, temperature, top_k, top_p, max_new_tokens, seed=fixed, lang=lang)
-               for temperature in temperatures]
+    results = []
+    for temperature in temperatures:
+        *_, last = stream_text(prompt, model, temperature, top_k, top_p, max_new_tokens, seed=fixed, stop=stop,
+                               lang=lang, streaming=False)  # generate_text, stoppable
+        if stop is not None and stop.is_set():
+            raise StudioError("stopped")
+        results.append(last)
     results[0].notices[:0] = notices
     return results
 

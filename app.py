@@ -29,13 +29,42 @@ from tabs import sessions  # noqa: E402
 log = logging.getLogger("studio")
 
 LANGS = [("中文", "zh"), ("English", "en")]
-# 课堂模式: Gradio's theme sizes are CSS variables, so larger values on <body> enlarge the whole page for a projector.
+# Layout (issue 36): on every generating tab the result column (elem_classes "studio-result") stays in view while
+# the controls scroll; Gradio's container clips with overflow:hidden, which would hold position:sticky, so it clips
+# with overflow:clip instead. The header is one compact line, so a 1280x720 projector shows button and result.
+# 课堂模式: Gradio's theme sizes are CSS variables, so larger values on <body> enlarge the whole page for a projector;
+# the derived sizes (labels, hints, radio labels...) are resolved on :root, so each is set here too. The page then
+# uses the screen's width, every text is at least 18 px, hints are dark enough to read, short labels never wrap one
+# word per line, and the result's caption and the notices line are 24 px.
 CLASSROOM_CSS = """
-body.classroom { --text-xxs: 13px; --text-xs: 15px; --text-sm: 17px; --text-md: 20px; --text-lg: 24px;
-  --text-xl: 30px; --text-xxl: 36px; --input-text-size: 20px; --block-label-text-size: 17px;
-  --block-info-text-size: 16px; --block-title-text-size: 19px; --button-large-text-size: 22px;
-  --button-small-text-size: 18px; --button-large-padding: 14px 24px; --section-header-text-size: 19px; }
+.gradio-container { overflow: clip !important; }
+.studio-result { position: sticky; top: 0; align-self: flex-start; max-height: 100vh; overflow-y: auto;
+  flex-wrap: nowrap !important; }
+.studio-result > * { flex-shrink: 0; }
+.studio-header { align-items: center; gap: 8px 16px; flex-wrap: nowrap !important; }
+.studio-header > * { flex: 0 0 auto !important; min-width: 0 !important; width: auto !important; }
+.studio-header > :first-child { flex: 1 1 0 !important; }
+.studio-header .prose > * { display: inline; margin: 0 0.8em 0 0; }
+.studio-header .prose h1 { font-size: 1.6em; }
+body.classroom { --text-xxs: 18px; --text-xs: 18px; --text-sm: 18px; --text-md: 20px; --text-lg: 24px;
+  --text-xl: 30px; --text-xxl: 36px; --body-text-size: 20px; --prose-text-size: 20px; --input-text-size: 20px;
+  --block-label-text-size: 20px; --block-info-text-size: 18px; --block-title-text-size: 20px;
+  --section-header-text-size: 20px; --chatbot-text-size: 22px; --checkbox-label-text-size: 20px;
+  --button-large-text-size: 22px; --button-medium-text-size: 20px; --button-small-text-size: 18px;
+  --button-large-padding: 12px 20px; --body-text-color-subdued: #374151; --block-info-text-color: #374151;
+  --block-label-text-color: #1f2937; --block-title-text-color: #1f2937; --checkbox-label-text-color: #1f2937; }
+body.classroom.dark { --body-text-color-subdued: #d1d5db; --block-info-text-color: #d1d5db;
+  --block-label-text-color: #f3f4f6; --block-title-text-color: #f3f4f6; --checkbox-label-text-color: #f3f4f6; }
+body.classroom .studio-header .prose p { display: none !important; }
+body.classroom :is(.row, .form):not(.studio-header) > :is(.block, .form) { min-width: min(320px, 100%) !important; }
+body.classroom .gradio-container > .main { max-width: 100% !important; padding-left: 8px !important;
+  padding-right: 8px !important; }
 body.classroom .prose { font-size: 20px; }
+body.classroom .prose :is(code, small, sub, sup), body.classroom .prose [style*="font-size"] {
+  font-size: max(18px, 1em) !important; }
+body.classroom .prose .katex { font-size: 1.35em; }
+body.classroom .studio-main-result :is([data-testid=block-label], [data-testid=block-info], .label-text),
+body.classroom .studio-notices, body.classroom .studio-notices .prose { font-size: 24px !important; }
 """
 CLASSROOM_JS = "(on) => { document.body.classList.toggle('classroom', !!on); return []; }"
 
@@ -48,12 +77,11 @@ def build_demo() -> gr.Blocks:
         # Top level (components inside a tab mount only when the tab opens); a fixed secret from the outputs
         # folder, so the id still decrypts after a restart.
         browser_id = gr.BrowserState("", storage_key="aigc_studio_browser", secret=history.secret())
-        with gr.Row(equal_height=True):
-            with gr.Column(scale=8):
-                ui.md("app.title")
-            with gr.Column(scale=2, min_width=160):
-                switch = gr.Radio(LANGS, value=ui.lang, label="语言 / Language", container=False)
-                classroom = ui.add(gr.Checkbox, "app.classroom", value=settings().classroom, container=False)
+        with gr.Row(equal_height=True, elem_classes="studio-header"):  # one line: title, language, 课堂模式
+            ui.md("app.title", scale=1, min_width=320)
+            switch = gr.Radio(LANGS, value=ui.lang, label="语言 / Language", container=False, scale=0, min_width=210)
+            classroom = ui.add(gr.Checkbox, "app.classroom", value=settings().classroom, container=False, scale=0,
+                               min_width=320)
         with gr.Tabs():
             for name in ("text", "image", "speech", "video", "crossmodal", "finetune", "models", "mywork"):
                 with ui.tab(f"tab.{name}"):

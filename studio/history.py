@@ -1,8 +1,9 @@
 """Each browser's own history of generated files, kept on disk so it survives a restart.
 
 The page keeps a random id per browser (gr.BrowserState); the server keeps one JSON-lines file per id under
-<output_dir>/history/, listing the files that browser made. Only ids of the form the studio issues are
-accepted, so an id can never name another path.
+<output_dir>/history/, listing the files that browser made: one JSON object a line with the file's path, a caption
+and the time, and what made it (kind, prompt, seed; lines written before these were recorded lack them). Only ids
+of the form the studio issues are accepted, so an id can never name another path.
 """
 from __future__ import annotations
 
@@ -46,30 +47,51 @@ def _file(browser_id: str) -> Path:
     return folder / f"{browser_id}.jsonl"
 
 
-def add(browser_id: str, paths: list, captions: list[str]) -> None:
-    """Remember files this browser made (paths outside the outputs folder are ignored)."""
+def add(browser_id: str, paths: list, captions: list[str], details: list[dict] | None = None) -> None:
+    """Remember files this browser made (paths outside the outputs folder are ignored). `details`, one dict per
+    file, says what each is: "kind" (the tab, or tab.experiment: "image", "image.grid", "speech.prosody"...),
+    "prompt" (the prompt or text, short) and "seed" (where there is one); empty values are not written."""
     if not valid(browser_id):
         return
     root = Path(settings().output_dir).expanduser().resolve()
-    rows = [json.dumps({"path": str(p), "caption": c, "time": time.time()}, ensure_ascii=False)
-            for p, c in zip(paths, captions) if Path(p).resolve().is_relative_to(root)]
+    details = details or [{}] * len(paths)
+    rows = [json.dumps({"path": str(p), "caption": c, "time": time.time(), **_known(d)}, ensure_ascii=False)
+            for p, c, d in zip(paths, captions, details) if Path(p).resolve().is_relative_to(root)]
     if rows:
         with _lock, _file(browser_id).open("a", encoding="utf-8") as f:
             f.write("\n".join(rows) + "\n")
 
 
-def items(browser_id: str, limit: int = KEEP) -> list[tuple[str, str]]:
-    """(path, caption) of this browser's files, newest first, skipping files deleted since."""
+def _known(detail: dict) -> dict:
+    out = {k: str(detail[k]) for k in ("kind", "prompt") if detail.get(k)}
+    seed = detail.get("seed")
+    if isinstance(seed, int) and not isinstance(seed, bool):
+        out["seed"] = seed
+    return out
+
+
+def entries(browser_id: str, limit: int = KEEP) -> list[dict]:
+    """This browser's files, newest first, skipping files deleted since: dicts of path, caption, time, and kind,
+    prompt, seed ("", "", None for an entry written before they were recorded)."""
     if not valid(browser_id) or not _file(browser_id).is_file():
         return []
     out = []
     for line in reversed(_file(browser_id).read_text(encoding="utf-8").splitlines()):
         try:
             row = json.loads(line)
-        except ValueError:
+            path = str(row["path"])
+        except (ValueError, TypeError, KeyError):
             continue  # a line cut by a crash loses one entry, not the history
-        if Path(row["path"]).is_file():
-            out.append((row["path"], row.get("caption", "")))
+        if Path(path).is_file():
+            seed = row.get("seed")
+            out.append({"path": path, "caption": str(row.get("caption") or ""), "time": row.get("time"),
+                        "kind": str(row.get("kind") or ""), "prompt": str(row.get("prompt") or ""),
+                        "seed": seed if isinstance(seed, int) and not isinstance(seed, bool) else None})
         if len(out) >= limit:
             break
     return out
+
+
+def items(browser_id: str, limit: int = KEEP) -> list[tuple[str, str]]:
+    """(path, caption) of this browser's files, newest first, skipping files deleted since."""
+    return [(e["path"], e["caption"]) for e in entries(browser_id, limit)]

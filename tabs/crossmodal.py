@@ -55,7 +55,7 @@ def compose_page(article, gallery, text_credit="", image_credits=(), lang="zh", 
     images, captions = _pictures(gallery)
     part = {**_split(article), "images": images, "captions": captions}
     page = api.compose_page([part], credits=[c for c in (text_credit, *(image_credits or [])) if c], lang=lang)
-    mywork.stash(request, [(page.zip_path, part.get("title", ""))])
+    mywork.stash(request, [(page.zip_path, "")], kind="crossmodal.page", prompt=part.get("title", ""))
     return _iframe(page.preview_html), str(page.zip_path) if page.zip_path else None, notices_md(page.notices)
 
 
@@ -74,7 +74,7 @@ async def write_series(topic, parts, text_model, image_model, style, negative_pr
     gallery = [(p.image, f"{a.title} · {p.alignment.label(lang)}") for a, ps in zip(result.articles, result.images)
                for p in ps]
     zip_path = str(result.page.zip_path) if result.page.zip_path else None
-    mywork.stash(request, [(zip_path, topic[:40])])
+    mywork.stash(request, [(zip_path, "")], kind="crossmodal.series", prompt=topic)
     return _iframe(result.page.preview_html), zip_path, gallery, notices_md(result.notices)
 
 
@@ -94,7 +94,8 @@ async def storyboard_video(table, image_model, speech_model, style, negative_pro
         progress)
     seconds = result.times[-1][1]
     done = s("cm.video_done", lang, shots=len(result.shots), seconds=seconds)
-    mywork.stash(request, [(result.path, s("cm.storyboard_caption", lang, shots=len(result.shots)))])
+    mywork.stash(request, [(result.path, "")], kind="crossmodal.storyboard",
+                 prompt=" / ".join(shot.visuals for shot in result.shots))
     return (gr.Video(value=str(result.path), subtitles=str(result.subtitles)),
             [(im, f"{shot.number}. {shot.visuals}") for im, shot in zip(result.images, result.shots)],
             [str(result.path), str(result.subtitles)], notices_md([done, *result.notices]))
@@ -140,46 +141,48 @@ def _accordion(ui: UI, key: str, open_: bool = True) -> gr.Accordion:
 
 def build(ui: UI, lang: gr.State) -> None:
     d = image_defaults("mini-shapes", ui.lang)
-    ui.md("cm.intro")
     with gr.Row():
         text_model = ui.model_picker("cm.text_model", "text", "mini-poem")
         image_model = ui.model_picker("cm.image_model", "image", "mini-shapes")
         seed = ui.add(gr.Number, "cm.seed", value=42, precision=0, minimum=0)
     with gr.Tabs():
-        with ui.tab("cm.project"):
-            with _accordion(ui, "cm.step1"):
-                fields = []
+        with ui.tab("cm.project"), gr.Row(equal_height=False):
+            with gr.Column(scale=5):  # steps 1 and 2, the one-click run first (issue 36)
                 with gr.Row():
-                    for f in article_fields(ui.lang):
-                        box = gr.Textbox(value=f["default"], label=f["label"], lines=f["lines"],
-                                         scale=2 if f["lines"] > 1 else 1, min_width=200)
-                        fields.append(ui.on_lang(box, lambda lg, n=f["name"]: {
-                            "label": next(x["label"] for x in article_fields(lg) if x["name"] == n)}))
-                write = ui.button("cm.write", variant="primary")
-                article = ui.add(gr.Textbox, "cm.article", lines=12)
-                text_notices = gr.Markdown()
-                with _accordion(ui, "cm.sent_prompt", open_=False):
-                    sent = gr.Textbox(show_label=False, lines=8, buttons=["copy"])
-            with _accordion(ui, "cm.step2"):
-                note = gr.Markdown(f"*{d['note']}*")
-                with gr.Row():
-                    subject = ui.add(gr.Textbox, "cm.subject", value=d["subject"], scale=3)
-                    details = ui.add(gr.Textbox, "cm.details", value=d["details"], scale=2)
-                with gr.Row():
-                    style = ui.add(gr.Textbox, "cm.style", value=d["style"], scale=3)
-                    negative = ui.add(gr.Textbox, "cm.negative", value=d["negative"], scale=2)
-                    count = ui.add(gr.Slider, "cm.count", minimum=1, maximum=4, step=1, value=2, scale=1)
-                draw = ui.button("cm.draw", variant="primary")
-                gallery = ui.add(gr.Gallery, "cm.gallery", columns=4, fit_columns=False, height=320,
-                                 object_fit="contain", format="png")
-            with _accordion(ui, "cm.step3"):
+                    run_all = ui.button("cm.all", variant="primary", scale=2)
+                    compose = ui.button("cm.compose", scale=1)
+                ui.md("cm.intro")
+                with _accordion(ui, "cm.step1"):
+                    fields = []
+                    with gr.Row():
+                        for f in article_fields(ui.lang):
+                            box = gr.Textbox(value=f["default"], label=f["label"], lines=f["lines"],
+                                             scale=2 if f["lines"] > 1 else 1, min_width=200)
+                            fields.append(ui.on_lang(box, lambda lg, n=f["name"]: {
+                                "label": next(x["label"] for x in article_fields(lg) if x["name"] == n)}))
+                    write = ui.button("cm.write", variant="primary")
+                    article = ui.add(gr.Textbox, "cm.article", lines=12)
+                    text_notices = gr.Markdown()
+                    with _accordion(ui, "cm.sent_prompt", open_=False):
+                        sent = gr.Textbox(show_label=False, lines=8, buttons=["copy"])
+                with _accordion(ui, "cm.step2"):
+                    note = gr.Markdown(f"*{d['note']}*")
+                    with gr.Row():
+                        subject = ui.add(gr.Textbox, "cm.subject", value=d["subject"], scale=3)
+                        details = ui.add(gr.Textbox, "cm.details", value=d["details"], scale=2)
+                    with gr.Row():
+                        style = ui.add(gr.Textbox, "cm.style", value=d["style"], scale=3)
+                        negative = ui.add(gr.Textbox, "cm.negative", value=d["negative"], scale=2)
+                        count = ui.add(gr.Slider, "cm.count", minimum=1, maximum=4, step=1, value=2, scale=1)
+                    draw = ui.button("cm.draw", variant="primary")
+                    gallery = ui.add(gr.Gallery, "cm.gallery", columns=4, fit_columns=False, height=320,
+                                     object_fit="contain", format="png")
+            with gr.Column(scale=5, elem_classes="studio-result"):  # step 3's page stays in view while steps scroll
                 text_credit, image_credits = gr.State(""), gr.State([])
-                with gr.Row():
-                    compose = ui.button("cm.compose", variant="primary")
-                    run_all = ui.button("cm.all")
-                page_notices = gr.Markdown()
+                page_notices = gr.Markdown(min_height=48, elem_classes="studio-notices")
+                preview = ui.add(gr.HTML, "cm.preview", show_label=True, container=True, min_height=200,
+                                 elem_classes="studio-main-result")
                 page_zip = ui.add(gr.File, "cm.zip")
-                preview = gr.HTML()
         with ui.tab("cm.series"):
             with gr.Row():
                 topic = ui.add(gr.Textbox, "cm.topic", value=article_fields(ui.lang)[0]["default"], scale=2)
@@ -225,7 +228,8 @@ def build(ui: UI, lang: gr.State) -> None:
     write.click(**step1, api_name="write_article")
     draw.click(**step2, api_name="story_images")
     ui.on_saved(compose.click(**step3, api_name="compose_page"))
-    ui.on_saved(run_all.click(**step1, api_visibility="private").success(**step2, api_visibility="private")
+    ui.on_saved(run_all.click(**step1, api_visibility="private", show_progress_on=[page_notices])  # in view
+                .success(**step2, api_visibility="private", show_progress_on=[page_notices])
                 .success(**step3, api_visibility="private"))
     ui.on_saved(make_series.click(write_series, [topic, parts, text_model, image_model, style, negative, seed,
                                                  seed_step, lang],

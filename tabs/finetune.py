@@ -96,10 +96,13 @@ def build(ui: UI, lang: gr.State) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
             model = ui.model_picker("finetune.model", "image", "mini-shapes")
+            with gr.Row():  # at the top, beside the dataset it trains on (issue 36)
+                go = ui.button("finetune.train", variant="primary", scale=2)
+                stop = ui.button("finetune.stop", variant="stop", scale=1)
+            demo = ui.button("finetune.demo", size="sm")
             files = ui.add(gr.File, "finetune.images", fill=upload_limit(), file_count="multiple",
                            file_types=["image"])
             grid = ui.add(gr.Gallery, "finetune.grid", columns=6, height=160, object_fit="contain")
-            demo = ui.button("finetune.demo", size="sm")
             captions = ui.add(gr.Textbox, "finetune.captions", lines=3, value="sks style")
             name = ui.add(gr.Textbox, "finetune.name", value="my-lora")
             with gr.Row():
@@ -114,12 +117,10 @@ def build(ui: UI, lang: gr.State) -> None:
                 batch = ui.add(gr.Slider, "finetune.batch", minimum=1, maximum=8, step=1, value=1)
                 resolution = ui.add(gr.Number, "finetune.resolution", value=0, precision=0)
                 seed = ui.add(gr.Number, "finetune.seed", value=0, precision=0)
-            with gr.Row():
-                go = ui.button("finetune.train", variant="primary", scale=2)
-                stop = ui.button("finetune.stop", variant="stop", scale=1)
-        with gr.Column(scale=5):
-            notices = gr.Markdown(min_height=48)
+        with gr.Column(scale=5, elem_classes="studio-result"):  # stays in view while the controls scroll
+            notices = gr.Markdown(min_height=48, elem_classes="studio-notices")
             loss = ui.add(gr.LinePlot, "finetune.loss", x="step", y="loss", color="series", height=260,
+                          elem_classes="studio-main-result",
                           color_map={name: colour for lg in ("zh", "en") for name, colour in
                                      zip(s("finetune.loss_series", lg).split("|"), ("#cbd5e1", "#f97316"))},
                           **_loss_titles(ui.lang))

@@ -69,7 +69,8 @@ async def generate_image(prompt, negative_prompt, model, sampler, steps, cfg_sca
             caption = s("image.preview", lang, step=step, total=total)
             yield [(preview_file(img), caption) for img in images], gr.skip(), gr.skip(), gr.skip()
         else:
-            mywork.stash(request, [(str(p), f"seed {sd}") for p, sd in zip(value.paths, value.seeds)])
+            mywork.stash(request, [(str(p), "", prompt, sd) for p, sd in zip(value.paths, value.seeds)],
+                         kind="image")
             yield _shown(value)
 
 
@@ -205,10 +206,13 @@ def build(ui: UI, lang: gr.State) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
             model = ui.model_picker("image.model", "image", "mini-shapes")
-            mode = ui.add(gr.Radio, "image.mode", choices=mode_choices(ui.lang), value="txt2img")
-            ui.on_lang(mode, lambda lg: {"choices": mode_choices(lg)})
             prompt = ui.add(gr.Textbox, "image.prompt", lines=3, placeholder="a big red circle on the left, blue background")
             tokens = gr.Markdown(token_count("", "mini-shapes", ui.lang))
+            with gr.Row(equal_height=True):  # beside the prompt, as in A1111 (issue 36)
+                go = ui.button("image.generate", variant="primary", scale=3)
+                stop = ui.button("image.stop", variant="stop", scale=1)
+                live = ui.add(gr.Checkbox, "image.live", value=d.get("live", False), scale=1)
+                show_code = ui.button("image.show_code", scale=1)
             ui.md("image.weighting_help")
             negative = ui.add(gr.Textbox, "image.negative", lines=2)
             common_negative = ui.button("image.common_negative", size="sm")
@@ -219,6 +223,8 @@ def build(ui: UI, lang: gr.State) -> None:
                 # through to studio.lora, which refuses one this learner may not use with the studio's message.
                 lora_weight = ui.add(gr.Slider, "image.lora_weight", minimum=-2, maximum=2, step=0.05, value=0.8,
                                      scale=2)
+            mode = ui.add(gr.Radio, "image.mode", choices=mode_choices(ui.lang), value="txt2img")
+            ui.on_lang(mode, lambda lg: {"choices": mode_choices(lg)})
             with gr.Group(visible=False) as source_box:
                 editor = ui.add(gr.ImageEditor, "image.init", fill=upload_limit(), type="pil", height=320,
                                 sources=["upload", "clipboard"],
@@ -249,17 +255,12 @@ def build(ui: UI, lang: gr.State) -> None:
                     hires_steps = ui.add(gr.Slider, "image.hires_steps", minimum=0, maximum=150, step=1, value=0)
                     hires_strength = ui.add(gr.Slider, "image.hires_strength", minimum=0.01, maximum=1, step=0.01,
                                             value=0.5)
-            with gr.Row(equal_height=True):
-                go = ui.button("image.generate", variant="primary", scale=3)
-                stop = ui.button("image.stop", variant="stop", scale=1)
-                live = ui.add(gr.Checkbox, "image.live", value=d.get("live", False), scale=1)
-                show_code = ui.button("image.show_code", scale=1)
-        with gr.Column(scale=5):
+        with gr.Column(scale=5, elem_classes="studio-result"):  # stays in view while the controls scroll
             # Progress and errors show on this line only, so a failed run never hides the last images.
-            notices = gr.Markdown(min_height=48)
+            notices = gr.Markdown(min_height=48, elem_classes="studio-notices")
             # Height "auto": one picture fills a full-width square cell, which a fixed height cut off at the bottom.
             gallery = ui.add(gr.Gallery, "image.gallery", columns=2, height="auto", format="png", object_fit="contain",
-                             type="filepath", interactive=False)
+                             type="filepath", interactive=False, elem_classes="studio-main-result")
             selected = gr.State(0)
             send_img2img = ui.button("image.send_img2img", size="sm")
             used_seed = ui.add(gr.Textbox, "image.used_seed", interactive=False)

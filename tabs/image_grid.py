@@ -3,6 +3,7 @@ import gradio as gr
 
 from studio import api, grid
 
+from . import mywork
 from .runner import Stops, run
 from .ui import GPU, UI, guarded, notices_md, s
 
@@ -26,6 +27,10 @@ async def xy_plot(prompt, negative_prompt, model, sampler, steps, cfg_scale, see
     r = await run(stops, request, lambda stop, on_progress: api.xy_plot(
         prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, x_type, x_values, y_type,
         y_values, lang=lang, progress=on_progress, stop=stop), progress)
+    axes = "; ".join(f"{name} = {kind}: {values}" for name, kind, values in (("X", x_type, x_values),
+                                                                          ("Y", y_type, y_values)) if kind != "none")
+    mywork.stash(request, [(r.path, axes)], kind="image.lora" if "lora" in (x_type, y_type) else "image.grid",
+                 prompt=prompt, seed=r.seed)
     return (str(r.path) if r.path else r.image), notices_md(r.notices)
 
 
@@ -48,5 +53,5 @@ def build(ui: UI, lang: gr.State, c: dict) -> None:
         button.click(lambda k=key: RECIPES[k], None, [x_type, x_values, y_type, y_values], api_visibility="private",
                      queue=False)
     inputs = [c[k] for k in ("prompt", "negative", "model", "sampler", "steps", "cfg", "seed", "width", "height")]
-    go.click(xy_plot, [*inputs, x_type, x_values, y_type, y_values, lang], [image, notes], api_name="xy_plot",
-             concurrency_id=GPU, show_progress_on=[notes])
+    ui.on_saved(go.click(xy_plot, [*inputs, x_type, x_values, y_type, y_values, lang], [image, notes],
+                         api_name="xy_plot", concurrency_id=GPU, show_progress_on=[notes]))

@@ -52,7 +52,7 @@ async def synthesize_speech(text, model, seed, text_seed, refine, oral, laugh, p
 
     r, middle, view = await run(stops, request, call)
     seeds = f"{r.seed} / {r.text_seed}" if model != "espeak" else "-"
-    mywork.stash(request, [(r.path, text[:40])])
+    mywork.stash(request, [(r.path, "")], kind="speech", prompt=text, seed=r.seed if model != "espeak" else None)
     return (_audio(r), seeds, r.speaker or "", middle, view, notices_md(r.notices))
 
 
@@ -69,7 +69,17 @@ async def prosody(text, model, seed, text_seed, refine, oral, laugh, pause, spee
         controls.pop(key)
     results = await run(stops, request, lambda stop, _progress: api.prosody_comparison(
         text, model, seed, text_seed=text_seed, lang=lang, stop=stop, **controls))
+    mywork.stash(request, [(r.path, label) for r, label in zip(results, _prosody_labels(model))],
+                 kind="speech.prosody", prompt=text, seed=results[0].seed if model != "espeak" else None)
     return (*[_audio(r) for r in results], notices_md(results[0].notices))
+
+
+def _prosody_labels(model) -> list[str]:
+    """What each of the three takes changes (studio.api.speech's settings), for 我的作品."""
+    from studio.api.speech import ESPEAK_RATES, PROSODY_SETTINGS
+    if model == "espeak":
+        return [f"rate {r}" for r in ESPEAK_RATES]
+    return [f"oral {o} laugh {la} break {b}" for o, la, b in PROSODY_SETTINGS]
 
 
 @guarded
@@ -79,6 +89,9 @@ async def fixed(text, second, model, seed, refine, oral, laugh, pause, speed, te
                          volume)
     results = await run(stops, request, lambda stop, _progress: api.fixed_voice(
         [text, second], model, seed, lang=lang, stop=stop, **controls))
+    said = [line for line in (text, second) if str(line or "").strip()]  # one result each, in order
+    voice = results[0].seed if model != "espeak" else None
+    mywork.stash(request, [(r.path, "", line, voice) for r, line in zip(results, said)], kind="speech.fixed")
     return (*[_audio(r) for r in results], notices_md(results[0].notices))
 
 
@@ -90,6 +103,7 @@ async def dialogue(script, model, seed, seed_b, refine, oral, laugh, pause, spee
     controls.pop("speaker")  # two voices: one from each seed
     r = await run(stops, request, lambda stop, _progress: api.dialogue(
         script, model, seed, seed_b, lang=lang, stop=stop, **controls))
+    mywork.stash(request, [(r.path, "")], kind="speech.dialogue", prompt=script)
     return _audio(r), notices_md(r.notices)
 
 
@@ -119,6 +133,9 @@ def build(ui: UI, lang: gr.State) -> None:
             model = ui.model_picker("speech.model", "speech", engine)
             text = ui.add(gr.Textbox, "speech.text", lines=4, elem_id="speech_text",
                           value="大家好，欢迎来到 AIGC 创作工坊。今天我们一起体验语音合成。")
+            with gr.Row():  # beside the text (issue 36)
+                go = ui.button("speech.go", variant="primary", scale=2)
+                show_code = ui.button("speech.show_code", scale=1)
             with gr.Row():
                 ui.md("speech.insert")
                 inserts = [gr.Button(token, size="sm") for token in WORD_TOKENS]
@@ -150,12 +167,9 @@ def build(ui: UI, lang: gr.State) -> None:
                     rate = ui.add(gr.Slider, "speech.rate", minimum=80, maximum=450, step=5, value=175)
                     pitch = ui.add(gr.Slider, "speech.pitch", minimum=0, maximum=99, step=1, value=50)
                     volume = ui.add(gr.Slider, "speech.volume", minimum=0, maximum=200, step=5, value=100)
-            with gr.Row():
-                go = ui.button("speech.go", variant="primary", scale=2)
-                show_code = ui.button("speech.show_code", scale=1)
-        with gr.Column(scale=5):
-            notices = gr.Markdown(min_height=48)
-            audio = ui.add(gr.Audio, "speech.audio", type="filepath", interactive=False)
+        with gr.Column(scale=5, elem_classes="studio-result"):  # stays in view while the controls scroll
+            notices = gr.Markdown(min_height=48, elem_classes="studio-notices")
+            audio = ui.add(gr.Audio, "speech.audio", type="filepath", interactive=False, elem_classes="studio-main-result")
             used = ui.add(gr.Textbox, "speech.used_seed", interactive=False)
             speaker_out = ui.add(gr.Textbox, "speech.speaker_out", lines=2, max_lines=3, interactive=False,
                                  buttons=["copy"], visible=engine != "espeak")
@@ -193,9 +207,9 @@ def build(ui: UI, lang: gr.State) -> None:
     seed_dice.click(lambda: random.randint(0, 99999), None, seed, api_visibility="private", queue=False)
     text_dice.click(lambda: random.randint(0, 99999), None, text_seed, api_visibility="private", queue=False)
     model.change(engine_groups, model, [chattts_box, speaker_out, espeak_box], api_visibility="private", queue=False)
-    prosody_go.click(prosody, [text, model, seed, text_seed, *controls, lang], [*compared, notices],
-                     api_name="prosody_comparison", concurrency_id=GPU, show_progress_on=[notices])
-    fixed_go.click(fixed, [text, second, model, seed, *controls, lang], [*same, notices], api_name="fixed_voice",
-                   concurrency_id=GPU, show_progress_on=[notices])
-    dialogue_go.click(dialogue, [script, model, seed, seed_b, *controls, lang], [dialogue_audio, notices],
-                      api_name="dialogue", concurrency_id=GPU, show_progress_on=[notices])
+    ui.on_saved(prosody_go.click(prosody, [text, model, seed, text_seed, *controls, lang], [*compared, notices],
+                                 api_name="prosody_comparison", concurrency_id=GPU, show_progress_on=[notices]))
+    ui.on_saved(fixed_go.click(fixed, [text, second, model, seed, *controls, lang], [*same, notices],
+                               api_name="fixed_voice", concurrency_id=GPU, show_progress_on=[notices]))
+    ui.on_saved(dialogue_go.click(dialogue, [script, model, seed, seed_b, *controls, lang], [dialogue_audio, notices],
+                                  api_name="dialogue", concurrency_id=GPU, show_progress_on=[notices]))

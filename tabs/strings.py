@@ -38,11 +38,23 @@ STRINGS: dict[str, tuple[str, str]] = {
     "tab.finetune": ("模型微调 (LoRA)", "Fine-tuning (LoRA)"),
     "tab.models": ("模型管理", "Models"),
     "tab.mywork": ("我的作品", "My work"),
-    "mywork.intro": ("本浏览器在各个标签页生成并保存的作品（图片、语音、视频、网页压缩包），刷新页面或服务器重启后仍在；"
-                     "其他同学看不到。", "What this browser made and saved in every tab (pictures, speech, videos, page "
-                     "zips), kept across reloads and server restarts; nobody else sees it."),
+    "mywork.intro": ("本浏览器在各个标签页生成并保存的作品（图片、语音、视频、网页压缩包，以及 X/Y 图、韵律对比等实验的结果），"
+                     "刷新页面或服务器重启后仍在；其他同学看不到。", "What this browser made and saved in every tab "
+                     "(pictures, speech, videos, page zips, and the results of experiments such as X/Y plots and "
+                     "prosody comparisons), kept across reloads and server restarts; nobody else sees it."),
     "mywork.pictures": ("图片", "Pictures"),
+    "mywork.table": ("作品列表（最新的在前）", "Everything made (newest first)"),
+    "mywork.cols": ("时间|来自|内容|文件", "Time|From|Content|File"),
     "mywork.files": ("全部文件（最新的在前）", "All files (newest first)"),
+    # what a 我的作品 entry came from: "tab.<tab>", then " · " and one of these for an experiment
+    "mywork.kind.image.grid": ("X/Y 图", "X/Y plot"),
+    "mywork.kind.image.lora": ("LoRA 对比", "LoRA comparison"),
+    "mywork.kind.speech.prosody": ("韵律对比", "Prosody comparison"),
+    "mywork.kind.speech.fixed": ("固定音色", "Fixed voice"),
+    "mywork.kind.speech.dialogue": ("多角色对话", "Dialogue"),
+    "mywork.kind.crossmodal.page": ("图文网页", "Illustrated page"),
+    "mywork.kind.crossmodal.series": ("系列", "Series"),
+    "mywork.kind.crossmodal.storyboard": ("分镜视频", "Storyboard video"),
     # 跨模态创作
     "cm.intro": ("### 拓扑学科普微型作品：文本 → 配图 → 图文网页\n课程的端到端项目：用费曼技巧写科普文，用结构化提示词配图，再合成一个网页。每一步都可以单独重做。离线时 mini-poem 不写散文，文章按模板结构由规则拼成；选 Qwen2.5 让模型来写。",
                  "### A topology popular-science piece: text -> pictures -> an illustrated page\nThe course's end-to-end project: a Feynman-technique article, pictures from a structured prompt, then one web page. Every step can be redone alone. Offline, mini-poem writes no prose, so the article is assembled from the template by rules; pick Qwen2.5 to have a model write it."),
@@ -98,7 +110,6 @@ STRINGS: dict[str, tuple[str, str]] = {
     "cm.video": ("分镜视频（旁白为音轨，带字幕）", "Storyboard video (narration soundtrack, subtitles)"),
     "cm.shot_images": ("各镜头画面", "Shot pictures"),
     "cm.files": ("下载（MP4、字幕 SRT）", "Downloads (MP4, SRT subtitles)"),
-    "cm.storyboard_caption": ("分镜视频（{shots} 个镜头）", "Storyboard video ({shots} shots)"),
     "cm.video_done": ("{shots} 个镜头，共 {seconds:.1f} 秒。", "{shots} shots, {seconds:.1f} s in all."),
     "cm.explain": ("原理：多模态流水线与对齐评分", "How it works: the pipeline and the alignment score"),
     "cm.explain_text": ("**流水线**：文本模型把费曼模板变成文章 → 结构化提示词（主体 + 细节 + 固定风格后缀）在固定种子下变成图片 → 网页把文字、图片和所用参数（页脚）放在一起。分镜视频：每个镜头的“画面”变成图片，“旁白”变成语音，图片按旁白时长停留，旁白拼成音轨。\n\n**对齐评分**：图片和提示词说的是不是一回事？真实模型用 CLIP 分数（clip-vit-b32 在模型目录中时）：图像和文字嵌入的余弦相似度 x 100，越高越一致（SD 常见 25-35）。mini-shapes 的世界 CLIP 不认识，所以用它评估脚本里的属性分析器：从图中读回形状、颜色、大小、位置和背景，报告提示词点名的属性有几项吻合。",

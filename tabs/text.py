@@ -7,7 +7,7 @@ from studio import api
 from studio.i18n import t
 
 from . import chat_text, text_next, text_templates
-from .runner import JOBS, Stops
+from .runner import Stops, run, stream
 from .ui import GPU, UI, guarded, notices_md, s
 
 # The course's presets (module 5): (temperature, top_p, top_k); None keeps the current value.
@@ -28,21 +28,37 @@ def _with_stop_notice(notices: list[str], stopped: bool, lang: str) -> str:
     return notices_md(notices + ([t("notice_stopped_text", lang)] if stopped else []))
 
 
-@guarded
-def generate_text(prompt, model, temperature, top_k, top_p, max_new_tokens, repetition_penalty, seed, lang="zh",
-                  request: gr.Request = None):
-    """Streams the text token by token; 停止 ends this browser's run and keeps what was made."""
+async def _results(request: gr.Request | None, texts):
+    """(TextResult, None) as texts(stop) makes them (api.stream_text / stream_chat), then (the last one, whether
+    停止 ended it).
+
+    Over tabs.runner.stream, as 文生图: the generation runs in a worker thread holding DEVICE, and a cancel or a
+    closed page lands at once and sets `stop`, which generate()'s stopping criteria reads: the run ends at its next
+    token and the next job waits for it. (As a sync generator, a cancelled run was only closed at its next token
+    and ran on beside the next job; chat's and the experiment's ran to their last token.)"""
+    def call(preview, stop, _progress):
+        last = None
+        for last in texts(stop):
+            preview(last)
+        return last
+
     stop = stops.start(request)
-    results = api.stream_text(prompt, model, temperature, top_k, top_p, max_new_tokens, repetition_penalty, seed,
-                              stop=stop, lang=lang)
-    try:
-        for r in results:
-            shown = r.text if r.chat else prompt + r.text  # a base model continues the prompt
-            yield shown, str(r.seed), notices_md(r.notices)
-        yield shown, str(r.seed), _with_stop_notice(r.notices, stop.is_set(), lang)
-    finally:
-        stop.set()  # a closed page ends its run too
-        JOBS.done(stop)
+    async for kind, value in stream(call, stop, None):
+        yield (value[0], None) if kind == "preview" else (value, stop.is_set())
+
+
+def _notices(r, stopped: bool | None, lang: str) -> str:
+    return notices_md(r.notices) if stopped is None else _with_stop_notice(r.notices, stopped, lang)
+
+
+@guarded
+async def generate_text(prompt, model, temperature, top_k, top_p, max_new_tokens, repetition_penalty, seed,
+                        lang="zh", request: gr.Request = None):
+    """Streams the text token by token; 停止 ends this browser's run and keeps what was made."""
+    async for r, stopped in _results(request, lambda stop: api.stream_text(
+            prompt, model, temperature, top_k, top_p, max_new_tokens, repetition_penalty, seed, stop=stop, lang=lang)):
+        shown = r.text if r.chat else prompt + r.text  # a base model continues the prompt
+        yield shown, str(r.seed), _notices(r, stopped, lang)
 
 
 def _plain(message: dict) -> dict:
@@ -59,24 +75,17 @@ def _shown(messages: list[dict]) -> list[dict]:
 
 
 @guarded
-def chat(message, history, system, model, temperature, top_k, top_p, max_new_tokens, repetition_penalty, seed,
-         lang="zh", request: gr.Request = None):
+async def chat(message, history, system, model, temperature, top_k, top_p, max_new_tokens, repetition_penalty, seed,
+               lang="zh", request: gr.Request = None):
     """One more turn of the conversation (the course's 继续追问优化); the message box empties once it is sent."""
     history = [_plain(m) for m in history or []]
     head = [{"role": "system", "content": system}] if system and system.strip() else []
-    stop = stops.start(request)
-    results = api.stream_chat([*head, *history, {"role": "user", "content": message or ""}], model, temperature,
-                              top_k, top_p, max_new_tokens, repetition_penalty, seed, stop=stop, lang=lang)
-    try:
-        first = next(results)  # loading or refusing happens here, before the page changes
-        asked = [*history, {"role": "user", "content": message or ""}]
-        for r in (first, *results):
-            yield _shown([*asked, {"role": "assistant", "content": r.text}]), "", str(r.seed), notices_md(r.notices)
-        yield _shown([*asked, {"role": "assistant", "content": r.text}]), "", str(r.seed), \
-            _with_stop_notice(r.notices, stop.is_set(), lang)
-    finally:
-        stop.set()
-        JOBS.done(stop)
+    asked = [*history, {"role": "user", "content": message or ""}]
+    # Loading or refusing happens before the first result: the page changes only once the answer begins.
+    async for r, stopped in _results(request, lambda stop: api.stream_chat(
+            [*head, *history, {"role": "user", "content": message or ""}], model, temperature, top_k, top_p,
+            max_new_tokens, repetition_penalty, seed, stop=stop, lang=lang)):
+        yield _shown([*asked, {"role": "assistant", "content": r.text}]), "", str(r.seed), _notices(r, stopped, lang)
 
 
 def stop_run(request: gr.Request):
@@ -115,10 +124,11 @@ def token_gauge(prompt, model, max_new_tokens, lang="zh") -> str:
 
 
 @guarded
-def compare(prompt, model, top_k, top_p, max_new_tokens, seed, lang):
-    """The course's 0.2 / 0.7 / 1.2 experiment: one seed, three temperatures, side by side."""
-    results = api.compare_temperatures(prompt, model, top_k=top_k, top_p=top_p, max_new_tokens=max_new_tokens,
-                                       seed=seed, lang=lang)
+async def compare(prompt, model, top_k, top_p, max_new_tokens, seed, lang, request: gr.Request = None):
+    """The course's 0.2 / 0.7 / 1.2 experiment: one seed, three temperatures, side by side (async over
+    tabs.runner.run: a cancel, a closed page or 停止 ends it at its next token)."""
+    results = await run(stops, request, lambda stop, _progress: api.compare_temperatures(
+        prompt, model, top_k=top_k, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed, stop=stop, lang=lang))
     shown = [r.text if r.chat else prompt + r.text for r in results]
     return (*shown, notices_md(results[0].notices))
 
@@ -149,11 +159,16 @@ def build(ui: UI, lang: gr.State) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
             model = ui.model_picker("text.model", "text", "mini-poem")
-            mode = ui.add(gr.Radio, "text.mode", choices=mode_choices(ui.lang), value="single")
-            ui.on_lang(mode, lambda lg: {"choices": mode_choices(lg)})
             system = ui.add(gr.Textbox, "text.system", lines=2, visible=False)
             prompt = ui.add(gr.Textbox, "text.prompt", lines=3, value="床前明月光")
             gauge = gr.HTML(token_gauge("床前明月光", "mini-poem", d["max_new_tokens"], ui.lang))
+            with gr.Row():  # beside the prompt (issue 36)
+                go = ui.button("text.generate", variant="primary", scale=2)
+                send = ui.button("text.send", variant="primary", scale=2, visible=False)
+                stop = ui.button("text.stop", variant="stop", scale=1)
+                show_code = ui.button("text.show_code", scale=1)
+            mode = ui.add(gr.Radio, "text.mode", choices=mode_choices(ui.lang), value="single")
+            ui.on_lang(mode, lambda lg: {"choices": mode_choices(lg)})
             preset = ui.add(gr.Radio, "text.preset", choices=preset_choices(ui.lang), value="")
             ui.on_lang(preset, lambda lg: {"choices": preset_choices(lg)})
             temperature = ui.add(gr.Slider, "text.temperature", minimum=0, maximum=2, step=0.05, value=d["temperature"])
@@ -166,15 +181,10 @@ def build(ui: UI, lang: gr.State) -> None:
                 max_new = ui.add(gr.Slider, "text.max_new_tokens", minimum=1, maximum=api.MAX_NEW_TOKENS, step=1,
                                  value=d["max_new_tokens"])
             seed = ui.add(gr.Number, "text.seed", value=-1, precision=0)
-            with gr.Row():
-                go = ui.button("text.generate", variant="primary", scale=2)
-                send = ui.button("text.send", variant="primary", scale=2, visible=False)
-                stop = ui.button("text.stop", variant="stop", scale=1)
-                show_code = ui.button("text.show_code", scale=1)
             text_templates.build(ui, lang, prompt, temperature, top_p, top_k)
-        with gr.Column(scale=5):
-            notices = gr.Markdown(min_height=48)
-            output = ui.add(gr.Textbox, "text.output", lines=8, interactive=False)
+        with gr.Column(scale=5, elem_classes="studio-result"):  # stays in view while the controls scroll
+            notices = gr.Markdown(min_height=48, elem_classes="studio-notices")
+            output = ui.add(gr.Textbox, "text.output", lines=8, interactive=False, elem_classes="studio-main-result")
             conversation = ui.add(gr.Chatbot, "text.chatbot", height=360, visible=False)
             clear = ui.button("text.clear", visible=False)
             used_seed = ui.add(gr.Textbox, "text.used_seed", interactive=False)

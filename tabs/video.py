@@ -29,7 +29,7 @@ async def generate_video(prompt, negative_prompt, model, steps, cfg_scale, seed,
         prompt, negative_prompt, model, steps, cfg_scale, seed, num_frames, fps, width, height,
         flow_shift=_shift(model, flow_shift), stop=stop, lang=lang, progress=on_progress), progress)
     strip = [(frame, f"{i + 1}/{len(result.frames)}") for i, frame in enumerate(result.frames)]
-    mywork.stash(request, [(result.path, prompt[:40])])
+    mywork.stash(request, [(result.path, "")], kind="video", prompt=prompt, seed=result.seed)
     return (str(result.path) if result.path else None, strip, str(result.seed), notices_md(result.notices),
             str(result.gif) if result.gif else None, result.frames)
 
@@ -126,6 +126,10 @@ def build(ui: UI, lang: gr.State) -> None:
             model = ui.model_picker("video.model", "video", "mini-motion")
             prompt = ui.add(gr.Textbox, "video.prompt", lines=2, value="蓝色背景上的红色圆形从左向右移动")
             negative = ui.add(gr.Textbox, "video.negative", value=d["negative_prompt"])
+            with gr.Row():  # beside the prompt (issue 36)
+                go = ui.button("video.generate", variant="primary", scale=2)
+                stop = ui.button("video.stop", variant="stop", scale=1)
+                show_code = ui.button("video.show_code", scale=1)
             with gr.Row(equal_height=True):
                 size = ui.add(gr.Dropdown, "video.size", choices=size_choices("mini-motion"), value=None, scale=3)
                 advise = ui.button("video.recommend", scale=1)
@@ -144,13 +148,10 @@ def build(ui: UI, lang: gr.State) -> None:
                 shift = ui.add(gr.Slider, "video.flow_shift", minimum=0.5, maximum=12, step=0.5, value=3.0,
                                visible=d.get("flow_shift", 3.0) is not None)
                 seed = ui.add(gr.Number, "video.seed", value=-1, precision=0)
-            with gr.Row():
-                go = ui.button("video.generate", variant="primary", scale=2)
-                stop = ui.button("video.stop", variant="stop", scale=1)
-                show_code = ui.button("video.show_code", scale=1)
-        with gr.Column(scale=5):
-            notices = gr.Markdown(min_height=48)
-            video = ui.add(gr.Video, "video.output", autoplay=True, loop=True, height=360)
+        with gr.Column(scale=5, elem_classes="studio-result"):  # stays in view while the controls scroll
+            notices = gr.Markdown(min_height=48, elem_classes="studio-notices")
+            video = ui.add(gr.Video, "video.output", autoplay=True, loop=True, height=360,
+                           elem_classes="studio-main-result")
             strip = ui.add(gr.Gallery, "video.strip", columns=9, height=160, object_fit="contain")
             with gr.Row():
                 used_seed = ui.add(gr.Textbox, "video.used_seed", interactive=False)

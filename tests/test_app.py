@@ -216,7 +216,7 @@ def test_my_work_lists_what_this_browser_made_in_any_tab_and_only_that(studio_en
     from tabs import image as image_tab
     from tabs import mywork
     from tabs import speech as speech_tab
-    browser, pictures, files, _ = mywork.recall("")
+    browser, pictures, files, _, _ = mywork.recall("")
     assert history.valid(browser) and pictures == [] and files is None
     mine, theirs = SimpleNamespace(session_hash="s1"), SimpleNamespace(session_hash="s2")
     async def updates():
@@ -224,15 +224,15 @@ def test_my_work_lists_what_this_browser_made_in_any_tab_and_only_that(studio_en
                                                           request=mine)]
     *_, (gallery, *_rest) = asyncio.run(updates())
     picture = gallery[0][0]
-    assert mywork.remember(browser, mine)[1] == [(picture, "seed 6")]
+    assert mywork.remember(browser, mine)[1] == [(picture, "文生图 · a cat · seed 6")]
     # their run, in another browser, is filed under their id only
     asyncio.run(speech_tab.synthesize_speech("你好", "espeak", 1, 1, False, 0, 0, 0, 5, 0.3, 0.7, 20, "", "cmn", 175,
                                              50, 100, request=theirs))  # an async handler, as Gradio awaits it
     other = mywork.remember("", theirs)[0]
     asyncio.run(speech_tab.synthesize_speech("早上好", "espeak", 1, 1, False, 0, 0, 0, 5, 0.3, 0.7, 20, "", "cmn", 175,
                                              50, 100, request=mine))
-    same, pictures, files, image_tab_gallery = mywork.remember(browser, mine)
-    assert same == browser and pictures == image_tab_gallery == [(picture, "seed 6")]
+    same, pictures, files, image_tab_gallery, _ = mywork.remember(browser, mine)
+    assert same == browser and pictures == image_tab_gallery == [(picture, "文生图 · a cat · seed 6")]
     assert len(files) == 2 and files[0].endswith(".wav") and files[1] == picture  # newest first
     assert mywork.recall(browser)[1:3] == (pictures, files)  # a reload of the page shows it again
     assert len(mywork.recall(other)[2]) == 1 and mywork.recall(other)[2][0].endswith(".wav")

@@ -113,6 +113,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # notices
     "notice_size_rounded": ("尺寸 {width}x{height} 已调整为 {new_width}x{new_height}（必须是 {multiple} 的倍数）。",
                             "Size {width}x{height} was rounded to {new_width}x{new_height} (must be a multiple of {multiple})."),
+    "notice_not_downloaded": ("模型“{model}”还没有下载（约 {size}）：请老师在“模型管理”里下载；下载好之前，实时的图表和计数先不更新。",
+                              "The model “{model}” is not downloaded yet (about {size}): the teacher downloads it in the Models tab; until then the live charts and counts do not update."),
     "notice_seed_random": ("种子 -1：本次随机选用种子 {seed}。", "Seed -1: this run used the random seed {seed}."),
     "notice_empty_prompt": ("提示词为空：生成的是无条件图像。", "Empty prompt: the image is unconditional."),
     "notice_prompt_truncated": ("输入过长：已从开头删去 {dropped} 个词元，以便放进 {window} 词元的上下文窗口。",

@@ -4,7 +4,7 @@ import gradio as gr
 
 from studio import validate
 from studio import api
-from studio.i18n import t
+from studio.i18n import human_bytes, t
 
 from . import chat_text, text_next, text_templates
 from .runner import Stops, run, stream
@@ -139,6 +139,14 @@ def model_defaults(model, lang):
     return d["temperature"], d["top_k"], d["top_p"], d["max_new_tokens"], d["repetition_penalty"]
 
 
+def model_notice(model, lang="zh") -> str:
+    """One notice when a model that is not downloaded is picked (its live views then wait quietly)."""
+    if not api.needs_download(model):
+        return ""
+    card = next(m for m in api.list_models("text", lang) if m["key"] == model.strip())
+    return notices_md([t("notice_not_downloaded", lang, model=card["title"], size=human_bytes(card["approx_bytes"]))])
+
+
 def apply_preset(name, temperature, top_p, top_k):
     if name not in PRESETS:
         return temperature, top_p, top_k
@@ -215,5 +223,6 @@ def build(ui: UI, lang: gr.State) -> None:
                      api_name="compare_temperatures", concurrency_id=GPU, show_progress_on=[notices])
     preset.change(apply_preset, [preset, temperature, top_p, top_k], [temperature, top_p, top_k],
                   api_visibility="private", queue=False)
+    model.change(model_notice, [model, lang], notices, api_visibility="private", queue=False)
     model.change(model_defaults, [model, lang], [temperature, top_k, top_p, max_new, penalty],
                  api_visibility="private")

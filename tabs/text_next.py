@@ -44,6 +44,14 @@ def token_distribution(prompt, model, temperature, top_k, top_p, repetition_pena
     return _views(rows, lang)
 
 
+def live_distribution(prompt, model, temperature, top_k, top_p, repetition_penalty, walk=None, lang="zh"):
+    """The redraw a knob move makes: for a model not downloaded yet nothing (the tab said so once when it was
+    picked), rather than one error per move; the 查看 button still answers with the reason."""
+    if api.needs_download(model):
+        return gr.skip(), gr.skip(), gr.skip()
+    return token_distribution(prompt, model, temperature, top_k, top_p, repetition_penalty, walk, lang)
+
+
 def _walk_views(prompt, model, walk):
     """The sentence so far: its text, and its tokens numbered by step."""
     decoded = api.decode_tokens(walk, model) if walk else {"text": "", "tokens": []}
@@ -110,7 +118,7 @@ def build(ui: UI, lang: gr.State, prompt, model, knobs: list) -> None:
     show.click(token_distribution, dist_inputs, views, api_name="token_distribution", concurrency_id=GPU)
     # Dragging a knob redraws the bars at once: a teacher shows the distribution flattening and sharpening.
     for knob in knobs:
-        knob.change(token_distribution, dist_inputs, views, api_visibility="private", concurrency_id=GPU,
+        knob.change(live_distribution, dist_inputs, views, api_visibility="private", concurrency_id=GPU,
                     show_progress="hidden", trigger_mode="always_last")
     step_go.click(step, [prompt, model, *knobs, walk, walk_seed, lang], [*stepped, walk_seed],
                   api_visibility="private", concurrency_id=GPU)

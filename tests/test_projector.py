@@ -104,3 +104,21 @@ def test_smoothing_keeps_a_flat_loss_flat_and_follows_a_falling_one():
     assert smoothed([0.3] * 5) == pytest.approx([0.3] * 5)  # debiased: the first steps are not pulled to 0
     falling = smoothed([1.0 - i / 100 for i in range(100)])
     assert falling[-1] < falling[10] < falling[0]
+
+
+def test_picking_a_model_not_downloaded_says_so_once(page):  # noqa: F811
+    panel = _open(page, "文本生成")
+    model = panel.get_by_label("模型", exact=True).first
+    model.click()
+    page.locator("[role=option]").filter(has_text="qwen2.5-0.5b").first.click()
+    panel.get_by_text("还没有下载").first.wait_for()
+    for value in (0.3, 0.9):  # live redraws of a model that is not there: no message per move
+        _set(page, "温度 (Temperature)", value)
+    page.wait_for_timeout(2000)
+    toasts = page.locator("[data-testid=toast-body]").all_inner_texts()
+    notices = panel.get_by_text("还没有下载").all_inner_texts()
+    assert toasts == [] and len(notices) == 1 and "Qwen2.5-0.5B" in notices[0], (toasts, notices)
+    model.click()
+    page.locator("[role=option]").filter(has_text="mini-poem").first.click()
+    panel.get_by_text("还没有下载").wait_for(state="detached")
+    _set(page, "温度 (Temperature)", 0.7)

@@ -16,7 +16,8 @@ from .experiment import optimisation_experiment
 from .grid import xy_plot
 from .prompting import build_prompt, translate_prompt
 from .explain import cfg_parts, denoising_timeline, forward_diffusion
-from .models import delete, download, list_models, load, local_models, manager_status, unload, unload_all
+from .models import (delete, download, list_models, load, local_models, manager_status, needs_download, unload,
+                     unload_all)
 from .text import (COURSE_TEMPERATURES, MAX_NEW_TOKENS, chat, compare_temperatures, count_text_tokens, decode_tokens,
                    export_text_code, generate_text, next_token, stream_chat, stream_text, token_distribution)
 from .templates import fill_template, text_template, text_templates
@@ -26,7 +27,8 @@ from .crossmodal import (alignment_score, compose_page, crossmodal_defaults, mak
                          story_images, topology_project, write_article, write_series)
 from .video import export_video_code, generate_video, recommend_video_settings
 
-__all__ = ["StudioError", "ImageResult", "list_models", "manager_status", "load", "unload", "unload_all",
+__all__ = ["StudioError", "ImageResult", "list_models", "manager_status", "needs_download", "load", "unload",
+           "unload_all",
            "download", "delete", "local_models", "model_defaults", "generate_image", "export_code", "count_tokens", "read_infotext",
            "image_samplers", "MAX_BATCH", "MAX_BATCH_COUNT", "MAX_NEW_TOKENS", "TextResult", "generate_text", "token_distribution",
            "VideoResult", "generate_video", "forward_diffusion", "denoising_timeline", "cfg_parts", "xy_plot", "GridResult", "build_prompt", "translate_prompt", "optimisation_experiment", "compare_temperatures",

@@ -33,6 +33,12 @@ def manager_status() -> dict:
     return status
 
 
+def needs_download(key) -> bool:
+    """A registry model that is neither on disk nor loaded: using it means a download (the operator's job)."""
+    card = CARDS.get(key.strip()) if isinstance(key, str) else None
+    return card is not None and hub.find_local(card) is None and not manager().is_loaded(card.key)
+
+
 def _checked(key) -> str:
     """A model key or folder as text; anything else is refused the way an unknown model is."""
     resolve(key)

@@ -22,7 +22,7 @@ from studio.config import configure, settings  # noqa: E402
 from studio import history  # noqa: E402
 from tabs import crossmodal, finetune, image, models, mywork, operator, speech, text, video  # noqa: E402
 from studio import retention, zerogpu  # noqa: E402
-from tabs.ui import GPU, UI  # noqa: E402
+from tabs.ui import GPU, UI, fresh_notices_on_click  # noqa: E402
 from tabs import server  # noqa: E402
 from tabs import sessions  # noqa: E402
 
@@ -65,6 +65,27 @@ body.classroom .prose :is(code, small, sub, sup), body.classroom .prose [style*=
 body.classroom .prose .katex { font-size: 1.35em; }
 body.classroom .studio-main-result :is([data-testid=block-label], [data-testid=block-info], .label-text),
 body.classroom .studio-notices, body.classroom .studio-notices .prose { font-size: 24px !important; }
+/* Outputs shown whole and crisp (issue 36.8). Result pictures (class studio-pixels) scale with square pixels, so a
+   mini model's 64 px picture is sharp. In the 文生图 gallery (studio-batch) a cell is at most 256 px (4x of 64) and
+   as many cells fit a row as keep 120 px each: a batch of 8 is two rows of 4 in view, not 4 rows of blown-up,
+   blurred squares. The frame strip (studio-strip) keeps 8 frames to a row, each cell allowed under Gradio's 100 px
+   minimum (which pushed frames 6-9 out of the box). Captions of studio-captions galleries go under the picture and
+   wrap instead of ending in "…" over it (the 属性吻合 score). */
+.studio-pixels img { image-rendering: pixelated; }
+.studio-batch .grid-container { grid-template-columns: repeat(auto-fit, minmax(120px, 1fr)) !important;
+  grid-template-rows: none !important; grid-auto-rows: auto !important; justify-items: center; }
+.studio-batch .thumbnail-item { max-width: 256px; }
+.studio-batch .preview img { max-width: 512px; max-height: 512px; margin: auto; }
+.studio-strip .grid-container { grid-template-columns: repeat(8, minmax(0, 1fr)) !important;
+  grid-template-rows: none !important; grid-auto-rows: auto !important; }
+.studio-strip .grid-wrap { max-height: 50vh; }
+.studio-strip .thumbnail-item { max-width: 256px; }
+.studio-captions .thumbnail-item { aspect-ratio: auto !important; height: auto !important; display: flex;
+  flex-direction: column; }
+.studio-captions .thumbnail-item > img { aspect-ratio: 1; height: auto !important; min-height: 0; }
+.studio-captions .caption-label { position: static !important; white-space: normal !important; overflow-wrap: anywhere;
+  text-overflow: clip !important; overflow: visible !important; max-width: 100% !important; opacity: 1 !important;
+  border: 0 !important; }
 """
 CLASSROOM_JS = "(on) => { document.body.classList.toggle('classroom', !!on); return []; }"
 
@@ -105,6 +126,7 @@ def build_demo() -> gr.Blocks:
                       api_visibility="private", queue=False)
         operator.build(ui, lang, demo)
         sessions.install(demo)  # a closed page's server-side values are freed
+        fresh_notices_on_click(demo)
         classroom.change(None, classroom, None, js=CLASSROOM_JS, api_visibility="private", queue=False)
         demo.load(None, classroom, None, js=CLASSROOM_JS, api_visibility="private", queue=False)
         for fn, inputs, outputs in ui.switch_events:

@@ -176,7 +176,8 @@ def build(ui: UI, lang: gr.State) -> None:
                         count = ui.add(gr.Slider, "cm.count", minimum=1, maximum=4, step=1, value=2, scale=1)
                     draw = ui.button("cm.draw", variant="primary")
                     gallery = ui.add(gr.Gallery, "cm.gallery", columns=4, fit_columns=False, height=320,
-                                     object_fit="contain", format="png")
+                                     object_fit="contain", format="png",
+                                     elem_classes=["studio-pixels", "studio-captions"])  # the score not cut
             with gr.Column(scale=5, elem_classes="studio-result"):  # step 3's page stays in view while steps scroll
                 text_credit, image_credits = gr.State(""), gr.State([])
                 page_notices = gr.Markdown(min_height=48, elem_classes="studio-notices")
@@ -191,7 +192,8 @@ def build(ui: UI, lang: gr.State) -> None:
                            value=pd.DataFrame(series_parts("mini-shapes", ui.lang), columns=series_columns(ui.lang)))
             make_series = ui.button("cm.make_series", variant="primary")
             series_notices = gr.Markdown()
-            series_gallery = ui.add(gr.Gallery, "cm.gallery", columns=3, height=220, object_fit="contain")
+            series_gallery = ui.add(gr.Gallery, "cm.gallery", columns=3, height=220, object_fit="contain",
+                                    elem_classes=["studio-pixels", "studio-captions"])
             series_zip = ui.add(gr.File, "cm.zip")
             series_preview = gr.HTML()
         with ui.tab("cm.storyboard"):
@@ -211,7 +213,8 @@ def build(ui: UI, lang: gr.State) -> None:
             video_notices = gr.Markdown()
             with gr.Row():
                 video = ui.add(gr.Video, "cm.video", height=360)
-                shot_gallery = ui.add(gr.Gallery, "cm.shot_images", columns=4, height=360, object_fit="contain")
+                shot_gallery = ui.add(gr.Gallery, "cm.shot_images", columns=4, height=360, object_fit="contain",
+                                      elem_classes=["studio-pixels", "studio-captions"])
             files = ui.add(gr.File, "cm.files", file_count="multiple")
     with _accordion(ui, "cm.explain", open_=False):
         ui.md("cm.explain_text")

@@ -10,7 +10,7 @@ from studio.errors import StudioError
 from studio.infotext import read_png_text
 from studio.registry import cards
 
-from . import image_experiment, image_explain, image_grid, image_prompt, mywork
+from . import image_experiment, image_explain, image_grid, image_prompt, mini_limits, mywork
 from .runner import Stops, stream
 from .ui import GPU, UI, guarded, notices_md, s, upload_limit
 
@@ -84,8 +84,10 @@ def preview_file(image: Image.Image) -> str:
 
 
 def _shown(result):
+    """The run's outputs; a run stopped before its first picture (no images) leaves the gallery as it is: the last
+    preview stays in view, beside the notice that it was stopped (as A1111 does), not a blank."""
     shown = [(str(p), f"seed {s}") for p, s in zip(result.paths, result.seeds)] if result.paths \
-        else [(img, f"seed {s}") for img, s in zip(result.images, result.seeds)]
+        else [(img, f"seed {s}") for img, s in zip(result.images, result.seeds)] if result.images else gr.skip()
     seeds = ", ".join(str(s) for s in result.seeds)
     return shown, seeds, result.infotexts[0] if result.infotexts else "", notices_md(result.notices)
 
@@ -216,6 +218,8 @@ def build(ui: UI, lang: gr.State) -> None:
             ui.md("image.weighting_help")
             negative = ui.add(gr.Textbox, "image.negative", lines=2)
             common_negative = ui.button("image.common_negative", size="sm")
+            negative_note, hires_note = mini_limits.image_notes("mini-shapes", ui.lang)  # mini-shapes' limits
+            negative_note = gr.Markdown(**mini_limits.note_args(negative_note), elem_classes="studio-mini-limit")
             with gr.Row(equal_height=True):
                 loras = ui.add(gr.Dropdown, "image.loras", choices=list(lora.available(files.NOBODY)), value=[],
                                multiselect=True, allow_custom_value=True, scale=3)
@@ -240,13 +244,15 @@ def build(ui: UI, lang: gr.State) -> None:
                 height = ui.add(gr.Slider, "image.height", minimum=8, maximum=MAX_SIDE, step=8, value=d["height"])
             with gr.Row(equal_height=True):
                 seed = ui.add(gr.Number, "image.seed", value=-1, precision=0, scale=3)
-                dice = gr.Button("🎲", size="sm", scale=0, min_width=48)
-                reuse = gr.Button("♻️", size="sm", scale=0, min_width=48)
+                # Text, not 🎲 / ♻️: without an emoji font (Debian's chromium) those are empty boxes (issue 36.8)
+                dice = ui.button("image.dice", size="sm", scale=0, min_width=64)
+                reuse = ui.button("image.reuse", size="sm", scale=0, min_width=64)
             with gr.Row():
                 batch = ui.add(gr.Slider, "image.batch_size", minimum=1, maximum=api.MAX_BATCH, step=1, value=1)
                 batch_count = ui.add(gr.Slider, "image.batch_count", minimum=1, maximum=api.MAX_BATCH_COUNT, step=1,
                                      value=1)
             with ui.on_lang(gr.Accordion(s("image.hires", ui.lang), open=False), lambda lg: {"label": s("image.hires", lg)}):
+                hires_note = gr.Markdown(**mini_limits.note_args(hires_note), elem_classes="studio-mini-limit")
                 with gr.Row():
                     hires_scale = ui.add(gr.Slider, "image.hires_scale", minimum=1, maximum=4, step=0.25, value=1)
                     hires_upscaler = ui.add(gr.Radio, "image.hires_upscaler", choices=["Latent", "Lanczos"],
@@ -260,7 +266,8 @@ def build(ui: UI, lang: gr.State) -> None:
             notices = gr.Markdown(min_height=48, elem_classes="studio-notices")
             # Height "auto": one picture fills a full-width square cell, which a fixed height cut off at the bottom.
             gallery = ui.add(gr.Gallery, "image.gallery", columns=2, height="auto", format="png", object_fit="contain",
-                             type="filepath", interactive=False, elem_classes="studio-main-result")
+                             type="filepath", interactive=False,
+                             elem_classes=["studio-main-result", "studio-batch", "studio-pixels"])  # app.py: CSS
             selected = gr.State(0)
             send_img2img = ui.button("image.send_img2img", size="sm")
             used_seed = ui.add(gr.Textbox, "image.used_seed", interactive=False)
@@ -269,14 +276,18 @@ def build(ui: UI, lang: gr.State) -> None:
             with ui.on_lang(gr.Accordion(s("image.history", ui.lang), open=False),
                             lambda lg: {"label": s("image.history", lg)}):
                 past = gr.Gallery(columns=6, height=240, object_fit="contain", show_label=False, format="png",
-                                  interactive=False)
+                                  interactive=False, elem_classes="studio-pixels")
             with ui.on_lang(gr.Accordion(s("image.png_info", ui.lang), open=False),
                             lambda lg: {"label": s("image.png_info", lg)}):
                 png = ui.add(gr.File, "image.png_file", fill=upload_limit(), file_types=["image"], type="filepath")
                 png_text = ui.add(gr.Textbox, "image.png_text", lines=3, interactive=False)
                 png_fields = gr.State({})
                 send = ui.button("image.send")
-    image_prompt.build(ui, lang, prompt, notices)
+    image_prompt.build(ui, lang, prompt, notices, model)
+    # The mini model's limits beside the negative prompt and the hires fix, before a run, in the page's language.
+    model.change(mini_limits.image_notes, [model, lang], [negative_note, hires_note], api_visibility="private",
+                 queue=False)
+    ui.on_switch(lambda lg, m: mini_limits.image_notes(m, lg), [model], [negative_note, hires_note])
     image_grid.build(ui, lang, dict(prompt=prompt, negative=negative, model=model, sampler=sampler, steps=steps,
                                     cfg=cfg, seed=seed, width=width, height=height))
     image_experiment.build(ui, lang, dict(prompt=prompt, model=model, steps=steps, seed=seed, width=width,

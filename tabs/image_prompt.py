@@ -3,6 +3,7 @@ import gradio as gr
 
 from studio import api, prompts
 
+from . import mini_limits
 from .ui import GPU, UI, guarded, notices_md, s
 
 
@@ -14,14 +15,35 @@ def assemble(*args):
 
 
 @guarded
+def assemble_for(model, *args):
+    """For mini-shapes, its own words first (one training caption), then the general library's; for any other model
+    the general library's alone (the mini chips are hidden)."""
+    mini, (*general, out_lang, lang) = args[:len(mini_limits.CHIP_KEYS)], args[len(mini_limits.CHIP_KEYS):]
+    parts = [mini_limits.describe(*mini, out_lang) if model == mini_limits.MINI_IMAGE else "",
+             assemble(*general, out_lang, lang)]
+    return ", ".join(p for p in parts if p)
+
+
+def mini_visible(model) -> dict:
+    """mini-shapes' own chips, shown while it is the model."""
+    return gr.update(visible=model == mini_limits.MINI_IMAGE)
+
+
+@guarded
 def translate(text, task, lang):
     r = api.translate_prompt(text, task, lang=lang)
     method = s("prompt.method_dictionary", lang) if r["method"] == "dictionary" else r["method"]
     return r["prompt"], notices_md([s("prompt.method", lang, method=method), *r["notices"]])
 
 
-def build(ui: UI, lang: gr.State, prompt: gr.Textbox, notices: gr.Markdown) -> None:
+def build(ui: UI, lang: gr.State, prompt: gr.Textbox, notices: gr.Markdown, model: gr.Dropdown | None = None) -> None:
     with ui.on_lang(gr.Accordion(s("prompt.builder", ui.lang), open=False), lambda lg: {"label": s("prompt.builder", lg)}):
+        with gr.Group(visible=model is None or model.value == mini_limits.MINI_IMAGE) as mini_box:
+            ui.md("limits.chips")
+            mini_chips = [ui.add(gr.Radio, f"limits.chips.{key}", choices=choices, value=None)
+                          for key, choices in mini_limits.shape_chips()]
+            clear_mini = ui.button("limits.chips.clear", size="sm")
+        ui.md("limits.library")
         chips = []
         for section in prompts.sections():
             label = f"{section['zh']} · {section['en']}"
@@ -32,7 +54,13 @@ def build(ui: UI, lang: gr.State, prompt: gr.Textbox, notices: gr.Markdown) -> N
         with gr.Row():
             to_english = ui.button("prompt.translate", size="sm")
             expand = ui.button("prompt.expand", size="sm")
-    put.click(assemble, [*chips, out_lang, lang], prompt, api_visibility="private", queue=False)
+    if model is None:
+        put.click(assemble, [*chips, out_lang, lang], prompt, api_visibility="private", queue=False)
+    else:
+        put.click(assemble_for, [model, *mini_chips, *chips, out_lang, lang], prompt, api_visibility="private",
+                  queue=False)
+        model.change(mini_visible, model, mini_box, api_visibility="private", queue=False)
+    clear_mini.click(lambda: [None] * len(mini_chips), None, mini_chips, api_visibility="private", queue=False)
     to_english.click(lambda text, lg: translate(text, "translate", lg), [prompt, lang], [prompt, notices],
                      api_visibility="private", concurrency_id=GPU)
     expand.click(lambda text, lg: translate(text, "expand", lg), [prompt, lang], [prompt, notices],

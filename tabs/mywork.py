@@ -140,7 +140,8 @@ def build(ui: UI, lang: gr.State, demo: gr.Blocks, browser_id: gr.BrowserState) 
     """The tab, and the wiring of every registered run to it (and to the 文生图 tab's own history gallery)."""
     ui.md("mywork.intro")
     pictures = ui.add(gr.Gallery, "mywork.pictures", columns=6, fit_columns=False, height=300, object_fit="contain",
-                      format="png", preview=False, interactive=False)  # small cells, so each caption shows
+                      format="png", preview=False, interactive=False,
+                      elem_classes="studio-pixels")  # small cells, so each caption shows; 64 px crisp (app.py)
     rows = ui.add(gr.Dataframe, "mywork.table", value=table([], ui.lang), interactive=False, wrap=True,
                   column_widths=["16%", "20%", "44%", "20%"], max_height=420,
                   elem_id="mywork_table")

@@ -28,7 +28,9 @@ from PIL import Image
 
 from studio import validate
 from studio.errors import StudioError
-from studio.i18n import LANGS, t
+from studio.i18n import LANGS, pick, t
+
+from .strings import STRINGS, label_key
 
 
 # ---- what a user typed, shown as text ----
@@ -62,10 +64,15 @@ class Refused:
         self.value, self.low, self.high, self.precision, self.error = value, low, high, precision, error
         self.label = label
 
-    def resolve(self, name: str):
-        """The number the value stands for when the studio accepts it (numeric text, in range), else StudioError."""
+    def resolve(self, name: str, lang: str | None = None):
+        """The number the value stands for when the studio accepts it (numeric text, in range), else StudioError
+        naming the control as the page labels it in `lang` (the parameter's name when it has no label)."""
         if self.error is not None:
             raise self.error
+        key = label_key(self.label) if lang else None  # the component's label: in the language it was built in
+        if key:  # the page's label for the learner, the parameter for an API caller
+            label = pick(STRINGS, key, lang)
+            name = name if label.strip().lower() == name.lower() else f"{label} · {name}"
         low = -math.inf if self.low is None else self.low
         high = math.inf if self.high is None else self.high
         try:
@@ -245,14 +252,15 @@ def strict(cls):
     return STRICT.get(cls, cls)
 
 
-def resolve(fn, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
-    """args / kwargs of `fn` with every `Refused` value resolved under its parameter name (or StudioError)."""
+def resolve(fn, args: tuple, kwargs: dict, lang: str | None = None) -> tuple[tuple, dict]:
+    """args / kwargs of `fn` with every `Refused` value resolved (or StudioError naming the control's label in
+    `lang`, else the parameter)."""
     if not any(isinstance(v, Refused) for v in (*args, *kwargs.values())):
         return args, kwargs
     bound = inspect.signature(fn).bind_partial(*args, **kwargs)
     for name, value in bound.arguments.items():
         if isinstance(value, Refused):
-            bound.arguments[name] = value.resolve(name)
+            bound.arguments[name] = value.resolve(name, lang)
     return bound.args, bound.kwargs
 
 

@@ -306,7 +306,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "video.height": ("高度", "Height"),
     "video.height.info": ("Wan：16 的倍数，推荐 480；mini-motion：8 的倍数，原生 64", "Wan: a multiple of 16, 480 recommended; mini-motion: a multiple of 8, native at 64"),
     "video.frames": ("帧数", "Frames"),
-    "video.frames.info": ("Wan 必须是 4k+1：17 / 33 / 81（81 帧 = 16 fps 下 5 秒）；mini-motion 训练用 8 帧（最多 32）；帧越多越耗显存和时间", "Wan needs 4k+1: 17 / 33 / 81 (81 frames = 5 s at 16 fps); mini-motion was trained on 8 (up to 32); more frames cost memory and time"),
+    "video.frames.info": ("Wan 必须是 4k+1：17 / 33 / 81（81 帧 = 16 fps 下 5 秒）；mini-motion 训练用 8 帧（能跑到 32，但超过 8 帧会散架）；帧越多越耗显存和时间", "Wan needs 4k+1: 17 / 33 / 81 (81 frames = 5 s at 16 fps); mini-motion was trained on 8 (runs up to 32, but falls apart past 8); more frames cost memory and time"),
     "video.fps": ("帧率 (fps)", "Frames per second"),
     "video.fps.info": ("Wan 原生 16 fps；只影响播放速度，不影响生成", "Wan is made for 16 fps; it changes playback speed, not generation"),
     "video.steps": ("采样步数 (Steps)", "Steps"),
@@ -367,7 +367,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "image.cfg": ("提示词相关性 (CFG Scale)", "CFG scale"),
     "image.cfg.info": ("推荐 5-10，7 是经典起点；>15 易过饱和，<4 易偏离提示词", "5-10 recommended, 7 is the classic start; >15 burns, <4 drifts from the prompt"),
     "image.seed": ("种子 (Seed)", "Seed"),
-    "image.seed.info": ("-1 = 随机（🎲）；♻️ 填入上次的种子；固定种子 + 相同参数 = 相同图片", "-1 = random (🎲); ♻️ puts back the last seed; a fixed seed with the same parameters gives the same image"),
+    "image.seed.info": ("-1 = 随机；「复用」填入上次的种子；固定种子 + 相同参数 = 相同图片", "-1 = random; Reuse puts back the last seed; a fixed seed with the same parameters gives the same image"),
+    "image.dice": ("随机", "Random"),  # text, not 🎲 / ♻️: no emoji font on many classroom PCs (issue 36.8)
+    "image.reuse": ("复用", "Reuse"),
     "image.width": ("宽度", "Width"),
     "image.width.info": ("8 的倍数；SD1.5 原生 512，SDXL 原生 1024", "a multiple of 8; SD 1.5 is native at 512, SDXL at 1024"),
     "image.height": ("高度", "Height"),
@@ -414,6 +416,24 @@ STRINGS: dict[str, tuple[str, str]] = {
     "prompt.expand": ("扩写（需文本模型）", "Expand (needs a text model)"),
     "prompt.method": ("翻译方式：{method}", "Translated by: {method}"),
     "prompt.method_dictionary": ("课程关键词词典", "the course's keyword dictionary"),
+    # What the built-in mini models cannot show, beside the control where it bites (issue 36; tabs.mini_limits)
+    "limits.negative": ("⚠️ **mini-shapes 没有为反向提示词训练过**：在这里写一个颜色或形状，画面几乎不变。想看反向提示词的作用，请换 SD 1.5 / SDXL。",
+                        "⚠️ **mini-shapes was not trained for negative prompts**: naming a colour or a shape here barely changes the picture. To see what a negative prompt does, use SD 1.5 / SDXL."),
+    "limits.hires": ("⚠️ **mini-shapes 只认识 64×64 的图**：放大 2 倍再重绘，会画出两个色块，而不是更清晰的一个图形。高清修复请用 SD 1.5 / SDXL 来看效果。",
+                     "⚠️ **mini-shapes only knows 64×64 pictures**: upscaled 2x and redrawn, it paints two blobs instead of one sharper shape. Try the hires fix on SD 1.5 / SDXL."),
+    "limits.frames": ("⚠️ **mini-motion 只用 8 帧训练过**：超过 8 帧，后面的帧会散成碎块（例如 16 帧时第 11-16 帧散架）。更长的视频请用 Wan。",
+                      "⚠️ **mini-motion was trained on 8 frames**: past 8 frames the later frames fall apart into debris (at 16 frames, frames 11-16). Longer clips need Wan."),
+    "limits.frames_over": ("现在是 **{frames} 帧**，超过了 8 帧：请预期画面散架。", "Now **{frames} frames**, more than 8: expect the picture to fall apart."),
+    "limits.chips": ("**mini-shapes 认识的词**（它的训练描述正是这样写的）：一个图形、一种颜色、大小、左中右位置、纯色背景；别的词它都不认识。",
+                     "**Words mini-shapes knows** (its training captions use exactly these): one shape, one colour, a size, left / centre / right, a plain background; it knows no other word."),
+    "limits.chips.shape": ("图形", "Shape"),
+    "limits.chips.colour": ("颜色", "Colour"),
+    "limits.chips.size": ("大小", "Size"),
+    "limits.chips.position": ("位置", "Position"),
+    "limits.chips.background": ("背景", "Background"),
+    "limits.chips.clear": ("清空 mini-shapes 的选择", "Clear the mini-shapes choices"),
+    "limits.library": ("**课程关键词库**：为 SD 1.5 / SDXL 等模型准备；mini-shapes 不认识这些词（猫、森林、油画……对它没有意义）。",
+                       "**The course's keyword library**: meant for SD 1.5 / SDXL and similar models; mini-shapes knows none of these words (cat, forest, oil painting... mean nothing to it)."),
     "image.history": ("历史记录（本浏览器生成过的图片，重启后仍在）", "History (images this browser made; kept across restarts)"),
     "grid.title": ("参数网格 (X/Y plot)：一次对比多组参数", "X/Y plot: compare settings side by side"),
     "grid.recipe.cfg": ("课程实验：CFG 3 对比 9", "Course: CFG 3 vs 9"),
@@ -512,3 +532,16 @@ STRINGS: dict[str, tuple[str, str]] = {
     "yes": ("是", "yes"),
     "no": ("否", "no"),
 }
+
+
+def label_key(label: str | None) -> str | None:
+    """The key whose text (in either language) is `label`: a component keeps the label it was built with, and a
+    message about it should name it in the session's language."""
+    if not label:
+        return None
+    if not _BY_TEXT:
+        _BY_TEXT.update({text: key for key, texts in STRINGS.items() for text in texts})
+    return _BY_TEXT.get(label)
+
+
+_BY_TEXT: dict[str, str] = {}

@@ -146,8 +146,9 @@ def guarded(fn):
 @contextlib.contextmanager
 def _handling(fn, args, kwargs):
     """Errors as messages in the session's language; values Gradio refused resolved to the studio's messages."""
-    with _as_message(fn, kwargs.get("lang") or _find_lang(args)):
-        yield refusals.resolve(fn, args, kwargs)
+    lang = kwargs.get("lang") or _find_lang(args)
+    with _as_message(fn, lang):
+        yield refusals.resolve(fn, args, kwargs, lang)
 
 
 @contextlib.contextmanager
@@ -181,3 +182,22 @@ def progress_callback(progress: gr.Progress):
 def notices_md(notices: list[str]) -> str:
     """Notices as a Markdown list; each reads as its text (they quote prompts, model and LoRA names)."""
     return "\n".join(f"- {refusals.as_markdown_text(n)}" for n in notices)
+
+
+NOTICES = "studio-notices"  # elem_classes of each tab's notices line, beside its result
+
+
+def fresh_notices_on_click(demo: gr.Blocks) -> None:
+    """Call inside `with demo:` after the tabs: a click that writes a notices line first empties it in the browser,
+    so an error's pop-up never stands beside the last run's notices as if they were its own."""
+    before = set(demo.fns)
+    for dep in list(demo.fns.values()):
+        lines = [o for o in dep.outputs if NOTICES in (getattr(o, "elem_classes", None) or [])]
+        clicks = [demo.blocks[block].click for block, event in dep.targets if event == "click" and block is not None]
+        if dep.fn is not None and lines and clicks:
+            gr.on(clicks, None, None, lines, js=f"() => {[''] * len(lines)!r}" if len(lines) > 1 else "() => ''",
+                  queue=False, api_visibility="private", show_progress="hidden")
+    # The page runs a click's events in the order they were registered, each after the last: the clearing goes
+    # first, or it would wipe the run's own notices (ids, and so API fn_index values, stay as they are).
+    added = [i for i in demo.fns if i not in before]
+    demo.default_config.fns = {i: demo.fns[i] for i in [*added, *(i for i in demo.fns if i in before)]}

@@ -6,7 +6,7 @@ import pandas as pd
 from studio import validate
 from studio import api, video_plan
 
-from . import mywork
+from . import mini_limits, mywork
 from .runner import Stops, run
 from .ui import GPU, UI, guarded, notices_md, s
 
@@ -141,6 +141,10 @@ def build(ui: UI, lang: gr.State) -> None:
                 frames = ui.add(gr.Slider, "video.frames", minimum=1, maximum=81, step=d["frame_step"],
                                 value=d["num_frames"])
                 fps = ui.add(gr.Slider, "video.fps", minimum=1, maximum=30, step=1, value=d["fps"])
+            # mini-motion's 8 trained frames, said before a run while it is the model (issue 36)
+            frames_note = gr.Markdown(**mini_limits.note_args(mini_limits.frames_note("mini-motion", d["num_frames"],
+                                                                                      ui.lang)),
+                                      elem_classes="studio-mini-limit")
             with gr.Row():
                 steps = ui.add(gr.Slider, "video.steps", minimum=1, maximum=100, step=1, value=d["steps"])
                 cfg = ui.add(gr.Slider, "video.cfg", minimum=1, maximum=15, step=0.5, value=d["cfg_scale"])
@@ -152,7 +156,9 @@ def build(ui: UI, lang: gr.State) -> None:
             notices = gr.Markdown(min_height=48, elem_classes="studio-notices")
             video = ui.add(gr.Video, "video.output", autoplay=True, loop=True, height=360,
                            elem_classes="studio-main-result")
-            strip = ui.add(gr.Gallery, "video.strip", columns=9, height=160, object_fit="contain")
+            # Every frame in view, crisp: 8 to a row, as many rows as the clip needs (app.py: studio-strip CSS)
+            strip = ui.add(gr.Gallery, "video.strip", columns=8, height="auto", object_fit="contain",
+                           elem_classes=["studio-strip", "studio-pixels"])
             with gr.Row():
                 used_seed = ui.add(gr.Textbox, "video.used_seed", interactive=False)
                 gif = ui.add(gr.File, "video.gif", interactive=False)
@@ -190,3 +196,7 @@ def build(ui: UI, lang: gr.State) -> None:
         trigger(patches, calculator, patch_text, api_visibility="private", queue=False)
     model.change(model_defaults, [model, lang], [width, height, frames, fps, steps, cfg, shift, negative, size],
                  api_visibility="private")
+    for trigger in (model.change, frames.change):
+        trigger(mini_limits.frames_note, [model, frames, lang], frames_note, api_visibility="private", queue=False,
+                show_progress="hidden")
+    ui.on_switch(lambda lg, m, n: mini_limits.frames_note(m, n, lg), [model, frames], frames_note)

@@ -122,3 +122,18 @@ def test_picking_a_model_not_downloaded_says_so_once(page):  # noqa: F811
     page.locator("[role=option]").filter(has_text="mini-poem").first.click()
     panel.get_by_text("还没有下载").wait_for(state="detached")
     _set(page, "温度 (Temperature)", 0.7)
+
+
+def test_an_error_never_stands_beside_the_last_runs_notices(page):  # noqa: F811
+    panel = _open(page, "文本生成")
+    panel.get_by_role("button", name="生成", exact=True).click()  # seed -1: a notice names the seed it drew
+    notices = panel.locator(".studio-notices").first
+    notices.get_by_text("随机选用种子").wait_for()
+    model = panel.get_by_label("模型", exact=True).first
+    model.fill("no-such-model")
+    model.press("Enter")
+    panel.get_by_role("button", name="生成", exact=True).click()
+    page.locator("[data-testid=toast-body]").filter(has_text="no-such-model").first.wait_for()
+    assert "随机选用种子" not in notices.inner_text()
+    model.fill("mini-poem")
+    model.press("Enter")

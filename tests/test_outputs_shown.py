@@ -1,0 +1,187 @@
+"""Issue 36 item 8: outputs are shown whole and crisp, in headless Chromium with the mini models (64 px pictures).
+
+Every picture of a batch of 8 and every frame of an 8 / 16 frame strip lies inside its gallery and every clipping
+box around it; 64 px pictures scale with square pixels (image-rendering: pixelated) at no more than 4x; 停止 keeps
+the last preview; the seed buttons are text (Debian's chromium has no emoji font); the 跨模态创作 caption with the
+alignment score is not cut. One studio (served with app.py's CSS) and one Chromium for the module.
+"""
+from __future__ import annotations
+
+import pytest
+
+import app
+from tests.test_browser import CHROMIUM_ARGS, WAIT, _chromium, _open
+
+SHOTS = "/tmp/outputs-shots"
+MAX_SCALE = 4  # a 64 px picture is shown at most 256 px wide
+
+# Each visible <img> under `root`: its box, and whether it lies inside every clipping ancestor and the viewport.
+IMAGES = """(root) => {
+    const out = [];
+    for (const img of root.querySelectorAll('img')) {
+        const r = img.getBoundingClientRect();
+        let inside = r.width > 0 && r.height > 0 && r.top >= -1 && r.left >= -1
+            && r.bottom <= innerHeight + 1 && r.right <= innerWidth + 1;
+        for (let el = img.parentElement; el && inside; el = el.parentElement) {
+            const cs = getComputedStyle(el);
+            if (cs.overflowX === 'visible' && cs.overflowY === 'visible') continue;
+            const c = el.getBoundingClientRect();
+            inside = r.top >= c.top - 1 && r.left >= c.left - 1 && r.bottom <= c.bottom + 1 && r.right <= c.right + 1;
+        }
+        inside = inside && img.complete && img.naturalWidth > 0;
+        out.push({inside, width: r.width, height: r.height, natural: img.naturalWidth,
+                  rendering: getComputedStyle(img).imageRendering, src: img.src.slice(-40)});
+    }
+    return out;
+}"""
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    from playwright.sync_api import sync_playwright
+
+    from studio import config
+    from studio.manager import ModelManager, reset_manager
+    from tabs import server
+    config.configure([], env={"STUDIO_OUTPUT_DIR": str(tmp_path_factory.mktemp("shown-outputs")),
+                              "STUDIO_HUB": "local", "STUDIO_MODEL_DIRS": str(tmp_path_factory.mktemp("no-models")),
+                              "STUDIO_PREVIEW_EVERY": "5"})
+    reset_manager(ModelManager(budgets={"cpu": 4 * 1024**3}))
+    demo = app.build_demo()
+    demo.queue()
+    _, url, _ = server.launch(demo, server_port=None, prevent_thread_lock=True, quiet=True, css=app.CLASSROOM_CSS)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
+        tab = browser.new_page(viewport={"width": 1400, "height": 1000})
+        tab.set_default_timeout(WAIT)
+        tab.goto(url, wait_until="load")
+        tab.get_by_role("tab", name="文生图").wait_for()
+        yield tab
+        browser.close()
+    demo.close()
+    config.configure([], env={})
+
+
+def _shot(page, name: str) -> None:
+    import os
+    os.makedirs(SHOTS, exist_ok=True)
+    page.screenshot(path=f"{SHOTS}/{name}.png")
+
+
+def _set(panel, label: str, value) -> None:
+    box = panel.get_by_label(label).first  # the label holds the info line too: not exact
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def _images(page, gallery) -> list[dict]:
+    page.evaluate("() => window.scrollTo(0, 0)")
+    gallery.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    return gallery.evaluate(IMAGES)
+
+
+def _image_gallery(panel):
+    return panel.locator(".studio-main-result").first
+
+
+def _run_image(page, panel, batch: int, steps: int):
+    _set(panel, "每批数量 (Batch size)", batch)
+    _set(panel, "采样步数 (Steps)", steps)
+    panel.get_by_label("提示词 (Prompt)").fill("a big red circle on the left, blue background")
+    panel.get_by_role("button", name="生成", exact=True).click()
+
+
+def test_a_batch_of_8_shows_every_picture_crisp_and_not_blown_up(page):
+    panel = _open(page, "文生图")
+    _run_image(page, panel, 8, 4)
+    page.wait_for_function("() => [...document.querySelectorAll('textarea')].some(t => t.offsetParent && "
+                           "t.value.includes('Seed:') && t.value.includes('mini-shapes'))")
+    gallery = _image_gallery(panel)
+    gallery.locator("img").nth(7).wait_for()
+    shown = _images(page, gallery)
+    _shot(page, "image-batch-8")
+    assert len(shown) == 8, shown
+    clipped = [i for i in shown if not i["inside"]]
+    assert not clipped, f"{len(shown) - len(clipped)} of 8 pictures in view; clipped: {clipped}"
+    assert {i["rendering"] for i in shown} == {"pixelated"}, shown
+    assert all(i["natural"] == 64 and i["width"] <= MAX_SCALE * 64 + 1 for i in shown), shown
+
+
+def test_one_64px_picture_is_not_blown_to_the_column_width(page):
+    panel = _open(page, "文生图")
+    _run_image(page, panel, 1, 3)
+    gallery = _image_gallery(panel)
+    page.wait_for_function("(g) => g.querySelectorAll('img').length === 1", arg=gallery.element_handle())
+    shown = _images(page, gallery)
+    assert len(shown) == 1 and shown[0]["inside"], shown
+    assert shown[0]["rendering"] == "pixelated" and shown[0]["width"] <= MAX_SCALE * 64 + 1, shown
+
+
+def test_stop_keeps_the_last_preview(page):
+    panel = _open(page, "文生图")
+    _run_image(page, panel, 1, 150)
+    gallery = _image_gallery(panel)
+    # a preview (its caption names the step) is in the gallery: stop the run
+    gallery.get_by_text("预览").first.wait_for()
+    panel.get_by_role("button", name="停止", exact=True).click()
+    panel.locator(".studio-notices").get_by_text("停止").first.wait_for()
+    page.wait_for_timeout(1500)  # the run's last update has landed
+    shown = _images(page, gallery)
+    assert shown and shown[0]["inside"] and shown[0]["natural"] > 0, \
+        f"after 停止 the result area shows no picture: {shown}"
+
+
+@pytest.mark.parametrize("frames", [8, 16])
+def test_the_frame_strip_shows_every_frame(page, frames):
+    panel = _open(page, "文生视频")
+    _set(panel, "帧数", frames)
+    _set(panel, "采样步数 (Steps)", 2)
+    panel.get_by_role("button", name="生成视频", exact=True).click()
+    strip = panel.get_by_text("逐帧", exact=True).first.locator("xpath=ancestor::div[contains(@class,'block')][1]")
+    page.wait_for_function("([g, n]) => g.querySelectorAll('img').length === n", arg=[strip.element_handle(), frames])
+    page.wait_for_timeout(1000)  # loaded, where they are in view (Gradio's thumbnails load lazily)
+    shown = _images(page, strip)
+    _shot(page, f"video-strip-{frames}")
+    clipped = [i for i in shown if not i["inside"]]
+    assert len(shown) == frames and not clipped, f"{len(shown) - len(clipped)} of {frames} frames in view: {shown}"
+    assert {i["rendering"] for i in shown} == {"pixelated"}, shown
+    assert all(i["width"] <= MAX_SCALE * i["natural"] + 1 for i in shown), shown
+
+
+def test_my_work_pictures_are_pixelated(page):
+    panel = _open(page, "我的作品")
+    panel.locator("img").first.wait_for()
+    shown = panel.locator("img").first.evaluate("i => getComputedStyle(i).imageRendering")
+    assert shown == "pixelated"
+
+
+def test_the_seed_buttons_read_without_an_emoji_font(page):
+    panel = _open(page, "文生图")
+    seed = panel.get_by_label("种子 (Seed)").first
+    row = seed.locator("xpath=ancestor::*[contains(@class,'row')][1]")
+    texts = row.locator("button").evaluate_all("bs => bs.map(b => ({text: b.innerText.trim(), "
+                                               "icon: !!b.querySelector('img, svg')}))")
+    assert len(texts) == 2, texts
+    for button in texts:  # a text label of CJK / Latin letters, or an icon drawn without a font
+        assert button["icon"] or (button["text"] and all(ord(ch) < 0x2000 or 0x4E00 <= ord(ch) <= 0x9FFF
+                                                         for ch in button["text"])), texts
+    # the text really renders: a glyph of width, not an empty box of tofu
+    widths = row.locator("button").evaluate_all("bs => bs.map(b => { const r = document.createRange(); "
+                                                "r.selectNodeContents(b); return r.getBoundingClientRect().width; })")
+    assert all(w > 10 for w in widths), (texts, widths)
+
+
+def test_the_crossmodal_caption_with_the_score_is_not_cut(page):
+    panel = _open(page, "跨模态创作")
+    panel.get_by_role("button", name="一键完成三步").click()
+    page.wait_for_function("() => [...document.querySelectorAll('.caption-label')].some("
+                           "c => c.offsetParent && c.innerText.includes('属性吻合'))")
+    page.wait_for_timeout(500)
+    captions = page.evaluate("() => [...document.querySelectorAll('.caption-label')].filter(c => c.offsetParent && "
+                             "c.innerText.includes('属性吻合')).map(c => { c.scrollIntoView({block: 'center'}); "
+                             "return {text: c.innerText, scroll: c.scrollWidth, client: c.clientWidth, "
+                             "scrollH: c.scrollHeight, clientH: c.clientHeight}; })")
+    _shot(page, "crossmodal-caption")
+    cut = [c for c in captions if c["scroll"] > c["client"] + 1 or c["scrollH"] > c["clientH"] + 1]
+    assert captions and not cut, f"captions cut off: {cut}"

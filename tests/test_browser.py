@@ -7,6 +7,7 @@ install it (a browser test that cannot run is not a pass).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -36,30 +37,44 @@ def _chromium() -> str:
                 "(or set STUDIO_CHROMIUM to a Chromium binary).")
 
 
-@pytest.fixture(scope="module")
-def page(tmp_path_factory):
+@contextlib.contextmanager
+def studio_in_chromium(tmp_path_factory, **env):
+    """(browser, url): the studio with the built-in mini models, served as app.py serves it (its CSS too), and
+    one headless Chromium (a fresh profile each launch). `env`: more settings."""
     from playwright.sync_api import sync_playwright
 
     from studio import config
     from studio.manager import ModelManager, reset_manager
-    out = tmp_path_factory.mktemp("browser-outputs")
-    config.configure([], env={"STUDIO_OUTPUT_DIR": str(out), "STUDIO_HUB": "local",
-                              "STUDIO_MODEL_DIRS": str(tmp_path_factory.mktemp("no-models"))})
+    from tabs import server
+    config.configure([], env={"STUDIO_OUTPUT_DIR": str(tmp_path_factory.mktemp("browser-outputs")),
+                              "STUDIO_HUB": "local", "STUDIO_MODEL_DIRS": str(tmp_path_factory.mktemp("no-models")),
+                              **env})
     reset_manager(ModelManager(budgets={"cpu": 4 * 1024**3}))
     demo = app.build_demo()
     demo.queue()
-    from tabs import server
-    _, url, _ = server.launch(demo, server_port=None, prevent_thread_lock=True, quiet=True)  # as app.py serves it
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)  # a fresh profile each launch
-        tab = browser.new_page(viewport={"width": 1400, "height": 1000})
-        tab.set_default_timeout(WAIT)
-        tab.goto(url, wait_until="load")
-        tab.get_by_role("tab", name="文生图").wait_for()
-        yield tab
-        browser.close()
-    demo.close()
-    config.configure([], env={})
+    _, url, _ = server.launch(demo, server_port=None, prevent_thread_lock=True, quiet=True, css=app.CLASSROOM_CSS)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
+            yield browser, url
+            browser.close()
+    finally:
+        demo.close()
+        config.configure([], env={})
+
+
+def open_page(browser, url: str, width: int = 1400, height: int = 1000):
+    tab = browser.new_page(viewport={"width": width, "height": height})
+    tab.set_default_timeout(WAIT)
+    tab.goto(url, wait_until="load")
+    tab.get_by_role("tab", name="文生图").wait_for()
+    return tab
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    with studio_in_chromium(tmp_path_factory) as (browser, url):
+        yield open_page(browser, url)
 
 
 def _open(page, name: str):

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-import app
-from tests.test_browser import CHROMIUM_ARGS, WAIT, _chromium, _open
+from tests.test_browser import _open, open_page, studio_in_chromium
 
 # tab: (its main button, the caption of its main result)
 TABS = {
@@ -111,31 +110,12 @@ WRAPPED_LABELS = """() => {
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory):
     """(browser, url): the studio served as app.py serves it, with its CSS; tests open pages of their own sizes."""
-    from playwright.sync_api import sync_playwright
-
-    from studio import config
-    from studio.manager import ModelManager, reset_manager
-    from tabs import server
-    config.configure([], env={"STUDIO_OUTPUT_DIR": str(tmp_path_factory.mktemp("layout-outputs")),
-                              "STUDIO_HUB": "local", "STUDIO_MODEL_DIRS": str(tmp_path_factory.mktemp("no-models"))})
-    reset_manager(ModelManager(budgets={"cpu": 4 * 1024**3}))
-    demo = app.build_demo()
-    demo.queue()
-    _, url, _ = server.launch(demo, server_port=None, prevent_thread_lock=True, quiet=True, css=app.CLASSROOM_CSS)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
-        yield browser, url
-        browser.close()
-    demo.close()
-    config.configure([], env={})
+    with studio_in_chromium(tmp_path_factory) as served:
+        yield served
 
 
 def _page(studio, width: int, height: int, classroom: bool = False):
-    browser, url = studio
-    page = browser.new_page(viewport={"width": width, "height": height})
-    page.set_default_timeout(WAIT)
-    page.goto(url, wait_until="load")
-    page.get_by_role("tab", name="文生图").wait_for()
+    page = open_page(*studio, width, height)
     if classroom:
         page.get_by_label(CLASSROOM).check()
         page.wait_for_function("() => document.body.classList.contains('classroom')")

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-import app
-from tests.test_browser import CHROMIUM_ARGS, WAIT, _chromium, _open
+from tests.test_browser import _open, open_page, studio_in_chromium
 
 SHOTS = "/tmp/outputs-shots"
 MAX_SCALE = 4  # a 64 px picture is shown at most 256 px wide
@@ -38,28 +37,8 @@ IMAGES = """(root) => {
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
-    from playwright.sync_api import sync_playwright
-
-    from studio import config
-    from studio.manager import ModelManager, reset_manager
-    from tabs import server
-    config.configure([], env={"STUDIO_OUTPUT_DIR": str(tmp_path_factory.mktemp("shown-outputs")),
-                              "STUDIO_HUB": "local", "STUDIO_MODEL_DIRS": str(tmp_path_factory.mktemp("no-models")),
-                              "STUDIO_PREVIEW_EVERY": "5"})
-    reset_manager(ModelManager(budgets={"cpu": 4 * 1024**3}))
-    demo = app.build_demo()
-    demo.queue()
-    _, url, _ = server.launch(demo, server_port=None, prevent_thread_lock=True, quiet=True, css=app.CLASSROOM_CSS)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
-        tab = browser.new_page(viewport={"width": 1400, "height": 1000})
-        tab.set_default_timeout(WAIT)
-        tab.goto(url, wait_until="load")
-        tab.get_by_role("tab", name="文生图").wait_for()
-        yield tab
-        browser.close()
-    demo.close()
-    config.configure([], env={})
+    with studio_in_chromium(tmp_path_factory, STUDIO_PREVIEW_EVERY="5") as (browser, url):
+        yield open_page(browser, url)
 
 
 def _shot(page, name: str) -> None:

@@ -218,8 +218,8 @@ def build(ui: UI, lang: gr.State) -> None:
             ui.md("image.weighting_help")
             negative = ui.add(gr.Textbox, "image.negative", lines=2)
             common_negative = ui.button("image.common_negative", size="sm")
-            negative_note, hires_note = mini_limits.image_notes("mini-shapes", ui.lang)  # mini-shapes' limits
-            negative_note = gr.Markdown(**mini_limits.note_args(negative_note), elem_classes="studio-mini-limit")
+            first_negative, first_hires = mini_limits.image_notes("mini-shapes", ui.lang)  # mini-shapes' limits
+            negative_note = gr.Markdown(**mini_limits.note_args(first_negative), elem_classes="studio-mini-limit")
             with gr.Row(equal_height=True):
                 loras = ui.add(gr.Dropdown, "image.loras", choices=list(lora.available(files.NOBODY)), value=[],
                                multiselect=True, allow_custom_value=True, scale=3)
@@ -252,7 +252,7 @@ def build(ui: UI, lang: gr.State) -> None:
                 batch_count = ui.add(gr.Slider, "image.batch_count", minimum=1, maximum=api.MAX_BATCH_COUNT, step=1,
                                      value=1)
             with ui.on_lang(gr.Accordion(s("image.hires", ui.lang), open=False), lambda lg: {"label": s("image.hires", lg)}):
-                hires_note = gr.Markdown(**mini_limits.note_args(hires_note), elem_classes="studio-mini-limit")
+                hires_note = gr.Markdown(**mini_limits.note_args(first_hires), elem_classes="studio-mini-limit")
                 with gr.Row():
                     hires_scale = ui.add(gr.Slider, "image.hires_scale", minimum=1, maximum=4, step=0.25, value=1)
                     hires_upscaler = ui.add(gr.Radio, "image.hires_upscaler", choices=["Latent", "Lanczos"],

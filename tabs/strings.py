@@ -85,7 +85,6 @@ STRINGS: dict[str, tuple[str, str]] = {
     "cm.count.info": ("1-4 张，从中挑最好的放进网页", "1-4; keep the best for the page"),
     "cm.draw": ("生成配图", "Make the pictures"),
     "cm.gallery": ("配图（标题是对齐评分）", "Pictures (captions show the alignment score)"),
-    "cm.step3": ("第三步：合成图文网页", "Step 3: compose the page"),
     "cm.compose": ("合成网页", "Compose the page"),
     "cm.all": ("一键完成三步", "All three steps"),
     "cm.zip": ("下载网页（zip：index.html + 图片）", "Download the page (zip: index.html + pictures)"),

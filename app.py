@@ -24,6 +24,7 @@ from tabs import crossmodal, finetune, image, models, mywork, operator, speech, 
 from studio import retention, zerogpu  # noqa: E402
 from tabs.ui import GPU, UI, fresh_notices_on_click  # noqa: E402
 from tabs import server  # noqa: E402
+from tabs import gradio_locale  # noqa: E402
 from tabs import sessions  # noqa: E402
 
 log = logging.getLogger("studio")
@@ -100,10 +101,11 @@ def build_demo() -> gr.Blocks:
         browser_id = gr.BrowserState("", storage_key="aigc_studio_browser", secret=history.secret())
         with gr.Row(equal_height=True, elem_classes="studio-header"):  # one line: title, language, 课堂模式
             ui.md("app.title", scale=1, min_width=320)
-            switch = gr.Radio(LANGS, value=ui.lang, label="语言 / Language", container=False, scale=0, min_width=210)
+            switch = gr.Radio(LANGS, value=ui.lang, label="语言 / Language", container=False, scale=0, min_width=210,
+                              elem_classes="studio-lang-names")  # each language named in its own script
             classroom = ui.add(gr.Checkbox, "app.classroom", value=settings().classroom, container=False, scale=0,
                                min_width=320)
-        with gr.Tabs():
+        with gr.Tabs(elem_classes="studio-tabs"):
             for name in ("text", "image", "speech", "video", "crossmodal", "finetune", "models", "mywork"):
                 with ui.tab(f"tab.{name}"):
                     if name == "text":
@@ -122,9 +124,12 @@ def build_demo() -> gr.Blocks:
                         mywork.build(ui, lang, demo, browser_id)
                     else:
                         models.build(ui, lang, demo)
+        operator.build(ui, lang, demo)  # before the switch: its components are relabelled with the others
         switch.change(lambda choice: [choice, *ui.relabel(choice)], switch, [lang, *ui.components],
                       api_visibility="private", queue=False)
-        operator.build(ui, lang, demo)
+        # Gradio's own words (footer, upload areas, the image editor, pop-up titles) follow this switch, not the
+        # browser's locale; a file an upload area does not take gets the studio's message (tabs/gradio_locale.py).
+        gradio_locale.install(demo, switch, lang)
         sessions.install(demo)  # a closed page's server-side values are freed
         fresh_notices_on_click(demo)
         classroom.change(None, classroom, None, js=CLASSROOM_JS, api_visibility="private", queue=False)

@@ -7,6 +7,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from .errors import StudioError
+from .i18n import t
 
 AXES = ("none", "sampler", "steps", "cfg_scale", "seed", "size", "prompt_sr", "lora")
 MAX_CELLS = 36
@@ -50,6 +51,17 @@ def cell_kwargs(axis: str, value, prompt: str) -> dict:
         name, _, weight = value.partition(":")
         return {"loras": [(name.strip(), float(weight) if weight.strip() else 1.0)]}
     return {axis: value}
+
+
+def label(axis: str, value, lang: str = "zh") -> str:
+    """The label of one axis value drawn into the grid picture, in `lang` (sampler names and sizes as typed)."""
+    if axis == "none":
+        return ""
+    if axis == "lora" and str(value).strip().lower() in ("none", "无", "0"):
+        return t("grid_label_no_lora", lang)
+    if axis in ("cfg_scale", "steps", "seed", "lora"):
+        return t(f"grid_label_{axis}", lang, value=value)
+    return str(value).strip()
 
 
 def apply_sr(prompt: str, search: str, value: str) -> str:

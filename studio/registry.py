@@ -21,7 +21,7 @@ class ModelCard:
     title: dict[str, str]
     loader: str  # name in studio.loaders.LOADERS
     approx_bytes: int  # in memory at the default precision of a GPU (fp16/bf16)
-    licence: str
+    licence: str | dict[str, str]  # licence ids; a {"zh", "en"} pair where it needs words (what each licence covers)
     modelscope_id: str | None = None
     hf_id: str | None = None
     revision: dict[str, str] = field(default_factory=dict)  # per hub: revision to download
@@ -55,7 +55,7 @@ CARDS: dict[str, ModelCard] = {c.key: c for c in [
               defaults=dict(width=64, height=64, steps=20, cfg_scale=7.0, sampler="DPM++ 2M", max_side=256,
                             live=True)),
     ModelCard("mini-poem", "text", {"zh": "迷你唐诗（内置，离线）", "en": "Mini Tang poems (built-in, offline)"},
-              "causal-lm", 10 * MB, "Apache-2.0 (corpus: chinese-poetry, MIT)", builtin=True,
+              "causal-lm", 10 * MB, {"zh": "Apache-2.0（语料 chinese-poetry：MIT）", "en": "Apache-2.0 (corpus: chinese-poetry, MIT)"}, builtin=True,
               defaults=dict(temperature=0.7, top_k=0, top_p=1.0, max_new_tokens=64, repetition_penalty=1.0)),
     ModelCard("mini-motion", "video", {"zh": "迷你运动（内置，离线）", "en": "Mini motion (built-in, offline)"},
               # AnimateDiff on mini-shapes (scripts/mini_motion/train_animatediff.py says why not Wan nor the
@@ -64,7 +64,7 @@ CARDS: dict[str, ModelCard] = {c.key: c for c in [
               defaults=dict(width=64, height=64, num_frames=8, fps=8, steps=20, cfg_scale=7.0, max_side=128,
                             max_frames=32, negative_prompt="")),
     ModelCard("espeak", "speech", {"zh": "eSpeak NG（离线机器音，供练习）", "en": "eSpeak NG (offline robotic voice, for practice)"},
-              "espeak", 20 * MB, "GPL-3.0 (espeak-ng)", builtin=True, package_data="espeakng_loader:espeak-ng-data",
+              "espeak", 20 * MB, "GPL-3.0", builtin=True, package_data="espeakng_loader:espeak-ng-data",
               defaults=dict(voice="cmn", rate=175, pitch=50, volume=100)),
     ModelCard("sd15", "image", {"zh": "Stable Diffusion 1.5", "en": "Stable Diffusion 1.5"},
               "sd", 2 * GB, "CreativeML OpenRAIL-M",
@@ -85,7 +85,7 @@ CARDS: dict[str, ModelCard] = {c.key: c for c in [
               "causal-lm", 3 * GB, "Apache-2.0",
               modelscope_id="Qwen/Qwen2.5-1.5B-Instruct", hf_id="Qwen/Qwen2.5-1.5B-Instruct", defaults=_QWEN_DEFAULTS),
     ModelCard("chattts", "speech", {"zh": "ChatTTS 对话语音", "en": "ChatTTS"},
-              "chattts", int(1.2 * GB), "weights CC BY-NC 4.0, code AGPL-3.0",
+              "chattts", int(1.2 * GB), {"zh": "权重 CC BY-NC 4.0，代码 AGPL-3.0", "en": "weights CC BY-NC 4.0, code AGPL-3.0"},
               modelscope_id="pzc163/chatTTS", hf_id="2Noise/ChatTTS"),
     ModelCard("wan2.1-t2v-1.3b", "video", {"zh": "通义万相 Wan2.1-T2V-1.3B", "en": "Wan2.1-T2V-1.3B"},
               "wan", 11 * GB, "Apache-2.0",

@@ -112,6 +112,14 @@ def image_fields(model, lang="zh"):
     return d["subject"], d["details"], d["style"], d["negative"], f"*{d['note']}*", parts
 
 
+def relabel_table(new_lang, table):
+    """The shot table's headers in the new language; its rows stay as the learner left them."""
+    table = table if isinstance(table, pd.DataFrame) else pd.DataFrame(table)
+    if table.shape[1] != len(shot_columns(new_lang)):
+        return gr.skip()
+    return table.set_axis(shot_columns(new_lang), axis=1)
+
+
 def switch_defaults(new_lang, image_model, *values):
     """On a language switch, fields still holding the other language's defaults take the new language's; what
     the learner typed stays."""
@@ -164,7 +172,7 @@ def build(ui: UI, lang: gr.State) -> None:
                     article = ui.add(gr.Textbox, "cm.article", lines=12)
                     text_notices = gr.Markdown()
                     with _accordion(ui, "cm.sent_prompt", open_=False):
-                        sent = gr.Textbox(show_label=False, lines=8, buttons=["copy"])
+                        sent = ui.add(gr.Textbox, "cm.sent_prompt", show_label=False, lines=8, buttons=["copy"])
                 with _accordion(ui, "cm.step2"):
                     note = gr.Markdown(f"*{d['note']}*")
                     with gr.Row():
@@ -221,6 +229,7 @@ def build(ui: UI, lang: gr.State) -> None:
 
     swapped = [*fields, subject, details, style, negative, note, topic, parts]
     ui.on_switch(switch_defaults, [image_model, *swapped], swapped)
+    ui.on_switch(relabel_table, [table], [table])
     image_model.change(image_fields, [image_model, lang], [subject, details, style, negative, note, parts],
                        api_visibility="private", queue=False)
     step1 = dict(fn=write_article, inputs=[text_model, *fields, seed, lang],

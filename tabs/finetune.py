@@ -8,7 +8,7 @@ from studio.lora_train import COURSE_TARGETS, smoothed
 
 from . import sharing
 from .runner import Stops, stream
-from .ui import GPU, UI, guarded, notices_md, s, upload_limit
+from .ui import GPU, UI, guarded, notices_md, plot_in, s, upload_limit
 
 stops = Stops("finetune")
 PLOT_EVERY = 2  # steps between loss-plot updates
@@ -92,6 +92,15 @@ def parameters(model, rank, lang="zh"):
                          for r in rows], columns=cols)
 
 
+def switch_views(lang: str, curve, table):
+    """The loss curve's legend and the 原理 table's headers as shown, in the new language (an empty table too)."""
+    cols = s("finetune.calc_cols", lang).split("|")
+    rows = table.values.tolist() if table is not None and len(table.columns) == len(cols) else []
+    rows = [r for r in rows if any(str(v).strip() for v in r)]  # Gradio's empty table is one blank row
+    return (plot_in(lang, curve, "series", lambda lg: s("finetune.loss_series", lg).split("|")),
+            pd.DataFrame(rows, columns=cols))
+
+
 def build(ui: UI, lang: gr.State) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
@@ -132,6 +141,7 @@ def build(ui: UI, lang: gr.State) -> None:
                 calc = ui.add(gr.Dataframe, "finetune.calc", interactive=False,
                               headers=s("finetune.calc_cols", ui.lang).split("|"))
                 calc_go = ui.button("finetune.calc_go")
+            ui.on_switch(switch_views, [loss, calc], [loss, calc])
             sharing.build(ui, lang)  # the LoRAs this learner may use; the operator shares one with the class
     files.change(dataset, files, grid, api_visibility="private", queue=False)
     demo.click(inkwash_demo, None, [files, grid, captions, name, model, steps, lr], api_visibility="private")

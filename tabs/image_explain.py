@@ -22,6 +22,12 @@ def forward(gallery, t, model, lang):
     return r["image"], curve, text
 
 
+def curve_titles(lang: str) -> dict:
+    """The noise schedule's axis titles in the page's language (Vega draws them into the chart)."""
+    t, abar = s("explain.curve_axes", lang).split("|")
+    return {"x_title": t, "y_title": abar}
+
+
 @guarded
 async def timeline(prompt, negative, model, sampler, steps, cfg, seed, width, height, lang,
                    request: gr.Request = None):
@@ -49,7 +55,8 @@ def build(ui: UI, lang: gr.State, gallery: gr.Gallery, c: dict) -> None:
             show_forward = ui.button("explain.forward_go", scale=0)
         with gr.Row():
             noisy = ui.add(gr.Image, "explain.noisy", type="pil", height=220, interactive=False)
-            curve = gr.LinePlot(x="t", y="abar", height=220, title="ᾱ_t (alphas_cumprod)")
+            curve = ui.on_lang(gr.LinePlot(x="t", y="abar", height=220, title="ᾱ_t (alphas_cumprod)",
+                                           **curve_titles(ui.lang)), curve_titles)
         values = gr.Markdown()
         ui.md("explain.timeline_intro")
         show_timeline = ui.button("explain.timeline_go")

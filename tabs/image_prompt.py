@@ -24,6 +24,11 @@ def assemble_for(model, *args):
     return ", ".join(p for p in parts if p)
 
 
+def library_chips(section: dict, lang: str) -> list[tuple[str, str]]:
+    """A library section's chips: (the term in `lang`, its Chinese term)."""
+    return [(zh if lang == "zh" else en, zh) for zh, en in section["terms"]]
+
+
 def mini_visible(model) -> dict:
     """mini-shapes' own chips, shown while it is the model."""
     return gr.update(visible=model == mini_limits.MINI_IMAGE)
@@ -41,15 +46,18 @@ def build(ui: UI, lang: gr.State, prompt: gr.Textbox, notices: gr.Markdown, mode
         with gr.Group(visible=model is None or model.value == mini_limits.MINI_IMAGE) as mini_box:
             ui.md("limits.chips")
             mini_chips = [ui.add(gr.Radio, f"limits.chips.{key}", choices=choices, value=None)
-                          for key, choices in mini_limits.shape_chips()]
+                          for key, choices in mini_limits.shape_chips(ui.lang)]
+            for i, chip in enumerate(mini_chips):
+                ui.on_lang(chip, lambda lg, i=i: {"choices": mini_limits.shape_chips(lg)[i][1]})
             clear_mini = ui.button("limits.chips.clear", size="sm")
         ui.md("limits.library")
         chips = []
-        for section in prompts.sections():
-            label = f"{section['zh']} · {section['en']}"
-            chips.append(gr.CheckboxGroup([zh for zh, _en in section["terms"]], label=label))
+        for section in prompts.sections():  # each chip's value is its Chinese term (the library's key)
+            chips.append(ui.on_lang(gr.CheckboxGroup(library_chips(section, ui.lang), label=section[ui.lang]),
+                                    lambda lg, sec=section: {"choices": library_chips(sec, lg), "label": sec[lg]}))
         with gr.Row():
-            out_lang = ui.add(gr.Radio, "prompt.out_lang", choices=[("English", "en"), ("中文", "zh")], value="en")
+            out_lang = ui.add(gr.Radio, "prompt.out_lang", choices=[("English", "en"), ("中文", "zh")], value="en",
+                              elem_classes="studio-lang-names")
             put = ui.button("prompt.assemble", variant="secondary")
         with gr.Row():
             to_english = ui.button("prompt.translate", size="sm")

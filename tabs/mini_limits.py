@@ -44,14 +44,17 @@ def _position_en(position: str) -> str:
     return "in the center" if position == "center" else f"on the {position}"
 
 
-def shape_chips() -> list[tuple[str, list[tuple[str, str]]]]:
-    """mini-shapes' words as its training captions write them (zh · en), per attribute: (key, [(label, value)])."""
+def shape_chips(lang: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    """mini-shapes' words as its training captions write them, per attribute: (key, [(label in `lang`, value)]).
+    The values are the English words, so a pick survives a language switch."""
+    def word(zh: str, en: str) -> str:
+        return zh if lang == "zh" else en
     return [
-        ("shape", [(f"{zh} · {en}", en) for en, zh in shapes.SHAPES.items()]),
-        ("colour", [(f"{zh} · {en}", en) for en, (zh, _rgb) in shapes.COLOURS.items()]),
-        ("size", [(f"{zh} · {en}", en) for en, zh in shapes.SIZES.items()]),
-        ("position", [(f"{zh} · {_position_en(en)}", en) for en, zh in shapes.POSITIONS.items()]),
-        ("background", [(f"{zh}背景 · {en} background", en) for en, (zh, _rgb) in shapes.COLOURS.items()]),
+        ("shape", [(word(zh, en), en) for en, zh in shapes.SHAPES.items()]),
+        ("colour", [(word(zh, en), en) for en, (zh, _rgb) in shapes.COLOURS.items()]),
+        ("size", [(word(zh, en), en) for en, zh in shapes.SIZES.items()]),
+        ("position", [(word(zh, _position_en(en)), en) for en, zh in shapes.POSITIONS.items()]),
+        ("background", [(word(f"{zh}背景", f"{en} background"), en) for en, (zh, _rgb) in shapes.COLOURS.items()]),
     ]
 
 

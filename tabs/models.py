@@ -20,15 +20,20 @@ def task_choices(lang: str) -> list[tuple[str, str]]:
     return list(zip(s("models.tasks", lang).split("|"), TASKS))
 
 
+def task_name(task: str, lang: str) -> str:
+    """A registry task ("image", "text"...) as the page names it in `lang` (the filter's own words)."""
+    return dict(zip(TASKS, s("models.tasks", lang).split("|"))).get(task, task)
+
+
 def registry_rows(lang: str, task: str | None = None) -> list[list]:
     yes, no = s("yes", lang), s("no", lang)
-    return [[m["key"], m["task"], m["title"], human_bytes(m["approx_bytes"]), m["modelscope_id"] or "—",
+    return [[m["key"], task_name(m["task"], lang), m["title"], human_bytes(m["approx_bytes"]), m["modelscope_id"] or "—",
              m["hf_id"] or "—", m["licence"], yes if m["on_disk"] else no, yes if m["loaded"] else no]
             for m in api.list_models(task or None, lang=lang)]
 
 
-def loaded_rows(status: dict) -> list[list]:
-    return [[row["title"], row["device"] + (" (parked)" if row["parked"] else ""), human_bytes(row["bytes"]),
+def loaded_rows(status: dict, lang: str = "zh") -> list[list]:
+    return [[row["title"], row["device"] + (s("models.parked", lang) if row["parked"] else ""), human_bytes(row["bytes"]),
              row["load_seconds"], dt.datetime.fromtimestamp(row["last_used"]).strftime("%H:%M:%S"), row["in_use"]]
             for row in status["loaded"]]
 
@@ -37,7 +42,9 @@ def budget_text(status: dict, lang: str) -> str:
     budgets = "; ".join(f"{kind}: {human_bytes(b['used'])} / {human_bytes(b['budget'])}"
                         for kind, b in status["budgets"].items())
     disk = human_bytes(sum(status["disk"].values()))
-    return s("models.budget", lang, device=status["device"], budgets=budgets, disk=disk, hub=status["hub"])
+    hub = {"local": s("models.hub_local", lang), "modelscope": "ModelScope", "hf": "Hugging Face"}.get(status["hub"],
+                                                                                                     status["hub"])
+    return s("models.budget", lang, device=status["device"], budgets=budgets, disk=disk, hub=hub)
 
 
 def _headers(key: str, lang: str) -> list[str]:
@@ -51,7 +58,7 @@ def _table(rows: list[list], headers_key: str, lang: str) -> pd.DataFrame:
 
 def _view(lang: str, message: str = ""):
     status = api.manager_status()
-    loaded = _table(loaded_rows(status), "models.cols.loaded", lang)
+    loaded = _table(loaded_rows(status, lang), "models.cols.loaded", lang)
     registry = _table(registry_rows(lang), "models.cols.registry", lang)
     if message:
         gr.Info(message)
@@ -66,6 +73,13 @@ def list_models(task, lang):
 @guarded
 def manager_status(lang):
     return _view(lang)
+
+
+def switch_view(lang, task=""):
+    """The tables and the status line in the new language at once (the 3 s timer would redo them in the old one
+    until its next tick, and the timer's registry is not filtered by task)."""
+    registry, loaded, budget, _raw = _view(lang)
+    return (_table(registry_rows(lang, task), "models.cols.registry", lang) if task else registry), loaded, budget
 
 
 @guarded
@@ -115,7 +129,7 @@ def build(ui: UI, lang: gr.State, demo: gr.Blocks) -> None:
     with gr.Row(visible=False) as actions:  # the teacher's: shown to operators only, and checked on the server
         buttons = {name: ui.button(f"models.{name}", variant="primary" if name == "load" else "secondary")
                    for name in ("download", "load", "unload", "unload_all", "delete", "refresh")}
-    loaded = ui.add(gr.Dataframe, "models.loaded", value=_table(loaded_rows(status), "models.cols.loaded", ui.lang),
+    loaded = ui.add(gr.Dataframe, "models.loaded", value=_table(loaded_rows(status, ui.lang), "models.cols.loaded", ui.lang),
                     interactive=False)
     task = ui.add(gr.Radio, "models.task", choices=task_choices(ui.lang), value="")
     ui.on_lang(task, lambda lg: {"choices": task_choices(lg)})
@@ -123,10 +137,11 @@ def build(ui: UI, lang: gr.State, demo: gr.Blocks) -> None:
                                                                      ui.lang), interactive=False, wrap=True,
                       column_widths=["11%", "7%", "17%", "7%", "19%", "19%", "10%", "5%", "5%"])
     with gr.Accordion(s("models.raw", ui.lang), open=False) as raw_box:
-        raw = gr.JSON(status)
+        raw = gr.JSON(status, elem_classes="studio-free")  # the API's own data, as code reads it
     ui.on_lang(raw_box, lambda lg: {"label": s("models.raw", lg)})
     outputs = [registry, loaded, budget, raw]
     task.change(list_models, [task, lang], registry, api_name="list_models", concurrency_limit=None)
+    ui.on_switch(switch_view, [task], [registry, loaded, budget])
     # Model loads and downloads share the GPU slot; status and unloads never wait behind a run.
     buttons["load"].click(load, [key, lang], outputs, api_name="load", concurrency_id=GPU)
     buttons["download"].click(download, [key, lang], outputs, api_name="download", concurrency_limit=2)

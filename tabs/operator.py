@@ -83,7 +83,11 @@ def build(ui: UI, lang: gr.State, demo: gr.Blocks) -> None:
     async def drop_now(event_id, lg: str, request: gr.Request):
         return await drop(demo, event_id, lg, request)
 
+    def look_on_switch(lg: str, request: gr.Request):  # a learner's switch asks nothing of the operator view
+        return snapshot(demo, lg, request) if is_operator(request) else (gr.skip(),) * 3
+
     demo.load(show, None, panel, api_visibility="private", queue=False)
+    ui.on_switch(look_on_switch, [], [summary, running, waiting])
     look = dict(fn=look_now, inputs=lang, outputs=[summary, running, waiting], api_visibility="private", queue=False)
     refresh.click(**look)
     stop.click(cancel, [job, lang], result, api_visibility="private", queue=False).then(**look)

@@ -14,7 +14,7 @@ from starlette.middleware import Middleware
 from studio import accounts
 from studio.config import settings
 
-from . import access, files, guard, refusals
+from . import access, files, gradio_locale, guard, refusals
 
 log = logging.getLogger("studio")
 AUTH_MESSAGE = ("AIGC Studio · 请输入老师发给你的账号和密码（连续输错几次会暂停登录一会儿） / "
@@ -27,6 +27,7 @@ def launch_kwargs() -> dict:
     logins = accounts.logins()
     return dict(server_name=s.host, server_port=int(s.port), share=s.share, max_file_size=f"{s.max_upload_mb}mb",
                 auth=list(logins.items()) or None, auth_message=AUTH_MESSAGE,
+                i18n=gradio_locale.i18n(),  # Gradio's words where its own tables lack them
                 # Per-session server memory (~0.8 MB each) is capped; closed pages are freed by tabs.sessions, and
                 # Gradio's delete_cache is a gr.Blocks argument (app.build_demo), not one of launch().
                 state_session_capacity=max(1, int(s.max_sessions)),

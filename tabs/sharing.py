@@ -29,7 +29,7 @@ STRINGS.update({
     "share.name": ("LoRA 名称（老师）", "LoRA name (teacher)"),
     "share.box": ("共享给全班", "Shared with the class"),
     "share.apply": ("应用（老师）", "Apply (teacher)"),
-    "share.done": ("已共享 LoRA “{name}”：全班都能在文生图里选它。", "Shared the LoRA '{name}': everyone can pick it in 文生图."),
+    "share.done": ("已共享 LoRA “{name}”：全班都能在文生图里选它。", "Shared the LoRA '{name}': everyone can pick it in Text to image."),
     "share.undone": ("已取消共享 LoRA “{name}”。", "The LoRA '{name}' is no longer shared."),
     "share.unknown": ("没有名为“{name}”的训练好的 LoRA。", "No trained LoRA is named '{name}'."),
 })
@@ -72,5 +72,6 @@ def build(ui: UI, lang: gr.State) -> None:
         result = gr.Markdown()
     refresh.click(list_loras, lang, table, api_name="list_loras", queue=False)  # first: it keeps the plain name
     panel.expand(list_loras, lang, table, api_visibility="private", queue=False)
+    ui.on_switch(list_loras, [], [table])  # headers and kinds in the new language
     apply.click(share_lora, [name, shared, lang], result, api_name="share_lora", queue=False) \
         .success(list_loras, lang, table, api_visibility="private", queue=False)

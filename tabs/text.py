@@ -216,9 +216,11 @@ def build(ui: UI, lang: gr.State) -> None:
                 api_visibility="private", queue=False)
     show_code.click(export_code, [prompt, model, *knobs, used_seed, lang], code, api_name="export_text_code",
                     concurrency_limit=None).success(lambda: gr.update(visible=True), None, code, queue=False)
-    for trigger in (prompt.change, model.change, max_new.change, lang.change):
+    for trigger in (prompt.change, model.change, max_new.change):
         trigger(token_gauge, [prompt, model, max_new, lang], gauge, api_visibility="private", queue=False,
                 show_progress="hidden", trigger_mode="always_last")
+    # The switch sets the lang State without firing its .change: the gauge is redrawn on the switch itself.
+    ui.on_switch(lambda lg, p, m, n: token_gauge(p, m, n, lg), [prompt, model, max_new], gauge)
     compare_go.click(compare, [prompt, model, top_k, top_p, max_new, seed, lang], [*columns, notices],
                      api_name="compare_temperatures", concurrency_id=GPU, show_progress_on=[notices])
     preset.change(apply_preset, [preset, temperature, top_p, top_k], [temperature, top_p, top_k],

@@ -10,7 +10,7 @@ import pandas as pd
 
 from studio import api
 
-from .ui import GPU, UI, guarded, s
+from .ui import GPU, UI, guarded, plot_in, s
 
 TOP_N = 15
 
@@ -35,6 +35,20 @@ def _views(rows: list[dict], lang: str):
 def _axis_titles(lang: str) -> dict:
     token, _raw, after_t, _cumulative, status, _final = s("text.cols", lang).split("|")
     return {"x_title": token, "y_title": after_t, "color_title": status}
+
+
+def _statuses(lang: str) -> list[str]:
+    return [s("text.kept", lang), s("text.cut", lang)]
+
+
+def switch_views(lang: str, chart, table):
+    """The bars' legend and the table (headers, status column) as drawn, in the new language."""
+    cols = s("text.cols", lang).split("|")
+    if table is None or len(getattr(table, "columns", [])) != len(cols):  # nothing shown yet
+        shown = gr.skip()
+    else:
+        shown = plot_in(lang, {"columns": cols, "data": table.values.tolist()}, cols[4], _statuses)
+    return plot_in(lang, chart, "status", _statuses), shown
 
 
 @guarded
@@ -103,6 +117,7 @@ def build(ui: UI, lang: gr.State, prompt, model, knobs: list) -> None:
                        | {s("text.cut", lg): "#cbd5e1" for lg in ("zh", "en")}, y_lim=[0, None])
         ui.on_lang(chart, _axis_titles)
         table = ui.add(gr.Dataframe, "text.table", interactive=False, wrap=True)
+        ui.on_switch(switch_views, [chart, table], [chart, table])
         show = ui.button("text.show_next")
         ui.md("text.step_intro")
         walk_text = ui.add(gr.Textbox, "text.walk", lines=2, interactive=False)

@@ -26,6 +26,18 @@ def show_template(template_id, lang="zh"):
     return (f"{d['note']}  \n{_settings_text(d['settings'], lang)}", *boxes, preview)
 
 
+@guarded
+def switch_template(new_lang, template_id, *values):
+    """The pattern in the new language: note, labels, and the defaults of boxes the learner has not changed."""
+    d = api.text_template(template_id, new_lang)
+    before = api.text_template(template_id, "en" if new_lang == "zh" else "zh")
+    kept = [new["default"] if value == old["default"] else value
+            for new, old, value in zip(d["fields"], before["fields"], values)]
+    boxes = [gr.update(label=f["label"], value=v) for f, v in zip(d["fields"], kept)]
+    boxes += [gr.skip()] * (MAX_FIELDS - len(boxes))
+    return (f"{d['note']}  \n{_settings_text(d['settings'], new_lang)}", *boxes, fill(template_id, *kept, new_lang))
+
+
 def fill(template_id, *values_and_lang):
     """The filled prompt, live as the learner types (a missing field shows as the message, not an error)."""
     *values, lang = values_and_lang
@@ -61,7 +73,7 @@ def build(ui: UI, lang: gr.State, prompt, temperature, top_p, top_k) -> None:
         use_go = ui.button("text.template_use")
     shown = [note, *boxes, preview]
     template.change(show_template, [template, lang], shown, api_visibility="private", queue=False)
-    lang.change(show_template, [template, lang], shown, api_visibility="private", queue=False)
+    ui.on_switch(switch_template, [template, *boxes], shown)
     for box in boxes:
         box.input(fill, [template, *boxes, lang], preview, api_visibility="private", queue=False)
     use_go.click(use, [template, temperature, top_p, top_k, *boxes, lang], [prompt, temperature, top_p, top_k],

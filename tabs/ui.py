@@ -37,6 +37,22 @@ def s(key: str, lang: str, **params) -> str:
     return pick(STRINGS, key, lang, **params)
 
 
+def plot_in(lang: str, value, column: str, names: Callable[[str], list[str]]):
+    """A drawn plot's data with its legend values (`column`, the texts names(lg) in either language) in `lang`, for
+    UI.on_switch: Vega draws them as the legend's text. The plot's own gr.skip() when nothing is drawn yet."""
+    import pandas as pd
+    if value is None:
+        return gr.skip()
+    columns, rows = (value.get("columns"), value.get("data")) if isinstance(value, dict) else \
+        (getattr(value, "columns", None), getattr(value, "data", None))
+    if not columns or column not in columns:
+        return gr.skip()
+    frame = pd.DataFrame(rows or [], columns=columns)
+    wanted = names(lang)
+    frame[column] = frame[column].replace({old: new for lg in ("zh", "en") for old, new in zip(names(lg), wanted)})
+    return frame
+
+
 def upload_limit() -> dict:
     """The upload size limit for labels: Gradio refuses a bigger file in the browser with its own English message."""
     from studio.config import settings
@@ -70,15 +86,17 @@ class UI:
         return component
 
     def add(self, cls, key: str, fill: dict | None = None, **kwargs):
-        """cls(label=..., info=...) from STRINGS[key] and STRINGS[key + '.info'] (when present), their {fields}
-        filled from `fill`. gr.Slider / gr.Number / gr.ImageEditor become tabs.refusals' variants, whose value
-        Gradio would refuse reaches the guarded handler, which names the parameter in the session's language."""
+        """cls(label=..., info=..., placeholder=...) from STRINGS[key], [key + '.info'] and [key + '.placeholder']
+        (when present), their {fields} filled from `fill`. gr.Slider / gr.Number / gr.ImageEditor become
+        tabs.refusals' variants, whose value Gradio would refuse reaches the guarded handler, which names the
+        parameter in the session's language."""
         cls = refusals.strict(cls)
 
         def texts(lang):
             out = {"label": s(key, lang, **(fill or {}))}
-            if key + ".info" in STRINGS:
-                out["info"] = s(key + ".info", lang, **(fill or {}))
+            for part in ("info", "placeholder"):  # the recommended range; an example of what to type
+                if f"{key}.{part}" in STRINGS:
+                    out[part] = s(f"{key}.{part}", lang, **(fill or {}))
             return out
         return self.on_lang(cls(**texts(self.lang), **kwargs), texts)
 

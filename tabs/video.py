@@ -105,6 +105,12 @@ def consistency(frames):
     return plot, video_plan.patch_picture(frames[0], 16)
 
 
+def change_titles(lang: str) -> dict:
+    """The consistency plot's axis titles in the page's language (Vega draws them into the chart)."""
+    frame, change = s("video.change_axes", lang).split("|")
+    return {"x_title": frame, "y_title": change}
+
+
 @guarded
 def one_vs_many(prompt, negative_prompt, model, steps, cfg_scale, used_seed, num_frames, fps, width, height,
                 flow_shift, frames_made, lang="zh"):
@@ -173,7 +179,9 @@ def build(ui: UI, lang: gr.State) -> None:
                     price = ui.add(gr.Number, "video.price", value=10)
                 patch_text = gr.Markdown(patches(60, 30, d["height"], d["width"], 16, 10, d["num_frames"], ui.lang))
                 ui.md("video.consistency_intro")
-                change = ui.add(gr.LinePlot, "video.change", x="frame", y="change", height=200, y_lim=[0, None])
+                change = ui.add(gr.LinePlot, "video.change", x="frame", y="change", height=200, y_lim=[0, None],
+                                **change_titles(ui.lang))
+                ui.on_lang(change, change_titles)
                 grid = ui.add(gr.Image, "video.grid", interactive=False, type="pil", height=260)
                 one_many = ui.button("video.one_vs_many")
                 pair = ui.add(gr.Gallery, "video.pair", columns=2, height="auto", object_fit="contain")
@@ -192,8 +200,10 @@ def build(ui: UI, lang: gr.State) -> None:
     size.input(apply_size, size, [width, height], api_visibility="private", queue=False)
     calculator = [seconds, lecture_fps, height, width, patch, price, frames, lang]
     for trigger in (seconds.change, lecture_fps.change, patch.change, price.change, width.change, height.change,
-                    frames.change, lang.change):
+                    frames.change):
         trigger(patches, calculator, patch_text, api_visibility="private", queue=False)
+    # The switch sets the lang State without firing its .change: the calculator's text is redone on the switch.
+    ui.on_switch(lambda lg, *numbers: patches(*numbers, lg), calculator[:-1], patch_text)
     model.change(model_defaults, [model, lang], [width, height, frames, fps, steps, cfg, shift, negative, size],
                  api_visibility="private")
     for trigger in (model.change, frames.change):

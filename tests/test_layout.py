@@ -90,18 +90,22 @@ WRAPPED_LABELS = """() => {
         if (el.closest('footer') || !el.checkVisibility({checkVisibilityCSS: true})) continue;
         const text = el.innerText.trim();
         if (!text || text.length > 40) continue;
-        const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT), rects = [];
+        // Each text of the label on its own: an upload area's "拖放到此处 / - 或 - / 点击上传" are three blocks by
+        // design; a wrapped label is one text broken over lines.
+        const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
         for (let n = walker.nextNode(); n; n = walker.nextNode()) {
             const range = document.createRange(); range.selectNodeContents(n);
-            rects.push(...[...range.getClientRects()].filter(r => r.width > 0 && r.height > 0));
+            const rects = [...range.getClientRects()].filter(r => r.width > 0 && r.height > 0);
+            // lines: runs of text boxes that overlap vertically
+            let lines = 0, bottom = -Infinity;
+            for (const r of rects.sort((a, b) => a.top - b.top)) {
+                if (r.top >= bottom - 2) lines += 1;
+                bottom = Math.max(bottom, r.bottom);
+            }
+            const own = n.nodeValue.trim();
+            if (lines >= 2 && own.length / lines < 8)
+                out.push(`${lines} lines: ${JSON.stringify(own)} in ${JSON.stringify(text)}`);
         }
-        // lines: runs of text boxes that overlap vertically (an accordion's arrow beside its title is one line)
-        let lines = 0, bottom = -Infinity;
-        for (const r of rects.sort((a, b) => a.top - b.top)) {
-            if (r.top >= bottom - 2) lines += 1;
-            bottom = Math.max(bottom, r.bottom);
-        }
-        if (lines >= 2 && text.length / lines < 8) out.push(`${lines} lines: ${JSON.stringify(text)}`);
     }
     return out;
 }"""

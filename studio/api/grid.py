@@ -62,8 +62,4 @@ def xy_plot(prompt: str = "", negative_prompt: str = "", model: str = "mini-shap
 
 
 def _label(axis: str, value, lang: str) -> str:
-    if axis == "none":
-        return ""
-    names = {"cfg_scale": "CFG", "steps": "Steps", "seed": "Seed", "sampler": "", "size": "", "prompt_sr": "",
-             "lora": "LoRA"}
-    return f"{names[axis]} {value}".strip()
+    return grid.label(axis, value, lang)

@@ -17,8 +17,9 @@ def list_models(task: str | None = None, lang: str | None = None) -> list[dict]:
     rows = []
     for card in cards(task):
         path = hub.find_local(card)
+        licence = card.licence if isinstance(card.licence, str) else card.licence[lang]
         rows.append(dict(key=card.key, task=card.task, title=card.title[lang], approx_bytes=card.approx_bytes,
-                         modelscope_id=card.modelscope_id, hf_id=card.hf_id, licence=card.licence,
+                         modelscope_id=card.modelscope_id, hf_id=card.hf_id, licence=licence,
                          builtin=card.builtin, on_disk=path is not None, path=str(path) if path else None,
                          disk_bytes=hub.folder_bytes(path) if path and not card.builtin else None,
                          loaded=manager().is_loaded(card.key)))

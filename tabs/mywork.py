@@ -144,7 +144,7 @@ def build(ui: UI, lang: gr.State, demo: gr.Blocks, browser_id: gr.BrowserState) 
                       elem_classes="studio-pixels")  # small cells, so each caption shows; 64 px crisp (app.py)
     rows = ui.add(gr.Dataframe, "mywork.table", value=table([], ui.lang), interactive=False, wrap=True,
                   column_widths=["16%", "20%", "44%", "20%"], max_height=420,
-                  elem_id="mywork_table")
+                  elem_id="mywork_table", elem_classes="studio-free")  # prompts as typed
     saved = ui.add(gr.File, "mywork.files", file_count="multiple", interactive=False)
     image_gallery = ui.history_gallery or gr.State()
     outputs = [browser_id, pictures, saved, image_gallery, rows]

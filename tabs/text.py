@@ -193,7 +193,8 @@ def build(ui: UI, lang: gr.State) -> None:
         with gr.Column(scale=5, elem_classes="studio-result"):  # stays in view while the controls scroll
             notices = gr.Markdown(min_height=48, elem_classes="studio-notices")
             output = ui.add(gr.Textbox, "text.output", lines=8, interactive=False, elem_classes="studio-main-result")
-            conversation = ui.add(gr.Chatbot, "text.chatbot", height=360, visible=False)
+            conversation = ui.add(gr.Chatbot, "text.chatbot", height=360, visible=False,
+                                  elem_classes="studio-free")  # what the learner and the model wrote
             clear = ui.button("text.clear", visible=False)
             used_seed = ui.add(gr.Textbox, "text.used_seed", interactive=False)
             code = ui.add(gr.Code, "text.code", language="python", visible=False)

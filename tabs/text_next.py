@@ -114,14 +114,16 @@ def build(ui: UI, lang: gr.State, prompt, model, knobs: list) -> None:
         chart = ui.add(gr.BarPlot, "text.chart", x="token", y="p", color="status", height=280, sort="x",
                        x_label_angle=-40, **_axis_titles(ui.lang),
                        color_map={s("text.kept", lg): "#f97316" for lg in ("zh", "en")}
-                       | {s("text.cut", lg): "#cbd5e1" for lg in ("zh", "en")}, y_lim=[0, None])
+                       | {s("text.cut", lg): "#cbd5e1" for lg in ("zh", "en")}, y_lim=[0, None],
+                       elem_classes="studio-free")  # the tokens are the model's words (tabs/glossary.py)
         ui.on_lang(chart, _axis_titles)
-        table = ui.add(gr.Dataframe, "text.table", interactive=False, wrap=True)
+        table = ui.add(gr.Dataframe, "text.table", interactive=False, wrap=True, elem_classes="studio-free")
         ui.on_switch(switch_views, [chart, table], [chart, table])
         show = ui.button("text.show_next")
         ui.md("text.step_intro")
         walk_text = ui.add(gr.Textbox, "text.walk", lines=2, interactive=False)
-        chips = ui.add(gr.HighlightedText, "text.walk_tokens", combine_adjacent=False, show_legend=False)
+        chips = ui.add(gr.HighlightedText, "text.walk_tokens", combine_adjacent=False, show_legend=False,
+                       elem_classes="studio-free")
         with gr.Row():
             step_go = ui.button("text.step", variant="primary")
             undo_go = ui.button("text.undo")

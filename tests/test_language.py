@@ -19,9 +19,12 @@ from tabs import glossary
 # Every visible text node and placeholder of the open page, each with the tab path it was found under.
 VISIBLE_TEXTS = r"""() => {
   const out = [];
-  const skip = '.studio-free, .studio-lang-names, .katex, script, style, [role=tablist]';  // KaTeX: math
+  const skip = '.studio-lang-names, .katex, script, style, [role=tablist]';  // KaTeX: math
+  // In a studio-free block the data is skipped, its labels, headers, axis titles and legend are not.
+  const label = '[data-testid=block-label], [data-testid=block-info], label, th, .role-axis-title, .role-legend';
+  const free = (el) => el.closest('.studio-free') && !el.closest(label);
   const seen = (el) => el && el.checkVisibility({checkOpacity: true, checkVisibilityCSS: true})
-                       && el.getBoundingClientRect().width > 0 && !el.closest(skip);
+                       && el.getBoundingClientRect().width > 0 && !el.closest(skip) && !free(el);
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   for (let node; (node = walker.nextNode());) {
     const text = node.nodeValue.trim();
@@ -31,6 +34,8 @@ VISIBLE_TEXTS = r"""() => {
     if (el.placeholder && seen(el)) out.push(el.placeholder);
   return out;
 }"""
+MODEL_WORDS_SHOWN = """() => [...document.querySelectorAll('.studio-free svg text')].some(t => /[\u4e00-\u9fff]/.test(
+    t.textContent)) && document.querySelector('.studio-free .role-legend')"""
 OPEN_ACCORDIONS = """() => [...document.querySelectorAll('button.label-wrap:not(.open)')]
     .filter(b => b.checkVisibility()).map(b => b.click()).length"""
 TAB_NAMES = "(sel) => [...document.querySelectorAll(sel)].filter(t => t.checkVisibility()).map(t => t.textContent.trim())"
@@ -82,9 +87,15 @@ def test_every_visible_text_follows_the_page_language(studio, locale):
         page.set_default_timeout(WAIT)
         page.goto(url)
         page.wait_for_function("document.documentElement.lang === 'zh-CN'")  # Gradio's words set to the page's
+        # The model's own words, in a marked chart and table: mini-poem's next tokens, Chinese on either page, drawn
+        # with the chart's axis titles and legend (which are scanned)
+        page.locator(TOP_TABS).get_by_text("文本生成", exact=True).click()
+        page.get_by_role("button", name="查看下一个词的概率").click()
+        page.wait_for_function(MODEL_WORDS_SHOWN)
         zh = scan(page, "zh")
         page.locator(".studio-header .studio-lang-names").get_by_text("English", exact=True).click()
         page.wait_for_function("document.documentElement.lang === 'en'")
+        page.wait_for_function(MODEL_WORDS_SHOWN)  # still there after the switch, now beside English words
         en = scan(page, "en")
     finally:
         context.close()

@@ -123,9 +123,10 @@ def _cancel_midway(url: str, outputs: Path, api_name: str, args: tuple, then: st
     before = _files(outputs)
     MARKS.clear()
     job = owner.submit(*args, api_name=api_name)
-    _until(lambda: MARKS)
+    # its work has begun and the operator view lists it
+    _until(lambda: MARKS and any(j.session == owner.session_hash for j in JOBS.running()))
     first = MARKS[0][1]
-    jobs = [j.what for j in JOBS.running()]
+    jobs = [j.what for j in JOBS.running() if j.session == owner.session_hash]
     job.cancel()
     cancelled_at = time.monotonic()
     follow = other.submit(*then_args, api_name=then)

@@ -24,7 +24,7 @@ from tabs import crossmodal, finetune, image, models, mywork, operator, speech, 
 from studio import retention, zerogpu  # noqa: E402
 from tabs.ui import GPU, UI, fresh_notices_on_click  # noqa: E402
 from tabs import server  # noqa: E402
-from tabs import gradio_locale  # noqa: E402
+from tabs import gradio_locale, slider_box  # noqa: E402
 from tabs import sessions  # noqa: E402
 
 log = logging.getLogger("studio")
@@ -130,6 +130,7 @@ def build_demo() -> gr.Blocks:
         # Gradio's own words (footer, upload areas, the image editor, pop-up titles) follow this switch, not the
         # browser's locale; a file an upload area does not take gets the studio's message (tabs/gradio_locale.py).
         gradio_locale.install(demo, switch, lang)
+        slider_box.install(demo)  # a number typed into a slider's box stays as typed, to be named if refused
         sessions.install(demo)  # a closed page's server-side values are freed
         fresh_notices_on_click(demo)
         classroom.change(None, classroom, None, js=CLASSROOM_JS, api_visibility="private", queue=False)

@@ -1,5 +1,4 @@
 """文生图: prompt, negative prompt, sampler, steps, CFG, seed, size, batch -> images with their parameters."""
-import json
 
 import gradio as gr
 from PIL import Image
@@ -108,54 +107,10 @@ def stop_run(request: gr.Request):
     stops.stop(request)
 
 
-# 实时 after a refused number: the browser sends the typed value (5000) on release, then pulls the box back into the
-# slider's range (2048) and sends that too. The first gets the refusal naming 5000; the clamped echo is not redrawn,
-# or a second message (about 2048, which nobody typed) would follow. session -> (when, {parameter: clamped value}).
-_CLAMPED: dict[str, tuple[float, dict]] = {}
-CLAMP_ECHO_S = 10.0
-
-
-def _clamp_echo(request, knobs: dict) -> bool:
-    """Whether these knob values are the browser's clamp of the values just refused (remembering new refusals)."""
-    import math
-    import time
-    session = getattr(request, "session_hash", None) or ""
-    refused = {name: v for name, v in knobs.items() if isinstance(v, refusals.Refused)}
-    if refused:
-        clamps = {}
-        for name, v in refused.items():
-            try:
-                number = float(v.value)
-            except (TypeError, ValueError):
-                continue
-            if not math.isnan(number):
-                clamps[name] = min(max(number, -math.inf if v.low is None else v.low),
-                                   math.inf if v.high is None else v.high)
-        _CLAMPED[session] = (time.monotonic(), clamps)
-        return False
-    when, clamps = _CLAMPED.pop(session, (0.0, {}))
-    return bool(clamps) and time.monotonic() - when < CLAMP_ECHO_S and \
-        all(knobs.get(name) is not None and float(knobs[name]) == value for name, value in clamps.items())
-
-
-# On leaving a knob's box the page pulls a typed 5000 back to the slider's 2048 before the release event reads the
-# value, so the server would redraw at a 2048 nobody typed and name that. The box's input events keep what was typed
-# (in the page); the release sends it instead of the clamped value, and the refusal names 5000 and the range.
-TYPED_JS = "(v) => { (window.studioTyped ||= {})['NAME'] = v; return []; }"
-TYPED_RELEASE_JS = """(...args) => {
-    const typed = window.studioTyped || {}; window.studioTyped = {};
-    const at = POSITIONS;  // {name: position in live_inputs}
-    for (const [name, i] of Object.entries(at)) {
-        if (typed[name] != null && Number(typed[name]) !== Number(args[i])) args[i] = typed[name];
-    }
-    return args;
-}"""
-
-
 def live_generate(live, prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, used_seed, width, height,
-                  lang, request: gr.Request = None, progress=gr.Progress()):
+                  lang, progress=gr.Progress()):
     """实时: a knob was released -> the same picture again with the new value (seed -1 keeps the last seed)."""
-    if not live or _clamp_echo(request, dict(steps=steps, cfg_scale=cfg_scale, width=width, height=height)):
+    if not live:
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
     result = _live(prompt, negative_prompt, model, sampler, steps, cfg_scale, _last_seed(seed, used_seed), width,
                    height, lang)
@@ -371,12 +326,8 @@ def build(ui: UI, lang: gr.State) -> None:
         .then(send_hires, [png_fields, hires_scale, hires_upscaler, hires_steps, hires_strength],
               [hires_scale, hires_upscaler, hires_steps, hires_strength], api_visibility="private", queue=False)
     live_inputs = [live, prompt, negative, model, sampler, steps, cfg, seed, used_seed, width, height, lang]
-    knobs = {"steps": steps, "cfg_scale": cfg, "width": width, "height": height}
-    for name, knob in knobs.items():  # what the learner types into a knob's box, before the page clamps it
-        knob.input(None, knob, None, js=TYPED_JS.replace("NAME", name), queue=False)
-    release_js = TYPED_RELEASE_JS.replace("POSITIONS", json.dumps({n: live_inputs.index(k) for n, k in knobs.items()}))
-    for knob in knobs.values():
-        knob.release(live_generate, live_inputs, outputs, api_visibility="private", js=release_js,
+    for knob in (steps, cfg, width, height):  # a typed value is released as typed (tabs/slider_box.py)
+        knob.release(live_generate, live_inputs, outputs, api_visibility="private",
                      concurrency_id=GPU, trigger_mode="always_last", show_progress_on=[notices])
     sampler.input(live_generate, live_inputs, outputs, api_visibility="private",
                   concurrency_id=GPU, trigger_mode="always_last", show_progress_on=[notices])

@@ -10,6 +10,7 @@ import pandas as pd
 
 from studio import api
 
+from .refusals import Refused
 from .ui import GPU, UI, guarded, plot_in, s
 
 TOP_N = 15
@@ -60,10 +61,17 @@ def token_distribution(prompt, model, temperature, top_k, top_p, repetition_pena
 
 def live_distribution(prompt, model, temperature, top_k, top_p, repetition_penalty, walk=None, lang="zh"):
     """The redraw a knob move makes: for a model not downloaded yet nothing (the tab said so once when it was
-    picked), rather than one error per move; the 查看 button still answers with the reason."""
-    if api.needs_download(model):
+    picked), rather than one error per move; the 查看 button still answers with the reason. A number being typed
+    that the studio refuses (5, or a lone "-") keeps the last bars: leaving the box names it (`check_knobs`)."""
+    if api.needs_download(model) or any(isinstance(k, Refused) for k in (temperature, top_k, top_p,
+                                                                           repetition_penalty)):
         return gr.skip(), gr.skip(), gr.skip()
     return token_distribution(prompt, model, temperature, top_k, top_p, repetition_penalty, walk, lang)
+
+
+@guarded
+def check_knobs(temperature, top_k, top_p, repetition_penalty, lang="zh"):
+    """Leaving a knob's box: a number the bars were not redrawn at gets its message (ui.guarded resolves it)."""
 
 
 def _walk_views(prompt, model, walk):
@@ -137,6 +145,8 @@ def build(ui: UI, lang: gr.State, prompt, model, knobs: list) -> None:
     for knob in knobs:
         knob.change(live_distribution, dist_inputs, views, api_visibility="private", concurrency_id=GPU,
                     show_progress="hidden", trigger_mode="always_last")
+        knob.release(check_knobs, [*knobs, lang], None, api_visibility="private", concurrency_limit=None,
+                     show_progress="hidden")  # queued: an unqueued event's error shows no pop-up
     step_go.click(step, [prompt, model, *knobs, walk, walk_seed, lang], [*stepped, walk_seed],
                   api_visibility="private", concurrency_id=GPU)
     table.select(choose, [prompt, model, *knobs, walk, row_ids, lang], stepped, api_visibility="private",

@@ -112,25 +112,77 @@ def test_a_file_that_is_not_an_image_is_named(pages, tmp_path):
         assert (CJK.search(texts[0]) is not None) == (lang == "zh"), (lang, texts)
 
 
+def _messages(page) -> list[str]:
+    """The texts of the pop-ups a step brought, once it has settled (every run it queued answered), then closed."""
+    page.locator("[data-testid=toast-text]").first.wait_for()
+    page.wait_for_timeout(1000)  # a second message, if the step brings one, comes from an event queued with it
+    texts = [t.strip() for t in page.locator("[data-testid=toast-text]").all_inner_texts()]
+    _close_messages(page)
+    return texts
+
+
+def _close_messages(page):
+    for close in page.locator("[data-testid=toast-close]").all():
+        close.click()
+    page.locator("[data-testid=toast-body]").first.wait_for(state="detached")
+
+
+def _refusal(lang, texts, typed, allowed, label):
+    """Exactly one message: the control's label, what was typed and what is allowed, in the page's language."""
+    assert len(texts) == 1, (lang, texts)
+    text = texts[0]
+    assert label.lower() in text.lower() and typed in text and allowed in text, (lang, text)
+    assert "greater than" not in text and (CJK.search(text) is not None) == (lang == "zh"), (lang, text)
+
+
 def test_error_toast_follows_the_page(pages):
-    """A width over the slider's maximum reaches the studio's handler: one pop-up, title and text in the page's
-    language, never Gradio's English 'Value 5000 is greater than maximum value 2048.'."""
-    for lang, page, width, run, title, words in (
-            ("zh", pages["zh"], "宽度", "生成", "出错了", "宽度"),
-            ("en", pages["en"], "Width", "Generate", "Error", "Width")):
+    """A width over the slider's maximum, 生成 clicked straight out of the box: one pop-up, title and text in the
+    page's language, naming the 5000 typed (not the 2048 Gradio's slider would pull the box back to, nor Gradio's
+    English 'Value 5000 is greater than maximum value 2048.'); the box keeps 5000 to be corrected."""
+    for lang, page, width, run, title in (("zh", pages["zh"], "宽度", "生成", "出错了"),
+                                          ("en", pages["en"], "Width", "Generate", "Error")):
+        _close_messages(page)  # an earlier test's
         _mode(page, lang, "txt2img")
         box = _panel(page).get_by_label(f"number input for {width}", exact=True)
         box.fill("5000")
         _panel(page).get_by_role("button", name=run, exact=True).click()
-        toast = page.locator("[data-testid=toast-body]").first
-        text = toast.locator("[data-testid=toast-text]").filter(has_text="5000").inner_text()
-        head = toast.locator(".toast-title").inner_text().strip()
-        # Two messages at once share one pop-up whose title counts them: "出错了 (2)".
-        assert re.fullmatch(rf"{title}(\s*\(\d\))?", head), (lang, head)
-        assert words.lower() in text.lower() and "5000" in text and "2048" in text and "greater than" not in text, (lang, text)
-        assert (CJK.search(text) is not None) == (lang == "zh"), (lang, text)
-        assert "greater than" not in page.locator("body").inner_text(), lang
+        assert page.locator(".toast-title").first.inner_text().strip() == title, lang
+        _refusal(lang, _messages(page), "5000", "2048", width)
+        assert box.input_value() == "5000", lang
         box.fill("512")
+        box.blur()
+
+
+def test_a_typed_number_is_named_as_typed(pages):
+    """实时 on: leaving the box redraws, and 5000 gets one message naming 5000. 实时 off (a large model's case):
+    the click alone, one message naming 5000. The text tab's temperature typed over its 2: named once on leaving
+    the box and once per click, never run at 2."""
+    page = pages["zh"]
+    _close_messages(page)
+    _mode(page, "zh", "txt2img")
+    box = _panel(page).get_by_label("number input for 宽度", exact=True)
+    live = _panel(page).get_by_label("实时", exact=True)
+    assert live.is_checked()  # mini-shapes' default
+    box.fill("5000")
+    box.press("Tab")
+    _refusal("zh", _messages(page), "5000", "2048", "宽度")
+    live.uncheck()
+    _panel(page).get_by_role("button", name="生成", exact=True).click()
+    _refusal("zh", _messages(page), "5000", "2048", "宽度")
+    box.fill("512")
+    box.blur()
+    live.check()
+    page.get_by_role("tab", name="文本生成", exact=True).click()
+    temperature = _panel(page).get_by_label("number input for 温度 (Temperature)", exact=True)
+    temperature.fill("5")  # the next-token bars redraw as the box changes: not at 5, and no message per key
+    temperature.press("Tab")
+    _refusal("zh", _messages(page), "5", "2", "温度")
+    _panel(page).get_by_role("button", name="生成", exact=True).click()
+    _refusal("zh", _messages(page), "5", "2", "温度")
+    assert temperature.input_value() == "5"
+    temperature.fill("0.8")
+    temperature.blur()
+    page.get_by_role("tab", name="文生图", exact=True).click()
 
 
 def test_refused_upload_message():

@@ -18,7 +18,7 @@ from gradio.state_holder import SessionState
 import app
 from studio import grid
 from studio.api import grid as api_grid
-from tabs import finetune, image, refusals, server, text_next
+from tabs import finetune, server, text_next
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -164,20 +164,3 @@ def test_gradio_complete_has_a_chinese_text():
     translations = server.launch_kwargs()["i18n"].translations_dict
     assert translations["zh-CN"]["common.complete"] == "完成"
     assert translations["en"]["common.complete"] == "Complete"
-
-
-# ---- 6. 实时 after a refused width: one message ----
-
-def test_live_redraw_of_the_clamped_width_gives_no_second_message(monkeypatch):
-    runs = []
-    monkeypatch.setattr(image, "_live", lambda *a: runs.append(a[-3:-1]) or (_ for _ in ()).throw(gr.Error("x")))
-    request = type("R", (), {"session_hash": "s1"})()
-    args = dict(live=True, prompt="p", negative_prompt="", model="mini-shapes", sampler="Euler a", steps=4,
-                cfg_scale=7, seed=1, used_seed="", lang="zh", request=request)
-    with pytest.raises(gr.Error):  # the refusal of 5000 (raised by the guarded _live)
-        image.live_generate(**args, width=refusals.Refused(5000, 8, 2048), height=64)
-    echo = image.live_generate(**args, width=2048, height=64)  # the browser's clamp of the box
-    assert len(runs) == 1 and all(x == gr.skip() for x in echo), runs
-    with pytest.raises(gr.Error):  # a value typed afterwards is drawn (and answered) again
-        image.live_generate(**args, width=2048, height=64)
-    assert len(runs) == 2

@@ -306,7 +306,7 @@ def build(ui: UI, lang: gr.State) -> None:
     stop.click(stop_run, None, None, api_name="stop", queue=False)
     show_code.click(export_code, [prompt, negative, model, sampler, steps, cfg, seed, used_seed, width, height, batch,
                                   *extra, lang], code, api_name="export_code", concurrency_limit=None) \
-        .success(lambda: gr.update(visible=True), None, code, queue=False)
+        .success(lambda: gr.update(visible=True), None, code, queue=False, api_visibility="private")
     common_negative.click(lambda text: ", ".join(p for p in (text.strip(), prompts.common_negative("en")) if p),
                           negative, negative, api_visibility="private", queue=False)
     dice.click(lambda: -1, None, seed, api_visibility="private", queue=False)

@@ -201,7 +201,8 @@ def build(ui: UI, lang: gr.State) -> None:
                          [audio, used, speaker_out, middle, view, notices], api_name="synthesize_speech",
                          concurrency_id=GPU, show_progress_on=[notices]))
     show_code.click(speech_code, [text, model, seed, text_seed, used, *controls, lang], code, api_name="speech_code",
-                    concurrency_limit=None).success(lambda: gr.update(visible=True), None, code, queue=False)
+                    concurrency_limit=None) \
+        .success(lambda: gr.update(visible=True), None, code, queue=False, api_visibility="private")
     for button, token in zip(inserts, WORD_TOKENS):
         button.click(None, text, text, js=INSERT_JS.format(token=token))
     seed_dice.click(lambda: random.randint(0, 99999), None, seed, api_visibility="private", queue=False)

@@ -216,7 +216,8 @@ def build(ui: UI, lang: gr.State) -> None:
     mode.change(switch_mode, mode, [system, conversation, clear, send, output, go, show_code, code],
                 api_visibility="private", queue=False)
     show_code.click(export_code, [prompt, model, *knobs, used_seed, lang], code, api_name="export_text_code",
-                    concurrency_limit=None).success(lambda: gr.update(visible=True), None, code, queue=False)
+                    concurrency_limit=None) \
+        .success(lambda: gr.update(visible=True), None, code, queue=False, api_visibility="private")
     for trigger in (prompt.change, model.change, max_new.change):
         trigger(token_gauge, [prompt, model, max_new, lang], gauge, api_visibility="private", queue=False,
                 show_progress="hidden", trigger_mode="always_last")

@@ -194,7 +194,7 @@ def build(ui: UI, lang: gr.State) -> None:
                                  last_frames, lang], pair, api_visibility="private", concurrency_id=GPU)
     show_code.click(export_code, [prompt, negative, model, steps, cfg, seed, used_seed, frames, fps, width, height,
                                   shift, lang], code, api_name="export_video_code", concurrency_limit=None) \
-        .success(lambda: gr.update(visible=True), None, code, queue=False)
+        .success(lambda: gr.update(visible=True), None, code, queue=False, api_visibility="private")
     advise.click(recommend, [model, lang], [width, height, frames, advice], api_name="recommend_video_settings",
                  queue=False)
     size.input(apply_size, size, [width, height], api_visibility="private", queue=False)

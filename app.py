@@ -2,7 +2,7 @@
 
     python app.py [--host 0.0.0.0] [--port 7860] [--share] [--preload sd15,...] [--lang en]
 
-Every flag is also an environment variable; the full table is in studio/config.py and the README.
+Every flag is also an environment variable; the full table is in studio/core/config.py and the README.
 """
 from __future__ import annotations
 
@@ -11,21 +11,34 @@ import os
 import sys
 import threading
 
+
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 if os.environ.get("SPACES_ZERO_GPU"):  # ZeroGPU needs `spaces` imported before torch touches CUDA
     import spaces  # noqa: F401
 
-import gradio as gr  # noqa: E402
+import gradio as gr
 
-from studio import api  # noqa: E402
-from studio.config import configure, settings  # noqa: E402
-from studio import history  # noqa: E402
-from tabs import crossmodal, finetune, image, models, mywork, operator, speech, text, video  # noqa: E402
-from studio import retention, zerogpu  # noqa: E402
-from tabs.ui import GPU, UI, fresh_notices_on_click  # noqa: E402
-from tabs import server  # noqa: E402
-from tabs import gradio_locale, slider_box  # noqa: E402
-from tabs import sessions  # noqa: E402
+from studio import api
+from studio.core import history, retention, zerogpu
+from studio.core.config import configure, settings
+from studio.core.manager import ModelManager, reset_manager
+from tabs import (
+    crossmodal,
+    finetune,
+    gradio_locale,
+    image,
+    models,
+    mywork,
+    operator,
+    server,
+    sessions,
+    slider_box,
+    speech,
+    text,
+    video,
+)
+from tabs.ui import GPU, UI, Page, fresh_notices_on_click
+
 
 log = logging.getLogger("studio")
 
@@ -88,6 +101,11 @@ body.classroom .studio-notices, body.classroom .studio-notices .prose { font-siz
   text-overflow: clip !important; overflow: visible !important; max-width: 100% !important; opacity: 1 !important;
   border: 0 !important; }
 """
+# The course's modules in the page's order (the label of each is STRINGS[f"tab.{name}"]). 我的作品 comes last: it
+# wires every tab's saving runs to this browser's list.
+TABS = [("text", text.build), ("image", image.build), ("speech", speech.build), ("video", video.build),
+        ("crossmodal", crossmodal.build), ("finetune", finetune.build), ("models", models.build),
+        ("mywork", mywork.build)]
 CLASSROOM_JS = "(on) => { document.body.classList.toggle('classroom', !!on); return []; }"
 
 
@@ -105,25 +123,11 @@ def build_demo() -> gr.Blocks:
                               elem_classes="studio-lang-names")  # each language named in its own script
             classroom = ui.add(gr.Checkbox, "app.classroom", value=settings().classroom, container=False, scale=0,
                                min_width=320)
+        page = Page(lang, demo, browser_id)
         with gr.Tabs(elem_classes="studio-tabs"):
-            for name in ("text", "image", "speech", "video", "crossmodal", "finetune", "models", "mywork"):
+            for name, build in TABS:
                 with ui.tab(f"tab.{name}"):
-                    if name == "text":
-                        text.build(ui, lang)
-                    elif name == "image":
-                        image.build(ui, lang)
-                    elif name == "speech":
-                        speech.build(ui, lang)
-                    elif name == "finetune":
-                        finetune.build(ui, lang)
-                    elif name == "video":
-                        video.build(ui, lang)
-                    elif name == "crossmodal":
-                        crossmodal.build(ui, lang)
-                    elif name == "mywork":  # last: it wires every tab's saving runs to this browser's list
-                        mywork.build(ui, lang, demo, browser_id)
-                    else:
-                        models.build(ui, lang, demo)
+                    build(ui, page)
         operator.build(ui, lang, demo)  # before the switch: its components are relabelled with the others
         switch.change(lambda choice: [choice, *ui.relabel(choice)], switch, [lang, *ui.components],
                       api_visibility="private", queue=False)
@@ -155,6 +159,7 @@ def preload(keys: list[str]) -> None:
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     s = configure(sys.argv[1:] if argv is None else argv)
+    reset_manager(ModelManager.from_settings(s))  # the memory budget and ZeroGPU's mode of these settings
     retention.start()
     demo = build_demo()
     demo.queue(max_size=s.queue_size, default_concurrency_limit=1)

@@ -1,6 +1,6 @@
 """Foundation figures: app start to first HTTP 200, idle memory of the server, second `get` of a resident model.
 
-    .venv/bin/python bench/bench_foundation.py            # prints a Markdown table row set
+    .venv/bin/python -m bench.bench_foundation            # prints a Markdown table row set
 
 Runs on CPU with no network; the resident-model timing uses a tiny SD pipeline built from configs.
 """
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import psutil
 
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 
 def free_port() -> int:
@@ -58,8 +58,8 @@ def app_start(runs: int = 3) -> tuple[float, float]:
 
 def resident_get(n: int = 2000) -> float:
     """Median microseconds of manager.get() for a model that is already loaded."""
-    from studio.config import configure
-    from studio.manager import ModelManager
+    from studio.core.config import configure
+    from studio.core.manager import ModelManager
     from tests.tiny_models import build_sd15
     with tempfile.TemporaryDirectory() as tmp:
         build_sd15(Path(tmp) / "tiny-sd15")
@@ -77,7 +77,8 @@ def resident_get(n: int = 2000) -> float:
 if __name__ == "__main__":
     start, idle = app_start()
     get_us = resident_get()
-    print(f"machine: {platform.machine()}, {psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, "
+    memory = psutil.virtual_memory().total / 2**30
+    print(f"machine: {platform.machine()}, {psutil.cpu_count()} cores, {memory:.0f} GiB, "
           f"Python {platform.python_version()}, date {time.strftime('%Y-%m-%d')}")
     print("| figure | value |\n|---|---|")
     print(f"| app start to first HTTP 200 (median of 3) | {start:.2f} s |")

@@ -1,8 +1,8 @@
 """GPU benchmark: SD 1.5 and SDXL with random weights built from the real configs (same compute as the released
 models, nothing to download), through the studio and through a bare diffusers call on the same pipeline.
 
-    .venv/bin/python bench/bench_gpu.py [--runs 5]      # needs CUDA; prints Markdown tables
-    .venv/bin/python bench/bench_gpu.py --dry-run       # CPU, 64 px, 2 steps: checks the script, not the speed
+    .venv/bin/python -m bench.bench_gpu [--runs 5]      # needs CUDA; prints Markdown tables
+    .venv/bin/python -m bench.bench_gpu --dry-run       # CPU, 64 px, 2 steps: checks the script, not the speed
 
 1. Per architecture at its native size (SD 1.5 at 512, SDXL at 1024; fp16, 25 steps, DPM++ 2M Karras, CFG 7):
    load time, seconds per image through the studio and bare, studio / bare (median of paired ratios; the pair's
@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,16 +27,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench.bench_overhead import paired
+from studio import api
+from studio.core import config
+from studio.core.manager import ModelManager, manager, reset_manager
+from studio.image.samplers import make_scheduler
+
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from studio import api, config  # noqa: E402
-from studio.manager import ModelManager, manager, reset_manager  # noqa: E402
-from studio.samplers import make_scheduler  # noqa: E402
-from bench_overhead import paired  # noqa: E402  (bench/ is the script's folder, first on sys.path)
-
 CONFIGS = ROOT / "assets" / "pipelines"
-api_image = importlib.import_module("studio.api.image")  # where generate_image looks up the engine's run()
+api_image = importlib.import_module("studio.image.api")  # where generate_image looks up the engine's run()
 PROMPT = "a photo of a cat"
 SAMPLER = "DPM++ 2M Karras"
 

@@ -1,8 +1,9 @@
 """mini-motion speed on this CPU: load time through the studio's loader, and 16 frames (the issue's figure) and
 8 frames (its trained length) of 64x64 at 20 steps, guidance 7 (warm model, 2 threads, batch 1, VAE decode
-included, video encoding excluded), with the part spent in the VAE decode (AnimateDiffPipeline, train_animatediff.py).
+included, video encoding excluded), with the part spent in the VAE decode (AnimateDiffPipeline, trained by
+scripts/mini_motion/train.py).
 
-    .venv/bin/python bench/bench_mini_motion.py [MODEL_FOLDER]      # default: assets/models/mini-motion
+    .venv/bin/python -m bench.bench_mini_motion [MODEL_FOLDER]      # default: assets/models/mini-motion
 """
 from __future__ import annotations
 
@@ -13,15 +14,15 @@ from pathlib import Path
 
 import torch
 
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 
 def main(folder: Path = ROOT / "assets" / "models" / "mini-motion", runs: int = 10) -> None:
     torch.set_num_threads(2)
-    from studio import loaders
-    from studio.config import configure
-    from studio.models import ModelSpec
+    from studio.core import loaders
+    from studio.core.config import configure
+    from studio.core.specs import ModelSpec
     configure([], env={"STUDIO_HUB": "local"})
     spec = ModelSpec("mini-motion", "video", "animatediff", None, folder)
     loaders.load(spec, "cpu")  # imports and first-call costs

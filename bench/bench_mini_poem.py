@@ -1,7 +1,7 @@
 """mini-poem speed: load time, first-token latency, 64 characters with transformers `generate`, tokens/s.
 
-    .venv/bin/python bench/bench_mini_poem.py                  # assets/models/mini-poem, 2 threads
-    .venv/bin/python bench/bench_mini_poem.py --model DIR --threads 1
+    .venv/bin/python -m bench.bench_mini_poem                  # assets/models/mini-poem, 2 threads
+    .venv/bin/python -m bench.bench_mini_poem --model DIR --threads 1
 
 Warm figures: one untimed load and two untimed generations first (imports, page cache, kernels), then the
 median of several timed runs. Load = AutoTokenizer + AutoModelForCausalLM.from_pretrained(dtype=float32),
@@ -17,14 +17,13 @@ import datetime
 import os
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
 
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 PROMPT = "床前明月光"
 
 
@@ -117,7 +116,8 @@ def main(argv=None) -> dict:
     rel = args.model.resolve()
     rel = rel.relative_to(ROOT) if rel.is_relative_to(ROOT) else rel
 
-    print(f"Command: `.venv/bin/python bench/bench_mini_poem.py{'' if args.threads == 2 else f' --threads {args.threads}'}` "
+    threads = "" if args.threads == 2 else f" --threads {args.threads}"
+    print(f"Command: `.venv/bin/python -m bench.bench_mini_poem{threads}` "
           f"(from the repo root; model `{rel}`, {params:,} parameters).")
     print(f"Machine: {machine()}; torch {torch.__version__}, transformers {transformers.__version__}, "
           f"{args.threads} torch threads; load average {os.getloadavg()[0]:.2f} at the end (other work on the CPU "
@@ -131,7 +131,8 @@ def main(argv=None) -> dict:
     print(f"| generate {args.tokens} characters (median of {args.runs}) | {figures['gen'] * 1000:.0f} ms | < 0.3 s |")
     print(f"| tokens/s, whole `generate` call | {figures['tok_s']:.0f} | |")
     print(f"| tokens/s after the first token | {figures['decode_tok_s']:.0f} | |")
-    print(f"| studio `api.stream_text`: first piece (median of {args.runs}) | {figures['stream_first'] * 1000:.1f} ms | |")
+    print(f"| studio `api.stream_text`: first piece (median of {args.runs}) | "
+          f"{figures['stream_first'] * 1000:.1f} ms | |")
     print(f"| studio `api.stream_text`: up to {args.tokens} tokens, streamed (median of {args.runs}) | "
           f"{figures['stream_all'] * 1000:.0f} ms | < 1 s |")
     return figures

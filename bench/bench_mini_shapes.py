@@ -1,27 +1,26 @@
 """mini-shapes speed on this CPU: load time, and 20 steps at batch 1 (warm model, 2 threads, VAE decode
 included, PNG saving excluded), through the studio and as a bare diffusers call on the same pipeline.
 
-    .venv/bin/python bench/bench_mini_shapes.py
+    .venv/bin/python -m bench.bench_mini_shapes
 """
 from __future__ import annotations
 
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
 
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 
 def main(runs: int = 20) -> None:
     torch.set_num_threads(2)
     from studio import api
-    from studio.config import configure
-    from studio.manager import manager
-    from studio.samplers import make_scheduler
+    from studio.core.config import configure
+    from studio.core.manager import manager
+    from studio.image.samplers import make_scheduler
     configure([], env={"STUDIO_HUB": "local"})
     api.generate_image("warm up", seed=0, save=False)  # imports and first-call costs
     api.unload("mini-shapes")
@@ -42,7 +41,8 @@ def main(runs: int = 20) -> None:
         bare.append(time.perf_counter() - t0)
     ratio = statistics.median(s / b for s, b in zip(studio, bare))
     print(f"| mini-shapes load (from disk, warm imports) | {load_s:.2f} s |")
-    print(f"| mini-shapes 20 steps, batch 1, 64x64, CFG 7 (studio, median of {runs}) | {statistics.median(studio):.3f} s |")
+    print(f"| mini-shapes 20 steps, batch 1, 64x64, CFG 7 (studio, median of {runs}) | "
+          f"{statistics.median(studio):.3f} s |")
     print(f"| same, bare diffusers call on the same pipeline | {statistics.median(bare):.3f} s |")
     print(f"| studio / bare (median of paired ratios) | {ratio:.3f} |")
 

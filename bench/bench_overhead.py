@@ -1,6 +1,6 @@
 """Studio overhead for every modality: `studio.api` against a bare library call on the same loaded model.
 
-    .venv/bin/python bench/bench_overhead.py        # prints Markdown rows
+    .venv/bin/python -m bench.bench_overhead        # prints Markdown rows
 
 Paired runs in alternating order, median of the per-pair ratios studio / bare (target <= 1.05). Nothing is saved
 (save=False), so the figure is the studio's own work: validation, the manager's lease, seeding, notices.
@@ -13,15 +13,14 @@ Paired runs in alternating order, median of the per-pair ratios studio / bare (t
 from __future__ import annotations
 
 import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Callable
 
 import torch
 
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 
 def paired(studio: Callable[[int], object], bare: Callable[[int], object], runs: int) -> tuple[float, float, float]:
@@ -43,7 +42,7 @@ def paired(studio: Callable[[int], object], bare: Callable[[int], object], runs:
 
 def text(runs: int):
     from studio import api
-    from studio.manager import manager
+    from studio.core.manager import manager
     api.generate_text("床前", "mini-poem", 0.7, 0, 1.0, 64, 1.0, seed=0)  # loads and warms
     tm = manager().get("mini-poem")
     ids = tm.tokenizer("床前明月光", return_tensors="pt").input_ids
@@ -59,8 +58,8 @@ def text(runs: int):
 
 def image(runs: int):
     from studio import api
-    from studio.manager import manager
-    from studio.samplers import make_scheduler
+    from studio.core.manager import manager
+    from studio.image.samplers import make_scheduler
     prompt = "蓝色背景上的一个大红色圆形，在左边"
     api.generate_image(prompt, seed=0, save=False)
     pipe = manager().get("mini-shapes")
@@ -76,7 +75,7 @@ def image(runs: int):
 
 def speech(runs: int):
     from studio import api
-    from studio.manager import manager
+    from studio.core.manager import manager
     sentence = "大家好，今天我们学习语音合成。"
     api.synthesize_speech(sentence, "espeak", save=False)
     engine = manager().get("espeak")
@@ -86,7 +85,7 @@ def speech(runs: int):
 
 def video(runs: int):
     from studio import api
-    from studio.manager import manager
+    from studio.core.manager import manager
     prompt = "蓝色背景上的红色圆形从左向右移动"
     api.generate_video(prompt, seed=0, save=False)
     pipe = manager().get("mini-motion")
@@ -99,7 +98,7 @@ def video(runs: int):
 
 def main(runs: int = 20) -> None:
     torch.set_num_threads(2)
-    from studio.config import configure
+    from studio.core.config import configure
     configure([], env={"STUDIO_HUB": "local"})
     print("| modality | studio (median) | bare (median) | studio / bare (median of paired ratios) |")
     print("|---|---|---|---|")

@@ -1,6 +1,6 @@
 """A class on one server: model switch time and queue throughput with 8 clients at once.
 
-    .venv/bin/python bench/bench_server.py      # prints Markdown rows
+    .venv/bin/python -m bench.bench_server      # prints Markdown rows
 
 - switch: a memory budget that holds one model, alternating mini-shapes and mini-poem, so every call evicts one
   and loads the other (median of 6 switches, seconds).
@@ -21,11 +21,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from studio import api
+from studio.core import config
+from studio.core.manager import ModelManager, reset_manager
 
-from studio import api, config  # noqa: E402
-from studio.manager import ModelManager, reset_manager  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def switch_seconds(rounds: int = 6) -> float:
@@ -111,7 +112,8 @@ def main() -> None:
     print(f"| 1 gradio_client user, 24 images one after another | {q['one_client']:.2f} images/s |")
     print(f"| the same, previews off (STUDIO_PREVIEW_EVERY=0) | {q['one_client_no_preview']:.2f} images/s |")
     print(f"| the same 24 images one after another in-process | {q['direct']:.2f} images/s |")
-    print(f"| the same, saving PNGs and decoding a preview every 5 steps as the page does | {q['direct_page']:.2f} images/s |")
+    print(f"| the same, saving PNGs and decoding a preview every 5 steps as the page does | "
+          f"{q['direct_page']:.2f} images/s |")
     print(f"| queue / direct (same work) | {q['queued'] / q['direct_page']:.2f} |")
 
 

@@ -1,6 +1,6 @@
 """Server memory kept per closed browser tab, and Gradio temp-folder bytes per generated picture (issue 35, 8).
 
-    .venv/bin/python bench/bench_session_memory.py [SESSIONS]     # prints Markdown rows
+    .venv/bin/python -m bench.bench_session_memory [SESSIONS]     # prints Markdown rows
 
 - sessions: the app launched in-process; each tab opens Gradio's heartbeat, runs the page's load events (as a
   browser does) and closes. Kept bytes: the objects alive after the SESSIONS tabs that were not alive before
@@ -17,8 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 TMP = Path(tempfile.mkdtemp(prefix="bench-session-"))
 os.environ["GRADIO_TEMP_DIR"] = str(TMP / "gradio")
@@ -26,7 +26,7 @@ os.environ["GRADIO_TEMP_DIR"] = str(TMP / "gradio")
 import httpx  # noqa: E402
 
 import app  # noqa: E402
-from studio import config  # noqa: E402
+from studio.core import config  # noqa: E402
 from tests.test_security_disk import _heap, _retained_bytes, _session  # noqa: E402
 
 
@@ -77,8 +77,8 @@ if __name__ == "__main__":
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 200
     print("| figure | value |\n|---|---|")
     files, temp_bytes, out_bytes = temp_per_picture()
-    print(f"| temp folder after one 256 px picture (3 previews + the result copy) | {files} files, {temp_bytes / 1024:.0f} KB"
-          f" (the saved PNG: {out_bytes / 1024:.0f} KB) |")
+    print(f"| temp folder after one 256 px picture (3 previews + the result copy) | {files} files, "
+          f"{temp_bytes / 1024:.0f} KB (the saved PNG: {out_bytes / 1024:.0f} KB) |")
     for pool in (None, "0"):
         per, held = kept_per_session(n, pool)
         label = "default pool of closed tabs" if pool is None else "no pool (STUDIO_CLOSED_SESSIONS=0)"

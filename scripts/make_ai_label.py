@@ -1,6 +1,6 @@
 """Render the explicit "AI生成" label once, so the studio can stamp it without a CJK font installed.
 
-    python scripts/make_ai_label.py /usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc assets/label/ai-label.png
+    python -m scripts.make_ai_label /usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc assets/label/ai-label.png
 """
 import argparse
 

@@ -9,11 +9,11 @@ OpenAI CLIP's ``SimpleTokenizer`` reads (``open_clip_torch`` ships it on PyPI)::
     pip download --no-deps -d /tmp/oc open_clip_torch
     unzip -o /tmp/oc/open_clip_torch-*.whl 'open_clip/bpe_simple_vocab_16e6.txt.gz' -d /tmp/oc
     GZ=/tmp/oc/open_clip/bpe_simple_vocab_16e6.txt.gz
-    python scripts/make_clip_tokenizer.py $GZ assets/pipelines/sd15/tokenizer \
+    python -m scripts.make_clip_tokenizer $GZ assets/pipelines/sd15/tokenizer \
         --pad-token '<|endoftext|>' --style sd15 --check
-    python scripts/make_clip_tokenizer.py $GZ assets/pipelines/sdxl/tokenizer \
+    python -m scripts.make_clip_tokenizer $GZ assets/pipelines/sdxl/tokenizer \
         --pad-token '<|endoftext|>' --check
-    python scripts/make_clip_tokenizer.py $GZ assets/pipelines/sdxl/tokenizer_2 \
+    python -m scripts.make_clip_tokenizer $GZ assets/pipelines/sdxl/tokenizer_2 \
         --pad-token '!' --check
 
 ``vocab.json`` holds the encoder exactly as ``SimpleTokenizer`` builds it: the
@@ -40,6 +40,7 @@ import hashlib
 import json
 import sys
 from pathlib import Path
+
 
 # Number of merges OpenAI's SimpleTokenizer keeps: 49152 - 256 - 2.
 NUM_MERGES = 49152 - 256 - 2

@@ -1,20 +1,54 @@
-"""Pieces the mini-model training scripts share: seeded per-step randomness, the learning-rate schedule,
-the optimizer step with EMA, the naming loss on a text encoder, resumable checkpoints, the log and the loss plot.
+"""Pieces the mini-model training scripts share: the arguments every one takes and the command that records a
+run, seeded per-step randomness, the learning-rate schedule, the optimizer step with EMA, the training loop with its
+resumable checkpoints (a damaged one is skipped), the diffusion loss pieces, the naming loss on a text encoder, the
+log and the loss plot. The scripts run as modules from the repository root: `python -m scripts.mini_shapes.train`.
 
 A step's randomness depends only on (seed, stage, step), and checkpoints hold weights, optimizer and
 losses, so a run that is killed and started again with the same command equals an unbroken one.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import platform
+import shlex
 import shutil
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import torch
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def arguments(doc: str, *, work: str, out: str, smoke: str, threads: int = 2,
+              save_every: int = 250) -> argparse.ArgumentParser:
+    """A parser with the arguments every training script takes (--work, --out, --seed, --threads, --save-every,
+    --smoke); the script adds its own."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--work", type=Path, required=True, help=work)
+    p.add_argument("--out", type=Path, required=True, help=out)
+    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--threads", type=int, default=threads, help="torch.set_num_threads")
+    p.add_argument("--save-every", type=int, default=save_every, help="steps between checkpoints")
+    p.add_argument("--smoke", action="store_true", help=smoke)
+    return p
+
+
+def command(module: str, argv=None) -> str:
+    """The command that ran a script, for its record and model card: "python -m scripts.mini_shapes.train ARGS"
+    (under -m, sys.argv[0] is the file's path, which says neither how to run it nor from where)."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    return " ".join(["python", "-m", module, *(shlex.quote(str(a)) for a in args)])
+
+
+def n_params(*modules) -> int:
+    return sum(p.numel() for m in modules for p in m.parameters())  # tied weights counted once per module
 
 
 def step_generator(seed: int, stage: int, step: int) -> torch.Generator:
@@ -47,6 +81,28 @@ def optimise(optimizer, loss: torch.Tensor, params: list, lr: float, step: int, 
     decay = min(0.999, (1 + step) / (10 + step))
     for ema, model in ema_pairs:
         ema_update(ema, model, decay)
+
+
+# -- diffusion --------------------------------------------------------------------------------------
+def timesteps(g: torch.Generator, n: int, total: int, high_share: float) -> torch.Tensor:
+    """Uniform timesteps, except that a share of the batch is drawn from the noisiest fifth.
+    Below t ~ 950 the SD 1.5 schedule leaves the layout readable in x_t, so a uniform draw gives the UNet little
+    reason to take position and shape from the prompt: it read them from the (random) noise at sampling time."""
+    t = torch.randint(0, total, (n,), generator=g)
+    high = torch.randint(int(total * 0.8), total, (n,), generator=g)
+    return torch.where(torch.rand(n, generator=g) < high_share, high, t)
+
+
+def weighted_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, fg_weight: float) -> torch.Tensor:
+    """MSE with the cells of `mask` (the object's) weighted 1 + fg_weight."""
+    weight = 1.0 + fg_weight * mask
+    return (weight * (pred - target).pow(2)).sum() / (weight.sum() * pred.shape[1])
+
+
+def tokenize(tokenizer, captions: list[str]) -> torch.Tensor:
+    """CLIP token ids, padded to the tokenizer's length."""
+    return tokenizer(captions, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
+                     return_tensors="pt").input_ids
 
 
 def naming_head(text_encoder, labels: list) -> torch.nn.Linear:
@@ -120,16 +176,48 @@ def save_checkpoint(folder: Path, modules: dict, optimizer, state: dict) -> None
         shutil.rmtree(old)
 
 
-def load_checkpoint(folder: Path, modules: dict, optimizer) -> dict:
-    """The state of the latest checkpoint (weights and optimizer loaded in place), or a fresh one."""
+FRESH = object()
+
+
+def load_checkpoint(folder: Path, modules: dict, optimizer, fresh=FRESH) -> dict | None:
+    """The state of the latest whole checkpoint (weights and optimizer loaded in place). A damaged one (a file
+    missing or unreadable) is skipped for the one before; with none, `fresh` (default: step 0, no losses)."""
     from safetensors.torch import load_model
-    latest = sorted(folder.glob("step-*"))
-    if not latest:
-        return {"step": 0, "losses": [], "seconds": 0.0}
-    for name, module in modules.items():
-        load_model(module, str(latest[-1] / f"{name}.safetensors"))
-    optimizer.load_state_dict(torch.load(latest[-1] / "optimizer.pt", weights_only=True))  # our own file
-    return json.loads((latest[-1] / "state.json").read_text())
+    for checkpoint in sorted(folder.glob("step-*"), reverse=True):
+        if checkpoint.name.endswith(".tmp") or not (checkpoint / "state.json").is_file():
+            continue
+        try:
+            state = json.loads((checkpoint / "state.json").read_text(encoding="utf-8"))
+            for name, module in modules.items():
+                load_model(module, str(checkpoint / f"{name}.safetensors"))
+            optimizer.load_state_dict(torch.load(checkpoint / "optimizer.pt", weights_only=True))  # our own file
+        except Exception as exc:  # a damaged checkpoint: try the one before
+            print(f"skipping {checkpoint}: {exc}", flush=True)
+            continue
+        print(f"resuming from {checkpoint} (step {state['step']})", flush=True)
+        return state
+    return {"step": 0, "losses": [], "seconds": 0.0} if fresh is FRESH else fresh
+
+
+def run_steps(args, name: str, total: int, folder: Path, modules: dict, optimizer, step_fn) -> dict:
+    """The shared loop: resume, step (step_fn(step) -> loss), checkpoint every args.save_every steps, log the
+    mean loss and s/step to args.work's train.log."""
+    state = load_checkpoint(folder, modules, optimizer)
+    tick, window = time.time(), []
+    while state["step"] < total:
+        step = state["step"]
+        loss = step_fn(step)
+        state["losses"].append(loss)
+        window.append(loss)
+        state["step"] = step + 1
+        if state["step"] % args.save_every == 0 or state["step"] == total:
+            now = time.time()
+            state["seconds"] += now - tick
+            save_checkpoint(folder, modules, optimizer, state)
+            log(args.work, f"{name} step {state['step']}/{total} loss {np.mean(window):.4f} "
+                           f"{(now - tick) / len(window):.2f} s/step ({state['seconds']:.0f} s)")
+            tick, window = time.time(), []
+    return state
 
 
 def plot_losses(path: Path, curves: list[tuple[list[float], str]]) -> None:

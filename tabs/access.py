@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from studio import accounts
-from studio.config import settings
+from studio.core import accounts
+from studio.core.config import settings
+
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 

@@ -3,8 +3,8 @@ but a typed <img> still shows a picture), so the page holds a display copy with 
 Markdown (lists, bold, code blocks) still renders, and the model is handed back exactly what was typed."""
 from __future__ import annotations
 
-import html
 import re
+
 
 # Code blocks and spans: Markdown shows their text literally already, so escaping there would show "&lt;".
 _CODE = re.compile(r"(```.*?(?:```|$)|~~~.*?(?:~~~|$)|`[^`\n]*`)", re.S)

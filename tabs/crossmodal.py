@@ -4,12 +4,14 @@ import pandas as pd
 from PIL import Image
 
 from studio import api
-from studio.api.crossmodal import credit
-from studio.story import article_fields, image_defaults, series_columns, series_parts, shot_columns
+from studio.crossmodal.api import credit
+from studio.crossmodal.knobs import KNOBS
+from studio.crossmodal.story import article_fields, image_defaults, series_columns, series_parts, shot_columns
 
 from . import mywork
 from .runner import Stops, run
-from .ui import GPU, UI, guarded, notices_md, s
+from .ui import GPU, UI, Page, guarded, notices_md, s
+
 
 stops = Stops("crossmodal")
 FIELDS = [f["name"] for f in article_fields("zh")]
@@ -60,7 +62,7 @@ def compose_page(article, gallery, text_credit="", image_credits=(), lang="zh", 
 
 
 def _iframe(page_html: str) -> str:
-    from studio.storypage import iframe
+    from studio.crossmodal.page import iframe
     return iframe(page_html)
 
 
@@ -147,7 +149,8 @@ def _accordion(ui: UI, key: str, open_: bool = True) -> gr.Accordion:
     return ui.on_lang(gr.Accordion(s(key, ui.lang), open=open_), lambda lg: {"label": s(key, lg)})
 
 
-def build(ui: UI, lang: gr.State) -> None:
+def build(ui: UI, page: Page) -> None:
+    lang = page.lang
     d = image_defaults("mini-shapes", ui.lang)
     with gr.Row():
         text_model = ui.model_picker("cm.text_model", "text", "mini-poem")
@@ -181,7 +184,7 @@ def build(ui: UI, lang: gr.State) -> None:
                     with gr.Row():
                         style = ui.add(gr.Textbox, "cm.style", value=d["style"], scale=3)
                         negative = ui.add(gr.Textbox, "cm.negative", value=d["negative"], scale=2)
-                        count = ui.add(gr.Slider, "cm.count", minimum=1, maximum=4, step=1, value=2, scale=1)
+                        count = ui.knob("cm.count", KNOBS["count"], value=2, scale=1)
                     draw = ui.button("cm.draw", variant="primary")
                     gallery = ui.add(gr.Gallery, "cm.gallery", columns=4, fit_columns=False, height=320,
                                      object_fit="contain", format="png",
@@ -195,8 +198,9 @@ def build(ui: UI, lang: gr.State) -> None:
         with ui.tab("cm.series"):
             with gr.Row():
                 topic = ui.add(gr.Textbox, "cm.topic", value=article_fields(ui.lang)[0]["default"], scale=2)
-                seed_step = ui.add(gr.Slider, "cm.seed_step", minimum=0, maximum=10, step=1, value=1, scale=1)
-            parts = ui.add(gr.Dataframe, "cm.parts", interactive=True, wrap=True, column_widths=["14%", "22%", "40%", "24%"],
+                seed_step = ui.knob("cm.seed_step", KNOBS["seed_step"], value=1, scale=1)
+            parts = ui.add(gr.Dataframe, "cm.parts", interactive=True, wrap=True,
+                           column_widths=["14%", "22%", "40%", "24%"],
                            value=pd.DataFrame(series_parts("mini-shapes", ui.lang), columns=series_columns(ui.lang)))
             make_series = ui.button("cm.make_series", variant="primary")
             series_notices = gr.Markdown()
@@ -208,7 +212,7 @@ def build(ui: UI, lang: gr.State) -> None:
             sb_article = ui.add(gr.Textbox, "cm.sb_article", lines=6)
             with gr.Row():
                 use_article = ui.button("cm.use_article", size="sm")
-                shots = ui.add(gr.Slider, "cm.shots", minimum=2, maximum=8, step=1, value=5)
+                shots = ui.knob("cm.shots", KNOBS["shots"], value=5)
                 make_table = ui.button("cm.make_table", variant="primary")
             table = ui.add(gr.Dataframe, "cm.table", interactive=True, wrap=True,
                            column_widths=["8%", "27%", "45%", "20%"],
@@ -236,7 +240,8 @@ def build(ui: UI, lang: gr.State) -> None:
                  outputs=[article, sent, text_credit, text_notices], concurrency_id=GPU)
     step2 = dict(fn=story_images, inputs=[subject, details, style, negative, image_model, seed, count, lang],
                  outputs=[gallery, image_credits], concurrency_id=GPU)
-    step3 = dict(fn=compose_page, inputs=[article, gallery, text_credit, image_credits, lang], outputs=[preview, page_zip, page_notices])
+    step3 = dict(fn=compose_page, inputs=[article, gallery, text_credit, image_credits, lang],
+                 outputs=[preview, page_zip, page_notices])
     write.click(**step1, api_name="write_article")
     draw.click(**step2, api_name="story_images")
     ui.on_saved(compose.click(**step3, api_name="compose_page"))

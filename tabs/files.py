@@ -1,9 +1,9 @@
-"""Each learner's files are their own (issue 35): the page side of studio.files.
+"""Each learner's files are their own (issue 35): the page side of studio.core.files.
 
 - Who is asking: the login name (Gradio's login cookie) and the browser, told apart by a random cookie
   (`aigc_browser`, HttpOnly) that `Files` gives every browser and gradio_client Client on its first request (a
   Client keeps the cookies of its /config answer). Handlers, and the worker threads they start, learn it from
-  Gradio's request context (`who`), so every file a run saves is recorded with its maker (studio.outputs).
+  Gradio's request context (`who`), so every file a run saves is recorded with its maker (studio.core.outputs).
 - `Files` (pure ASGI middleware, installed by tabs.server) is the route check: Gradio serves a run's files as
   copies in its cache (`/gradio_api/file=<cache>/<hash>/<name>`, the output's own name); a request for a copy of
   an output, or for a file in the outputs folder itself, gets it only when it comes from the output's maker or the
@@ -26,9 +26,10 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 from types import SimpleNamespace
 
-from studio import files
+from studio.core import files
 
 from . import access
+
 
 COOKIE = "aigc_browser"
 _TOKEN = re.compile(r"[0-9a-f]{32}")
@@ -46,7 +47,7 @@ def browser_of(request) -> str | None:
 
 
 def who(request) -> files.Who:
-    """studio.files' Who of a gr.Request: its login, its browser (cookie, else Gradio's session), its role."""
+    """studio.core.files' Who of a gr.Request: its login, its browser (cookie, else Gradio's session), its role."""
     browser = browser_of(request)
     if browser is None and getattr(request, "session_hash", None):
         browser = "session:" + request.session_hash

@@ -3,12 +3,14 @@ import gradio as gr
 import pandas as pd
 
 from studio import api
-from studio.inkwash import DEMO_LEARNING_RATE, DEMO_STEPS
-from studio.lora_train import COURSE_TARGETS, smoothed
+from studio.lora.inkwash import DEMO_LEARNING_RATE, DEMO_STEPS
+from studio.lora.knobs import KNOBS
+from studio.lora.train import COURSE_TARGETS, smoothed
 
 from . import sharing
 from .runner import Stops, stream
-from .ui import GPU, UI, guarded, notices_md, plot_in, s, upload_limit
+from .ui import GPU, UI, Page, guarded, notices_md, plot_in, s, upload_limit
+
 
 stops = Stops("finetune")
 PLOT_EVERY = 2  # steps between loss-plot updates
@@ -69,7 +71,7 @@ def inkwash_demo():
     """Fill the dataset with the 水墨 demo (files in the outputs folder, so the upload box can hold them)."""
     from pathlib import Path
 
-    from studio.config import settings
+    from studio.core.config import settings
     folder = Path(settings().output_dir).expanduser().resolve() / "lora-datasets" / "inkwash"
     folder.mkdir(parents=True, exist_ok=True)
     images, captions = api.inkwash_dataset(12)
@@ -101,7 +103,8 @@ def switch_views(lang: str, curve, table):
             pd.DataFrame(rows, columns=cols))
 
 
-def build(ui: UI, lang: gr.State) -> None:
+def build(ui: UI, page: Page) -> None:
+    lang = page.lang
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
             model = ui.model_picker("finetune.model", "image", "mini-shapes")
@@ -115,15 +118,15 @@ def build(ui: UI, lang: gr.State) -> None:
             captions = ui.add(gr.Textbox, "finetune.captions", lines=3, value="sks style")
             name = ui.add(gr.Textbox, "finetune.name", value="my-lora")
             with gr.Row():
-                rank = ui.add(gr.Slider, "finetune.rank", minimum=1, maximum=64, step=1, value=8)
-                alpha = ui.add(gr.Slider, "finetune.alpha", minimum=1, maximum=64, step=1, value=8)
+                rank = ui.knob("finetune.rank", KNOBS["rank"], value=8)
+                alpha = ui.knob("finetune.alpha", KNOBS["alpha"], value=8)
             targets = ui.add(gr.CheckboxGroup, "finetune.targets", choices=list(COURSE_TARGETS),
                              value=list(COURSE_TARGETS))
             with gr.Row():
                 lr = ui.add(gr.Number, "finetune.lr", value=1e-4)
-                steps = ui.add(gr.Slider, "finetune.steps", minimum=1, maximum=2000, step=1, value=100)
+                steps = ui.knob("finetune.steps", KNOBS["steps"], value=100)
             with gr.Row():
-                batch = ui.add(gr.Slider, "finetune.batch", minimum=1, maximum=8, step=1, value=1)
+                batch = ui.knob("finetune.batch", KNOBS["batch_size"], value=1)
                 resolution = ui.add(gr.Number, "finetune.resolution", value=0, precision=0)
                 seed = ui.add(gr.Number, "finetune.seed", value=0, precision=0)
         with gr.Column(scale=5, elem_classes="studio-result"):  # stays in view while the controls scroll

@@ -10,7 +10,8 @@ import functools
 import re
 from pathlib import Path
 
-from studio.registry import CARDS
+from studio.core.registry import CARDS
+
 
 FILE = Path(__file__).with_name("glossary.txt")
 

@@ -24,9 +24,10 @@ import json
 
 import gradio as gr
 
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 
 from .ui import guarded, s
+
 
 LOCALES = {"zh": "zh-CN", "en": "en"}  # the page's language -> Gradio's locale code (gradio language_choices)
 REFUSED_ID = "studio-refused-upload"  # elem_id of the hidden box the page writes a refused upload into
@@ -179,7 +180,7 @@ async (lang) => {
           if (!key.startsWith('_') && tables[want][key] && tables[want][key] !== text && !map.has(text))
             map.set(text, tables[want][key]);  // not "_name": a locale's own name ("English")
     const swap = (text) => {  // "Layer 1", "- or -": the words between numbers and dashes
-      const m = /^([\s\-(\d]*)([\s\S]*?)([\s\-()\d.:…]*)$/.exec(text || '');
+      const m = /^([\\s\\-(\\d]*)([\\s\\S]*?)([\\s\\-()\\d.:…]*)$/.exec(text || '');
       const hit = m && m[2] && map.get(m[2]);
       return hit ? m[1] + hit + m[3] : null;
     };

@@ -18,9 +18,10 @@ from collections import OrderedDict
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qs
 
-from studio.config import settings
+from studio.core.config import settings
 
 from . import access
+
 
 MAX_LOCK = 3600.0  # seconds: the longest a login name is locked
 _API_INFO = re.compile(rb"window\.gradio_api_info = .*?;</script>", re.S)

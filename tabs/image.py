@@ -1,22 +1,20 @@
 """文生图: prompt, negative prompt, sampler, steps, CFG, seed, size, batch -> images with their parameters."""
 
 import gradio as gr
-from PIL import Image
+from PIL import Image, ImageChops
 
-from PIL import ImageChops
+from studio import api
+from studio.core import files
+from studio.core.config import settings
+from studio.core.errors import StudioError
+from studio.core.registry import cards
+from studio.image import lora, prompts
+from studio.image.infotext import read_png_text
+from studio.image.knobs import KNOBS
 
-from studio import api, files, lora, prompts
-from studio.config import settings
-from studio.errors import StudioError
-from studio.infotext import read_png_text
-from studio.registry import cards
-
-from . import image_experiment, image_explain, image_grid, image_prompt, mini_limits, mywork, refusals
+from . import image_experiment, image_explain, image_grid, image_prompt, mini_limits, mywork
 from .runner import Stops, stream
-from .ui import GPU, UI, guarded, notices_md, s, upload_limit
-
-
-MAX_SIDE = max(c.defaults.get("max_side", 1024) for c in cards("image"))
+from .ui import GPU, UI, Page, guarded, notices_md, s, upload_limit
 
 
 MODES = ("txt2img", "img2img", "inpaint")
@@ -99,7 +97,7 @@ def _loras(names, weight) -> dict:
 
 
 def lora_choices():
-    """The LoRAs this learner may use: built-in, shared and their own (the operator: all; studio.files)."""
+    """The LoRAs this learner may use: built-in, shared and their own (the operator: all; studio.core.files)."""
     return gr.update(choices=list(lora.available()))
 
 
@@ -200,11 +198,14 @@ def send_hires(fields, scale, upscaler, steps, strength):
 
 @guarded
 def model_defaults(model, lang):
+    """A picked model's defaults, and the samplers its scheduler family takes."""
     d = api.model_defaults(model)
-    return d["width"], d["height"], d["steps"], d["cfg_scale"], d["sampler"], d.get("live", False)
+    sampler = gr.update(choices=api.image_samplers(model), value=d["sampler"])
+    return d["width"], d["height"], d["steps"], d["cfg_scale"], sampler, d.get("live", False)
 
 
-def build(ui: UI, lang: gr.State) -> None:
+def build(ui: UI, page: Page) -> None:
+    lang = page.lang
     d = api.model_defaults("mini-shapes")
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
@@ -225,9 +226,8 @@ def build(ui: UI, lang: gr.State) -> None:
                 loras = ui.add(gr.Dropdown, "image.loras", choices=list(lora.available(files.NOBODY)), value=[],
                                multiselect=True, allow_custom_value=True, scale=3)
                 # Listed: built-in and shared LoRAs, and on focus this learner's own (lora_choices); any name is let
-                # through to studio.lora, which refuses one this learner may not use with the studio's message.
-                lora_weight = ui.add(gr.Slider, "image.lora_weight", minimum=-2, maximum=2, step=0.05, value=0.8,
-                                     scale=2)
+                # through to studio.image.lora, which refuses one this learner may not use with the studio's message.
+                lora_weight = ui.knob("image.lora_weight", KNOBS["lora_weight"], value=0.8, scale=2)
             mode = ui.add(gr.Radio, "image.mode", choices=mode_choices(ui.lang), value="txt2img")
             ui.on_lang(mode, lambda lg: {"choices": mode_choices(lg)})
             with gr.Group(visible=False) as source_box:
@@ -235,33 +235,32 @@ def build(ui: UI, lang: gr.State) -> None:
                                 sources=["upload", "clipboard"],
                                 brush=gr.Brush(colors=["#ffffff"], color_mode="fixed", default_size=12),
                                 transforms=(), eraser=gr.Eraser())
-                strength = ui.add(gr.Slider, "image.strength", minimum=0.01, maximum=1, step=0.01, value=0.75)
+                strength = ui.knob("image.strength", KNOBS["denoising_strength"], value=0.75)
             sampler = ui.add(gr.Dropdown, "image.sampler", choices=api.image_samplers(), value=d["sampler"])
-            steps = ui.add(gr.Slider, "image.steps", minimum=1, maximum=150, step=1, value=d["steps"])
-            cfg = ui.add(gr.Slider, "image.cfg", minimum=1, maximum=30, step=0.5, value=d["cfg_scale"])
+            steps = ui.knob("image.steps", KNOBS["steps"], value=d["steps"])
+            cfg = ui.knob("image.cfg", KNOBS["cfg_scale"], value=d["cfg_scale"])
             with gr.Row():
                 # The widest range any model allows; each model's own cap is checked by studio.api with a message.
-                width = ui.add(gr.Slider, "image.width", minimum=8, maximum=MAX_SIDE, step=8, value=d["width"])
-                height = ui.add(gr.Slider, "image.height", minimum=8, maximum=MAX_SIDE, step=8, value=d["height"])
+                width = ui.knob("image.width", KNOBS["width"], value=d["width"])
+                height = ui.knob("image.height", KNOBS["height"], value=d["height"])
             with gr.Row(equal_height=True):
                 seed = ui.add(gr.Number, "image.seed", value=-1, precision=0, scale=3)
                 # Text, not 🎲 / ♻️: without an emoji font (Debian's chromium) those are empty boxes (issue 36.8)
                 dice = ui.button("image.dice", size="sm", scale=0, min_width=64)
                 reuse = ui.button("image.reuse", size="sm", scale=0, min_width=64)
             with gr.Row():
-                batch = ui.add(gr.Slider, "image.batch_size", minimum=1, maximum=api.MAX_BATCH, step=1, value=1)
-                batch_count = ui.add(gr.Slider, "image.batch_count", minimum=1, maximum=api.MAX_BATCH_COUNT, step=1,
-                                     value=1)
-            with ui.on_lang(gr.Accordion(s("image.hires", ui.lang), open=False), lambda lg: {"label": s("image.hires", lg)}):
+                batch = ui.knob("image.batch_size", KNOBS["batch_size"], value=1)
+                batch_count = ui.knob("image.batch_count", KNOBS["batch_count"], value=1)
+            with ui.on_lang(gr.Accordion(s("image.hires", ui.lang), open=False),
+                            lambda lg: {"label": s("image.hires", lg)}):
                 hires_note = gr.Markdown(**mini_limits.note_args(first_hires), elem_classes="studio-mini-limit")
                 with gr.Row():
-                    hires_scale = ui.add(gr.Slider, "image.hires_scale", minimum=1, maximum=4, step=0.25, value=1)
+                    hires_scale = ui.knob("image.hires_scale", KNOBS["hires_scale"], value=1)
                     hires_upscaler = ui.add(gr.Radio, "image.hires_upscaler", choices=["Latent", "Lanczos"],
                                             value="Latent")
                 with gr.Row():
-                    hires_steps = ui.add(gr.Slider, "image.hires_steps", minimum=0, maximum=150, step=1, value=0)
-                    hires_strength = ui.add(gr.Slider, "image.hires_strength", minimum=0.01, maximum=1, step=0.01,
-                                            value=0.5)
+                    hires_steps = ui.knob("image.hires_steps", KNOBS["hires_steps"], value=0)
+                    hires_strength = ui.knob("image.hires_strength", KNOBS["hires_strength"], value=0.5)
         with gr.Column(scale=5, elem_classes="studio-result"):  # stays in view while the controls scroll
             # Progress and errors show on this line only, so a failed run never hides the last images.
             notices = gr.Markdown(min_height=48, elem_classes="studio-notices")

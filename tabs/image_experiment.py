@@ -7,6 +7,7 @@ from studio import api
 from .runner import Stops, run
 from .ui import GPU, UI, guarded, notices_md, s
 
+
 stops = Stops("experiment")
 
 

@@ -7,6 +7,7 @@ from studio import api
 from .runner import Stops, run
 from .ui import GPU, UI, guarded, notices_md, s
 
+
 stops = Stops("explain")
 
 
@@ -48,7 +49,8 @@ async def cfg_parts(prompt, negative, model, sampler, steps, cfg, seed, width, h
 
 def build(ui: UI, lang: gr.State, gallery: gr.Gallery, c: dict) -> None:
     """c: the tab's controls by name (prompt, negative, model, sampler, steps, cfg, seed, width, height)."""
-    with ui.on_lang(gr.Accordion(s("explain.title", ui.lang), open=False), lambda lg: {"label": s("explain.title", lg)}):
+    with ui.on_lang(gr.Accordion(s("explain.title", ui.lang), open=False),
+                    lambda lg: {"label": s("explain.title", lg)}):
         ui.md("explain.forward_intro")
         with gr.Row():
             t = ui.add(gr.Slider, "explain.t", minimum=0, maximum=999, step=1, value=300)

@@ -1,11 +1,13 @@
 """文生图 · 参数网格 (X/Y plot): two axes over the tab's current settings, one labelled grid image."""
 import gradio as gr
 
-from studio import api, grid
+from studio import api
+from studio.image import grid
 
 from . import mywork
 from .runner import Stops, run
 from .ui import GPU, UI, guarded, notices_md, s
+
 
 stops = Stops("grid")
 

@@ -1,7 +1,8 @@
 """文生图 · 提示词构建器 (the course's formula as clickable chips) and the 翻译 / 扩写 helper."""
 import gradio as gr
 
-from studio import api, prompts
+from studio import api
+from studio.image import prompts
 
 from . import mini_limits
 from .ui import GPU, UI, guarded, notices_md, s
@@ -42,7 +43,8 @@ def translate(text, task, lang):
 
 
 def build(ui: UI, lang: gr.State, prompt: gr.Textbox, notices: gr.Markdown, model: gr.Dropdown | None = None) -> None:
-    with ui.on_lang(gr.Accordion(s("prompt.builder", ui.lang), open=False), lambda lg: {"label": s("prompt.builder", lg)}):
+    with ui.on_lang(gr.Accordion(s("prompt.builder", ui.lang), open=False),
+                    lambda lg: {"label": s("prompt.builder", lg)}):
         with gr.Group(visible=model is None or model.value == mini_limits.MINI_IMAGE) as mini_box:
             ui.md("limits.chips")
             mini_chips = [ui.add(gr.Radio, f"limits.chips.{key}", choices=choices, value=None)

@@ -1,17 +1,18 @@
 """What the built-in mini models cannot show, said beside the control where it bites, before a run (issue 36 item 6).
 
 Each note is shown only while its mini model is the one picked; the prompt builder offers mini-shapes' own words
-(those of its training captions, studio.shapes) above the course's general keyword library. The limits are those of
-the model cards (assets/models/mini-shapes/README.md, mini-motion/README.md): mini-shapes knows 64x64 pictures of one
-shape and was not trained for negative prompts; mini-motion was trained on 8 frames.
+(those of its training captions, studio.image.shapes) above the course's general keyword library. The limits are those
+of the model cards (assets/models/mini-shapes/README.md, mini-motion/README.md): mini-shapes knows 64x64 pictures of
+one shape and was not trained for negative prompts; mini-motion was trained on 8 frames.
 """
 from __future__ import annotations
 
 import gradio as gr
 
-from studio import shapes
+from studio.image import shapes
 
 from .ui import s
+
 
 MINI_IMAGE = "mini-shapes"
 MINI_VIDEO = "mini-motion"
@@ -59,7 +60,7 @@ def shape_chips(lang: str) -> list[tuple[str, list[tuple[str, str]]]]:
 
 
 def describe(shape, colour, size, position, background, out_lang: str) -> str:
-    """The chosen words as one training caption (studio.shapes.describe); nothing chosen: ""."""
+    """The chosen words as one training caption (studio.image.shapes.describe); nothing chosen: ""."""
     picked = {k: v for k, v in zip(CHIP_KEYS, (shape, colour, size, position, background)) if v}
     return shapes.describe(picked, "zh" if out_lang == "zh" else "en") if picked else ""
 

@@ -5,11 +5,11 @@ import gradio as gr
 import pandas as pd
 
 from studio import api
-from studio.i18n import human_bytes, t
+from studio.core.i18n import human_bytes, t
 
 from .access import is_operator, require_operator
 from .runner import Stops, run
-from .ui import GPU, UI, guarded, progress_callback, s
+from .ui import GPU, UI, Page, guarded, progress_callback, s
 
 
 TASKS = ["", "image", "text", "speech", "video", "embedding", "safety"]
@@ -27,14 +27,16 @@ def task_name(task: str, lang: str) -> str:
 
 def registry_rows(lang: str, task: str | None = None) -> list[list]:
     yes, no = s("yes", lang), s("no", lang)
-    return [[m["key"], task_name(m["task"], lang), m["title"], human_bytes(m["approx_bytes"]), m["modelscope_id"] or "—",
-             m["hf_id"] or "—", m["licence"], yes if m["on_disk"] else no, yes if m["loaded"] else no]
+    return [[m["key"], task_name(m["task"], lang), m["title"], human_bytes(m["approx_bytes"]),
+             m["modelscope_id"] or "—", m["hf_id"] or "—", m["licence"],
+             yes if m["on_disk"] else no, yes if m["loaded"] else no]
             for m in api.list_models(task or None, lang=lang)]
 
 
 def loaded_rows(status: dict, lang: str = "zh") -> list[list]:
-    return [[row["title"], row["device"] + (s("models.parked", lang) if row["parked"] else ""), human_bytes(row["bytes"]),
-             row["load_seconds"], dt.datetime.fromtimestamp(row["last_used"]).strftime("%H:%M:%S"), row["in_use"]]
+    return [[row["title"], row["device"] + (s("models.parked", lang) if row["parked"] else ""),
+             human_bytes(row["bytes"]), row["load_seconds"],
+             dt.datetime.fromtimestamp(row["last_used"]).strftime("%H:%M:%S"), row["in_use"]]
             for row in status["loaded"]]
 
 
@@ -119,7 +121,8 @@ def delete(key, lang, request: gr.Request = None):
     return _view(lang, t("deleted", lang, model=key, path=path))
 
 
-def build(ui: UI, lang: gr.State, demo: gr.Blocks) -> None:
+def build(ui: UI, page: Page) -> None:
+    lang, demo = page.lang, page.demo
     ui.md("models.intro")
     note = ui.md("models.learner_note", visible=False)
     status = api.manager_status()
@@ -129,8 +132,8 @@ def build(ui: UI, lang: gr.State, demo: gr.Blocks) -> None:
     with gr.Row(visible=False) as actions:  # the teacher's: shown to operators only, and checked on the server
         buttons = {name: ui.button(f"models.{name}", variant="primary" if name == "load" else "secondary")
                    for name in ("download", "load", "unload", "unload_all", "delete", "refresh")}
-    loaded = ui.add(gr.Dataframe, "models.loaded", value=_table(loaded_rows(status, ui.lang), "models.cols.loaded", ui.lang),
-                    interactive=False)
+    loaded = ui.add(gr.Dataframe, "models.loaded",
+                    value=_table(loaded_rows(status, ui.lang), "models.cols.loaded", ui.lang), interactive=False)
     task = ui.add(gr.Radio, "models.task", choices=task_choices(ui.lang), value="")
     ui.on_lang(task, lambda lg: {"choices": task_choices(lg)})
     registry = ui.add(gr.Dataframe, "models.registry", value=_table(registry_rows(ui.lang), "models.cols.registry",

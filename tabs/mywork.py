@@ -1,6 +1,6 @@
 """我的作品 / My work: every file this browser made, in any tab, listed again after a reload or a restart.
 
-The files stay in the outputs folder; `studio.history` keeps one list per browser id (gr.BrowserState). A
+The files stay in the outputs folder; `studio.core.history` keeps one list per browser id (gr.BrowserState). A
 run's handler stashes what it saved with what made it (`stash(request, items, kind=..., prompt=..., seed=...)`);
 the tab's event is registered with `ui.on_saved`, and `build` wires each one to `remember`, which files the stash
 under the browser's id once the run succeeded. Another browser never sees it. The tab shows the pictures (captions:
@@ -18,10 +18,11 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from studio import files, history
+from studio.core import files, history
 
 from .strings import STRINGS
-from .ui import UI, s
+from .ui import UI, Page, s
+
 
 IMAGES = (".png", ".jpg", ".jpeg", ".webp")
 PROMPT_CHARS = 60  # of a prompt or text kept with an entry
@@ -136,8 +137,9 @@ def relabel(lang: str, browser_id):
     return pictures, pictures, rows
 
 
-def build(ui: UI, lang: gr.State, demo: gr.Blocks, browser_id: gr.BrowserState) -> None:
+def build(ui: UI, page: Page) -> None:
     """The tab, and the wiring of every registered run to it (and to the 文生图 tab's own history gallery)."""
+    lang, demo, browser_id = page.lang, page.demo, page.browser_id
     ui.md("mywork.intro")
     pictures = ui.add(gr.Gallery, "mywork.pictures", columns=6, fit_columns=False, height=300, object_fit="contain",
                       format="png", preview=False, interactive=False,

@@ -10,8 +10,6 @@ from .runner import JOBS
 from .ui import UI, s
 
 
-
-
 def _waiting(demo) -> list[list]:
     """Events waiting in Gradio's queue (read from its per-slot queues; empty if that internal shape changes)."""
     queues = getattr(getattr(demo, "_queue", None), "event_queue_per_concurrency_id", {}) or {}

@@ -7,7 +7,7 @@ join past the queue's max_size ("Queue is full", which the browser replaces with
 
 - `Slider`, `Number` and `ImageEditor` are Gradio's components whose preprocess hands what it cannot accept on
   as a `Refused` value instead of raising; `ui.guarded` resolves it with the handler's parameter name and the
-  session's language (`resolve`), so the message names the parameter and its range, like studio.validate does.
+  session's language (`resolve`), so the message names the parameter and its range, like studio.core.validate does.
   `ui.UI.add` creates these in place of gr.Slider / gr.Number / gr.ImageEditor; the page looks the same.
 - `QueueFull` is an ASGI middleware: a queue join refused as full gets the studio's message, in the session's
   language when the session is known and in both languages otherwise (a raw HTTP join).
@@ -26,9 +26,9 @@ import gradio as gr
 from gradio.data_classes import FileData
 from PIL import Image
 
-from studio import validate
-from studio.errors import StudioError
-from studio.i18n import LANGS, pick, t
+from studio.core import validate
+from studio.core.errors import StudioError
+from studio.core.i18n import LANGS, pick, t
 
 from .strings import STRINGS, label_key
 
@@ -91,7 +91,7 @@ class Refused:
         try:
             return self.resolve(self.label or "value")
         except StudioError as err:
-            from studio.config import settings
+            from studio.core.config import settings
             raise gr.Error(as_html_text(err.message(settings().lang)), print_exception=False) from None
 
     def __bool__(self):
@@ -192,7 +192,7 @@ class Number(gr.Number):
 
 def upload_refusal(exc: BaseException) -> StudioError:
     """The studio's message for an upload PIL could not open or decode."""
-    from studio.config import settings
+    from studio.core.config import settings
     if isinstance(exc, StudioError):
         return exc
     if isinstance(exc, Image.DecompressionBombError):
@@ -230,7 +230,7 @@ class ImageEditor(gr.ImageEditor):
 
 
 def _check_header(path: str) -> None:
-    from studio.images import check_pixels
+    from studio.image.uploads import check_pixels
     with Image.open(path) as image:  # reads the header only; PIL's own bomb guard may fire here
         check_pixels(image)
 
@@ -349,7 +349,7 @@ def session_lang(app, session_hash: str) -> str | None:
         holder = blocks.state_holder
         if session_hash not in holder:
             return None
-        from studio.config import settings
+        from studio.core.config import settings
         state = holder[session_hash]
         for block_id in lang_state_ids(blocks):
             value = state.state_data.get(block_id)

@@ -25,7 +25,7 @@ from typing import AsyncIterator, Callable
 
 import gradio as gr
 
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 
 
 @dataclass
@@ -144,7 +144,7 @@ async def stream(call: Callable, stop: threading.Event, progress: gr.Progress | 
         except BaseException as exc:  # handed to the event's task, which shows it as a message
             put(("error", exc))
 
-    # The event's context goes along: studio.files learns from it who makes the files the run saves.
+    # The event's context goes along: studio.core.files learns from it who makes the files the run saves.
     threading.Thread(target=contextvars.copy_context().run, args=(work,), daemon=True, name="studio-run").start()
     finished = False
     try:
@@ -195,7 +195,7 @@ async def run(stops: Stops, request: gr.Request | None, call: Callable, progress
             pass
 
     threading.Thread(target=contextvars.copy_context().run, args=(work,), daemon=True,
-                     name=f"studio-{stops.what}").start()  # with the event's context (studio.files: the maker)
+                     name=f"studio-{stops.what}").start()  # with the event's context (studio.core.files: the maker)
     try:
         while not done.done():
             await asyncio.wait([done], timeout=0.1)  # a cancel lands here; `done` itself is left alone

@@ -11,10 +11,11 @@ import logging
 import gradio as gr
 from starlette.middleware import Middleware
 
-from studio import accounts
-from studio.config import settings
+from studio.core import accounts
+from studio.core.config import settings
 
 from . import access, files, gradio_locale, guard, refusals
+
 
 log = logging.getLogger("studio")
 AUTH_MESSAGE = ("AIGC Studio · 请输入老师发给你的账号和密码（连续输错几次会暂停登录一会儿） / "

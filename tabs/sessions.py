@@ -19,7 +19,8 @@ from typing import Callable
 
 import gradio as gr
 
-from studio.config import settings
+from studio.core.config import settings
+
 
 _closed: OrderedDict[str, float] = OrderedDict()  # session -> when its page closed, oldest first
 _lock = threading.Lock()

@@ -1,6 +1,6 @@
 """LoRA 共享: the LoRAs this learner may use (built-in, shared, their own), and the operator's share / unshare.
 
-A LoRA a learner trains is theirs (studio.files) until the operator shares it with the class here. Mounted in the
+A LoRA a learner trains is theirs (studio.core.files) until the operator shares it with the class here. Mounted in the
 模型微调 tab (tabs.finetune.build); the share buttons answer learners with op.denied (tabs.access).
 """
 from __future__ import annotations
@@ -8,11 +8,13 @@ from __future__ import annotations
 import gradio as gr
 import pandas as pd
 
-from studio import files, lora
+from studio.core import files
+from studio.image import lora
 
 from .access import is_operator, require_operator
 from .strings import STRINGS
 from .ui import UI, s
+
 
 STRINGS.update({
     "share.title": ("LoRA 列表与共享", "LoRAs and sharing"),
@@ -29,7 +31,8 @@ STRINGS.update({
     "share.name": ("LoRA 名称（老师）", "LoRA name (teacher)"),
     "share.box": ("共享给全班", "Shared with the class"),
     "share.apply": ("应用（老师）", "Apply (teacher)"),
-    "share.done": ("已共享 LoRA “{name}”：全班都能在文生图里选它。", "Shared the LoRA '{name}': everyone can pick it in Text to image."),
+    "share.done": ("已共享 LoRA “{name}”：全班都能在文生图里选它。",
+                   "Shared the LoRA '{name}': everyone can pick it in Text to image."),
     "share.undone": ("已取消共享 LoRA “{name}”。", "The LoRA '{name}' is no longer shared."),
     "share.unknown": ("没有名为“{name}”的训练好的 LoRA。", "No trained LoRA is named '{name}'."),
 })

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+
 # Capture listeners on window run before the box's own: stopping the blur there keeps Gradio's clamp from running,
 # and a bubbling pointerup on the box is the event Gradio's slider sends its release on (without a clamp).
 JS = """() => {

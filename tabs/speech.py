@@ -4,14 +4,16 @@ import random
 import gradio as gr
 
 from studio import api
-from studio.audio_view import picture
-from studio.engines.espeak import VOICES
-from studio.hub import find_local
-from studio.registry import CARDS
+from studio.core.hub import find_local
+from studio.core.registry import CARDS
+from studio.speech.espeak import VOICES
+from studio.speech.knobs import KNOBS
+from studio.speech.view import picture
 
 from . import mywork
 from .runner import Stops, run
-from .ui import GPU, UI, guarded, notices_md, s
+from .ui import GPU, UI, Page, guarded, notices_md, s
+
 
 stops = Stops("speech")
 
@@ -75,8 +77,8 @@ async def prosody(text, model, seed, text_seed, refine, oral, laugh, pause, spee
 
 
 def _prosody_labels(model) -> list[str]:
-    """What each of the three takes changes (studio.api.speech's settings), for 我的作品."""
-    from studio.api.speech import ESPEAK_RATES, PROSODY_SETTINGS
+    """What each of the three takes changes (studio.speech.api's settings), for 我的作品."""
+    from studio.speech.api import ESPEAK_RATES, PROSODY_SETTINGS
     if model == "espeak":
         return [f"rate {r}" for r in ESPEAK_RATES]
     return [f"oral {o} laugh {la} break {b}" for o, la, b in PROSODY_SETTINGS]
@@ -126,7 +128,8 @@ def engine_groups(model):
     return gr.update(visible=chattts), gr.update(visible=chattts), gr.update(visible=not chattts)
 
 
-def build(ui: UI, lang: gr.State) -> None:
+def build(ui: UI, page: Page) -> None:
+    lang = page.lang
     engine = default_engine()
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
@@ -148,28 +151,28 @@ def build(ui: UI, lang: gr.State) -> None:
                     text_dice = ui.button("speech.dice", scale=1, min_width=60)
                 refine = ui.add(gr.Checkbox, "speech.refine", value=True)
                 with gr.Row():
-                    oral = ui.add(gr.Slider, "speech.oral", minimum=0, maximum=9, step=1, value=2)
-                    laugh = ui.add(gr.Slider, "speech.laugh", minimum=0, maximum=2, step=1, value=0)
-                    pause = ui.add(gr.Slider, "speech.break", minimum=0, maximum=7, step=1, value=6)
+                    oral = ui.knob("speech.oral", KNOBS["oral"], value=2)
+                    laugh = ui.knob("speech.laugh", KNOBS["laugh"], value=0)
+                    pause = ui.knob("speech.break", KNOBS["break"], value=6)
                 with gr.Row():
-                    speed = ui.add(gr.Slider, "speech.speed", minimum=0, maximum=9, step=1, value=5)
-                    temperature = ui.add(gr.Slider, "speech.temperature", minimum=0.01, maximum=1.5, step=0.01,
-                                         value=0.3)
+                    speed = ui.knob("speech.speed", KNOBS["speed"], value=5)
+                    temperature = ui.knob("speech.temperature", KNOBS["temperature"], value=0.3)
                 with gr.Row():
-                    top_p = ui.add(gr.Slider, "speech.top_p", minimum=0.01, maximum=1, step=0.01, value=0.7)
-                    top_k = ui.add(gr.Slider, "speech.top_k", minimum=1, maximum=100, step=1, value=20)
+                    top_p = ui.knob("speech.top_p", KNOBS["top_p"], value=0.7)
+                    top_k = ui.knob("speech.top_k", KNOBS["top_k"], value=20)
                 speaker = ui.add(gr.Textbox, "speech.speaker", lines=2, max_lines=3)
             with gr.Group(visible=engine == "espeak") as espeak_box:
                 ui.md("speech.espeak")
                 voice = ui.add(gr.Dropdown, "speech.voice", choices=[(f"{k} · {v}", k) for k, v in VOICES.items()],
                                value="cmn")
                 with gr.Row():
-                    rate = ui.add(gr.Slider, "speech.rate", minimum=80, maximum=450, step=5, value=175)
-                    pitch = ui.add(gr.Slider, "speech.pitch", minimum=0, maximum=99, step=1, value=50)
-                    volume = ui.add(gr.Slider, "speech.volume", minimum=0, maximum=200, step=5, value=100)
+                    rate = ui.knob("speech.rate", KNOBS["rate"], value=175)
+                    pitch = ui.knob("speech.pitch", KNOBS["pitch"], value=50)
+                    volume = ui.knob("speech.volume", KNOBS["volume"], value=100)
         with gr.Column(scale=5, elem_classes="studio-result"):  # stays in view while the controls scroll
             notices = gr.Markdown(min_height=48, elem_classes="studio-notices")
-            audio = ui.add(gr.Audio, "speech.audio", type="filepath", interactive=False, elem_classes="studio-main-result")
+            audio = ui.add(gr.Audio, "speech.audio", type="filepath", interactive=False,
+                           elem_classes="studio-main-result")
             used = ui.add(gr.Textbox, "speech.used_seed", interactive=False)
             speaker_out = ui.add(gr.Textbox, "speech.speaker_out", lines=2, max_lines=3, interactive=False,
                                  buttons=["copy"], visible=engine != "espeak")

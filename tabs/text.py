@@ -2,13 +2,15 @@
 temperature experiment and the next-token view (tabs/text_next.py)."""
 import gradio as gr
 
-from studio import validate
 from studio import api
-from studio.i18n import human_bytes, t
+from studio.core import validate
+from studio.core.i18n import human_bytes, t
+from studio.text.knobs import KNOBS
 
 from . import chat_text, text_next, text_templates
 from .runner import Stops, run, stream
-from .ui import GPU, UI, guarded, notices_md, s
+from .ui import GPU, UI, Page, guarded, notices_md, s
+
 
 # The course's presets (module 5): (temperature, top_p, top_k); None keeps the current value.
 PRESETS = {"creative": (1.0, 0.9, 40), "code": (0.1, 0.95, 20), "qa": (0.2, None, None)}
@@ -162,7 +164,8 @@ def switch_mode(mode):
     return (*[shown(chat_mode)] * 4, *[shown(not chat_mode)] * 3, shown(False))
 
 
-def build(ui: UI, lang: gr.State) -> None:
+def build(ui: UI, page: Page) -> None:
+    lang = page.lang
     d = api.model_defaults("mini-poem")
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
@@ -179,15 +182,13 @@ def build(ui: UI, lang: gr.State) -> None:
             ui.on_lang(mode, lambda lg: {"choices": mode_choices(lg)})
             preset = ui.add(gr.Radio, "text.preset", choices=preset_choices(ui.lang), value="")
             ui.on_lang(preset, lambda lg: {"choices": preset_choices(lg)})
-            temperature = ui.add(gr.Slider, "text.temperature", minimum=0, maximum=2, step=0.05, value=d["temperature"])
+            temperature = ui.knob("text.temperature", KNOBS["temperature"], value=d["temperature"])
             with gr.Row():
-                top_k = ui.add(gr.Slider, "text.top_k", minimum=0, maximum=100, step=1, value=d["top_k"])
-                top_p = ui.add(gr.Slider, "text.top_p", minimum=0.01, maximum=1, step=0.01, value=d["top_p"])
+                top_k = ui.knob("text.top_k", KNOBS["top_k"], value=d["top_k"])
+                top_p = ui.knob("text.top_p", KNOBS["top_p"], value=d["top_p"])
             with gr.Row():
-                penalty = ui.add(gr.Slider, "text.repetition_penalty", minimum=1, maximum=2, step=0.01,
-                                 value=d["repetition_penalty"])
-                max_new = ui.add(gr.Slider, "text.max_new_tokens", minimum=1, maximum=api.MAX_NEW_TOKENS, step=1,
-                                 value=d["max_new_tokens"])
+                penalty = ui.knob("text.repetition_penalty", KNOBS["repetition_penalty"], value=d["repetition_penalty"])
+                max_new = ui.knob("text.max_new_tokens", KNOBS["max_new_tokens"], value=d["max_new_tokens"])
             seed = ui.add(gr.Number, "text.seed", value=-1, precision=0)
             text_templates.build(ui, lang, prompt, temperature, top_p, top_k)
         with gr.Column(scale=5, elem_classes="studio-result"):  # stays in view while the controls scroll

@@ -13,6 +13,7 @@ from studio import api
 from .refusals import Refused
 from .ui import GPU, UI, guarded, plot_in, s
 
+
 TOP_N = 15
 
 

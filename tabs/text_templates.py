@@ -2,7 +2,7 @@
 import gradio as gr
 
 from studio import api
-from studio.templates import MAX_FIELDS
+from studio.text.templates import MAX_FIELDS
 
 from .ui import UI, guarded, s
 
@@ -62,7 +62,8 @@ def build(ui: UI, lang: gr.State, prompt, temperature, top_p, top_k) -> None:
     first = api.text_templates(ui.lang)[0]["id"]
     d = api.text_template(first, ui.lang)
     fields = d["fields"] + [None] * (MAX_FIELDS - len(d["fields"]))
-    with ui.on_lang(gr.Accordion(s("text.templates", ui.lang), open=False), lambda lg: {"label": s("text.templates", lg)}):
+    with ui.on_lang(gr.Accordion(s("text.templates", ui.lang), open=False),
+                    lambda lg: {"label": s("text.templates", lg)}):
         template = ui.add(gr.Dropdown, "text.template", choices=template_choices(ui.lang), value=first)
         ui.on_lang(template, lambda lg: {"choices": template_choices(lg)})
         note = gr.Markdown(f"{d['note']}  \n{_settings_text(d['settings'], ui.lang)}")

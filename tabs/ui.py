@@ -11,19 +11,22 @@ import functools
 import inspect
 import logging
 import traceback
+from dataclasses import dataclass
 from typing import Callable
 
 import gradio as gr
 
 from studio import api
-from studio.errors import StudioError
-from studio.files import scrub as no_paths  # no message shows a server path (issue 35)
-from studio.registry import cards
-from studio.i18n import pick
-from studio.i18n import t as studio_t
+from studio.core.errors import StudioError
+from studio.core.files import scrub as no_paths  # no message shows a server path (issue 35)
+from studio.core.i18n import pick
+from studio.core.i18n import t as studio_t
+from studio.core.knobs import Knob
+from studio.core.registry import cards
 
 from . import refusals
 from .strings import STRINGS
+
 
 log = logging.getLogger("studio.ui")
 
@@ -55,8 +58,17 @@ def plot_in(lang: str, value, column: str, names: Callable[[str], list[str]]):
 
 def upload_limit() -> dict:
     """The upload size limit for labels: Gradio refuses a bigger file in the browser with its own English message."""
-    from studio.config import settings
+    from studio.core.config import settings
     return {"mb": settings().max_upload_mb}
+
+
+@dataclass(frozen=True)
+class Page:
+    """What every tab's `build(ui, page)` is handed besides the UI helper: the session's language, the Blocks
+    (for load and timer events) and this browser's id (for 我的作品)."""
+    lang: gr.State
+    demo: gr.Blocks
+    browser_id: gr.BrowserState
 
 
 class UI:
@@ -66,6 +78,7 @@ class UI:
         self.switch_events: list[tuple[Callable, list, list]] = []  # fn(new_lang, *inputs) -> outputs, on a switch
         self.saved_events: list = []  # runs that save files (tabs.mywork lists them per browser)
         self.history_gallery = None  # the 文生图 tab's own gallery of this browser's pictures
+        self.knobs: list[tuple[gr.Slider, Knob]] = []  # the sliders made by knob(), with their table entries
 
     def on_saved(self, event):
         """Register a run whose handler stashes the files it saved (tabs.mywork.stash)."""
@@ -100,6 +113,18 @@ class UI:
             return out
         return self.on_lang(cls(**texts(self.lang), **kwargs), texts)
 
+    def knob(self, key: str, knob: Knob, **kwargs):
+        """A slider for `knob` (a modality's KNOBS entry): its minimum / maximum / step come from the table the
+        API's validation reads, never from the tab (only a knob without a step takes the model's from `kwargs`).
+        Recorded in `knobs` and as the slider's `studio_knob`, so tests/test_knobs.py compares them."""
+        clash = set(knob.slider()) & set(kwargs)
+        if clash:
+            raise TypeError(f"{key}: {sorted(clash)} come from the knob table ({knob.name})")
+        slider = self.add(gr.Slider, key, **knob.slider(), **kwargs)
+        slider.studio_knob = knob
+        self.knobs.append((slider, knob))
+        return slider
+
     def button(self, key: str, **kwargs) -> gr.Button:
         return self.on_lang(gr.Button(s(key, self.lang), **kwargs), lambda lang: {"value": s(key, lang)})
 
@@ -111,7 +136,8 @@ class UI:
 
     def model_picker(self, key: str, task: str, value: str) -> gr.Dropdown:
         """The model dropdown of a tab: the registry's models of `task`, then loadable folders in the model dirs."""
-        picker = self.add(gr.Dropdown, key, choices=model_choices(task, self.lang), value=value, allow_custom_value=True)
+        picker = self.add(gr.Dropdown, key, choices=model_choices(task, self.lang), value=value,
+                          allow_custom_value=True)
         return self.on_lang(picker, lambda lang: {"choices": model_choices(task, lang)})
 
     @property

@@ -3,12 +3,15 @@ an MP4, its frames and a GIF; stop; 查看代码; 原理 (spacetime patches, tem
 import gradio as gr
 import pandas as pd
 
-from studio import validate
-from studio import api, video_plan
+from studio import api
+from studio.core import validate
+from studio.video import plan as video_plan
+from studio.video.knobs import KNOBS
 
 from . import mini_limits, mywork
 from .runner import Stops, run
-from .ui import GPU, UI, guarded, notices_md, s
+from .ui import GPU, UI, Page, guarded, notices_md, s
+
 
 stops = Stops("video")
 # (height, width) presets: Wan's 480p both ways and the smaller rows of the memory rule; the mini model's own.
@@ -124,7 +127,8 @@ def one_vs_many(prompt, negative_prompt, model, steps, cfg_scale, used_seed, num
             (frames_made[0], s("video.many_frames", lang, frames=len(frames_made)))]
 
 
-def build(ui: UI, lang: gr.State) -> None:
+def build(ui: UI, page: Page) -> None:
+    lang = page.lang
     d = api.model_defaults("mini-motion")
     last_frames = gr.State([])
     with gr.Row(equal_height=False):
@@ -141,22 +145,21 @@ def build(ui: UI, lang: gr.State) -> None:
                 advise = ui.button("video.recommend", scale=1)
             advice = gr.Markdown()
             with gr.Row():
-                width = ui.add(gr.Slider, "video.width", minimum=16, maximum=1280, step=16, value=d["width"])
-                height = ui.add(gr.Slider, "video.height", minimum=16, maximum=1280, step=16, value=d["height"])
+                width = ui.knob("video.width", KNOBS["width"], value=d["width"])
+                height = ui.knob("video.height", KNOBS["height"], value=d["height"])
             with gr.Row():
-                frames = ui.add(gr.Slider, "video.frames", minimum=1, maximum=81, step=d["frame_step"],
-                                value=d["num_frames"])
-                fps = ui.add(gr.Slider, "video.fps", minimum=1, maximum=30, step=1, value=d["fps"])
+                frames = ui.knob("video.frames", KNOBS["num_frames"], step=d["frame_step"], value=d["num_frames"])
+                fps = ui.knob("video.fps", KNOBS["fps"], value=d["fps"])
             # mini-motion's 8 trained frames, said before a run while it is the model (issue 36)
             frames_note = gr.Markdown(**mini_limits.note_args(mini_limits.frames_note("mini-motion", d["num_frames"],
                                                                                       ui.lang)),
                                       elem_classes="studio-mini-limit")
             with gr.Row():
-                steps = ui.add(gr.Slider, "video.steps", minimum=1, maximum=100, step=1, value=d["steps"])
-                cfg = ui.add(gr.Slider, "video.cfg", minimum=1, maximum=15, step=0.5, value=d["cfg_scale"])
+                steps = ui.knob("video.steps", KNOBS["steps"], value=d["steps"])
+                cfg = ui.knob("video.cfg", KNOBS["cfg_scale"], value=d["cfg_scale"])
             with gr.Row():
-                shift = ui.add(gr.Slider, "video.flow_shift", minimum=0.5, maximum=12, step=0.5, value=3.0,
-                               visible=d.get("flow_shift", 3.0) is not None)
+                shift = ui.knob("video.flow_shift", KNOBS["flow_shift"], value=3.0,
+                                visible=d.get("flow_shift", 3.0) is not None)
                 seed = ui.add(gr.Number, "video.seed", value=-1, precision=0)
         with gr.Column(scale=5, elem_classes="studio-result"):  # stays in view while the controls scroll
             notices = gr.Markdown(min_height=48, elem_classes="studio-notices")

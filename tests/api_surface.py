@@ -10,6 +10,7 @@ import inspect
 import json
 from pathlib import Path
 
+
 RECORD = Path(__file__).parent / "data" / "api_surface.json"
 
 
@@ -30,7 +31,7 @@ def gradio_surface() -> dict:
     """{api_name: {"parameters": [[name, component, has default, default]], "returns": [component]}} of the app's
     named endpoints (those a gradio_client user calls)."""
     import app
-    from studio import config
+    from studio.core import config
     config.configure([], env={"STUDIO_HUB": "local"})
     try:
         info = app.build_demo().get_api_info()

@@ -3,18 +3,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+
+ROOT = Path(__file__).resolve().parent.parent  # on sys.path through pytest.ini's `pythonpath = .`
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from studio import config  # noqa: E402
-from studio.manager import ModelManager, reset_manager  # noqa: E402
-
+from studio.core import config  # noqa: E402
+from studio.core.manager import ModelManager, reset_manager  # noqa: E402
 from tests import tiny_models  # noqa: E402
 
 
@@ -74,3 +72,13 @@ def _keep_torch_threads():
     threads = torch.get_num_threads()
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def client(studio_env):
+    """A gradio_client Client on the studio served as app.py serves it (tests/serving.py: the one launch)."""
+    from gradio_client import Client
+
+    from tests.serving import served
+    with served() as (url, _demo):
+        yield Client(url, verbose=False)

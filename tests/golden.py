@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+
 RECORD = Path(__file__).parent / "data" / "golden"
 
 # (name, prompt, negative prompt, sampler, steps, cfg, seed): samplers of both families, a negative prompt, Chinese
@@ -65,7 +66,7 @@ def record() -> None:
 
 
 if __name__ == "__main__":
-    from studio import config
+    from studio.core import config
     config.configure([], env={"STUDIO_HUB": "local"})
     record()
     print(f"recorded {RECORD}")

@@ -10,10 +10,13 @@ import pytest
 import torch
 from PIL import Image
 
-from studio import api, outputs, samplers
-from studio.errors import StudioError
-from studio.manager import manager
+from studio import api
+from studio.core import outputs
+from studio.core.errors import StudioError
+from studio.core.manager import manager
+from studio.image import samplers
 from tests.conftest import ROOT, beside
+
 
 SD = dict(model="tiny-sd15", sampler="Euler a", steps=4, cfg_scale=7, width=64, height=64)
 
@@ -87,7 +90,8 @@ def test_karras_spacing_keeps_its_steps_where_a_picture_forms(name):
     """On a zero-terminal-SNR schedule (sigma up to 4096) Karras spacing starts at 80, as in Karras et al.;
     on SD 1.5's schedule it starts at its own top (14.6), as in every web UI. (diffusers' LMS reads no cap.)"""
     from diffusers import DDPMScheduler
-    from studio.registry import MINI_DIR
+
+    from studio.core.registry import MINI_DIR
     zero_snr = DDPMScheduler.from_pretrained(MINI_DIR / "mini-shapes", subfolder="scheduler").config
     for base, top in ((zero_snr, samplers.KARRAS_SIGMA_MAX), (DDPMScheduler(beta_schedule="scaled_linear",
                       beta_start=0.00085, beta_end=0.012).config, 14.6)):
@@ -171,3 +175,15 @@ def test_exported_code_run_as_a_separate_process_reproduces_the_pixels(studio_en
         again = np.asarray(Image.open(tmp_path / f"image-{seed}.png").convert("RGB"), dtype=float)
         assert np.abs(again - np.asarray(image, dtype=float)).mean() < 1.0
     assert "torch.Generator(\"cpu\").manual_seed" in script and sampler in script
+
+
+def test_image_samplers_asks_the_models_scheduler_family(studio_env, monkeypatch):
+    """image_samplers(model) reads the model's family: every sampler for SD, a family's own list where it has one,
+    and a message for a model of another task."""
+    from studio.image import samplers
+    assert api.image_samplers("mini-shapes") == api.image_samplers() == list(samplers.SAMPLERS)
+    monkeypatch.setitem(samplers.FAMILIES, "sd", ("Euler", "DDIM"))
+    assert api.image_samplers("mini-shapes") == ["Euler", "DDIM"]
+    with pytest.raises(api.StudioError) as err:
+        api.image_samplers("mini-poem")
+    assert err.value.key == "wrong_task"

@@ -7,9 +7,10 @@ import pytest
 import torch
 
 from studio import api
-from studio.engines import text as engine
-from studio.errors import StudioError
-from studio.manager import manager
+from studio.core.errors import StudioError
+from studio.core.manager import manager
+from studio.text import engine
+
 
 MODEL = "tiny-qwen2"
 
@@ -33,7 +34,8 @@ def test_temperature_zero_is_greedy_and_deterministic(studio_env):
 def test_top_k_one_equals_greedy(studio_env):
     greedy = api.generate_text("the quick brown", MODEL, temperature=0, max_new_tokens=10, seed=3).text
     for seed in (1, 2, 3):
-        assert api.generate_text("the quick brown", MODEL, temperature=1.5, top_k=1, max_new_tokens=10, seed=seed).text == greedy
+        assert api.generate_text("the quick brown", MODEL, temperature=1.5, top_k=1, max_new_tokens=10,
+                                 seed=seed).text == greedy
 
 
 def test_a_seed_reproduces_sampled_text_and_minus_one_is_shown_back(studio_env):

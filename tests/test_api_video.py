@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from studio import api
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 from tests.conftest import beside
+
 
 MODEL = "tiny-wan"
 SMALL = dict(steps=2, num_frames=5, fps=8, width=32, height=32)
@@ -44,7 +45,7 @@ def test_frames_and_sizes_are_rounded_to_what_wan_accepts_with_notices(studio_en
 
 def test_flow_shift_reaches_the_scheduler_and_is_not_kept_for_the_next_run(studio_env):
     api.generate_video("x", "", MODEL, seed=1, flow_shift=7.0, save=False, **SMALL)
-    from studio.manager import manager
+    from studio.core.manager import manager
     assert manager().get(MODEL).scheduler.config.flow_shift == 7.0
     api.generate_video("x", "", MODEL, seed=1, save=False, **SMALL)
     assert manager().get(MODEL).scheduler.config.flow_shift == 3.0  # the model's own again
@@ -128,7 +129,7 @@ def test_exported_code_makes_the_pages_video(studio_env, models_dir, tmp_path):
 
 
 def test_spacetime_patches_and_frame_differences():
-    from studio import video_plan
+    from studio.video import plan as video_plan
     cost = video_plan.lecture_cost(60, 30, 1080, 1920, patch=16, price_per_million=10)
     assert cost["frames"] == 1800 and cost["tokens_per_frame"] == 68 * 120 and cost["tokens"] == 1800 * 8160
     assert cost["cost"] == pytest.approx(1800 * 8160 / 1e6 * 10)

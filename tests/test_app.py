@@ -3,26 +3,15 @@ from __future__ import annotations
 
 import imageio.v3 as iio
 import pytest
-from gradio_client import Client
 from PIL import Image
 
 import app
 from studio import api
 
+
 ENDPOINTS = {"/generate_image", "/list_models", "/manager_status", "/load", "/unload", "/unload_all", "/download",
              "/delete", "/generate_text", "/token_distribution", "/generate_video",
              "/export_code"}
-
-
-@pytest.fixture
-def client(studio_env):
-    demo = app.build_demo()
-    demo.queue()
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, show_error=True)
-    try:
-        yield Client(url, verbose=False)
-    finally:
-        demo.close()
 
 
 def test_api_names_match_the_python_api(client):
@@ -70,7 +59,8 @@ def test_text_through_gradio_client(client):
     names = [p["parameter_name"] for p in endpoints["/generate_text"]["parameters"]]
     assert names == ["prompt", "model", "temperature", "top_k", "top_p", "max_new_tokens", "repetition_penalty", "seed"]
     text, seed, notices = client.predict("hello", "tiny-qwen2", 1.2, 0, 1.0, 8, 1.0, 5, api_name="/generate_text")
-    assert seed == "5" and text == api.generate_text("hello", "tiny-qwen2", 1.2, 0, 1.0, 8, 1.0, 5).text  # chat: answer only
+    # chat: answer only
+    assert seed == "5" and text == api.generate_text("hello", "tiny-qwen2", 1.2, 0, 1.0, 8, 1.0, 5).text
     chart, table = client.predict("hello", "tiny-qwen2", 1.0, 3, 1.0, 1.0, api_name="/token_distribution")
     assert [row[4] for row in table["data"]].count("保留") == 3
     with pytest.raises(Exception) as err:
@@ -119,14 +109,15 @@ def test_page_has_every_tab_in_chinese(studio_env):
 
 
 def test_language_switch_relabels_every_registered_component(studio_env):
-    from tabs.ui import UI
-    from tabs import image, models
     import gradio as gr
+
+    from tabs import image, models
+    from tabs.ui import UI, Page
     ui = UI("zh")
     with gr.Blocks() as demo:
-        lang = gr.State("zh")
-        image.build(ui, lang)
-        models.build(ui, lang, demo)
+        page = Page(gr.State("zh"), demo, gr.BrowserState(""))
+        image.build(ui, page)
+        models.build(ui, page)
     assert len({id(c) for c in ui.components}) == len(ui.components)  # one update per component
     english = ui.relabel("en")
     labels = {u.get("label") for u in english} | {u.get("value") for u in english if isinstance(u.get("value"), str)}
@@ -138,6 +129,7 @@ def test_language_switch_relabels_every_registered_component(studio_env):
 
 def test_live_mode_regenerates_the_last_seed_only_when_on(studio_env):
     import gradio as gr
+
     from tabs import image as image_tab
     args = ("a red circle", "", "tiny-sd15", "Euler a", 3, 7, -1, "42", 64, 64, "en")
     off = image_tab.live_generate(False, *args)
@@ -173,7 +165,7 @@ def test_hires_and_img2img_through_gradio_client(client, tmp_path):
 
 
 def test_editor_layers_become_the_inpainting_mask_and_mistakes_get_messages(studio_env):
-    from studio.errors import StudioError
+    from studio.core.errors import StudioError
     from tabs import image as image_tab
     background = Image.new("RGB", (64, 64), (0, 0, 255))
     layer = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
@@ -181,7 +173,8 @@ def test_editor_layers_become_the_inpainting_mask_and_mistakes_get_messages(stud
     source, mask = image_tab.source_and_mask("inpaint", {"background": background, "layers": [layer]})
     assert source is background and mask.getpixel((5, 5)) == 255 and mask.getpixel((30, 30)) == 0
     assert image_tab.source_and_mask("txt2img", {"background": background}) == (None, None)
-    for mode, editor, key in [("img2img", None, "img2img_needs_image"), ("inpaint", {"background": None}, "mask_needs_image"),
+    for mode, editor, key in [("img2img", None, "img2img_needs_image"),
+                              ("inpaint", {"background": None}, "mask_needs_image"),
                               ("inpaint", {"background": background, "layers": []}, "empty_mask")]:
         with pytest.raises(StudioError) as err:
             image_tab.source_and_mask(mode, editor)
@@ -190,6 +183,7 @@ def test_editor_layers_become_the_inpainting_mask_and_mistakes_get_messages(stud
 
 def test_stop_button_stops_only_its_own_browser(studio_env):
     from types import SimpleNamespace
+
     from tabs.runner import JOBS, Stops
     stops = Stops()
     mine, theirs = SimpleNamespace(session_hash="a"), SimpleNamespace(session_hash="b")
@@ -214,7 +208,7 @@ def test_my_work_lists_what_this_browser_made_in_any_tab_and_only_that(studio_en
     import asyncio
     from types import SimpleNamespace
 
-    from studio import history
+    from studio.core import history
     from tabs import image as image_tab
     from tabs import mywork
     from tabs import speech as speech_tab
@@ -276,8 +270,8 @@ def _text_of(message: dict) -> str:
 
 
 def test_speech_through_gradio_client(client):
-    names = [p["parameter_name"] for p in
-             client.view_api(return_format="dict", print_info=False)["named_endpoints"]["/synthesize_speech"]["parameters"]]
+    names = [p["parameter_name"] for p in client.view_api(
+        return_format="dict", print_info=False)["named_endpoints"]["/synthesize_speech"]["parameters"]]
     assert names[:4] == ["text", "model", "seed", "text_seed"] and "voice" in names
     audio, used, speaker, phonemes, view, notices = client.predict(
         "你好，欢迎来到课堂。", "espeak", 2, 42, True, 2, 0, 6, 5, 0.3, 0.7, 20, "", "cmn", 175, 50, 100,
@@ -313,7 +307,7 @@ def test_train_lora_through_gradio_client(client, tmp_path):
     rows = [dict(zip(curve["columns"], row)) for row in curve["data"]]  # each step's loss, and smoothed
     assert [r["step"] for r in rows] == [1, 2, 3, 1, 2, 3] and "client-lora" in notices
     assert rows[0]["loss"] == rows[3]["loss"] and rows[0]["series"] != rows[3]["series"]
-    from studio import lora
+    from studio.image import lora
     assert "client-lora" in lora.available()  # the 文生图 tab's LoRA list finds it
     with pytest.raises(Exception) as err:
         client.predict([], "x", "tiny-sd15", "empty", 4, 4, 1e-3, 3, 1, 0, 0, ["to_q"], api_name="/train_lora")
@@ -321,7 +315,8 @@ def test_train_lora_through_gradio_client(client, tmp_path):
 
 
 def test_crossmodal_project_and_storyboard_through_gradio_client(client, tmp_path):
-    fields = ["拓扑学", "高中生", "什么是拓扑学？", "捏橡皮泥", "拓扑学只关心洞的数量。", "捏一捏。\n洞还在。", "完。", "200"]
+    fields = ["拓扑学", "高中生", "什么是拓扑学？", "捏橡皮泥", "拓扑学只关心洞的数量。", "捏一捏。\n洞还在。",
+              "完。", "200"]
     article, prompt, notices = client.predict("mini-poem", *fields, 5, api_name="/write_article")  # (states stay)
     assert article.startswith("拓扑学：什么是拓扑学？") and "捏橡皮泥" in article and "费曼技巧" in prompt
     assert "规则" in notices  # offline text is labelled as rules
@@ -334,7 +329,8 @@ def test_crossmodal_project_and_storyboard_through_gradio_client(client, tmp_pat
     assert "<iframe" in preview and page_zip.endswith(".zip")
     import zipfile
     with zipfile.ZipFile(page_zip) as z:
-        assert sum(n.endswith(".png") for n in z.namelist()) == 2 and "什么是拓扑学？" in z.read("story/index.html").decode()
+        assert sum(n.endswith(".png") for n in z.namelist()) == 2 and \
+            "什么是拓扑学？" in z.read("story/index.html").decode()
     table, _ = client.predict(article, "拓扑学", 2, "mini-poem", "mini-shapes", "一个大红色圆形", 5,
                               api_name="/make_storyboard")
     assert len(table["data"]) == 2

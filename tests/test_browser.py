@@ -16,6 +16,10 @@ import pytest
 
 import app
 
+
+pytestmark = pytest.mark.slow  # Chromium (python -m pytest -m "not slow" skips it; CI runs everything)
+
+
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 WAIT = 120_000  # ms: a cold first load of a model on a busy 2-core CI machine
@@ -43,8 +47,8 @@ def studio_in_chromium(tmp_path_factory, **env):
     one headless Chromium (a fresh profile each launch). `env`: more settings."""
     from playwright.sync_api import sync_playwright
 
-    from studio import config
-    from studio.manager import ModelManager, reset_manager
+    from studio.core import config
+    from studio.core.manager import ModelManager, reset_manager
     from tabs import server
     config.configure([], env={"STUDIO_OUTPUT_DIR": str(tmp_path_factory.mktemp("browser-outputs")),
                               "STUDIO_HUB": "local", "STUDIO_MODEL_DIRS": str(tmp_path_factory.mktemp("no-models")),

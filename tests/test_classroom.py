@@ -7,8 +7,9 @@ import time
 import pytest
 
 import app
-from studio import api, retention
-from studio.errors import StudioError
+from studio import api
+from studio.core import retention
+from studio.core.errors import StudioError
 
 
 def test_blocklist_refuses_listed_phrases_but_not_in_negative_prompts(studio_env, tmp_path):
@@ -64,7 +65,7 @@ def test_partial_files_of_a_killed_process_are_removed_at_start(tmp_path):
 
 
 def test_login_pairs():
-    from studio import accounts
+    from studio.core import accounts
     assert accounts.parse_pairs(["teacher:a:b", "class:pw"]) == {"teacher": "a:b", "class": "pw"}
     with pytest.raises(SystemExit):
         accounts.parse_pairs(["nopassword"])

@@ -13,9 +13,10 @@ import pytest
 from PIL import Image
 
 from studio import api
-from studio.config import settings
-from tests.conftest import ROOT
+from studio.core.config import settings
 from tests import tiny_models
+from tests.conftest import ROOT
+
 
 QUOTED_ABSOLUTE = re.compile(r"""(?<![\w])['"](/[^'"\s]+)['"]""")  # '/x/y' or "/x": a path from the root
 
@@ -76,8 +77,8 @@ def test_a_downloaded_course_model_is_named_by_its_hub_id(studio_env, models_dir
 
 
 def test_a_single_file_checkpoint_and_the_shipped_configs(studio_env, models_dir, tmp_path):
-    from safetensors.torch import save_file
     import torch
+    from safetensors.torch import save_file
     save_file({"x": torch.zeros(1)}, str(models_dir / "mine.safetensors"))
     script = api.export_code(**SD, model="mine.safetensors")
     assert_no_server_path(script, models_dir, tmp_path)
@@ -101,7 +102,7 @@ def test_text_code_paths(studio_env, models_dir, tmp_path):
 
 # -- 语音合成 ---------------------------------------------------------------------------------------
 def test_speech_code_paths(studio_env, models_dir, tmp_path):
-    from studio.engines.chattts_files import FILES
+    from studio.speech.chattts_files import FILES
     espeak = api.speech_code("你好。", "espeak", seed=1)
     assert_no_server_path(espeak, models_dir, tmp_path)
     hub = api.speech_code("你好。", "chattts", seed=1, text_seed=1)  # not downloaded: the hub's snapshot
@@ -149,6 +150,7 @@ def _shown_code(page, tab: str) -> str:  # noqa: F811
 
 @pytest.mark.parametrize("tab,folder", [("文本生成", "assets/models/mini-poem"),
                                         ("文生图", "assets/models/mini-shapes")])
+@pytest.mark.slow
 def test_the_code_box_shows_no_server_path(page, tab, folder):  # noqa: F811
     code = _shown_code(page, tab)
     assert not QUOTED_ABSOLUTE.findall(code), model_line(code)

@@ -1,7 +1,7 @@
 """One settings table: flags over env vars over defaults, and the README lists every row."""
 from pathlib import Path
 
-from studio import config
+from studio.core import config
 
 
 def test_flag_beats_env_beats_default():

@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio import api, shapes, slideshow, story
-from studio.errors import StudioError
+from studio import api
+from studio.core.errors import StudioError
+from studio.crossmodal import slideshow, story
+from studio.image import shapes
 from tests import tiny_models
 
 
@@ -116,7 +118,8 @@ def test_storyboard_video_has_one_picture_per_shot_and_the_narration_as_soundtra
 
 
 def test_edited_shot_table_is_what_gets_made(studio_env):
-    rows = [[1, "一个大红色正方形，在左边", "第一句。", "鼓点"], [None, "", "", ""], [9, "一个小白色五角星", "第二句。", ""]]
+    rows = [[1, "一个大红色正方形，在左边", "第一句。", "鼓点"], [None, "", "", ""],
+            [9, "一个小白色五角星", "第二句。", ""]]
     video = api.storyboard_video(rows, style="黑色背景", fps=4, lang="zh")
     assert [s.number for s in video.shots] == [1, 2]  # the empty row dropped, numbers redone
     seen = [shapes.analyse(im) for im in video.images]
@@ -163,7 +166,8 @@ def test_alignment_scores(studio_env, models_dir):
     with torch.no_grad():
         # transformers 5: get_*_features return the tower's output with the projected embedding as pooler_output
         img = model.get_image_features(pixel_values=inputs["pixel_values"]).pooler_output
-        txt = model.get_text_features(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]).pooler_output
+        txt = model.get_text_features(input_ids=inputs["input_ids"],
+                                      attention_mask=inputs["attention_mask"]).pooler_output
         img, txt = torch.nn.functional.normalize(img, dim=-1), torch.nn.functional.normalize(txt, dim=-1)
     expected = [max(0.0, 100 * float(x)) for x in (img * txt).sum(-1)]
     assert [s.method for s in scores] == ["clip", "clip"]

@@ -11,9 +11,10 @@ import gradio as gr
 import yaml
 
 import app
-from studio import zerogpu
-from studio.manager import ModelManager
-from studio.registry import CARDS
+from studio.core import zerogpu
+from studio.core.manager import ModelManager
+from studio.core.registry import CARDS
+
 
 ROOT = Path(__file__).resolve().parent.parent
 

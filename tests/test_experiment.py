@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from studio import api
-from studio.errors import StudioError
-from studio.manager import manager
+from studio.core.errors import StudioError
+from studio.core.manager import manager
 
 
 def test_experiment_measures_both_arms_and_they_draw_the_same_picture(studio_env):

@@ -6,7 +6,8 @@ import pytest
 from PIL import Image
 
 from studio import api
-from studio.errors import StudioError
+from studio.core.errors import StudioError
+
 
 MINI = dict(model="mini-shapes", steps=12, seed=3, lang="en")
 PROMPT = "a big red circle on the left, blue background"

@@ -9,10 +9,10 @@ import imageio_ffmpeg
 import pytest
 from gradio_client import Client
 
-import app
 from studio import api
-from studio.errors import StudioError
-from studio.manager import manager
+from studio.core.errors import StudioError
+from studio.core.manager import manager
+from tests.serving import served
 
 
 def _no_space(*args, **kwargs):
@@ -23,7 +23,7 @@ def _no_space(*args, **kwargs):
 def full_disk(monkeypatch):
     """Every way the studio writes an output fails as a full disk does: its atomic writer's temporary file and
     the two video writers."""
-    monkeypatch.setattr("studio.outputs.tempfile.mkstemp", _no_space)
+    monkeypatch.setattr("studio.core.outputs.tempfile.mkstemp", _no_space)
     monkeypatch.setattr(imageio.v2, "get_writer", _no_space)
     monkeypatch.setattr(imageio_ffmpeg, "write_frames", _no_space)
 
@@ -43,7 +43,7 @@ def test_full_disk_keeps_the_results_and_says_they_were_not_saved(studio_env, fu
 
 
 def test_a_model_raising_mid_run_gives_a_message_and_the_studio_keeps_serving(studio_env, monkeypatch):
-    from studio.api import image as image_api
+    from studio.image import api as image_api
     real_run = image_api.run
     calls = {"n": 0}
 
@@ -52,10 +52,7 @@ def test_a_model_raising_mid_run_gives_a_message_and_the_studio_keeps_serving(st
         raise RuntimeError("CUDA error: an illegal memory access was encountered")
 
     monkeypatch.setattr(image_api, "run", broken)
-    demo = app.build_demo()
-    demo.queue()
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True)
-    try:
+    with served() as (url, _demo):
         client = Client(url, verbose=False)
         with pytest.raises(Exception) as err:
             client.predict("a red circle", "", "tiny-sd15", "Euler a", 2, 7, 1, 64, 64, 1, api_name="/generate_image")
@@ -67,5 +64,3 @@ def test_a_model_raising_mid_run_gives_a_message_and_the_studio_keeps_serving(st
         gallery, seeds, *_ = client.predict("a red circle", "", "tiny-sd15", "Euler a", 2, 7, 1, 64, 64, 1,
                                             api_name="/generate_image")
         assert seeds == "1" and len(gallery) == 1  # and the same model works again once it behaves
-    finally:
-        demo.close()

@@ -8,10 +8,12 @@ from __future__ import annotations
 import inspect
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from studio import api
-from studio.errors import StudioError
+from studio.core.errors import StudioError
+
 
 CALLBACKS = {"progress", "preview", "stop", "on_step"}
 MODELS = ["mini-shapes", "mini-poem", "mini-motion", "espeak", "tiny-sd15", "tiny-qwen2", "tiny-wan", "sd15",

@@ -12,6 +12,10 @@ import pytest
 
 from tests.test_browser import WAIT, studio_in_chromium
 
+
+pytestmark = pytest.mark.slow  # Chromium (python -m pytest -m "not slow" skips it; CI runs everything)
+
+
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 

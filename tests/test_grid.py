@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from studio import api
-from studio.errors import StudioError
+from studio.core.errors import StudioError
+
 
 BASE = dict(prompt="a red circle", model="tiny-sd15", sampler="Euler", steps=3, seed=11, width=32, height=32,
             save=False)
@@ -43,7 +44,8 @@ def test_prompt_search_and_replace_and_sizes(studio_env):
 @pytest.mark.parametrize("kw,key", [
     (dict(x_type="steps", x_values=""), "grid_no_values"),
     (dict(x_type="size", x_values="big"), "grid_bad_size"),
-    (dict(x_type="seed", x_values=",".join(str(i) for i in range(7)), y_type="steps", y_values="1,2,3,4,5,6"), "grid_too_big"),
+    (dict(x_type="seed", x_values=",".join(str(i) for i in range(7)), y_type="steps", y_values="1,2,3,4,5,6"),
+     "grid_too_big"),
     (dict(x_type="colour", x_values="red"), "out_of_range"),
     (dict(x_type="steps", x_values="2, lots"), "bad_number"),
 ])

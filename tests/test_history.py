@@ -5,7 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from studio import api, history
+from studio import api
+from studio.core import history
 
 
 def test_history_is_per_browser_newest_first_and_survives_a_restart(studio_env, tmp_path):
@@ -17,8 +18,9 @@ def test_history_is_per_browser_newest_first_and_survives_a_restart(studio_env, 
     history.add(theirs, second.paths, ["seed 2"])
     assert history.items(mine) == [(str(second.paths[0]), "seed 2"), (str(first.paths[0]), "seed 1")]
     assert history.items(theirs) == [(str(second.paths[0]), "seed 2")]
-    from studio.config import settings
-    code = (f"from studio import config, history; config.configure([], env={{'STUDIO_OUTPUT_DIR': {settings().output_dir!r}}}); "
+    from studio.core.config import settings
+    code = ("from studio.core import config, history; "
+            f"config.configure([], env={{'STUDIO_OUTPUT_DIR': {settings().output_dir!r}}}); "
             f"print(len(history.items({mine!r})))")
     root = Path(__file__).resolve().parent.parent
     fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)

@@ -8,10 +8,12 @@ import pytest
 import torch
 from PIL import Image
 
-from studio import api, weighting
-from studio.errors import StudioError
-from studio.manager import manager
+from studio import api
+from studio.core.errors import StudioError
+from studio.core.manager import manager
+from studio.image import weighting
 from tests.conftest import beside
+
 
 SD = dict(model="tiny-sd15", sampler="Euler a", steps=4, cfg_scale=7, width=64, height=64, save=False)
 FILLER = " ".join(["a quiet garden with stone paths"] * 14)  # about 100 CLIP tokens

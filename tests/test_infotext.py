@@ -1,5 +1,6 @@
 """The PNG `parameters` text: written as the web UIs write it, read back from theirs and ours."""
-from studio.infotext import format_infotext, parse_infotext
+from studio.image.infotext import format_infotext, parse_infotext
+
 
 A1111 = ("masterpiece, a cat\nNegative prompt: lowres, blurry\nSteps: 20, Sampler: DPM++ 2M, Schedule type: Karras, "
          "CFG scale: 7, Seed: 1057871485, Size: 512x768, Model hash: 7460a6fa2b, Model: v1-5-pruned-emaonly, "

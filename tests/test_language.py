@@ -14,8 +14,12 @@ import re
 
 import pytest
 
-from tests.test_browser import WAIT, studio_in_chromium
 from tabs import glossary
+from tests.test_browser import WAIT, studio_in_chromium
+
+
+pytestmark = pytest.mark.slow  # Chromium (python -m pytest -m "not slow" skips it; CI runs everything)
+
 
 # Every visible text node and placeholder of the open page, each with the tab path it was found under.
 VISIBLE_TEXTS = r"""() => {
@@ -39,7 +43,8 @@ MODEL_WORDS_SHOWN = """() => [...document.querySelectorAll('.studio-free svg tex
     t.textContent)) && document.querySelector('.studio-free .role-legend')"""
 OPEN_ACCORDIONS = """() => [...document.querySelectorAll('button.label-wrap:not(.open)')]
     .filter(b => b.checkVisibility()).map(b => b.click()).length"""
-TAB_NAMES = "(sel) => [...document.querySelectorAll(sel)].filter(t => t.checkVisibility()).map(t => t.textContent.trim())"
+TAB_NAMES = ("(sel) => [...document.querySelectorAll(sel)].filter(t => t.checkVisibility())"
+             ".map(t => t.textContent.trim())")
 TOP_TABS = ".studio-tabs > .tab-wrapper [role=tab]"
 SUB_TABS = "[role=tabpanel]:not([hidden]) .tab-wrapper [role=tab]"
 
@@ -122,7 +127,7 @@ def test_no_english_string_holds_chinese():
     from pathlib import Path
 
     import app  # noqa: F401  (tabs add their own labels to STRINGS)
-    from studio.i18n import MESSAGES
+    from studio.core.i18n import MESSAGES
     from tabs.strings import STRINGS
 
     def english(value):

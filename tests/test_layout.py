@@ -11,6 +11,10 @@ import pytest
 
 from tests.test_browser import _open, open_page, studio_in_chromium
 
+
+pytestmark = pytest.mark.slow  # Chromium (python -m pytest -m "not slow" skips it; CI runs everything)
+
+
 # tab: (its main button, the caption of its main result)
 TABS = {
     "文本生成": ("生成", "生成结果"),
@@ -27,7 +31,8 @@ MIN_TEXT_PX, MIN_CAPTION_PX, MIN_WIDTH_SHARE = 18, 24, 0.95
 # row that holds the button), as viewport rectangles.
 BOXES = """([button, caption]) => {
     const shown = e => e && e.checkVisibility({checkVisibilityCSS: true}) && e.getClientRects().length > 0;
-    const panel = [...document.querySelectorAll('[role=tabpanel]')].find(p => shown(p) && !p.parentElement.closest('[role=tabpanel]'));
+    const panel = [...document.querySelectorAll('[role=tabpanel]')]
+        .find(p => shown(p) && !p.parentElement.closest('[role=tabpanel]'));
     const rect = e => { if (!e) return null; const r = e.getBoundingClientRect();
         return {top: r.top, bottom: r.bottom, left: r.left, right: r.right, width: r.width, height: r.height}; };
     const go = [...panel.querySelectorAll('button')].find(b => shown(b) && b.innerText.trim() === button);
@@ -47,9 +52,11 @@ BOXES = """([button, caption]) => {
     const col = column && column.getBoundingClientRect();
     const clipped = column ? [...column.children].filter(c => shown(c) && c.innerText.trim()).filter(c => {
         const r = c.getBoundingClientRect();
-        return (!c.style.height && c.scrollHeight > c.clientHeight + 2) || r.left < col.left - 1 || r.right > col.right + 1;
+        return (!c.style.height && c.scrollHeight > c.clientHeight + 2) || r.left < col.left - 1
+            || r.right > col.right + 1;
     }).map(c => `${c.innerText.trim().slice(0, 30)} (${c.clientHeight} of ${c.scrollHeight} px)`) : [];
-    return {clipped, button: rect(go), notices: rect(notices), result: rect(result), controls: rect(controls), row: rect(row),
+    return {clipped, button: rect(go), notices: rect(notices), result: rect(result), controls: rect(controls),
+            row: rect(row),
             caption_px: size(captionEl), notices_px: size(notices && (notices.querySelector('.prose') || notices)),
             scroll_y: window.scrollY, width: innerWidth, height: innerHeight};
 }"""
@@ -74,7 +81,8 @@ SMALL_TEXT = """(min) => {
         if (['checkbox', 'radio', 'range', 'hidden', 'file'].includes(el.type) || !el.checkVisibility()) continue;
         if (el.closest('footer') || !el.getClientRects().length) continue;
         const px = parseFloat(getComputedStyle(el).fontSize);
-        if (px < min) out.push(`${px}px <${el.tagName.toLowerCase()} type=${el.type}> ${(el.value || el.placeholder).slice(0, 30)}`);
+        if (px < min) out.push(`${px}px <${el.tagName.toLowerCase()} type=${el.type}> `
+            + (el.value || el.placeholder).slice(0, 30));
     }
     return out;
 }"""
@@ -145,7 +153,8 @@ def _in_view_problems(page, tab: str) -> list[str]:
     w, h = boxes["width"], boxes["height"]
     problems = [f"{tab} @{w}x{h}: {what} not in view: {boxes[what]}" for what in ("button", "notices", "result")
                 if not _inside(boxes[what], w, h)]
-    problems += [f"{tab} @{w}x{h}: cut off in the result column (squeezed or wrapped out of sight): {text!r}" for text in boxes["clipped"]]
+    problems += [f"{tab} @{w}x{h}: cut off in the result column (squeezed or wrapped out of sight): {text!r}"
+                 for text in boxes["clipped"]]
     if boxes["controls"]:
         page.evaluate("y => window.scrollTo(0, y)", max(0, boxes["controls"]["bottom"] - h))
         page.wait_for_timeout(200)

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from studio import api
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 
 
 def _refused(call, key: str, *numbers) -> str:

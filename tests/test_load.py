@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from gradio_client import Client
 
-from tests.serving import served
 from studio import api
+from tests.serving import served
 
 
 @pytest.fixture

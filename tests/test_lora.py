@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from studio import api, lora
-from studio.errors import StudioError
+from studio import api
+from studio.core.errors import StudioError
+from studio.image import lora
 from tests import tiny_models
 from tests.conftest import beside
+
 
 SD = dict(prompt="a cat", model="tiny-sd15", sampler="Euler", steps=3, seed=9, width=64, height=64, save=False)
 

@@ -9,7 +9,11 @@ import torch
 from PIL import Image
 
 from studio import api
-from studio.errors import StudioError
+from studio.core.errors import StudioError
+
+
+pytestmark = pytest.mark.slow  # LoRA trainings (python -m pytest -m "not slow" skips it; CI runs everything)
+
 
 MODEL = "tiny-sd15"
 PROMPT = "sks style, a red circle"
@@ -102,7 +106,7 @@ def test_the_parameter_calculator_counts_the_real_layers(studio_env):
 
 
 def test_the_inkwash_demo_lowers_colour_saturation_on_mini_shapes(studio_env):
-    from studio import inkwash
+    from studio.lora import inkwash
     images, captions = api.inkwash_dataset(12)
     assert len(images) == len(captions) == 12 and max(inkwash.saturation(im) for im in images) < 0.15
     api.train_lora(images, captions, "mini-shapes", name="ink", steps=inkwash.DEMO_STEPS,

@@ -6,10 +6,10 @@ import threading
 import pytest
 import torch
 
-from studio.device import module_bytes
-from studio.errors import StudioError
-from studio.manager import ModelManager, estimate_bytes
-from studio.models import resolve
+from studio.core.device import module_bytes
+from studio.core.errors import StudioError
+from studio.core.manager import ModelManager, estimate_bytes
+from studio.core.specs import resolve
 from tests.tiny_models import break_file
 
 
@@ -90,7 +90,8 @@ def test_corrupt_folder_gives_clear_error_and_others_still_load(studio_env, mode
 
 def test_a_builtin_model_missing_from_assets_says_so(studio_env, tmp_path, monkeypatch):
     """A checkout without a mini model's weights (an LFS-less clone, a deleted folder): a message, not a crash."""
-    from studio import api, registry
+    from studio import api
+    from studio.core import registry
     monkeypatch.setattr(registry, "MINI_DIR", tmp_path / "no-assets")
     with pytest.raises(StudioError) as err:
         api.generate_video("x", model="mini-motion", save=False)
@@ -157,10 +158,27 @@ def test_memory_options_of_a_card_reach_the_pipeline(studio_env, models_dir):
 
 def test_preload_loads_in_the_background(studio_env):
     import time
+
     import app
-    from studio.manager import manager
+    from studio.core.manager import manager
     app.preload(["tiny-sd15", "no-such-model"])  # a bad key is logged, the good one still loads
     deadline = time.time() + 60
     while not manager().is_loaded("tiny-sd15") and time.time() < deadline:
         time.sleep(0.1)
     assert manager().is_loaded("tiny-sd15")
+
+
+def test_a_reset_keeps_zerogpus_keep_everything_mode_and_the_operators_budget(studio_env, monkeypatch):
+    """reset_manager() (tests, a settings change) builds the manager from the settings, as start-up does: on
+    ZeroGPU it still never evicts, and STUDIO_MEMORY_BUDGET is still the budget (parsed once, in config)."""
+    from studio.core import zerogpu
+    from studio.core.config import parse_bytes
+    from studio.core.manager import manager, reset_manager
+    monkeypatch.setattr(zerogpu, "active", lambda: True)
+    studio_env(STUDIO_MEMORY_BUDGET="800MB")
+    fresh = reset_manager()
+    assert fresh is manager() and fresh.resident
+    assert fresh.budget("cpu") == parse_bytes("800MB")
+    monkeypatch.setattr(zerogpu, "active", lambda: False)
+    studio_env()
+    assert not reset_manager().resident

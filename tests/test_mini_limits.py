@@ -6,9 +6,10 @@ import os
 
 import pytest
 
-from studio import shapes
+from studio.image import shapes
 from tabs import image_prompt, mini_limits
 from tests.test_browser import CHROMIUM_ARGS, WAIT, _chromium, _open, page  # noqa: F401
+
 
 SHOTS = os.environ.get("STUDIO_LIMITS_SHOTS", "/tmp/limits-shots")
 
@@ -45,11 +46,12 @@ def test_mini_shapes_chips_use_the_training_captions_words():
     labels = [label for _key, choices in mini_limits.shape_chips("en") for label, _v in choices]
     assert "circle" in labels and "blue background" in labels and "on the left" in labels
     assert mini_limits.shape_chips("en")[0][1][0][1] == mini_limits.shape_chips("zh")[0][1][0][1]  # same values
-    # the assembled prompt is a training caption: what studio.shapes' own caption writer makes, in either language
+    # the assembled prompt is a training caption: what studio.image.shapes' own caption writer makes, in either language
     picked = dict(shape="star", colour="yellow", size="small", position="right", background="purple")
     assert mini_limits.describe(*(picked[k] for k in mini_limits.CHIP_KEYS), "en") == \
         "a small yellow star on the right, purple background"
-    assert mini_limits.describe(*(picked[k] for k in mini_limits.CHIP_KEYS), "zh") == "紫色背景上的一个小黄色五角星，在右边"
+    assert mini_limits.describe(*(picked[k] for k in mini_limits.CHIP_KEYS), "zh") == \
+        "紫色背景上的一个小黄色五角星，在右边"
     assert shapes.parse_prompt(mini_limits.describe(*(picked[k] for k in mini_limits.CHIP_KEYS), "zh")) == picked
     assert mini_limits.describe(None, None, None, None, None, "en") == ""
 
@@ -72,6 +74,7 @@ def _shown_text(page) -> str:
                          ".map(p => p.innerText).join('\\n')")
 
 
+@pytest.mark.slow
 def test_page_says_the_mini_models_limits_before_a_run(page):
     os.makedirs(SHOTS, exist_ok=True)
     panel = _open(page, "文生图")

@@ -1,26 +1,35 @@
-"""mini-motion: its world of moving shapes, its training script (smoke run) and the folder it makes."""
+"""mini-motion: its world of moving shapes, its training recipes (smoke runs, as `python -m scripts.mini_motion.train`
+runs them) and the folders they make."""
 from __future__ import annotations
 
-import importlib.util
 import random
+import runpy
 import shutil
+import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from studio import loaders, motion
-from studio.models import resolve
+from studio.core import loaders
+from studio.core.specs import resolve
+from studio.video import motion
+
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _script(name: str):
-    """A script of scripts/mini_motion as a module under a unique name: other tests import their own "train"."""
-    spec = importlib.util.spec_from_file_location(f"mini_motion_{name}", ROOT / "scripts" / "mini_motion" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def run_module(module: str, *argv: str) -> None:
+    """`python -m module ARGV` from the repository root, in this process: runpy runs the module as -m does."""
+    saved = sys.argv[:]
+    sys.argv = [module, *argv]
+    try:
+        with warnings.catch_warnings():  # the test imported the module itself too: -m runs a fresh copy
+            warnings.filterwarnings("ignore", message=".*found in sys.modules", category=RuntimeWarning)
+            runpy.run_module(module, run_name="__main__", alter_sys=True)
+    finally:
+        sys.argv = saved
 
 
 def test_the_analyser_reads_clean_clips_back():
@@ -61,8 +70,8 @@ def test_captions_name_what_the_clip_shows_and_never_a_held_out_pair():
 
 
 def test_the_tokenizer_knows_every_caption_word_and_never_fails():
-    train = _script("train")
-    tok = train.build_tokenizer()
+    from scripts.mini_motion.attempts import wan
+    tok = wan.build_tokenizer()
     rng = random.Random(5)
     for _ in range(300):
         ids = tok(motion.caption(motion.random_clip(rng), rng)).input_ids
@@ -71,22 +80,25 @@ def test_the_tokenizer_knows_every_caption_word_and_never_fails():
     assert tok.unk_token_id in ids and tok.convert_tokens_to_ids("moving") in ids
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models_dir, tmp_path):
     import torch
     from diffusers import WanPipeline
-    train, evaluate = _script("train"), _script("evaluate")
+
+    from scripts.mini_motion import evaluate, probe
     out = models_dir / "smoke-motion"
     command = ["--smoke", "--work", str(tmp_path / "work"), "--out", str(out), "--threads", "1", "--image-batch", "2",
                "--text-layers", "1"]
-    train.main(command)
+    run_module("scripts.mini_motion.attempts.wan", *command)
     assert (out / "loss.png").is_file() and (out / "training.json").is_file() and (out / "README.md").is_file()
     assert not list(out.rglob("*.bin"))
-    assert {f.stat().st_mode & 0o777 for f in out.rglob("*") if f.is_file()} == {0o644}  # a server of another user reads them
+    # a server of another user reads them
+    assert {f.stat().st_mode & 0o777 for f in out.rglob("*") if f.is_file()} == {0o644}
     weights = (out / "transformer" / "diffusion_pytorch_model.safetensors").read_bytes()
     # As if killed after the first checkpoint: the same command resumes there and ends with the same weights.
     shutil.rmtree(max((tmp_path / "work" / "transformer").glob("step-*")))
-    train.main(command)
+    run_module("scripts.mini_motion.attempts.wan", *command)
     log = (tmp_path / "work" / "train.log").read_text()
     assert log.count("transformer step 3/3") == 2 and log.count("transformer step 2/3") == 1
     assert (out / "transformer" / "diffusion_pytorch_model.safetensors").read_bytes() == weights
@@ -121,27 +133,29 @@ def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models
     assert evaluate.main([str(tmp_path / "work"), "--prompts", "2", "--threads", "1"])["prompts"] == 2
     # The probe measures the loss of the same noisy clips under each caption: a model ignoring its text would
     # score every variant alike, so the variants must reach the model as different prompts.
-    losses = _script("probe").main([str(tmp_path / "work"), "--clips", "3", "--threads", "1"])
+    losses = probe.main([str(tmp_path / "work"), "--clips", "3", "--threads", "1"])
     assert all(len(set(row.values())) == 4 for row in losses.values())
 
 
+@pytest.mark.slow
 def test_the_unet3d_fallback_trains_resumes_and_makes_a_pipeline_the_studio_loads(studio_env, models_dir, tmp_path):
     import torch
     from diffusers import TextToVideoSDPipeline
     from safetensors.torch import load_file
-    train, evaluate = _script("train_unet3d"), _script("evaluate")
+
+    from scripts.mini_motion import evaluate
     out = models_dir / "smoke-motion-3d"
     command = ["--smoke", "--work", str(tmp_path / "work"), "--out", str(out), "--threads", "1"]
-    train.main(command)
+    run_module("scripts.mini_motion.attempts.unet3d", *command)
     # Inflation: the exported UNet's spatial layers started as mini-shapes' and were trained from there.
     unet = load_file(out / "unet" / "diffusion_pytorch_model.safetensors")
-    shapes_unet = load_file(train.ROOT / "assets" / "models" / "mini-shapes" / "unet" / "diffusion_pytorch_model.safetensors")
+    shapes_unet = load_file(ROOT / "assets" / "models" / "mini-shapes" / "unet" / "diffusion_pytorch_model.safetensors")
     key = "down_blocks.1.attentions.0.transformer_blocks.0.attn2.to_k.weight"
     assert unet[key].shape == shapes_unet[key].shape
     assert 0 < (unet[key].float() - shapes_unet[key].float()).abs().max() < 0.1
     weights = (out / "unet" / "diffusion_pytorch_model.safetensors").read_bytes()
     shutil.rmtree(max((tmp_path / "work" / "unet").glob("step-*")))  # killed after the first checkpoint
-    train.main(command)
+    run_module("scripts.mini_motion.attempts.unet3d", *command)
     assert (out / "unet" / "diffusion_pytorch_model.safetensors").read_bytes() == weights
     assert "frames of 64x64" in (out / "README.md").read_text(encoding="utf-8")
 
@@ -165,25 +179,29 @@ def _same_tensors(a: Path, b: Path) -> bool:
     return x.keys() == y.keys() and all((x[k].float() == y[k].float()).all() for k in x)
 
 
+@pytest.mark.slow
 def test_the_animatediff_model_trains_resumes_and_its_frames_know_their_order(studio_env, models_dir, tmp_path):
-    """train_animatediff.py: mini-shapes' UNet with motion modules. Its temporal attention carries frame
+    """train.py, the shipped recipe: mini-shapes' UNet with motion modules. Its temporal attention carries frame
     positions, so the same clip played backwards is a different input (UNet3D's attention alone cannot tell)."""
     import torch
     from diffusers import AnimateDiffPipeline
-    train, evaluate = _script("train_animatediff"), _script("evaluate")
+
+    from scripts.mini_motion import evaluate, probe, train
     out = models_dir / "smoke-motion-ad"
     command = ["--smoke", "--work", str(tmp_path / "work"), "--out", str(out), "--threads", "1"]
-    train.main(command)
+    run_module("scripts.mini_motion.train", *command)
     files = [out / "unet" / "diffusion_pytorch_model.safetensors", out / "text_encoder" / "model.safetensors"]
     weights = [f.read_bytes() for f in files]
     shutil.rmtree(max((tmp_path / "work" / "unet").glob("step-*")))  # killed after the first checkpoint
-    train.main(command)
+    run_module("scripts.mini_motion.train", *command)
     assert [f.read_bytes() for f in files] == weights  # the motion-naming head resumes with the rest
     card = (out / "README.md").read_text(encoding="utf-8")
-    assert "AnimateDiffPipeline" in card and "train_animatediff.py" in card and "fine-tuned with a motion-naming loss" in card
+    assert "AnimateDiffPipeline" in card and "fine-tuned with a motion-naming loss" in card
+    assert f"`python -m scripts.mini_motion.train --smoke --work {tmp_path / 'work'}" in card  # how to run it again
     assert not _same_tensors(files[1], train.SHAPES / "text_encoder" / "model.safetensors")  # trained, not frozen
     from safetensors.torch import load_file
-    exported, shapes_unet = load_file(files[0]), load_file(train.SHAPES / "unet" / "diffusion_pytorch_model.safetensors")
+    exported = load_file(files[0])
+    shapes_unet = load_file(train.SHAPES / "unet" / "diffusion_pytorch_model.safetensors")
     assert all(torch.equal(exported[k].half(), v.half()) for k, v in shapes_unet.items())  # spatial layers frozen
 
     pipe = loaders.load(resolve("smoke-motion-ad"), "cpu")
@@ -200,14 +218,13 @@ def test_the_animatediff_model_trains_resumes_and_its_frames_know_their_order(st
     assert (forward - backward).abs().max() > 1e-3
     results = evaluate.main([str(tmp_path / "work"), "--prompts", "2", "--threads", "1"])  # a checkpoint
     assert results["defaults"]["num_frames"] == 4
-    probe = _script("probe")
     tuned = probe.main([str(tmp_path / "work"), "--text", "--threads", "1"])
     assert tuned != probe.main([str(train.SHAPES), "--text", "--threads", "1"])  # the checkpoint's own encoder
     assert all(v > 0 for v in tuned.values())  # every pair reaches the encoder as two different prompts
 
 
 def test_the_probes_captions_change_one_thing_each():
-    probe = _script("probe")
+    from scripts.mini_motion import probe
     rng = random.Random(5)
     clips = [motion.random_clip(rng) for _ in range(60)]
     captions = probe.variants(clips, seed=0)
@@ -225,7 +242,8 @@ def test_the_probes_captions_change_one_thing_each():
 
 def test_transformer_loss_weights_the_cells_the_object_passes_through():
     import torch
-    train = _script("train")
+
+    from scripts.mini_motion.attempts import wan as train
     clips = [motion.random_clip(random.Random(i)) for i in range(4)]
     masks = train.latent_masks(clips)
     assert masks.shape == (4, 1, 5, 16, 16) and 0 < masks.mean() < 0.5  # the object covers a small part of the grid

@@ -2,40 +2,53 @@
 and the built-in model in assets/models/mini-poem when it is there."""
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
+import runpy
 import sys
+import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import torch
 
+
+pytestmark = pytest.mark.slow  # a smoke training (python -m pytest -m "not slow" skips it; CI runs everything)
+
+
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPTS = ROOT / "scripts" / "mini_poem"
 SAMPLE = ROOT / "tests" / "data" / "tang_sample"
 SHIPPED = ROOT / "assets" / "models" / "mini-poem"
 MODEL_FILES = {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "generation_config.json",
                "README.md", "loss.png"}
 
 
-def _load_script(name: str):
-    """A script of scripts/mini_poem as a module under a unique name (they import poemlib from their folder)."""
-    if str(SCRIPTS) not in sys.path:
-        sys.path.insert(0, str(SCRIPTS))
-    spec = importlib.util.spec_from_file_location(f"mini_poem_{name}", SCRIPTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def run_module(module: str, *argv: str) -> None:
+    """`python -m module ARGV` from the repository root, in this process: runpy runs the module as -m does."""
+    saved = sys.argv[:]
+    sys.argv = [module, *argv]
+    try:
+        with warnings.catch_warnings():  # the test imported the module itself too: -m runs a fresh copy
+            warnings.filterwarnings("ignore", message=".*found in sys.modules", category=RuntimeWarning)
+            runpy.run_module(module, run_name="__main__", alter_sys=True)
+    finally:
+        sys.argv = saved
+
+
+def _train(*argv: str) -> dict:
+    """`python -m scripts.mini_poem.train ARGV`; the state of the run's last checkpoint."""
+    run_module("scripts.mini_poem.train", *argv)
+    work = Path(argv[argv.index("--work") + 1])
+    return json.loads((sorted((work / "checkpoints").glob("step-*"))[-1] / "state.json").read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
 def mp():
     threads = torch.get_num_threads()
-    yield SimpleNamespace(**{n: _load_script(n) for n in ("poemlib", "prepare_data", "train", "evaluate")})
+    yield SimpleNamespace(**{n: importlib.import_module(f"scripts.mini_poem.{n}")
+                             for n in ("poemlib", "prepare_data", "train", "evaluate")})
     torch.set_num_threads(threads)
-    while str(SCRIPTS) in sys.path:  # the scripts put their folder first; other tests import their own "train"
-        sys.path.remove(str(SCRIPTS))
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +56,7 @@ def smoke(mp, tmp_path_factory):
     root = tmp_path_factory.mktemp("mini_poem")
     data, work, out = root / "data", root / "work", root / "model"
     meta = mp.prepare_data.main([str(SAMPLE), str(data), "--eval-percent", "20", "--min-count", "1"])
-    state = mp.train.main(["--smoke", "--data", str(data), "--work", str(work), "--out", str(out)])
+    state = _train("--smoke", "--data", str(data), "--work", str(work), "--out", str(out))
     result = mp.evaluate.main([str(out), str(data), "--starts", "4", "--samples", "1", "--max-new-tokens", "16",
                                "--temperatures", "0.7,1.3", "--card", "--json", str(root / "eval.json")])
     return SimpleNamespace(root=root, data=data, work=work, out=out, meta=meta, state=state, result=result)
@@ -123,10 +136,11 @@ def test_evaluate_reports_the_measures(smoke):
 
 def test_resumed_training_equals_unbroken(mp, smoke, tmp_path):
     args = ["--smoke", "--data", str(smoke.data), "--work", str(tmp_path / "work"), "--out", str(tmp_path / "model")]
-    state = mp.train.main(args + ["--stop-at-step", "3"])  # as if the session were killed after step 3
+    state = _train(*args, "--stop-at-step", "3")  # as if the session were killed after step 3
     assert state["step"] == 3 and not (tmp_path / "model").exists()
-    resumed = mp.train.main(args)
+    resumed = _train(*args)
     assert resumed["train_log"] == smoke.state["train_log"] and resumed["eval_log"] == smoke.state["eval_log"]
+    assert resumed["command"] == f"python -m scripts.mini_poem.train {' '.join(args)} --stop-at-step 3"  # its first
     ours, unbroken = _weights(tmp_path / "model"), _weights(smoke.out)
     assert ours.keys() == unbroken.keys() and all(torch.equal(ours[k], unbroken[k]) for k in ours)
     with pytest.raises(SystemExit, match="other settings"):

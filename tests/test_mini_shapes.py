@@ -4,9 +4,11 @@ from __future__ import annotations
 import importlib
 import json
 import random
+import runpy
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -14,20 +16,30 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from studio import api, shapes
-from studio.registry import CARDS
+from studio import api
+from studio.core.registry import CARDS
+from studio.image import shapes
+
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = CARDS["mini-shapes"].local_folder()
 
 
 def _script(name: str):
-    """A module of scripts/mini_shapes (the training and evaluation scripts are not a package)."""
-    sys.path.insert(0, str(ROOT / "scripts" / "mini_shapes"))
+    """A module of scripts/mini_shapes (scripts.mini_shapes.NAME)."""
+    return importlib.import_module(f"scripts.mini_shapes.{name}")
+
+
+def run_module(module: str, *argv: str) -> None:
+    """`python -m module ARGV` from the repository root, in this process: runpy runs the module as -m does."""
+    saved = sys.argv[:]
+    sys.argv = [module, *argv]
     try:
-        return importlib.import_module(name)
+        with warnings.catch_warnings():  # the test imported the module itself too: -m runs a fresh copy
+            warnings.filterwarnings("ignore", message=".*found in sys.modules", category=RuntimeWarning)
+            runpy.run_module(module, run_name="__main__", alter_sys=True)
     finally:
-        sys.path.pop(0)
+        sys.argv = saved
 
 
 def test_the_analyser_reads_clean_renderings_back():
@@ -200,16 +212,17 @@ def test_a_resumed_run_records_every_commit_that_trained_it(tmp_path):
     assert evaluate.short_commits(first) == first[:12]  # records written before run_commits hold a full hash
 
 
+@pytest.mark.slow
 def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models_dir, tmp_path):
-    evaluate, guidance_steps, sampler_steps, train = (_script(name) for name in
-                                                      ("evaluate", "guidance_steps", "sampler_steps", "train"))
+    evaluate, guidance_steps, sampler_steps = (_script(n) for n in ("evaluate", "guidance_steps", "sampler_steps"))
     out = models_dir / "smoke-shapes"
-    train.main(["--smoke", "--work", str(tmp_path / "work"), "--out", str(out), "--threads", "1",
-                "--uncond", "0.25", "--colour-codes", "2", "--text-time-embedding", "--caption-noise", "0.2",
-                "--noisy-attributes", "shape,colour"])
+    run_module("scripts.mini_shapes.train", "--smoke", "--work", str(tmp_path / "work"), "--out", str(out),
+               "--threads", "1", "--uncond", "0.25", "--colour-codes", "2", "--text-time-embedding",
+               "--caption-noise", "0.2", "--noisy-attributes", "shape,colour")
     assert (out / "loss.png").is_file() and (out / "training.json").is_file()
     assert not list(out.rglob("*.bin"))
-    assert {f.stat().st_mode & 0o777 for f in out.rglob("*") if f.is_file()} == {0o644}  # a server of another user reads them
+    # a server of another user reads them
+    assert {f.stat().st_mode & 0o777 for f in out.rglob("*") if f.is_file()} == {0o644}
     scheduler = json.loads((out / "scheduler" / "scheduler_config.json").read_text())
     assert scheduler["prediction_type"] == "v_prediction"  # every sampler of the studio reads it from here
     # zero terminal SNR: at the first sampling step nothing of a picture is left, so layout comes from the prompt
@@ -228,6 +241,8 @@ def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models
     card = (out / "README.md").read_text(encoding="utf-8")
     run = json.loads((out / "training.json").read_text())
     assert run["commit"][:12] in card and "UNet2DConditionModel" in card
+    assert run["command"].startswith(f"python -m scripts.mini_shapes.train --smoke --work {tmp_path / 'work'} ")
+    assert f"1. `{run['command']}`" in card  # the command that trains it again, from the repository root
     assert "| CFG | seen | held-out | seen, DPM++ 2M Karras |" in card
     # The shape-naming head trains with the encoder (it is in the checkpoint) and is left out of the pipeline.
     assert run["shape_aux"] > 0 and "shape-naming loss" in card
@@ -253,8 +268,8 @@ def test_training_smoke_run_makes_a_pipeline_the_studio_loads(studio_env, models
     assert image.size == (64, 64)
     # A fine-tuning stage keeps the VAE whose latents the starting UNet learnt, and the card lists both stages.
     tuned = models_dir / "smoke-shapes-2"
-    train.main(["--smoke", "--work", str(tmp_path / "work2"), "--out", str(tuned), "--threads", "1",
-                "--init-from", str(out)])
+    run_module("scripts.mini_shapes.train", "--smoke", "--work", str(tmp_path / "work2"), "--out", str(tuned),
+               "--threads", "1", "--init-from", str(out))
     for vae in ("vae/diffusion_pytorch_model.safetensors", "vae/config.json"):
         assert (tuned / vae).read_bytes() == (out / vae).read_bytes()
     evaluate.main([str(tuned), "--prompts", "4", "--threads", "1", "--card"])
@@ -329,7 +344,7 @@ def test_guidance_makes_the_picture_follow_the_prompt(studio_env):
 def test_high_cfg_with_the_courses_sampler_keeps_the_prompts_colours(studio_env):
     """DPM++ 2M Karras at CFG 12. Spaced over the zero-SNR schedule's whole range (sigma 4096 down), 13 of its 20
     steps fell where the latent is still noise and guidance overshot in the 4 big steps left: 12 of these 16
-    colours, 13 backgrounds and 10 shapes came out right (the cap in studio.samplers)."""
+    colours, 13 backgrounds and 10 shapes came out right (the cap in studio.image.samplers)."""
     colours = list(shapes.COLOURS)
     right = np.zeros(3, int)
     for k in range(16):
@@ -347,7 +362,7 @@ def test_the_analyser_reads_decoded_pictures_back(studio_env):
     import torch
     from diffusers import AutoencoderKL
 
-    from studio.registry import MINI_DIR
+    from studio.core.registry import MINI_DIR
     vae = AutoencoderKL.from_pretrained(MINI_DIR / "mini-shapes", subfolder="vae", torch_dtype=torch.float32)
     rng = random.Random(11)
     specs = [shapes.random_spec(rng, allow_held_out=True) for _ in range(60)]

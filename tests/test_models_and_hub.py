@@ -7,9 +7,9 @@ import shutil
 import pytest
 
 from studio import api
-from studio.errors import StudioError
-from studio.manager import manager
-from studio.models import resolve
+from studio.core.errors import StudioError
+from studio.core.manager import manager
+from studio.core.specs import resolve
 
 
 def test_local_folders_are_detected_by_their_own_files(studio_env):

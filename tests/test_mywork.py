@@ -1,5 +1,5 @@
-"""我的作品 says what each item is: the tab (and experiment) it came from, its prompt or text and its seed, in the page's
-language; experiments' files (韵律对比, 固定音色, 多角色对话, X/Y 图 and LoRA 对比) are listed too; an entry from
+"""我的作品 says what each item is: the tab (and experiment) it came from, its prompt or text and its seed, in the
+page's language; experiments' files (韵律对比, 固定音色, 多角色对话, X/Y 图 and LoRA 对比) are listed too; an entry from
 before (path, caption and time only) still lists, by its file name."""
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 
 import app
 from tests.test_browser import _open, page  # noqa: F401  (the browser fixture: the app with the mini models)
+
 
 PROMPT = "a big red circle on the left, blue background"
 SENTENCE = "今天学习韵律对比"
@@ -35,9 +36,9 @@ def _picture(request):
 
 
 def test_my_work_names_the_tab_the_prompt_and_lists_experiments(studio_env):
+    from studio.core import history
     from tabs import image_grid, mywork
     from tabs import speech as speech_tab
-    from studio import history
     browser, me = history.new_id(), SimpleNamespace(session_hash="mywork-1")
     picture = _picture(me)
     mywork.remember(browser, me, "zh")
@@ -69,10 +70,10 @@ def test_my_work_names_the_tab_the_prompt_and_lists_experiments(studio_env):
 
 
 def test_the_other_experiments_and_a_lora_grid_are_listed(studio_env, models_dir):
-    from tests import tiny_models
+    from studio.core import history
     from tabs import image_grid, mywork
     from tabs import speech as speech_tab
-    from studio import history
+    from tests import tiny_models
     browser, me = history.new_id(), SimpleNamespace(session_hash="mywork-2")
     asyncio.run(speech_tab.fixed("第一句", "第二句", *ESPEAK[:2], *ESPEAK[3:], lang="zh", request=me))
     asyncio.run(speech_tab.dialogue("A: 你好\nB: 你好呀", "espeak", 1, 2, *ESPEAK[3:], lang="zh", request=me))
@@ -99,8 +100,8 @@ def test_every_run_that_saves_a_file_is_wired_to_my_work(studio_env):
 
 
 def test_an_entry_saved_before_still_lists_by_its_file_name(studio_env):
-    from studio import history
-    from studio.config import settings
+    from studio.core import history
+    from studio.core.config import settings
     from tabs import mywork
     browser = history.new_id()
     old = Path(settings().output_dir).resolve() / "images" / "20240101-120000-0001.png"
@@ -118,6 +119,7 @@ def test_an_entry_saved_before_still_lists_by_its_file_name(studio_env):
     assert history.items(browser) == [(str(old), "seed 3")]  # the old reader's view is unchanged
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("page")
 def test_my_work_table_in_the_browser_shows_the_tab_and_the_prompt(page):  # noqa: F811
     panel = _open(page, "文生图")

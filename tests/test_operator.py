@@ -10,6 +10,7 @@ import pytest
 import app
 from tabs import operator
 from tabs.runner import JOBS, Stops, stream
+from tests.serving import served
 
 
 def _request(user=None, session="abcdef123456"):
@@ -63,10 +64,7 @@ def test_an_operator_takes_a_waiting_request_out_of_the_queue(studio_env):
 
     from studio import api
     studio_env(STUDIO_AUTH="teacher:pw1", STUDIO_OPERATORS="teacher")
-    demo = app.build_demo()
-    demo.queue(default_concurrency_limit=1)
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True)
-    try:
+    with served(auth=None) as (url, demo):  # the teacher's login is the operator check's, not the clients'
         api.load("tiny-sd15")
         args = ("a red circle", "", "tiny-sd15", "Euler", 40, 7)
         first = Client(url, verbose=False).submit(*args, 1, 64, 64, 1, api_name="/generate_image")
@@ -74,17 +72,17 @@ def test_an_operator_takes_a_waiting_request_out_of_the_queue(studio_env):
         second = Client(url, verbose=False).submit(*args, 2, 64, 64, 1, api_name="/generate_image")
         _until(lambda: operator._waiting(demo))
         request_id = operator._waiting(demo)[0][0]
-        assert "没有" in asyncio.run(operator.drop(demo, "zzzz", "zh", _request("teacher")))  # no match: nothing touched
+        # no match: nothing touched
+        assert "没有" in asyncio.run(operator.drop(demo, "zzzz", "zh", _request("teacher")))
         with pytest.raises(gr.Error):
             asyncio.run(operator.drop(demo, request_id, "zh", _request("pupil")))
         loop = next(iter(demo._queue._asyncio_tasks)).get_loop()  # the server's loop, where the UI's handler runs
-        said = asyncio.run_coroutine_threadsafe(operator.drop(demo, request_id, "zh", _request("teacher")), loop).result(30)
+        said = asyncio.run_coroutine_threadsafe(operator.drop(demo, request_id, "zh", _request("teacher")),
+                                                loop).result(30)
         assert request_id in said and operator._waiting(demo) == []
         with pytest.raises(Exception, match="老师取消了你排队中的请求"):
             second.result(timeout=60)
         assert first.result(timeout=300)[1] == "1"
-    finally:
-        demo.close()
 
 
 def _until(condition, seconds: float = 60) -> None:

@@ -11,6 +11,10 @@ import pytest
 
 from tests.test_browser import _open, open_page, studio_in_chromium
 
+
+pytestmark = pytest.mark.slow  # Chromium (python -m pytest -m "not slow" skips it; CI runs everything)
+
+
 SHOTS = "/tmp/outputs-shots"
 MAX_SCALE = 4  # a 64 px picture is shown at most 256 px wide
 

@@ -10,23 +10,22 @@ import asyncio
 import re
 
 import gradio as gr
-import pandas as pd
 import pytest
 from gradio.components.native_plot import NativePlot
 from gradio.state_holder import SessionState
 
 import app
-from studio import grid
-from studio.api import grid as api_grid
+from studio.image import grid
 from tabs import finetune, server, text_next
+
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
-    from studio import config
-    from studio.manager import ModelManager, reset_manager
+    from studio.core import config
+    from studio.core.manager import ModelManager, reset_manager
     root = tmp_path_factory.mktemp("page")
     config.configure([], env={"STUDIO_MODEL_DIRS": str(root / "models"), "STUDIO_OUTPUT_DIR": str(root / "out"),
                               "STUDIO_HUB": "local", "STUDIO_LANG": "zh"})
@@ -83,9 +82,9 @@ def text_of(value) -> str:
 # ---- 1. the parameter grid's labels ----
 
 def test_grid_labels_follow_the_request_language():
-    assert [api_grid._label(a, v, "zh") for a, v in (("steps", 10), ("seed", 11), ("lora", "none"))] == \
+    assert [grid._label(a, v, "zh") for a, v in (("steps", 10), ("seed", 11), ("lora", "none"))] == \
         ["步数 10", "种子 11", "不用 LoRA"]
-    assert [api_grid._label(a, v, "en") for a, v in (("steps", 10), ("seed", 11), ("lora", "none"))] == \
+    assert [grid._label(a, v, "en") for a, v in (("steps", 10), ("seed", 11), ("lora", "none"))] == \
         ["Steps 10", "Seed 11", "LoRA none"]
     assert grid.label("sampler", "Euler a") == "Euler a" and grid.label("none", None, "en") == ""
 

@@ -8,6 +8,10 @@ from studio import api
 from tabs.text_next import _shown
 from tests.test_browser import _open, page  # noqa: F401 - the module's one app and browser
 
+
+pytestmark = pytest.mark.slow  # Chromium (python -m pytest -m "not slow" skips it; CI runs everything)
+
+
 PROMPT, MODEL = "床前明月光", "mini-poem"
 BARS = "() => [...document.querySelectorAll('[role=tabpanel] .vega-embed [aria-roledescription=bar]')]" \
        ".map(e => e.getAttribute('aria-label'))"
@@ -80,7 +84,7 @@ def _points(page) -> dict[str, list[tuple[int, float]]]:
 
 
 def test_the_loss_curve_is_drawn_smoothed_over_the_raw_losses(page):  # noqa: F811
-    from studio.lora_train import smoothed
+    from studio.lora.train import smoothed
     panel = _open(page, "模型微调 (LoRA)")
     panel.get_by_role("button", name="载入离线示例：水墨风格数据集（mini-shapes，CPU 上几分钟训完）").click()
     page.wait_for_function("() => document.querySelectorAll('[role=tabpanel] img').length >= 12")
@@ -100,7 +104,7 @@ def test_the_loss_curve_is_drawn_smoothed_over_the_raw_losses(page):  # noqa: F8
 
 
 def test_smoothing_keeps_a_flat_loss_flat_and_follows_a_falling_one():
-    from studio.lora_train import smoothed
+    from studio.lora.train import smoothed
     assert smoothed([0.3] * 5) == pytest.approx([0.3] * 5)  # debiased: the first steps are not pulled to 0
     falling = smoothed([1.0 - i / 100 for i in range(100)])
     assert falling[-1] < falling[10] < falling[0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from studio import api
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 
 
 def test_builder_follows_the_course_formula_in_order():

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from studio import api
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 from tests import tiny_models
+
 
 KW = dict(model="tiny-sd15", steps=2, seed=5, width=64, height=64, batch_size=2, save=False)
 

@@ -17,9 +17,11 @@ import httpx
 import pytest
 from gradio_client import Client
 
-from studio import accounts, api
-from studio.config import configure
+from studio import api
+from studio.core import accounts
+from studio.core.config import configure
 from tests.serving import served
+
 
 ROOT = Path(__file__).resolve().parent.parent
 USERS = "teacher:pt,alice:pa,bob:pb"
@@ -104,7 +106,7 @@ def test_list_settings_split_on_commas_only(studio_env):
 
 
 def test_a_generated_class_list_logs_each_learner_in(studio_env, tmp_path, capsys):
-    """`python -m studio.accounts FILE --count 3` writes STUDIO_AUTH_FILE's format and prints the slips."""
+    """`python -m studio.core.accounts FILE --count 3` writes STUDIO_AUTH_FILE's format and prints the slips."""
     path = tmp_path / "class.txt"
     assert accounts.main([str(path), "--count", "3"]) == 0
     made = accounts.read_file(path)
@@ -119,7 +121,7 @@ def test_a_generated_class_list_logs_each_learner_in(studio_env, tmp_path, capsy
 
 
 def test_a_group_login_is_told_apart_by_browser_and_a_personal_one_by_name(studio_env, tmp_path):
-    from studio import files
+    from studio.core import files
     studio_env(STUDIO_AUTH="teacher:t,class1:a,s01:b,s02:c", STUDIO_OPERATORS="teacher", STUDIO_SHARED_LOGINS="class1")
     made = {}
     for user in ("class1", "s01"):
@@ -221,6 +223,7 @@ def test_nothing_of_the_api_before_login(class_server):
     assert "generate_image" in _login(class_server, "alice", "pa").get("/").text
 
 
+@pytest.mark.slow
 def test_the_page_shows_model_actions_to_the_teacher_only(class_server, tmp_path):
     """Log in through the login form in Chromium; the 模型管理 tab's buttons are the teacher's, a learner reads why."""
     from playwright.sync_api import sync_playwright

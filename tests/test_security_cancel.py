@@ -16,11 +16,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from studio import api, config, loaders
+from studio import api
+from studio.core import config, loaders
+from studio.core.errors import StudioError
+from studio.core.manager import ModelManager, manager, reset_manager
+from studio.speech import espeak
 from tests.serving import served
-from studio.engines import espeak
-from studio.errors import StudioError
-from studio.manager import ModelManager, manager, reset_manager
+
 
 MARKS: list[tuple[float, threading.Thread]] = []  # (when, which thread) of each unit of work
 _on_mark: list = []  # callbacks run at each mark (unit tests set a stop flag from here)
@@ -180,7 +182,8 @@ def test_cancelled_story_pictures_stop_and_save_nothing(env, server):
 
 
 def test_cancelled_series_stops_and_saves_nothing(env, server):
-    rows = {"headers": ["a", "b", "c", "d"], "data": [[f"第{i}部分", "问题", "要点", "一个大红色圆形"] for i in range(6)],
+    rows = {"headers": ["a", "b", "c", "d"],
+            "data": [[f"第{i}部分", "问题", "要点", "一个大红色圆形"] for i in range(6)],
             "metadata": None}
     run = _cancel_midway(server, env, "/write_series", ("拓扑学", rows, "mini-poem", "tiny-sd15", "", "", 7, 1),
                          *AFTER_IMAGE)

@@ -14,8 +14,10 @@ import httpx
 from gradio_client import Client
 
 import app
-from studio import retention
-from studio.config import settings
+from studio.core import retention
+from studio.core.config import settings
+from tests.serving import served
+
 
 SESSIONS = 200
 PER_SESSION_BOUND = 50 * 1024  # bytes a closed session may leave behind
@@ -29,13 +31,6 @@ def _file(path: Path, size: int, age_s: float) -> Path:
     return path
 
 
-def _launched():
-    demo = app.build_demo()
-    demo.queue()
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True)
-    return demo, url
-
-
 def _temp_files(root: Path) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file()]
 
@@ -44,8 +39,7 @@ def _temp_files(root: Path) -> list[Path]:
 def test_a_run_of_previews_then_the_sweep_keeps_the_temp_folder_under_its_quota(studio_env):
     studio_env(STUDIO_PREVIEW_EVERY="2")
     temp = Path(os.environ["GRADIO_TEMP_DIR"])
-    demo, url = _launched()
-    try:
+    with served() as (url, demo):
         assert demo.delete_cache == (60, 120 * 60), "Gradio's own age-based clean-up is off"
         client = Client(url, verbose=False, download_files=False)
         job = client.submit("a red circle", "", "tiny-sd15", "Euler a", 8, 7, 3, 64, 64, 1, 1,
@@ -71,8 +65,6 @@ def test_a_run_of_previews_then_the_sweep_keeps_the_temp_folder_under_its_quota(
         removed = sweep()
         left = _temp_files(temp)
         sweep(now=time.time() + 300)  # the next sweeps: the emptied hash folders, old by then, go too
-    finally:
-        demo.close()
     assert removed and sum(p.stat().st_size for p in left) <= quota_mb * 1024**2
     assert fresh in left  # never a file younger than a couple of minutes
     assert [p.resolve() for p in removed] == aged[:len(removed)]  # the oldest first
@@ -138,8 +130,7 @@ def test_closed_browser_sessions_leave_at_most_50_kb_each(studio_env):
     measured as the bytes of the objects that were not there before. The pool of closed tabs kept for a page
     that comes back (STUDIO_CLOSED_SESSIONS, a fixed number) is off for the measurement, then checked alone."""
     studio_env(STUDIO_CLOSED_SESSIONS="0")
-    demo, url = _launched()
-    try:
+    with served() as (url, demo):
         with httpx.Client(timeout=60) as client:
             config = client.get(f"{url}config").json()
             loads = [d for d in config["dependencies"] if d.get("backend_fn")
@@ -161,8 +152,6 @@ def test_closed_browser_sessions_leave_at_most_50_kb_each(studio_env):
             for _ in range(pool + 10):
                 _session(client, url, loads)
             assert _wait_for_unloads(demo, pool) == pool
-    finally:
-        demo.close()
 
 
 def test_a_freed_session_takes_its_stop_flag_and_unfiled_saves_along(studio_env):

@@ -12,7 +12,6 @@
 """
 from __future__ import annotations
 
-import importlib
 import io
 import json
 import re
@@ -25,41 +24,17 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
-import app
+from tests import serving
+
 
 TYPED = '<img src=x onerror=alert(1)><a href="javascript:alert(9)">x</a>'
 NUMBER_WORDS = {"zh": ("应在", "必须是数字"), "en": ("must be between", "must be a number")}
 
 
-def _middleware() -> list:
-    """The studio's middleware as tabs.server serves it, plus the queue-full message where it is not wired yet."""
-    from starlette.middleware import Middleware
-
-    from tabs import server
-    middleware = list(server.launch_kwargs().get("app_kwargs", {}).get("middleware", []))
-    try:
-        refusals = importlib.import_module("tabs.refusals")
-    except ImportError:
-        return middleware
-    if not any(m.cls is refusals.QueueFull for m in middleware):
-        middleware.append(Middleware(refusals.QueueFull))
-    return middleware
-
-
-def _launch(max_size=None):
-    demo = app.build_demo()
-    demo.queue(max_size=max_size, default_concurrency_limit=1)
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, app_kwargs={"middleware": _middleware()})
-    return demo, url
-
-
 @pytest.fixture
 def served(studio_env):
-    demo, url = _launch()
-    try:
+    with serving.served() as (url, demo):
         yield demo, url, Client(url, verbose=False)
-    finally:
-        demo.close()
 
 
 def _defaults(client: Client, api_name: str) -> dict:
@@ -117,7 +92,8 @@ def test_notices_quote_typed_text_as_markdown_text():
     from markdown_it import MarkdownIt
 
     from tabs.ui import notices_md
-    notices = [f"模型“{TYPED}”不用流偏移", "see www.example.com, http://x.y/z, a@b.cn, ![i](http://e/x.png) *b* _i_ `c` ~~s~~",
+    notices = [f"模型“{TYPED}”不用流偏移",
+               "see www.example.com, http://x.y/z, a@b.cn, ![i](http://e/x.png) *b* _i_ `c` ~~s~~",
                "LoRA “ink_wash-2” | a | b |"]
     md = notices_md(notices)
     rendered = MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(md)
@@ -187,8 +163,7 @@ def test_bad_numbers_through_gradio_client_and_raw_http_name_the_parameter_in_ch
 
 def test_bad_numbers_in_an_english_session_are_explained_in_english(studio_env):
     studio_env(STUDIO_LANG="en")
-    demo, url = _launch()
-    try:
+    with serving.served() as (url, demo):
         client = Client(url, verbose=False)
         defaults = _defaults(client, "/generate_image")
         for name, value in (("steps", float("nan")), ("width", 5000), ("cfg_scale", "abc"), ("seed", float("inf"))):
@@ -197,8 +172,6 @@ def test_bad_numbers_in_an_english_session_are_explained_in_english(studio_env):
             assert _refused_with_reason(message, name, "en"), (name, value, message)
         message = _message(lambda: client.predict(**{**defaults, "steps": 10**6}, api_name="/generate_image"))
         assert "'steps' must be between 1 and 150" in message, message  # the label is the parameter here
-    finally:
-        demo.close()
 
 
 # ---- bad uploads and crafted PNGs ----
@@ -298,45 +271,44 @@ def test_a_full_queue_answers_with_the_studios_message_in_chinese(studio_env, mo
         raise RuntimeError("released")
 
     monkeypatch.setattr(api, "generate_image", slow)
-    demo, url = _launch(max_size=1)
-    base = url.rstrip("/") + "/gradio_api"
-    try:
-        client = Client(url, verbose=False)
-        data = list(_defaults(client, "/generate_image").values())
-        jobs = [client.submit(*data, api_name="/generate_image")]  # runs, held
-        assert started.wait(30)
-        jobs.append(client.submit(*data, api_name="/generate_image"))  # waits: the queue is full
-        for _ in range(300):
-            if len(demo._queue) >= 1:
-                break
-            threading.Event().wait(0.1)
-        answer = httpx.post(f"{base}/call/generate_image", json={"data": data})
-        assert answer.status_code in (429, 503)
-        detail = answer.json()["detail"]
-        assert "队列已满" in detail and "The queue is full" in detail, detail  # language unknown: both
-        # A page session that switched to English gets English alone; one on the default page gets Chinese.
-        fn_index = next(i for i, fn in demo.fns.items() if fn.api_name == "generate_image")
-        switch = next(i for i, fn in demo.fns.items() if fn.inputs and getattr(fn.inputs[0], "label", "") ==
-                      "语言 / Language")
-        for session, lang in (("page-en", "en"), ("page-zh", "zh")):
-            switched = httpx.post(f"{base}/run/predict", json={"fn_index": switch, "data": [lang],
-                                                               "session_hash": session})
-            assert switched.status_code == 200, switched.text
-            joined = httpx.post(f"{base}/queue/join", json={"fn_index": fn_index, "data": data + [None],
-                                                            "session_hash": session, "event_data": None,
-                                                            "trigger_id": None})
-            assert joined.status_code == 429, joined.text  # the browser shows the detail of a 429, not of a 503
-            detail = joined.json()["detail"]
-            assert ("The queue is full" in detail and "队列" not in detail) if lang == "en" else \
-                ("队列已满" in detail and "queue" not in detail), detail
-    finally:
-        release.set()
-        for job in locals().get("jobs", []):
-            try:
-                job.result(timeout=30)
-            except Exception:  # noqa: BLE001 - the held jobs end with an error on purpose
-                pass
-        demo.close()
+    with serving.served(max_size=1) as (url, demo):
+        base = url.rstrip("/") + "/gradio_api"
+        try:
+            client = Client(url, verbose=False)
+            data = list(_defaults(client, "/generate_image").values())
+            jobs = [client.submit(*data, api_name="/generate_image")]  # runs, held
+            assert started.wait(30)
+            jobs.append(client.submit(*data, api_name="/generate_image"))  # waits: the queue is full
+            for _ in range(300):
+                if len(demo._queue) >= 1:
+                    break
+                threading.Event().wait(0.1)
+            answer = httpx.post(f"{base}/call/generate_image", json={"data": data})
+            assert answer.status_code in (429, 503)
+            detail = answer.json()["detail"]
+            assert "队列已满" in detail and "The queue is full" in detail, detail  # language unknown: both
+            # A page session that switched to English gets English alone; one on the default page gets Chinese.
+            fn_index = next(i for i, fn in demo.fns.items() if fn.api_name == "generate_image")
+            switch = next(i for i, fn in demo.fns.items() if fn.inputs and getattr(fn.inputs[0], "label", "") ==
+                          "语言 / Language")
+            for session, lang in (("page-en", "en"), ("page-zh", "zh")):
+                switched = httpx.post(f"{base}/run/predict", json={"fn_index": switch, "data": [lang],
+                                                                   "session_hash": session})
+                assert switched.status_code == 200, switched.text
+                joined = httpx.post(f"{base}/queue/join", json={"fn_index": fn_index, "data": data + [None],
+                                                                "session_hash": session, "event_data": None,
+                                                                "trigger_id": None})
+                assert joined.status_code == 429, joined.text  # the browser shows the detail of a 429, not of a 503
+                detail = joined.json()["detail"]
+                assert ("The queue is full" in detail and "队列" not in detail) if lang == "en" else \
+                    ("队列已满" in detail and "queue" not in detail), detail
+        finally:
+            release.set()
+            for job in locals().get("jobs", []):
+                try:
+                    job.result(timeout=30)
+                except Exception:  # noqa: BLE001 - the held jobs end with an error on purpose
+                    pass
 
 
 # ---- what a browser shows ----
@@ -369,12 +341,12 @@ def _chat_shows_typed_html_as_text(page):
     assert bubble.locator("img, a").count() == 0 and bubble.locator("code").inner_text() == "a<b"
 
 
+@pytest.mark.slow
 def test_a_browser_shows_a_typed_model_name_as_text(studio_env, tmp_path):
     from playwright.sync_api import sync_playwright
 
     from tests.test_browser import CHROMIUM_ARGS, _chromium
-    demo, url = _launch()
-    try:
+    with serving.served() as (url, demo):
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -396,5 +368,3 @@ def test_a_browser_shows_a_typed_model_name_as_text(studio_env, tmp_path):
             assert page.evaluate("() => [...document.images].filter(i => i.getAttribute('src') === 'x').length") == 0
             _chat_shows_typed_html_as_text(page)
             browser.close()
-    finally:
-        demo.close()

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from studio import api
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 
 
 def _seconds(r) -> float:
@@ -22,7 +22,8 @@ def _loud(audio) -> float:
     return float(np.sqrt(np.mean(np.square(audio)))) if len(audio) else 0.0
 
 
-@pytest.mark.parametrize("text, voice", [("今天我们一起体验语音合成。", "cmn"), ("Today we try speech synthesis.", "en")])
+@pytest.mark.parametrize("text, voice", [("今天我们一起体验语音合成。", "cmn"),
+                                         ("Today we try speech synthesis.", "en")])
 def test_espeak_speaks_chinese_and_english_for_a_plausible_time(studio_env, text, voice):
     r = api.synthesize_speech(text, "espeak", voice=voice)
     assert r.audio.dtype == np.float32 and r.sample_rate == 22050
@@ -97,7 +98,8 @@ def test_prosody_comparison_fixed_voice_and_dialogue_make_their_files(studio_env
 def test_exported_espeak_code_makes_the_same_samples(studio_env, tmp_path):
     kw = dict(voice="cmn", rate=190, pitch=40, volume=120)
     page = api.synthesize_speech("你好[break_3]世界。Hello there.", "espeak", save=False, **kw)
-    (tmp_path / "run.py").write_text(api.speech_code("你好[break_3]世界。Hello there.", "espeak", **kw), encoding="utf-8")
+    (tmp_path / "run.py").write_text(api.speech_code("你好[break_3]世界。Hello there.", "espeak", **kw),
+                                     encoding="utf-8")
     out = subprocess.run([sys.executable, "run.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     with wave.open(str(tmp_path / "speech.wav")) as w:

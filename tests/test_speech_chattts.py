@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 from studio import api
-from studio.errors import StudioError
+from studio.core.errors import StudioError
 from tests.conftest import beside
 from tests.tiny_chattts import build_chattts
+
 
 KW = dict(temperature=0.3, top_p=0.7, top_k=20)
 

@@ -9,10 +9,12 @@ import pytest
 import torch
 
 from studio import api
-from studio.engines import text as engine
-from studio.errors import StudioError
-from studio.manager import manager
+from studio.core.errors import StudioError
+from studio.core.manager import manager
+from studio.text import engine
+from studio.text.sampling import Sampling
 from tests.conftest import ROOT, beside
+
 
 QWEN = "tiny-qwen2"
 KW = dict(temperature=1.0, top_k=0, top_p=1.0, max_new_tokens=24, repetition_penalty=1.0)
@@ -46,7 +48,7 @@ def test_chat_sends_every_turn_through_the_template(studio_env):
     text = tm.tokenizer.decode(ids[0])
     assert text.count("<|im_start|>") == 5 and text.endswith("<|im_start|>assistant\n")
     torch.manual_seed(4)
-    expected = tm.tokenizer.decode(engine.generate_ids(tm, ids, engine.TextJob(1.0, 0, 1.0, 24, 1.0, 4)),
+    expected = tm.tokenizer.decode(engine.generate_ids(tm, ids, engine.TextJob(Sampling(1.0, 0, 1.0, 1.0), 24, 4)),
                                    skip_special_tokens=True)
     assert answer.chat and answer.text == expected
     assert [r.text for r in api.stream_chat(messages, QWEN, seed=4, **KW)][-1] == answer.text
@@ -55,7 +57,8 @@ def test_chat_sends_every_turn_through_the_template(studio_env):
 def test_a_long_conversation_drops_its_oldest_turns_with_a_notice(studio_env):
     turns = []
     for i in range(40):
-        turns += [{"role": "user", "content": f"question {i} " * 3}, {"role": "assistant", "content": f"answer {i} " * 3}]
+        turns += [{"role": "user", "content": f"question {i} " * 3},
+                  {"role": "assistant", "content": f"answer {i} " * 3}]
     turns.append({"role": "user", "content": "last question"})
     result = api.chat([{"role": "system", "content": "sys"}, *turns], QWEN, seed=1, lang="en", **KW)
     assert any("earliest turns" in n for n in result.notices)
@@ -80,7 +83,7 @@ def test_a_base_model_cannot_chat_and_says_so(studio_env):
 
 def test_stepping_at_temperature_zero_walks_the_greedy_sentence(studio_env):
     greedy_ids = engine.generate_ids(manager().get("mini-poem"), engine.encode(manager().get("mini-poem"), "明月"),
-                                     engine.TextJob(0, 0, 1.0, 6, 1.0, 0))
+                                     engine.TextJob(Sampling(0, 0, 1.0, 1.0), 6, 0))
     walked: list[int] = []
     for _ in range(6):
         step = api.next_token("明月", "mini-poem", walked, temperature=0)

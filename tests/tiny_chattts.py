@@ -49,6 +49,7 @@ from pathlib import Path
 
 import torch
 
+
 HUB_SNAPSHOT = Path("models--2Noise--ChatTTS") / "snapshots" / "tiny"
 
 SIGN, ONE, END, AFTER, FRAC = range(5)  # residual dims carrying the stop signal (see the docstring)
@@ -88,7 +89,8 @@ _PUNCT = list("，。、,.")
 _INLINE = ["[uv_break]", "[v_break]", "[lbreak]", "[laugh]"]  # kept in refined text: ids below [break_0]
 _CONTROL = ([f"[break_{i}]" for i in range(8)] + [f"[oral_{i}]" for i in range(10)] + [f"[laugh_{i}]" for i in range(3)]
             + [f"[speed_{i}]" for i in range(10)]
-            + ["[Sbreak]", "[Pbreak]", "[Ebreak]", "[Stts]", "[Ptts]", "[Etts]", "[spk_emb]", "[empty_spk]", "[music]", "[pure]"])
+            + ["[Sbreak]", "[Pbreak]", "[Ebreak]", "[Stts]", "[Ptts]", "[Etts]", "[spk_emb]", "[empty_spk]",
+               "[music]", "[pure]"])
 _END_MARKERS = ["[Pbreak]", "[Ptts]"]
 
 
@@ -136,7 +138,8 @@ def _embed(cfg, tok) -> dict[str, torch.Tensor]:
     head[:, :5] = 0
     head[ordinary, ONE] = BOOST
     head[ids("[Ebreak]")] = _eos_row(e.hidden_size, REFINE_SHARE)
-    sd["head_text.parametrizations.weight.original0"], sd["head_text.parametrizations.weight.original1"] = _as_weight_norm(head)
+    (sd["head_text.parametrizations.weight.original0"],
+     sd["head_text.parametrizations.weight.original1"]) = _as_weight_norm(head)
 
     for q in range(e.num_vq):  # an audio frame's input is the sum of its num_vq code embeddings
         code = torch.randn(e.num_audio_tokens, e.hidden_size) * NOISE / e.num_vq ** 0.5
@@ -147,7 +150,8 @@ def _embed(cfg, tok) -> dict[str, torch.Tensor]:
         head[:, :5] = 0
         head[e.num_audio_tokens - 1] = _eos_row(e.hidden_size, CODE_SHARE)  # ChatTTS's EOS code is num_audio_tokens - 1
         g, v = _as_weight_norm(head)
-        sd[f"head_code.{q}.parametrizations.weight.original0"], sd[f"head_code.{q}.parametrizations.weight.original1"] = g, v
+        (sd[f"head_code.{q}.parametrizations.weight.original0"],
+         sd[f"head_code.{q}.parametrizations.weight.original1"]) = g, v
     return sd
 
 
@@ -187,11 +191,11 @@ def _fp16(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 def build_chattts(folder: Path, seed: int = 0) -> Path:
     """Write a random-weight ChatTTS snapshot (asset/*.safetensors, asset/gpt, asset/tokenizer) into `folder`."""
+    from ChatTTS.config import Config
+    from ChatTTS.model import DVAE
     from safetensors.torch import save_file
     from vocos import Vocos
     from vocos.pretrained import instantiate_class
-    from ChatTTS.config import Config
-    from ChatTTS.model import DVAE
 
     folder = Path(folder)
     asset = folder / "asset"
@@ -296,8 +300,8 @@ if __name__ == "__main__":  # build, load through the package's own paths, speak
             if isinstance(out[0], str):
                 print(f"{name}: {took:.1f}s -> {out}")
             else:
-                print(f"{name}: {took:.1f}s ->", [f"{w.shape} {w.dtype} {len(w) / 24000:.2f}s peak {np.abs(w).max():.2f}"
-                                                  for w in out])
+                print(f"{name}: {took:.1f}s ->",
+                      [f"{w.shape} {w.dtype} {len(w) / 24000:.2f}s peak {np.abs(w).max():.2f}" for w in out])
                 assert all(w.dtype == np.float32 and w.ndim == 1 and len(w) > 0 for w in out)
             return out
 
@@ -309,7 +313,8 @@ if __name__ == "__main__":  # build, load through the package's own paths, speak
         show("two texts, split_text=True (2nd pass uses the 1st as spk_smp prompt)",
              lambda: chat.infer([short, long], skip_refine_text=True, params_infer_code=code()))
         pieces = show("studio style: refine_text_only, manual_seed=0, split_text=False",
-                      lambda: chat.infer([short, long], refine_text_only=True, split_text=False, params_refine_text=refine(0)))
+                      lambda: chat.infer([short, long], refine_text_only=True, split_text=False,
+                                         params_refine_text=refine(0)))
         show("studio style: codes, manual_seed=0, split_text=False (one wav per piece)",
              lambda: chat.infer(pieces, skip_refine_text=True, split_text=False, params_infer_code=code(0)))
     print(f"total: {time.perf_counter() - start:.1f}s")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+
 ASSETS = Path(__file__).resolve().parent.parent / "assets" / "pipelines"
 
 QWEN_CHAT_TEMPLATE = (
@@ -50,7 +51,8 @@ def build_sd15(folder: Path) -> Path:
                                 up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=32,
                                 attention_head_dim=4, norm_num_groups=2)
     scheduler = PNDMScheduler.from_pretrained(ASSETS / "sd15", subfolder="scheduler")
-    pipe = StableDiffusionPipeline(vae=_tiny_vae(), text_encoder=_clip_text(32), tokenizer=_clip_tokenizer("sd15/tokenizer"),
+    pipe = StableDiffusionPipeline(vae=_tiny_vae(), text_encoder=_clip_text(32),
+                                   tokenizer=_clip_tokenizer("sd15/tokenizer"),
                                    unet=unet, scheduler=scheduler, safety_checker=None, feature_extractor=None,
                                    requires_safety_checker=False)
     pipe.save_pretrained(folder, safe_serialization=True)
@@ -131,7 +133,7 @@ def build_all(root: Path) -> dict[str, Path]:
     return {name: build(root / name) for name, build in BUILDERS.items()}
 
 
-if __name__ == "__main__":  # python tests/tiny_models.py models/  -> folders usable from the studio's UI
+if __name__ == "__main__":  # python -m tests.tiny_models models/  -> folders usable from the studio's UI
     import sys
     for name, path in build_all(Path(sys.argv[1] if len(sys.argv) > 1 else "models")).items():
         print(name, path)
@@ -161,8 +163,8 @@ def build_t2v_sd(folder: Path) -> Path:
                                 attention_head_dim=4, norm_num_groups=2)
     scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
                               set_alpha_to_one=False)
-    pipe = TextToVideoSDPipeline(vae=_tiny_vae(), text_encoder=_clip_text(32), tokenizer=_clip_tokenizer("sd15/tokenizer"),
-                                 unet=unet, scheduler=scheduler)
+    pipe = TextToVideoSDPipeline(vae=_tiny_vae(), text_encoder=_clip_text(32),
+                                 tokenizer=_clip_tokenizer("sd15/tokenizer"), unet=unet, scheduler=scheduler)
     pipe.save_pretrained(folder, safe_serialization=True)
     return folder
 

@@ -1,15 +1,16 @@
-"""Measure mini-motion with the deterministic clip analyser (studio.motion.analyse) and print a table.
+"""Measure mini-motion with the deterministic clip analyser (studio.video.motion.analyse) and print a table.
 
-    python scripts/mini_motion/evaluate.py assets/models/mini-motion [--prompts 100] [--json eval.json]
-    python scripts/mini_motion/evaluate.py runs/mini-motion [--step 4000] [--prompts 40]    # a training checkpoint
+    python -m scripts.mini_motion.evaluate assets/models/mini-motion [--prompts 100] [--json eval.json]
+    python -m scripts.mini_motion.evaluate runs/mini-motion [--step 4000] [--prompts 40]    # a training checkpoint
 
-Either model: train.py's WanPipeline or train_unet3d.py's TextToVideoSDPipeline. Given a --work folder of either
-script instead of an exported one, it evaluates a checkpoint (the latest, or --step) with its EMA weights, as the
-export would hold them: a learning curve without waiting for the run's end.
+Any of the recipes' models: train.py's AnimateDiffPipeline, or the attempts' WanPipeline (attempts/wan.py) and
+TextToVideoSDPipeline (attempts/unet3d.py). Given a --work folder of any of them instead of an exported one, it
+evaluates a checkpoint (the latest, or --step) with its EMA weights, as the export would hold them: a learning
+curve without waiting for the run's end.
 
 Generates one clip per random prompt (seeded; a quarter of them name a held-out shape-colour pair) at the model's
-defaults (Wan: 17 frames, 64x64, 20 steps, guidance 5, UniPC; the 3D UNet: its trained frame count, guidance 7,
-its exported DPM++ 2M) and reads motion, colour, background and shape back.
+defaults (Wan: 17 frames, 64x64, 20 steps, guidance 5, UniPC; the UNets: their trained frame count, guidance 7,
+their exported DPM++ 2M) and reads motion, colour, background and shape back.
 Only attributes the prompt names are scored; "motion + colour" counts clips with both right (the target: 80%).
 Then the VAE's ceiling: clean clips encoded and decoded, then analysed. The transformer works in the VAE's
 latents, so what the round trip loses cannot come out right however well the prompt is followed.
@@ -17,6 +18,7 @@ latents, so what the round trip loses cannot come out right however well the pro
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import random
 import sys
@@ -26,22 +28,23 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+from scripts.trainlib import command
+from studio.image import shapes
+from studio.video import motion
+from studio.video.engine import text_options
 
-from studio import motion, shapes  # noqa: E402
-from studio.engines.video import text_options  # noqa: E402
 
 DEFAULTS = dict(num_frames=motion.FRAMES, height=motion.SIZE, width=motion.SIZE, num_inference_steps=20,
                 guidance_scale=5.0)
-# train_unet3d.py's model (TextToVideoSDPipeline): its own frame count and mini-shapes' CFG.
+# The UNets' models (AnimateDiffPipeline, TextToVideoSDPipeline): their own frame count and mini-shapes' CFG.
 UNET3D_DEFAULTS = dict(DEFAULTS, guidance_scale=7.0)
 ATTRIBUTES = ("motion", "colour", "background", "shape")
 
 
 def load(folder: Path):
-    """As studio.loaders does on a CPU: everything in fp32."""
+    """As studio.core.loaders does on a CPU: everything in fp32."""
     import warnings
+
     from diffusers import DiffusionPipeline
     with warnings.catch_warnings():  # TextToVideoSDPipeline is "deprecated": the issue's fallback is that class
         warnings.simplefilter("ignore", FutureWarning)
@@ -51,24 +54,24 @@ def load(folder: Path):
 
 
 def defaults(pipe, folder: Path) -> dict:
-    """The call evaluate.py scores: Wan's (17 frames, guidance 5), or the 3D UNet's at its trained frame count."""
+    """The call evaluate.py scores: Wan's (17 frames, guidance 5), or a UNet's at its trained frame count."""
     if type(pipe).__name__ == "WanPipeline":
         return DEFAULTS
     record = folder / "training.json"
     if record.is_file():
         return dict(UNET3D_DEFAULTS, num_frames=json.loads(record.read_text())["frames"])
-    frames = _run_args(folder, _train_script("train_unet3d")).frames
+    frames = _run_args(folder, _recipe(UNET3D)).frames
     return dict(UNET3D_DEFAULTS, num_frames=frames)
 
 
-def _train_script(name: str = "train"):
-    """A training script of this folder under its own module name: mini-shapes' and mini-poem's scripts are "train"
-    too, and a plain `import train` would stand in for theirs in the same process (the test run)."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(f"mini_motion_{name}", Path(__file__).with_name(f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+WAN, UNET3D = "scripts.mini_motion.attempts.wan", "scripts.mini_motion.attempts.unet3d"
+# args.json's "script": the recipe's module; runs from before `python -m` wrote the script's file name
+RECIPES = {"train_animatediff": "scripts.mini_motion.train", "train_unet3d": UNET3D}
+
+
+def _recipe(name: str):
+    """The training recipe (a module) that args.json names."""
+    return importlib.import_module(RECIPES.get(name, name))
 
 
 def _run_args(work: Path, train):
@@ -88,12 +91,12 @@ def _checkpoint(folder: Path, step: int | None) -> Path:
 
 
 def load_unet3d_run(work: Path, step: int | None = None):
-    """The pipeline of a train_unet3d.py or train_animatediff.py run's checkpoint (EMA UNet and text encoder), as
-    the script exports it (TextToVideoSDPipeline or AnimateDiffPipeline; args.json names the script)."""
+    """The pipeline of a train.py or attempts/unet3d.py run's checkpoint (EMA UNet and text encoder), as the
+    recipe exports it (AnimateDiffPipeline or TextToVideoSDPipeline; args.json names the recipe)."""
     from safetensors.torch import load_model
     saved = work / "args.json"
     script = json.loads(saved.read_text()).get("script", "train_unet3d") if saved.is_file() else "train_unet3d"
-    train = _train_script(script)
+    train = _recipe(script)
     run = _run_args(work, train)
     chosen = _checkpoint(work / "unet", step)
     vae, text_encoder, tokenizer = train.load_shapes(run.shapes)
@@ -106,13 +109,14 @@ def load_unet3d_run(work: Path, step: int | None = None):
 
 
 def load_run(work: Path, step: int | None = None):
-    """The pipeline of a training run's checkpoint (train_unet3d.py's and train_animatediff.py's: load_unet3d_run). A train.py run: the
-    EMA transformer and text encoder of transformer/step-N (built with the settings the run was started with, its
-    args.json), its last VAE checkpoint and the latent statistics of its cache, put together as the export does."""
+    """The pipeline of a training run's checkpoint (train.py's and attempts/unet3d.py's: load_unet3d_run). An
+    attempts/wan.py run: the EMA transformer and text encoder of transformer/step-N (built with the settings the run
+    was started with, its args.json), its last VAE checkpoint and the latent statistics of its cache, put together
+    as the export does."""
     from safetensors.torch import load_model
     if (work / "unet").is_dir():
         return load_unet3d_run(work, step)
-    train = _train_script()
+    train = _recipe(WAN)
     run = _run_args(work, train)
     chosen = _checkpoint(work / "transformer", step)
     tokenizer = train.build_tokenizer()
@@ -227,7 +231,7 @@ def main(argv=None) -> dict:
     text = table(results)
     print(text)
     if args.card:
-        write_card(args.model, text, "python scripts/mini_motion/evaluate.py " + " ".join(argv or sys.argv[1:]))
+        write_card(args.model, text, command("scripts.mini_motion.evaluate", argv))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return results
@@ -235,7 +239,7 @@ def main(argv=None) -> dict:
 
 def table(results: dict) -> str:
     d = results["defaults"]
-    out = [f"Accuracy read back by studio.motion.analyse, {results['prompts']} prompts, {d['num_frames']} frames "
+    out = [f"Accuracy read back by studio.video.motion.analyse, {results['prompts']} prompts, {d['num_frames']} frames "
            f"{d['width']}x{d['height']}, {d['num_inference_steps']} steps, guidance {d['guidance_scale']:g}:", "",
            "| attribute | seen | held-out pairs | all |", "|---|---|---|---|"]
     out += [f"| {a} | {results['seen'][a]:.1%} | {results['held_out'][a]:.1%} | {results['all'][a]:.1%} |"
@@ -246,7 +250,8 @@ def table(results: dict) -> str:
 
 
 def write_card(folder: Path, evaluation: str, command: str) -> None:
-    """Replace the card's evaluation section (written by train.py without figures) with this run's table."""
+    """Replace the card's evaluation section (written by the training recipe without figures) with this run's
+    table."""
     card = folder / "README.md"
     head = card.read_text(encoding="utf-8").split("\n## Evaluation")[0].rstrip()
     card.write_text(f"{head}\n\n## Evaluation\n\n`{command}`:\n\n{evaluation}\n", encoding="utf-8")

@@ -1,51 +1,35 @@
 """Does mini-motion read its prompt? The flow-matching loss with the right caption against altered ones.
 
-    python scripts/mini_motion/probe.py assets/models/mini-motion
-    python scripts/mini_motion/probe.py runs/mini-motion [--step 4000]      # a training checkpoint (EMA weights)
+    python -m scripts.mini_motion.probe runs/mini-motion-wan [--step 4000]   # a training checkpoint (EMA weights)
 
 Clean clips are encoded by the model's VAE and noised to a few noise levels; the transformer's loss is then
 measured with each clip's own caption, with the object's and the background's colours swapped, with the opposite
 motion, and with an empty caption. Where a wrong caption costs no more than the right one, the model does not use
 that part of the prompt (v8, at sigma 0.97: colours swapped -0.1%, the opposite motion 0.0%, an empty caption
 +11.3%: it read a bag of colours, not which is the object's nor where it goes). Cheaper than sampling (seconds),
-and it points at the cause where evaluate.py's accuracy only shows the effect. For train.py's WanPipeline.
+and it points at the cause where evaluate.py's accuracy only shows the effect. For attempts/wan.py's WanPipeline.
 
-    python scripts/mini_motion/probe.py MODEL_OR_RUN --text      # any of the three scripts' models
+    python -m scripts.mini_motion.probe MODEL_OR_RUN --text      # any of the three recipes' models
 
 How far apart the text encoder puts prompts that differ in one thing (relative distance of their token
 embeddings): where two directions of motion sit much closer than two colours, no UNet or transformer can follow
 the direction. (Fine-tuned with the UNet, mini-shapes' encoder merged them: "moving from left to right" / "...
-right to left" 12.6% apart in mini-shapes', 2.4% after 2000 steps; hence train_animatediff.py's motion-naming
-loss on the encoder.)
+right to left" 12.6% apart in mini-shapes', 2.4% after 2000 steps; hence train.py's motion-naming loss on the
+encoder.)
 """
 from __future__ import annotations
 
 import argparse
 import random
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+from scripts.mini_motion import evaluate
+from studio.video import motion
 
-from studio import motion  # noqa: E402
-
-
-def _evaluate():
-    """evaluate.py of this folder under its own module name: a plain `import evaluate` would stand in for
-    mini-shapes' evaluate.py in the same process (the test run)."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("mini_motion_evaluate", Path(__file__).with_name("evaluate.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-evaluate = _evaluate()
 
 SIGMAS = (0.8, 0.9, 0.97)
 
@@ -126,7 +110,7 @@ def text_distances(pipe) -> dict[str, float]:
 
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", type=Path, help="an exported model folder, or train.py's --work folder")
+    p.add_argument("model", type=Path, help="an exported model folder, or a recipe's --work folder")
     p.add_argument("--step", type=int, help="with a --work folder: this checkpoint, not the latest")
     p.add_argument("--clips", type=int, default=64)
     p.add_argument("--threads", type=int, default=2)

@@ -1,6 +1,6 @@
 """Evaluate a mini-poem model folder on prepare_data.py's held-out split and on fixed generation starts.
 
-    python scripts/mini_poem/evaluate.py assets/models/mini-poem runs/mini-poem-data [--card] [--check]
+    python -m scripts.mini_poem.evaluate assets/models/mini-poem runs/mini-poem-data [--card] [--check]
 
 Prints Markdown tables:
 1. Held-out character perplexity (every token after <s>, </s> included) against a unigram model of the
@@ -21,17 +21,14 @@ import argparse
 import datetime
 import json
 import math
-import shlex
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+from scripts.mini_poem import poemlib
+from scripts.trainlib import command
 
-import poemlib  # noqa: E402
 
 # 50 fixed starts: whole first lines (5 and 7 characters), two characters, one character, titles.
 STARTS = [
@@ -62,8 +59,7 @@ def parse_args(argv=None):
     p.add_argument("--json", type=Path, help="also save the figures here")
     args = p.parse_args(argv)
     args.temperatures = [float(t) for t in args.temperatures.split(",")]
-    args.command = "python scripts/mini_poem/evaluate.py " + " ".join(
-        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    args.command = command("scripts.mini_poem.evaluate", argv)
     return args
 
 

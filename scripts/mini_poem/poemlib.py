@@ -14,6 +14,7 @@ import hashlib
 import re
 from pathlib import Path
 
+
 PUNCT = "，。？！；"  # line ends
 TITLE_SEP = "："
 PAD, BOS, EOS, UNK = "<pad>", "<s>", "</s>", "<unk>"

@@ -1,6 +1,6 @@
 """Prepare the mini-poem training data from the chinese-poetry Tang collection.
 
-    python scripts/mini_poem/prepare_data.py /path/to/chinese-poetry/tang runs/mini-poem-data
+    python -m scripts.mini_poem.prepare_data /path/to/chinese-poetry/tang runs/mini-poem-data
 
 Reads every *.json in CORPUS_DIR (arrays of {"title", "paragraphs", ...} in traditional characters), converts
 to simplified characters with OpenCC (t2s), removes editors' notes, keeps the poems whose lines are all 5 or
@@ -25,9 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import poemlib  # noqa: E402
+from scripts.mini_poem import poemlib
 
 
 def parse_args(argv=None):
@@ -89,7 +87,8 @@ def main(argv=None) -> dict:
         stats["with_title"] += title is not None
         (held if poemlib.stable_fraction("split:" + body) * 100 < args.eval_percent else train).append(text)
     if not train or not held:
-        raise SystemExit(f"empty split (train {len(train)}, eval {len(held)}): use more poems or another --eval-percent")
+        raise SystemExit(f"empty split (train {len(train)}, eval {len(held)}): "
+                         "use more poems or another --eval-percent")
 
     counts = collections.Counter(ch for text in train for ch in text)
     chars = sorted((c for c, n in counts.items() if n >= args.min_count), key=lambda c: (-counts[c], c))
@@ -109,7 +108,8 @@ def main(argv=None) -> dict:
     tokenizer.save_pretrained(args.out_dir / "tokenizer")
 
     meta = {
-        "command": "python scripts/mini_poem/prepare_data.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
+        "command": "python -m scripts.mini_poem.prepare_data " + " ".join(
+            shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
         "corpus_files": len(names),
         "corpus_sha256": checksum,
         "opencc": "t2s (opencc-python-reimplemented)",

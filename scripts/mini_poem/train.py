@@ -1,24 +1,22 @@
 """Train mini-poem: a character-level GPT-2 (transformers GPT2LMHeadModel) on Tang poems.
 
-    python scripts/mini_poem/train.py --data runs/mini-poem-data --work runs/mini-poem --out assets/models/mini-poem
-    python scripts/mini_poem/train.py --smoke --data D --work W --out O          # seconds, for CI
+    python -m scripts.mini_poem.train --data runs/mini-poem-data --work runs/mini-poem --out assets/models/mini-poem
+    python -m scripts.mini_poem.train --smoke --data D --work W --out O          # seconds, for CI
 
---data is prepare_data.py's OUT_DIR. Checkpoints go to --work every --save-every steps (the last two are kept);
-running the same command again resumes from the latest one, and a resumed run equals an unbroken one: a step's
-batch and dropout depend only on (seed, step). When the last step is done the model folder is exported to --out:
-config.json, model.safetensors (fp16 on disk), tokenizer, generation_config.json, loss.png and README.md (the
-model card; evaluate.py --card fills in its evaluation section). --stop-at-step N saves and exits after step N
+(from the repository root) --data is prepare_data.py's OUT_DIR. Checkpoints go to --work every --save-every steps
+(the last two are kept; scripts/trainlib.py's, a damaged one is skipped); running the same command again resumes
+from the latest one, and a resumed run equals an unbroken one: a step's batch and dropout depend only on
+(seed, step). When the last step is done the model folder is exported to --out: config.json, model.safetensors
+(fp16 on disk), tokenizer, generation_config.json, loss.png and README.md (the model card; evaluate.py --card fills
+in its evaluation section). --stop-at-step N saves and exits after step N
 (to spread a run over sessions). --threads defaults to 1: another model may be training on the same machine.
 """
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import math
 import shlex
-import shutil
-import sys
 import time
 from pathlib import Path
 
@@ -26,13 +24,20 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent))
+from scripts.mini_poem import poemlib
+from scripts.trainlib import (
+    ROOT,
+    arguments,
+    command,
+    load_checkpoint,
+    lr_at,
+    machine,
+    make_readable,
+    n_params,
+    run_commits,
+    save_checkpoint,
+)
 
-import poemlib  # noqa: E402
-from trainlib import machine, make_readable, run_commits  # noqa: E402
 
 # Arguments that define the run: a checkpoint made with other values is not resumed.
 RUN_KEYS = ("seed", "steps", "batch", "lr", "warmup", "weight_decay", "dropout", "n_layer", "n_embd", "n_head",
@@ -40,12 +45,9 @@ RUN_KEYS = ("seed", "steps", "batch", "lr", "warmup", "weight_decay", "dropout",
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = arguments(__doc__, work="checkpoints and logs", out="where the model folder is written",
+                  smoke="a few steps of a tiny model on a few poems (CI)", threads=1, save_every=100)
     p.add_argument("--data", type=Path, required=True, help="prepare_data.py's output folder")
-    p.add_argument("--work", type=Path, required=True, help="checkpoints and logs")
-    p.add_argument("--out", type=Path, required=True, help="where the model folder is written")
-    p.add_argument("--seed", type=int, default=1234)
-    p.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
     p.add_argument("--steps", type=int, default=2500)
     p.add_argument("--batch", type=int, default=32, help="rows of 128 tokens per step")
     p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (cosine decay to 10%%)")
@@ -59,11 +61,9 @@ def parse_args(argv=None):
                    help="bf16 autocast for the matmuls (weights and optimizer stay fp32); auto: bf16 only where the "
                         "CPU computes it natively (AVX512-BF16 / AMX), as elsewhere it is emulated and ~13x slower")
     p.add_argument("--max-poems", type=int, default=0, help="use only the first N training poems (0: all)")
-    p.add_argument("--save-every", type=int, default=100)
     p.add_argument("--eval-every", type=int, default=250)
     p.add_argument("--log-every", type=int, default=10)
     p.add_argument("--stop-at-step", type=int, default=0, help="save and exit after this step (0: run to the end)")
-    p.add_argument("--smoke", action="store_true", help="a few steps of a tiny model on a few poems (CI)")
     args = p.parse_args(argv)
     if args.amp == "auto":
         args.amp = "bf16" if native_bf16() else "none"
@@ -71,8 +71,7 @@ def parse_args(argv=None):
         args.steps, args.batch, args.warmup, args.max_poems = 6, 4, 2, 64
         args.n_layer, args.n_embd, args.n_head = 2, 64, 2
         args.save_every, args.eval_every, args.log_every = 2, 3, 1
-    args.command = "python scripts/mini_poem/train.py " + " ".join(
-        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    args.command = command("scripts.mini_poem.train", argv)
     return args
 
 
@@ -93,17 +92,6 @@ def make_model(args, tokenizer):
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=True)
     return GPT2LMHeadModel(config)
-
-
-def n_params(model) -> int:
-    return sum(p.numel() for p in model.parameters())  # tied embeddings counted once
-
-
-def lr_at(step: int, args) -> float:
-    if step < args.warmup:
-        return args.lr * (step + 1) / args.warmup
-    progress = (step - args.warmup) / max(1, args.steps - args.warmup)
-    return args.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
 def autocast(args):
@@ -137,41 +125,6 @@ class Rows:
         x, y = rows[:, :-1], rows[:, 1:].clone()
         y[y == self.bos_id] = -100  # the next poem's <s> is not predicted
         return x, y
-
-
-# -- checkpoints ---------------------------------------------------------------------------------
-def save_checkpoint(work: Path, model, optimizer, state: dict) -> None:
-    """work/checkpoints/step-NNNNNN, written under a temporary name and renamed (a kill leaves the last one)."""
-    from safetensors.torch import save_model
-    folder = work / "checkpoints"
-    final = folder / f"step-{state['step']:06d}"
-    tmp = folder / (final.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    save_model(model, str(tmp / "model.safetensors"))  # handles the tied embeddings
-    torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-    (tmp / "state.json").write_text(json.dumps(state, ensure_ascii=False, indent=1), encoding="utf-8")
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
-    for old in sorted(p for p in folder.glob("step-*") if not p.name.endswith(".tmp"))[:-2]:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def load_latest(work: Path, model, optimizer) -> dict | None:
-    from safetensors.torch import load_model
-    for folder in sorted((work / "checkpoints").glob("step-*"), reverse=True):
-        if folder.name.endswith(".tmp") or not (folder / "state.json").exists():
-            continue
-        try:
-            state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
-            load_model(model, str(folder / "model.safetensors"))
-            optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True))
-        except Exception as exc:  # a damaged checkpoint: try the one before
-            print(f"skipping {folder}: {exc}", flush=True)
-            continue
-        print(f"resuming from {folder} (step {state['step']})", flush=True)
-        return state
-    return None
 
 
 # -- export --------------------------------------------------------------------------------------
@@ -230,7 +183,8 @@ print(tok.decode(out[0], skip_special_tokens=True))
   brackets removed.
 - Kept: poems whose lines (pieces ended by ，。？！；) are all 5 or all 7 characters, at least two lines, with no
   lost (□) or composed characters, fitting the 128-token context: {poems_kept} poems after dropping
-  {dropped_not_5_or_7_char_lines} of other forms, {dropped_duplicates} duplicate bodies and {dropped_too_long} too long ones.
+  {dropped_not_5_or_7_char_lines} of other forms, {dropped_duplicates} duplicate bodies and {dropped_too_long} \
+too long ones.
 - Format of a sample: `<s>标题：句，句。句，句。</s>` for {title_percent:g}% of the poems with a short title
   (≤ 8 characters; {poems_with_title} poems), `<s>句，句。句，句。</s>` for the rest.
 - Split: {eval_percent:g}% of the poems held out for evaluation, chosen by a hash of the poem body (fixed,
@@ -252,7 +206,7 @@ print(tok.decode(out[0], skip_special_tokens=True))
 ```bash
 {prepare_command}
 {train_command}
-python scripts/mini_poem/evaluate.py {out} {data} --card
+python -m scripts.mini_poem.evaluate {out} {data} --card
 ```
 
 - Code: this repository at {commits} (HEAD at each start of the run; `+modified`: with uncommitted edits).
@@ -271,7 +225,7 @@ python scripts/mini_poem/evaluate.py {out} {data} --card
 ## Evaluation
 
 <!-- eval:start -->
-Not evaluated yet: run `python scripts/mini_poem/evaluate.py {out} {data} --card`.
+Not evaluated yet: run `python -m scripts.mini_poem.evaluate {out} {data} --card`.
 <!-- eval:end -->
 
 ## What it cannot do
@@ -299,7 +253,8 @@ def write_card(args, state: dict, meta: dict, model, unigram: float) -> None:
         precision="bf16 autocast (`--amp bf16`)" if args.amp == "bf16" else
         "fp32 (`--amp none`; `auto` takes bf16 autocast only on a CPU that computes bf16 natively)",
         torch_version=torch.__version__, transformers_version=transformers.__version__, threads=args.threads,
-        hours=state["train_seconds"] / 3600, final_train=state["train_log"][-1][1] if state["train_log"] else float("nan"),
+        hours=state["train_seconds"] / 3600,
+        final_train=state["train_log"][-1][1] if state["train_log"] else float("nan"),
         final_eval=state["eval_log"][-1][1], final_ppl=math.exp(state["eval_log"][-1][1]),
         unigram_ppl=math.exp(unigram), **{k: state["run"][k] for k in RUN_KEYS}, save_every=args.save_every)
     (args.out / "README.md").write_text(CARD.format(**values), encoding="utf-8")
@@ -354,7 +309,8 @@ def main(argv=None) -> dict:
     run = {k: getattr(args, k) for k in RUN_KEYS}
     run["train_poems"], run["vocab_size"] = len(train), len(tokenizer)
     args.work.mkdir(parents=True, exist_ok=True)
-    state = load_latest(args.work, model, optimizer)
+    # checkpoints (trainlib's: the last two kept, a damaged one skipped): model.safetensors, optimizer, state
+    state = load_checkpoint(args.work / "checkpoints", {"model": model}, optimizer, fresh=None)
     if state is None:
         state = {"step": 0, "run": run, "command": args.command, "train_log": [], "eval_log": [],
                  "train_seconds": 0.0, "started": datetime.datetime.now().isoformat(timespec="seconds")}
@@ -371,7 +327,7 @@ def main(argv=None) -> dict:
     step = state["step"]
     while step < args.steps:
         for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, args)
+            group["lr"] = lr_at(step, args.steps, args.lr, args.warmup)
         x, y = rows.batch(step, args.batch)
         torch.manual_seed(args.seed * 1_000_003 + step)  # dropout masks depend only on (seed, step)
         with autocast(args):
@@ -386,7 +342,8 @@ def main(argv=None) -> dict:
         if step % args.log_every == 0 or step == args.steps:
             now = time.time()
             state["train_log"].append([step, float(np.mean(window))])
-            print(f"step {step}/{args.steps} loss {np.mean(window):.4f} lr {lr_at(step - 1, args):.2e} "
+            lr = lr_at(step - 1, args.steps, args.lr, args.warmup)
+            print(f"step {step}/{args.steps} loss {np.mean(window):.4f} lr {lr:.2e} "
                   f"{(now - tick) / len(window):.2f} s/step", flush=True)
             window, tick = [], now
         if step % args.eval_every == 0 or step == args.steps:
@@ -398,7 +355,7 @@ def main(argv=None) -> dict:
             state["step"] = step
             state["train_seconds"] += time.time() - session_start
             session_start = time.time()
-            save_checkpoint(args.work, model, optimizer, state)
+            save_checkpoint(args.work / "checkpoints", {"model": model}, optimizer, state)
             if state["train_log"]:
                 plot_losses(args.work / "loss.png", state, unigram)
         if stop and step < args.steps:

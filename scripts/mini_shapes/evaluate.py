@@ -1,6 +1,6 @@
-"""Measure mini-shapes with the deterministic image analyser (studio.shapes.analyse) and print tables.
+"""Measure mini-shapes with the deterministic image analyser (studio.image.shapes.analyse) and print tables.
 
-    python scripts/mini_shapes/evaluate.py assets/models/mini-shapes [--prompts 200] [--json eval.json] [--card]
+    python -m scripts.mini_shapes.evaluate assets/models/mini-shapes [--prompts 200] [--json eval.json] [--card]
 
 1. Attribute accuracy on 200 random prompts (a quarter of them name a held-out shape-colour pair), at CFG 7,
    20 steps, the model's default sampler in the studio (SAMPLER) and the course's DPM++ 2M Karras, analysed at the
@@ -16,21 +16,17 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
+from scripts.trainlib import command, short_commits
+from studio.core.registry import CARDS
+from studio.image import shapes
+from studio.image.samplers import make_scheduler
 
-from studio import shapes  # noqa: E402
-from studio.registry import CARDS  # noqa: E402
-from studio.samplers import make_scheduler  # noqa: E402
-from trainlib import short_commits  # noqa: E402
 
 SAMPLER = CARDS["mini-shapes"].defaults["sampler"]
 COURSE_SAMPLER = "DPM++ 2M Karras"  # the issue's and the course's; not the default (see the card)
@@ -152,7 +148,8 @@ def clean_distance(pipe, n: int, seed: int, steps: int, sampler: str = SAMPLER) 
     specs = [replace(shapes.random_spec(rng), dx=0.0, dy=0.0) for _ in range(n)]
     texts = [shapes.caption(s, rng, drop=0.0) for s in specs]
     images = generate(pipe, texts, list(range(seed, seed + n)), 7.0, steps, sampler=sampler)
-    diffs = [np.abs(np.asarray(img, float) - np.asarray(shapes.render(s), float)).mean() for img, s in zip(images, specs)]
+    diffs = [np.abs(np.asarray(img, float) - np.asarray(shapes.render(s), float)).mean()
+             for img, s in zip(images, specs)]
     return float(np.mean(diffs))
 
 
@@ -204,7 +201,7 @@ def main(argv=None) -> dict:
     text = tables(results, args.prompts, n_clean)
     print(text)
     if args.card:
-        write_card(args.model, pipe, text, "python scripts/mini_shapes/evaluate.py " + " ".join(argv or sys.argv[1:]))
+        write_card(args.model, pipe, text, command("scripts.mini_shapes.evaluate", argv))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str))
     return results
@@ -248,7 +245,8 @@ def by_word_table(what: str, attribute: str, values, rows: dict) -> list[str]:
 def write_card(folder: Path, pipe, evaluation: str, command: str) -> None:
     """The model card: data, architecture, the recorded training run, its loss curve and this evaluation."""
     run = json.loads((folder / "training.json").read_text(encoding="utf-8"))
-    params = {name: sum(p.numel() for p in getattr(pipe, name).parameters()) for name in ("vae", "unet", "text_encoder")}
+    params = {name: sum(p.numel() for p in getattr(pipe, name).parameters())
+              for name in ("vae", "unet", "text_encoder")}
     disk = sum(f.stat().st_size for f in folder.rglob("*.safetensors")) / 2**20
     held = ", ".join(f"{colour} {shape}" for shape, colour in sorted(shapes.HELD_OUT))
     card = CARD.format(**run, held=held, disk=disk, evaluation=evaluation, eval_command=command,
@@ -312,7 +310,8 @@ def training_stages(run: dict) -> str:
         if r.get("shape_aux"):
             extra.append(f"a shape-naming loss of weight {r['shape_aux']:g} on the text encoder (a linear head on its "
                          "pooled output names the caption's shape; dropped at export)")
-        lines += [f"{i}. `python {r['command']}` (commit `{short_commits(r['commit'])}`)",
+        run = r["command"] if r["command"].startswith("python ") else f"python {r['command']}"  # older records
+        lines += [f"{i}. `{run}` (commit `{short_commits(r['commit'])}`)",
                   f"   - UNet + text encoder {start}: {r['unet_steps']} steps, batch {r['batch']}, AdamW, peak "
                   f"learning rate {r['lr']}, cosine decay, EMA of the weights"
                   + "".join(f"; {e}" for e in extra) + f"; final loss {r['final_unet_loss']:.4f}."]
@@ -360,7 +359,7 @@ this project's own).
 
 ## Data
 
-Pictures drawn by `studio/shapes.py`: one shape (circle 圆形, square 正方形, triangle 三角形, star 五角星) of one
+Pictures drawn by `studio/image/shapes.py`: one shape (circle 圆形, square 正方形, triangle 三角形, star 五角星) of one
 colour (red, orange, yellow, green, blue, purple, white, black) on a plain background of another colour, big or
 small (a small shape is still over a quarter of the width), on the left, in the centre or on the right, with a
 little jitter. {images} pictures of 64x64. Captions in Chinese or English, each attribute left out with
@@ -388,7 +387,7 @@ Weights: {disk:.1f} MB of safetensors, stored in fp16 (the studio runs them in f
 ## Evaluation
 
 `{eval_command}` generates for random prompts (a quarter of them name a held-out pair), analyses each picture
-with the deterministic analyser in `studio/shapes.py` (background from the border, shape colour, shape class
+with the deterministic analyser in `studio/image/shapes.py` (background from the border, shape colour, shape class
 by fitting each shape's template to the picture's shape mask, size, position) and scores the attributes
 the prompt names:
 
@@ -435,8 +434,9 @@ the prompt names:
 - Karras samplers (DPM++ 2M Karras, ...) need 10 steps or more with it (the distance table: the picture falls
   apart at 4 steps). Its zero-terminal-SNR schedule runs up to sigma 4096; spaced over all of it, Karras put 13
   of 20 steps where the latent is still noise, and at CFG 12 only 82% seen / 80% held-out of the attributes came
-  out right (colour 74% and 54%; measured on earlier weights, v5). The studio starts Karras spacing at sigma 80, as Karras et al. do
-  (`studio.samplers`); the tables are measured so. The studio's default for it is DPM++ 2M.
+  out right (colour 74% and 54%; measured on earlier weights, v5). The studio starts Karras spacing at sigma 80, \
+as Karras et al. do
+  (`studio.image.samplers`); the tables are measured so. The studio's default for it is DPM++ 2M.
 - Every sampler of the studio works at 20 steps with it. On the card's 200 prompts at CFG 7
   (`scripts/mini_shapes/sampler_steps.py`): LMS (diffusers' `LMSDiscreteScheduler`) 97.0% seen / 98.0% held-out
   at 20 steps, 97.5 / 98.0% at 30, 98.0 / 97.6% at 40; Euler 97.2 / 97.6%; LMS Karras 97.1 / 98.0% at 20 steps.

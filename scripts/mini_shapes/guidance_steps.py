@@ -1,6 +1,6 @@
 """Where does high CFG hurt mini-shapes? Adherence by CFG, then CFG 3 with 12 in one window of steps at a time.
 
-    python scripts/mini_shapes/guidance_steps.py assets/models/mini-shapes [--prompts 400] [--seed 7777]
+    python -m scripts.mini_shapes.guidance_steps assets/models/mini-shapes [--prompts 400] [--seed 7777]
 
 The prompts are evaluate.py's (another seed than its 2024, so these are pictures the card's tables did not see);
 DPM++ 2M, 20 steps. A window that costs adherence is where guidance multiplies the model's own error: the card's
@@ -8,13 +8,10 @@ DPM++ 2M, 20 steps. A window that costs adherence is where guidance multiplies t
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import evaluate as ev  # noqa: E402
+from scripts.mini_shapes import evaluate as ev
+
 
 WINDOWS = ((0, 4), (4, 10), (10, 20))  # steps [start, end) at CFG 12, the rest at CFG 3
 STEPS, LOW, HIGH = 20, 3.0, 12.0

@@ -1,6 +1,6 @@
 """Which samplers need more steps with mini-shapes? Adherence for sampler and step count pairs at CFG 7.
 
-    python scripts/mini_shapes/sampler_steps.py assets/models/mini-shapes "LMS:20,LMS:30,LMS:40,Euler:20,LMS Karras:20"
+    python -m scripts.mini_shapes.sampler_steps assets/models/mini-shapes "LMS:20,LMS:30,LMS:40,Euler:20,LMS Karras:20"
 
 The prompts and seeds are the card's (evaluate.py, seed 2024), so the figures sit next to its tables. "no shape"
 counts the pictures in which the analyser found no shape at all: a sampler that diverges leaves smeared colour.
@@ -9,15 +9,12 @@ The card's "What it cannot do" quotes this table for LMS.
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import evaluate as ev  # noqa: E402
-from studio import shapes  # noqa: E402  (evaluate put the repository on sys.path)
-from studio.samplers import SAMPLERS  # noqa: E402
+from scripts.mini_shapes import evaluate as ev
+from studio.image import shapes
+from studio.image.samplers import SAMPLERS
 
 
 def runs(text: str) -> list[tuple[str, int]]:

@@ -1,7 +1,9 @@
 """Train mini-shapes: a tiny latent-diffusion model (a standard diffusers StableDiffusionPipeline folder).
 
-    python scripts/mini_shapes/train.py --work runs/mini-shapes --out assets/models/mini-shapes
-    python scripts/mini_shapes/train.py --smoke --work /tmp/ms --out /tmp/ms/model     # seconds, for CI
+    python -m scripts.mini_shapes.train --work runs/mini-shapes --out assets/models/mini-shapes
+    python -m scripts.mini_shapes.train --smoke --work /tmp/ms --out /tmp/ms/model     # seconds, for CI
+
+(from the repository root)
 
 Stages (each resumes from its latest checkpoint in --work when the same command is run again):
 1. VAE (AutoencoderKL, 64x64x3 <-> 16x16x4) on rendered shapes.
@@ -20,7 +22,6 @@ import argparse
 import json
 import random
 import shutil
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -29,24 +30,36 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
+from scripts.trainlib import (
+    ROOT,
+    arguments,
+    command,
+    load_checkpoint,
+    log,
+    lr_at,
+    machine,
+    make_readable,
+    naming_head,
+    naming_loss,
+    optimise,
+    plot_losses,
+    run_commits,
+    save_checkpoint,
+    step_generator,
+    timesteps,
+    tokenize,
+    weighted_mse,
+)
+from studio.image import shapes
 
-from studio import shapes  # noqa: E402
-from trainlib import (load_checkpoint, log, lr_at, machine, make_readable, naming_head, naming_loss,  # noqa: E402
-                      optimise, plot_losses, run_commits, save_checkpoint, step_generator)
 
 TOKENIZER = ROOT / "assets" / "pipelines" / "sd15" / "tokenizer"
 SCHEDULER = ROOT / "assets" / "pipelines" / "sd15" / "scheduler"
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--work", type=Path, required=True, help="checkpoints, data cache and logs")
-    p.add_argument("--out", type=Path, required=True, help="where the pipeline folder is written")
-    p.add_argument("--seed", type=int, default=1234)
-    p.add_argument("--threads", type=int, default=2)
+    p = arguments(__doc__, work="checkpoints, data cache and logs", out="where the pipeline folder is written",
+                  smoke="a few steps on a few images (CI)")
     p.add_argument("--images", type=int, default=24000, help="rendered training images")
     p.add_argument("--vae-steps", type=int, default=3000)
     p.add_argument("--unet-steps", type=int, default=9000)
@@ -62,7 +75,8 @@ def parse_args(argv=None):
     p.add_argument("--text-time-embedding", action=argparse.BooleanOptionalAction, default=False,
                    help="also add an attention-pooled prompt vector to the UNet's time embedding (diffusers' "
                         "addition_embed_type='text'), so every ResNet block hears the prompt, not only the "
-                        "cross-attention layers. A fine-tuning run (--init-from) takes it from the folder it starts from")
+                        "cross-attention layers. A fine-tuning run (--init-from) takes it from the folder it starts "
+                        "from")
     p.add_argument("--lr", type=float, default=6e-4)
     p.add_argument("--prediction", choices=["v_prediction", "epsilon"], default="v_prediction",
                    help="what the UNet predicts; v gives colours and layout (decided at high noise) a strong signal")
@@ -76,7 +90,8 @@ def parse_args(argv=None):
                         "put the latent cells inside the shape and inside the background on their colour's code, the "
                         "palette on the corners of a 4-D cross-polytope, every colour equally far from every other. "
                         "v7's own latents put orange between red and yellow, 1.9 from each, and guidance at CFG 12 "
-                        "pushed orange on into yellow. Not yet shown to remove that: a 3000-step probe learnt no layout")
+                        "pushed orange on into yellow. Not yet shown to remove that: a 3000-step probe learnt no "
+                        "layout")
     p.add_argument("--vae-fg-weight", type=float, default=10.0,
                    help="extra weight of the shape's pixels in the VAE loss; unweighted, a round trip kept the "
                         "colour and place but blurred squares and stars into blobs (its shape read back 50%%)")
@@ -98,8 +113,6 @@ def parse_args(argv=None):
                         "wrong the model stopped following it (81%% read back at CFG 7, 80%% at 12)")
     p.add_argument("--init-from", type=Path, default=None,
                    help="start the UNet and text encoder from this pipeline folder (fine-tuning) instead of scratch")
-    p.add_argument("--save-every", type=int, default=250)
-    p.add_argument("--smoke", action="store_true", help="a few steps on a few images (CI)")
     args = p.parse_args(argv)
     unknown = set(args.noisy_attributes.split(",")) - set(WRONG_CHOICES)
     if unknown:
@@ -225,11 +238,6 @@ def code_loss(mean: torch.Tensor, images_uint8: torch.Tensor, colours: torch.Ten
     return (mask * (mean - target).pow(2)).sum() / (mask.sum() * mean.shape[1]).clamp(min=1)
 
 
-def weighted_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, fg_weight: float) -> torch.Tensor:
-    weight = 1.0 + fg_weight * mask
-    return (weight * (pred - target).pow(2)).sum() / (weight.sum() * pred.shape[1])
-
-
 # -- checkpoints ---------------------------------------------------------------------------------
 def resume(folder: Path, modules: dict, optimizer) -> tuple[int, list[float], float | None]:
     """Step, losses and training seconds of a stage's latest checkpoint (trainlib's: whole or not there after a
@@ -349,11 +357,6 @@ def harden_decoder(args, vae, images: torch.Tensor, centre: torch.Tensor):
 
 
 # -- stage 3: UNet + text encoder ----------------------------------------------------------------
-def tokenize(tokenizer, captions: list[str]) -> torch.Tensor:
-    return tokenizer(captions, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
-                     return_tensors="pt").input_ids
-
-
 WRONG_CHOICES = {"shape": shapes.SHAPES, "colour": shapes.COLOURS, "background": shapes.COLOURS,
                  "size": shapes.SIZES, "position": shapes.POSITIONS}
 
@@ -373,15 +376,6 @@ def mislabel(spec: shapes.Spec, rng: random.Random, chance: float, attributes=tu
                 spec = wrong
                 break
     return spec
-
-
-def timesteps(g: torch.Generator, n: int, total: int, high_share: float) -> torch.Tensor:
-    """Uniform timesteps, except that a share of the batch is drawn from the noisiest fifth.
-    Below t ~ 950 the SD 1.5 schedule leaves the layout readable in x_t, so a uniform draw gives the UNet little
-    reason to take position and shape from the prompt: it read them from the (random) noise at sampling time."""
-    t = torch.randint(0, total, (n,), generator=g)
-    high = torch.randint(int(total * 0.8), total, (n,), generator=g)
-    return torch.where(torch.rand(n, generator=g) < high_share, high, t)
 
 
 def train_unet(args, specs, latents: torch.Tensor, scale: float, masks: torch.Tensor):
@@ -484,7 +478,7 @@ def export(args, vae, unet, text_encoder, tokenizer, scale: float, vae_losses, d
     # The tokenizer files training used, as they are: transformers 5 would save only a 3 MB tokenizer.json.
     shutil.rmtree(args.out / "tokenizer")
     shutil.copytree(TOKENIZER, args.out / "tokenizer")
-    record = {"command": " ".join(sys.argv), "commit": args.commits, "seed": args.seed, "images": args.images,
+    record = {"command": args.command, "commit": args.commits, "seed": args.seed, "images": args.images,
               "vae_steps": args.vae_steps, "vae_batch": args.vae_batch, "vae_fg_weight": args.vae_fg_weight,
               "colour_codes": args.colour_codes,
               "decoder_steps": args.decoder_steps, "decoder_stretch": args.decoder_stretch,
@@ -518,6 +512,7 @@ def copy_earlier_curves(earlier: Path, out: Path) -> None:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    args.command = command("scripts.mini_shapes.train", argv)  # for training.json
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     args.work.mkdir(parents=True, exist_ok=True)

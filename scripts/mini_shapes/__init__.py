@@ -1,0 +1,1 @@
+"""mini-shapes: training, evaluation and the CFG / sampler studies (python -m scripts.mini_shapes.train ...)."""

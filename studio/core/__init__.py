@@ -1,0 +1,1 @@
+"""What every modality stands on; imports no modality package."""

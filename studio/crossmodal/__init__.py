@@ -1,0 +1,1 @@
+"""跨模态创作: stories, pages, slideshows and text-image alignment."""

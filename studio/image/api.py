@@ -1,0 +1,306 @@
+"""Text to image (and image to image, inpainting, hires fix), the code behind a picture, PNG parameters."""
+from __future__ import annotations
+
+import functools
+import json
+import threading
+import time
+from dataclasses import replace
+from typing import Callable
+
+from PIL import Image
+
+from studio.core import aigc_label, safety, validate
+from studio.core.calls import PROMPT_CAP, Progress, caller_lang, task_spec
+from studio.core.config import settings
+from studio.core.errors import StudioError
+from studio.core.i18n import t
+from studio.core.knobs import model_defaults
+from studio.core.manager import manager
+from studio.core.outputs import save_png, with_parameters
+from studio.core.results import ImageResult
+from studio.core.specs import ModelSpec, weights_hash
+from studio.image import code as codegen
+from studio.image import lora, weighting
+from studio.image import samplers as _samplers
+from studio.image import uploads as images
+from studio.image.engine import Hires, ImageJob, Interrupted, decode_preview, hires_size, run
+from studio.image.infotext import format_infotext, parse_infotext, read_png_text
+from studio.image.knobs import KNOBS
+
+
+MAX_BATCH = 8
+MAX_BATCH_COUNT = KNOBS["batch_count"].high
+HIRES_UPSCALERS = ("Latent", "Lanczos")
+Preview = Callable[[list, int, int], None]  # (images, step, total)
+
+
+# -- text to image ------------------------------------------------------------------------------
+def image_samplers(model: str | None = None) -> list[str]:
+    """Sampler names that apply to `model`: those its scheduler family supports (every listed sampler for the
+    Stable Diffusion family); None: every listed sampler. A model for another task is refused with a message."""
+    return _samplers.names(None if model is None else task_spec(model, "image").loader)
+
+
+
+def image_job(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, batch_size,
+               generator_device, lang: str, notices: list[str], init_image=None, mask=None,
+               denoising_strength=0.75, hires: dict | None = None, loras=None) -> ImageJob:
+    """Checked parameters (unset ones take the model's defaults) as the first batch's job."""
+    task_spec(model, "image")  # a text or video model named here gets a message, not a missing default
+    d = model_defaults(model)
+    prompt = validate.text("prompt", prompt, PROMPT_CAP)
+    negative_prompt = validate.text("negative_prompt", negative_prompt, PROMPT_CAP)
+    sampler = sampler or d["sampler"]
+    if not isinstance(sampler, str) or sampler not in _samplers.SAMPLERS:
+        raise StudioError("bad_sampler", sampler=str(sampler)[:60], model=model, choices=", ".join(_samplers.names()))
+    if not _samplers.is_exact(sampler):
+        notices.append(t("notice_sampler_approx", lang, sampler=sampler, cls=_samplers.class_name(sampler)))
+    steps = KNOBS["steps"].check(d["steps"] if steps is None else steps)
+    cfg_scale = KNOBS["cfg_scale"].check(d["cfg_scale"] if cfg_scale is None else cfg_scale)
+    batch_size = KNOBS["batch_size"].check(batch_size)
+    init = images.to_rgb(init_image) if init_image is not None else None
+    if init is not None and width is None and height is None:
+        width, height = init.size  # image to image keeps the source's size unless told otherwise
+    width, height = validate.size(d["width"] if width is None else width, d["height"] if height is None else height,
+                                  d["max_side"], lang, notices)
+    first_seed = validate.seed(seed, lang, notices)
+    if generator_device not in ("cpu", "cuda"):
+        raise StudioError("out_of_range", name="generator_device", low="cpu", high="cuda", value=generator_device)
+    seeds = [(first_seed + i) % (validate.MAX_SEED + 1) for i in range(batch_size)]
+    job = ImageJob(prompt, negative_prompt, sampler, steps, cfg_scale, seeds, width, height, generator_device)
+    if init is not None:
+        job.init_image = init.resize((width, height), Image.LANCZOS) if init.size != (width, height) else init
+        job.strength = KNOBS["denoising_strength"].check(denoising_strength)
+        if mask is not None:
+            job.mask = images.to_mask(mask, (width, height))
+    elif mask is not None:
+        raise StudioError("mask_needs_image")
+    job.hires = _hires(hires, job, d, lang, notices)
+    job.loras = lora.resolve(_lora_pairs(loras))
+    return job
+
+
+def _lora_pairs(loras) -> list[tuple[str, float]]:
+    """{name: weight}, [(name, weight)] or [name] (weight 1), each weight checked (-2..2)."""
+    if not loras:
+        return []
+    items = loras.items() if isinstance(loras, dict) else [(x, 1.0) if isinstance(x, str) else x for x in loras]
+    return [(str(name), KNOBS["lora_weight"].check(weight)) for name, weight in items]
+
+
+def _hires(hires: dict | None, job: ImageJob, d: dict, lang: str, notices: list[str]) -> Hires | None:
+    """Hires fix settings, or None when the scale is 1 (off). Text to image only, as in the web UIs."""
+    if not hires:
+        return None
+    scale = KNOBS["hires_scale"].check(hires.get("scale", 1))
+    if scale == 1:
+        return None
+    if job.init_image is not None:
+        notices.append(t("notice_hires_txt2img_only", lang))
+        return None
+    upscaler = hires.get("upscaler") or "Latent"
+    if upscaler not in HIRES_UPSCALERS:
+        raise StudioError("out_of_range", name="hires_upscaler", low=HIRES_UPSCALERS[0], high=HIRES_UPSCALERS[-1],
+                          value=upscaler)
+    steps = hires.get("steps") or job.steps  # 0 / None: as many as the first pass
+    steps = KNOBS["hires_steps"].check(steps)
+    strength = KNOBS["hires_strength"].check(hires.get("strength", 0.5))
+    w, h = hires_size(job.width, job.height, scale)
+    cap = d["max_side"]  # the model's largest side holds for the upscaled image too
+    if max(w, h) > cap:
+        raise StudioError("size_too_big", width=w, height=h, cap=cap, pixels=cap * cap)
+    validate.pixels(w, h)
+    return Hires(scale, upscaler, steps, strength)
+
+
+def prepare(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, batch_size, init_image,
+            mask, denoising_strength, hires_scale, hires_upscaler, hires_steps, hires_strength, loras,
+            generator_device, lang: str, notices: list[str]) -> tuple[ModelSpec, ImageJob]:
+    """The one path from a call's values to its model and first checked job: generate_image runs the job and
+    export_code writes it as a script, so the script makes what the page made."""
+    spec = task_spec(model, "image")
+    hires = dict(scale=hires_scale, upscaler=hires_upscaler, steps=hires_steps, strength=hires_strength)
+    return spec, image_job(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, batch_size,
+                           generator_device, lang, notices, init_image, mask, denoising_strength, hires, loras)
+
+
+def generate_image(prompt: str = "", negative_prompt: str = "", model: str = "mini-shapes",
+                   sampler: str | None = None, steps: int | None = None, cfg_scale: float | None = None,
+                   seed: int = -1, width: int | None = None, height: int | None = None, batch_size: int = 1,
+                   *, batch_count: int = 1, init_image=None, mask=None, denoising_strength: float = 0.75,
+                   hires_scale: float = 1.0, hires_upscaler: str = "Latent", hires_steps: int | None = None,
+                   hires_strength: float = 0.5, loras=None, generator_device: str = "cpu", save: bool = True,
+                   lang: str | None = None, progress: Progress | None = None, preview: Preview | None = None,
+                   preview_every: int = 5, stop: threading.Event | None = None) -> ImageResult:
+    """Text to image; with init_image, image to image; with init_image and mask (white = repaint), inpainting.
+
+    Image i of batch k uses seed + k * batch_size + i, so any image can be made alone. Unset sampler / steps /
+    cfg_scale / width / height take the model's defaults (image to image: the source's size). hires_scale > 1
+    adds the hires fix: upscale (Latent or Lanczos), then image to image with hires_steps (None: steps) at
+    hires_strength. loras: {name: weight} of LoRAs in the lora folders (studio.image.lora).
+    preview(images, step, total) receives the decoded latents every preview_every steps;
+    setting `stop` ends the run after the current step, keeping the images finished before it.
+    """
+    lang = caller_lang(lang)
+    notices: list[str] = []
+    spec, first = prepare(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, batch_size,
+                          init_image, mask, denoising_strength, hires_scale, hires_upscaler, hires_steps,
+                          hires_strength, loras, generator_device, lang, notices)
+    batch_count = KNOBS["batch_count"].check(batch_count)
+    preview_every = validate.number("preview_every", preview_every, 0, 150, int)
+    if not first.prompt.strip():
+        notices.append(t("notice_empty_prompt", lang))
+
+    result = ImageResult([], [], [], notices)
+    n = len(first.seeds)
+    for k in range(batch_count):
+        job = replace(first, seeds=[(s + k * n) % (validate.MAX_SEED + 1) for s in first.seeds])
+        try:
+            done = manager().run(model, lambda pipe: run(pipe, job, _on_step(pipe, k, batch_count, progress, preview,
+                                                                              preview_every), stop), progress=progress)
+        except Interrupted:
+            notices.append(t("notice_interrupted", lang, kept=len(result.images)))
+            break
+        flagged = safety.check(done)
+        if any(flagged):
+            notices.append(t("notice_safety_flagged", lang, count=sum(flagged)))
+        for image, s, bad in zip(done, job.seeds, flagged):
+            _finish(result, safety.blank(image) if bad else image, s, job, spec, save, lang)
+    return result
+
+
+def _on_step(pipe, k: int, batch_count: int, progress: Progress | None, preview: Preview | None, every: int):
+    """Progress over the whole batch count, and the decoded latents every `every` steps (not the last)."""
+    if progress is None and preview is None:
+        return None
+    started = time.perf_counter()
+
+    def on_step(done: int, total: int, latents):
+        if progress is not None:
+            rate = done / max(1e-6, time.perf_counter() - started)
+            progress((k * total + done) / (batch_count * total),
+                     f"{k * total + done}/{batch_count * total} · {rate:.1f} it/s")
+        if preview is not None and every and done % every == 0 and done < total:
+            preview(decode_preview(pipe, latents), done, total)
+    return on_step
+
+
+def count_tokens(prompt: str, model: str = "mini-shapes") -> dict | None:
+    """CLIP tokens of the prompt without its weighting syntax: {"tokens", "chunks", "limit"} (75 per chunk;
+    longer prompts are encoded chunk by chunk, not cut). None when the model's tokenizer is not on disk yet."""
+    tokenizer = _tokenizer(model)
+    return None if tokenizer is None else weighting.token_count(tokenizer, validate.text("prompt", prompt, PROMPT_CAP))
+
+
+def _tokenizer(model: str):
+    spec = task_spec(model, "image")
+    folder = spec.path / "tokenizer" if spec.path is not None else None
+    if folder is None or not folder.is_dir():
+        return None
+    return _load_tokenizer(str(folder))
+
+
+@functools.lru_cache(maxsize=8)
+def _load_tokenizer(folder: str):
+    from transformers import CLIPTokenizer
+    return CLIPTokenizer.from_pretrained(folder)
+
+
+def export_code(prompt: str = "", negative_prompt: str = "", model: str = "mini-shapes", sampler: str | None = None,
+                steps: int | None = None, cfg_scale: float | None = None, seed: int = -1, width: int | None = None,
+                height: int | None = None, batch_size: int = 1, *, init_image=None, mask=None,
+                denoising_strength: float = 0.75, hires_scale: float = 1.0, hires_upscaler: str = "Latent",
+                hires_steps: int | None = None, hires_strength: float = 0.5, loras=None,
+                generator_device: str = "cpu", lang: str | None = None) -> str:
+    """查看代码: a runnable diffusers script that makes the same image(s) as generate_image with these values
+    (image to image / inpainting: save the source as init.png and the mask as mask.png beside it)."""
+    lang = caller_lang(lang)
+    spec, job = prepare(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, batch_size,
+                        init_image, mask, denoising_strength, hires_scale, hires_upscaler, hires_steps,
+                        hires_strength, loras, generator_device, lang, [])
+    return codegen.image_script(spec, _pipeline_class_name(spec), settings().hub, job,
+                                weighted=_uses_compel(model, job.prompt, job.negative_prompt))
+
+
+def _uses_compel(model: str, prompt: str, negative_prompt: str) -> bool:
+    """What the engine will decide on the loaded pipeline (weighting syntax, or more than one 75-token chunk)."""
+    tokenizer = _tokenizer(model)
+    long = ((lambda p: weighting.token_count(tokenizer, p)["tokens"] > weighting.CHUNK) if tokenizer
+            else (lambda p: False))
+    return any(weighting.is_weighted(p) or long(p) for p in (prompt, negative_prompt))
+
+
+def _pipeline_class_name(spec: ModelSpec) -> str:
+    if spec.loader == "sd-single":
+        from studio.image.loaders import is_sdxl_checkpoint
+        return "StableDiffusionXLPipeline" if is_sdxl_checkpoint(spec.path) else "StableDiffusionPipeline"
+    if spec.path is not None and (spec.path / "model_index.json").is_file():
+        return json.loads((spec.path / "model_index.json").read_text(encoding="utf-8"))["_class_name"]
+    return "StableDiffusionXLPipeline" if spec.key == "sdxl" else "StableDiffusionPipeline"
+
+
+def _finish(result: ImageResult, image: Image.Image, seed: int, job: ImageJob, spec: ModelSpec,
+            save: bool, lang: str) -> None:
+    params = dict(steps=job.steps, sampler=job.sampler, cfg_scale=job.cfg_scale, seed=seed,
+                  size=f"{job.width}x{job.height}", model_hash=weights_hash(spec), model=spec.title)
+    if job.init_image is not None:
+        params["denoising_strength"] = job.strength
+        params["Mask blur"] = 0 if job.mask is not None else None
+    if job.hires is not None:
+        params.update({"denoising_strength": job.hires.strength, "Hires upscale": _plain_number(job.hires.scale),
+                       "Hires steps": job.hires.steps, "Hires upscaler": job.hires.upscaler})
+    if job.loras:
+        params["Lora hashes"] = lora.hashes(job.loras)
+    if job.generator_device != "cpu":
+        params["RNG"] = "GPU"
+    text = format_infotext(job.prompt, job.negative_prompt, params)
+    image = aigc_label.maybe_stamp(image)  # the visible "AI生成" mark, when the operator switched it on
+    result.images.append(with_parameters(image, text))
+    result.seeds.append(seed)
+    result.infotexts.append(text)
+    if save:
+        try:
+            result.paths.append(save_png(image, text, seed))
+        except OSError as exc:  # a full disk must not cost the user the image they waited for
+            note = t("notice_not_saved", lang, reason=exc.strerror or str(exc))
+            if note not in result.notices:
+                result.notices.append(note)
+
+
+def _plain_number(value: float):
+    return int(value) if float(value).is_integer() else value
+
+
+def read_infotext(image) -> dict:
+    """The generation parameters stored in a PNG (a PIL image or a file path), as studio fields."""
+    if isinstance(image, (str, bytes)) or hasattr(image, "__fspath__"):
+        try:
+            image = Image.open(image)
+        except Exception:  # noqa: BLE001 - PIL raises many kinds for a crafted file
+            raise StudioError("bad_png_text" if _is_png(image) else "not_an_image") from None
+    if not isinstance(image, Image.Image):
+        raise StudioError("not_an_image")
+    try:
+        if "parameters" not in (image.info or {}):
+            images.check_pixels(image)  # a chunk after the pixels: reading it decodes them, so not a bomb's
+        text = read_png_text(image)
+    except StudioError:
+        raise
+    except Exception:  # noqa: BLE001 - truncated data, a text chunk over PIL's limit, bad compression
+        raise StudioError("bad_png_text") from None
+    if not text or not isinstance(text, str):
+        raise StudioError("no_infotext")
+    try:
+        return parse_infotext(text)
+    except Exception:  # noqa: BLE001 - text that only looks like parameters (bad quoting, huge numbers)
+        raise StudioError("bad_png_text") from None
+
+
+def _is_png(path) -> bool:
+    try:
+        with open(path, "rb") as file:
+            return file.read(8) == b"\x89PNG\r\n\x1a\n"
+    except (OSError, TypeError, ValueError):
+        return False
+

@@ -1,0 +1,179 @@
+"""Image generation on a loaded diffusers pipeline (Stable Diffusion 1.5 / SDXL and the mini models).
+
+One job runs as text-to-image, image-to-image or inpainting on the same loaded weights (`from_pipe`
+shares every component), optionally followed by a hires-fix pass: upscale, then image-to-image.
+"""
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from studio.image import lora, weighting
+from studio.image.samplers import make_scheduler
+
+
+@dataclass
+class Hires:
+    scale: float  # 1-4
+    upscaler: str  # "Latent" (upscale the latents) or "Lanczos" (upscale the decoded image)
+    steps: int  # second-pass steps
+    strength: float  # second-pass denoising strength (course range 0.4-0.7)
+
+
+@dataclass
+class ImageJob:
+    prompt: str
+    negative_prompt: str
+    sampler: str
+    steps: int
+    cfg_scale: float
+    seeds: list[int]  # one per image of this batch
+    width: int
+    height: int
+    generator_device: str = "cpu"  # CPU noise: the same seed gives the same picture on any machine
+    init_image: Image.Image | None = None  # img2img / inpainting source, already at width x height
+    mask: Image.Image | None = None  # inpainting: white = repaint
+    strength: float = 0.75  # img2img / inpainting denoising strength
+    hires: Hires | None = None
+    on_scheduler: Callable | None = None  # (scheduler, pipe) -> None, before the first pass (原理 watches it)
+    loras: list = field(default_factory=list)  # (name, weights file, weight); none: every adapter off
+
+    @property
+    def mode(self) -> str:
+        return "inpaint" if self.mask is not None else "img2img" if self.init_image is not None else "txt2img"
+
+    @property
+    def out_size(self) -> tuple[int, int]:
+        if self.hires is None:
+            return self.width, self.height
+        return hires_size(self.width, self.height, self.hires.scale)
+
+
+def hires_size(width: int, height: int, scale: float) -> tuple[int, int]:
+    return int(round(width * scale / 8)) * 8, int(round(height * scale / 8)) * 8
+
+
+class Interrupted(Exception):
+    """The user pressed stop; images finished before it are kept by the caller."""
+
+
+# (step done, total steps, latents after the step) -> None; total counts both passes of a hires job
+StepCallback = Callable[[int, int, torch.Tensor], None]
+
+
+def run(pipe, job: ImageJob, on_step: StepCallback | None = None,
+        stop: threading.Event | None = None) -> list[Image.Image]:
+    """Run one batch. The caller holds the model exclusively (pipelines keep per-call state)."""
+    lora.apply(pipe, job.loras)  # also for image to image: from_pipe shares the UNet and its adapters
+    scheduler = _scheduler(pipe, job.sampler)
+    first_steps = _pass_steps(job.steps, job.strength if job.mode != "txt2img" else 1.0)
+    total = first_steps + (_pass_steps(job.hires.steps, job.hires.strength) if job.hires else 0)
+    keep_latents = job.hires is not None and job.hires.upscaler == "Latent"
+    first_pass = {"txt2img": _text_pipe, "img2img": _img2img_pipe, "inpaint": _inpaint_pipe}[job.mode](pipe)
+    first_pass.scheduler = scheduler
+    if job.on_scheduler is not None:
+        job.on_scheduler(scheduler, pipe)
+    extra = {}
+    if job.mode != "txt2img":
+        extra = {"image": [job.init_image] * len(job.seeds), "strength": job.strength}
+        if job.mode == "inpaint":
+            extra["mask_image"] = [job.mask] * len(job.seeds)
+    out = _call(first_pass, job, job.steps, job.width, job.height, extra, "latent" if keep_latents else "pil",
+                _callback(on_step, stop, 0, total))
+    if job.mode == "inpaint":  # outside the mask the source's own pixels, not their trip through the VAE
+        return [Image.composite(img, job.init_image, job.mask) for img in out]
+    if job.hires is None:
+        return out
+    second = _img2img_pipe(pipe)
+    second.scheduler = _scheduler(pipe, job.sampler)
+    w, h = job.out_size
+    if keep_latents:  # nearest-exact latent upscale as the web UIs' "Latent" upscaler
+        image = F.interpolate(out, size=(h // pipe.vae_scale_factor, w // pipe.vae_scale_factor), mode="nearest-exact")
+    else:
+        image = [img.resize((w, h), Image.LANCZOS) for img in out]
+    return _call(second, job, job.hires.steps, w, h, {"image": image, "strength": job.hires.strength}, "pil",
+                 _callback(on_step, stop, first_steps, total))
+
+
+def schedule_steps(steps: int, strength: float) -> int:
+    """The schedule length handed to image to image, which runs only its last `strength` share: lengthened so
+    that at least one step runs (4 steps at strength 0.1 would otherwise run none)."""
+    return max(steps, math.ceil(1 / strength - 1e-9))
+
+
+def _pass_steps(steps: int, strength: float) -> int:
+    """How many steps a pass really runs."""
+    return min(steps, int(schedule_steps(steps, strength) * strength)) if strength < 1 else steps
+
+
+def _call(pipe, job: ImageJob, steps: int, width: int, height: int, extra: dict, output_type: str, callback):
+    n = len(job.seeds)
+    generators = [torch.Generator(job.generator_device).manual_seed(s) for s in job.seeds]
+    if weighting.needs_compel(pipe, job.prompt, job.negative_prompt):
+        text = weighting.encode(pipe, job.prompt, job.negative_prompt, n)
+    else:
+        text = {"prompt": [job.prompt] * n,
+                "negative_prompt": [job.negative_prompt] * n if job.negative_prompt else None}
+    # image-to-image pipelines take the size from the image; the others are told it
+    size = {} if "Img2Img" in type(pipe).__name__ else {"width": width, "height": height}
+    if "strength" in extra:
+        steps = schedule_steps(steps, extra["strength"])
+    out = pipe(**text, num_inference_steps=steps, guidance_scale=job.cfg_scale, generator=generators,
+               callback_on_step_end=callback, output_type=output_type, **size, **extra)
+    if getattr(pipe, "_interrupt", False):
+        raise Interrupted()
+    return out.images if output_type == "latent" else list(out.images)
+
+
+def _callback(on_step: StepCallback | None, stop: threading.Event | None, offset: int, total: int):
+    def step_end(pipe, step, _timestep, tensors):
+        if stop is not None and stop.is_set():
+            pipe._interrupt = True  # diffusers skips the remaining steps
+        elif on_step is not None:
+            on_step(offset + step + 1, total, tensors["latents"])
+        return tensors
+    return step_end
+
+
+def _scheduler(pipe, sampler: str):
+    # Always derive from the model's own scheduler config, not from the previous run's sampler
+    # (whose options, e.g. Karras sigmas, would otherwise leak into the next one).
+    if not hasattr(pipe, "_studio_scheduler_config"):
+        pipe._studio_scheduler_config = pipe.scheduler.config
+    return make_scheduler(sampler, pipe._studio_scheduler_config)
+
+
+def _text_pipe(pipe):
+    return pipe
+
+
+def _img2img_pipe(pipe):
+    """The image-to-image pipeline on the same components, made once per loaded model."""
+    if not hasattr(pipe, "_studio_img2img"):
+        from diffusers import AutoPipelineForImage2Image
+        pipe._studio_img2img = AutoPipelineForImage2Image.from_pipe(pipe)
+        pipe._studio_img2img.set_progress_bar_config(disable=True)
+    return pipe._studio_img2img
+
+
+def _inpaint_pipe(pipe):
+    if not hasattr(pipe, "_studio_inpaint"):
+        from diffusers import AutoPipelineForInpainting
+        pipe._studio_inpaint = AutoPipelineForInpainting.from_pipe(pipe)
+        pipe._studio_inpaint.set_progress_bar_config(disable=True)
+    return pipe._studio_inpaint
+
+
+@torch.no_grad()
+def decode_preview(pipe, latents: torch.Tensor) -> list[Image.Image]:
+    """The current latents through the VAE (for the live preview; the last step gives the final image)."""
+    vae = pipe.vae
+    scaled = latents.to(vae.dtype) / vae.config.scaling_factor
+    decoded = vae.decode(scaled).sample
+    return pipe.image_processor.postprocess(decoded, output_type="pil")

@@ -1,0 +1,1 @@
+"""模型微调 (LoRA): training a LoRA (applying one to a pipeline is studio.image.lora)."""

@@ -3,10 +3,7 @@ runs them) and the folders they make."""
 from __future__ import annotations
 
 import random
-import runpy
 import shutil
-import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -15,21 +12,10 @@ import pytest
 from studio.core import loaders
 from studio.core.specs import resolve
 from studio.video import motion
+from tests.commands import run_module
 
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def run_module(module: str, *argv: str) -> None:
-    """`python -m module ARGV` from the repository root, in this process: runpy runs the module as -m does."""
-    saved = sys.argv[:]
-    sys.argv = [module, *argv]
-    try:
-        with warnings.catch_warnings():  # the test imported the module itself too: -m runs a fresh copy
-            warnings.filterwarnings("ignore", message=".*found in sys.modules", category=RuntimeWarning)
-            runpy.run_module(module, run_name="__main__", alter_sys=True)
-    finally:
-        sys.argv = saved
 
 
 def test_the_analyser_reads_clean_clips_back():

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import importlib
 import json
-import runpy
-import sys
-import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import torch
+
+from tests.commands import run_module
 
 
 pytestmark = pytest.mark.slow  # a smoke training (python -m pytest -m "not slow" skips it; CI runs everything)
@@ -22,18 +21,6 @@ SAMPLE = ROOT / "tests" / "data" / "tang_sample"
 SHIPPED = ROOT / "assets" / "models" / "mini-poem"
 MODEL_FILES = {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "generation_config.json",
                "README.md", "loss.png"}
-
-
-def run_module(module: str, *argv: str) -> None:
-    """`python -m module ARGV` from the repository root, in this process: runpy runs the module as -m does."""
-    saved = sys.argv[:]
-    sys.argv = [module, *argv]
-    try:
-        with warnings.catch_warnings():  # the test imported the module itself too: -m runs a fresh copy
-            warnings.filterwarnings("ignore", message=".*found in sys.modules", category=RuntimeWarning)
-            runpy.run_module(module, run_name="__main__", alter_sys=True)
-    finally:
-        sys.argv = saved
 
 
 def _train(*argv: str) -> dict:

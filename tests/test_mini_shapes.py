@@ -4,11 +4,8 @@ from __future__ import annotations
 import importlib
 import json
 import random
-import runpy
 import subprocess
-import sys
 import time
-import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -19,6 +16,7 @@ from PIL import Image, ImageDraw
 from studio import api
 from studio.core.registry import CARDS
 from studio.image import shapes
+from tests.commands import run_module
 
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,18 +26,6 @@ SHIPPED = CARDS["mini-shapes"].local_folder()
 def _script(name: str):
     """A module of scripts/mini_shapes (scripts.mini_shapes.NAME)."""
     return importlib.import_module(f"scripts.mini_shapes.{name}")
-
-
-def run_module(module: str, *argv: str) -> None:
-    """`python -m module ARGV` from the repository root, in this process: runpy runs the module as -m does."""
-    saved = sys.argv[:]
-    sys.argv = [module, *argv]
-    try:
-        with warnings.catch_warnings():  # the test imported the module itself too: -m runs a fresh copy
-            warnings.filterwarnings("ignore", message=".*found in sys.modules", category=RuntimeWarning)
-            runpy.run_module(module, run_name="__main__", alter_sys=True)
-    finally:
-        sys.argv = saved
 
 
 def test_the_analyser_reads_clean_renderings_back():

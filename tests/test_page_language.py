@@ -82,9 +82,9 @@ def text_of(value) -> str:
 # ---- 1. the parameter grid's labels ----
 
 def test_grid_labels_follow_the_request_language():
-    assert [grid._label(a, v, "zh") for a, v in (("steps", 10), ("seed", 11), ("lora", "none"))] == \
+    assert [grid.label(a, v, "zh") for a, v in (("steps", 10), ("seed", 11), ("lora", "none"))] == \
         ["步数 10", "种子 11", "不用 LoRA"]
-    assert [grid._label(a, v, "en") for a, v in (("steps", 10), ("seed", 11), ("lora", "none"))] == \
+    assert [grid.label(a, v, "en") for a, v in (("steps", 10), ("seed", 11), ("lora", "none"))] == \
         ["Steps 10", "Seed 11", "LoRA none"]
     assert grid.label("sampler", "Euler a") == "Euler a" and grid.label("none", None, "en") == ""
 

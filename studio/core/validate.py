@@ -63,11 +63,6 @@ def pixels(width: int, height: int) -> None:
         raise StudioError("over_pixel_limit", width=width, height=height, pixels=width * height, cap=cap)
 
 
-def steps(name: str, value) -> int:
-    """Denoising steps, 1 to the server's limit (STUDIO_MAX_STEPS)."""
-    return number(name, value, 1, settings().max_steps, int)
-
-
 def _show(v: float):
     return int(v) if v == int(v) else v
 

@@ -147,7 +147,7 @@ def xy_plot(prompt: str = "", negative_prompt: str = "", model: str = "mini-shap
             if progress is not None:
                 progress(done / total, f"{done}/{total}")
         rows.append(row)
-    image = draw(rows, [_label(x_type, x, lang) for x in xs], [_label(y_type, y, lang) for y in ys])
+    image = draw(rows, [label(x_type, x, lang) for x in xs], [label(y_type, y, lang) for y in ys])
     text = f"{prompt}\nX/Y plot: X = {x_type}: {x_values}; Y = {y_type}: {y_values}; Seed: {fixed}"
     path = None
     if save:
@@ -156,7 +156,3 @@ def xy_plot(prompt: str = "", negative_prompt: str = "", model: str = "mini-shap
         except OSError as exc:
             notices.append(t("notice_not_saved", lang, reason=exc.strerror or str(exc)))
     return GridResult(image, rows, fixed, notices, path)
-
-
-def _label(axis: str, value, lang: str) -> str:
-    return label(axis, value, lang)

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from studio.core import accounts
-from studio.core.config import settings
+from studio.api.web import accounts, settings
 
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}

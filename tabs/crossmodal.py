@@ -4,9 +4,8 @@ import pandas as pd
 from PIL import Image
 
 from studio import api
-from studio.crossmodal.api import credit
+from studio.api.web import article_fields, credit, iframe, image_defaults, series_columns, series_parts, shot_columns
 from studio.crossmodal.knobs import KNOBS
-from studio.crossmodal.story import article_fields, image_defaults, series_columns, series_parts, shot_columns
 
 from . import mywork
 from .runner import Stops, run
@@ -62,7 +61,6 @@ def compose_page(article, gallery, text_credit="", image_credits=(), lang="zh", 
 
 
 def _iframe(page_html: str) -> str:
-    from studio.crossmodal.page import iframe
     return iframe(page_html)
 
 

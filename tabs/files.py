@@ -26,7 +26,7 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 from types import SimpleNamespace
 
-from studio.core import files
+from studio.api.web import files
 
 from . import access
 

@@ -3,9 +3,8 @@ import gradio as gr
 import pandas as pd
 
 from studio import api
-from studio.lora.inkwash import DEMO_LEARNING_RATE, DEMO_STEPS
+from studio.api.web import COURSE_TARGETS, DEMO_LEARNING_RATE, DEMO_STEPS, settings, smoothed
 from studio.lora.knobs import KNOBS
-from studio.lora.train import COURSE_TARGETS, smoothed
 
 from . import sharing
 from .runner import Stops, stream
@@ -71,7 +70,6 @@ def inkwash_demo():
     """Fill the dataset with the 水墨 demo (files in the outputs folder, so the upload box can hold them)."""
     from pathlib import Path
 
-    from studio.core.config import settings
     folder = Path(settings().output_dir).expanduser().resolve() / "lora-datasets" / "inkwash"
     folder.mkdir(parents=True, exist_ok=True)
     images, captions = api.inkwash_dataset(12)

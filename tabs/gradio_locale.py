@@ -24,7 +24,7 @@ import json
 
 import gradio as gr
 
-from studio.core.errors import StudioError
+from studio.api import StudioError
 
 from .ui import guarded, s
 

@@ -18,7 +18,7 @@ from collections import OrderedDict
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qs
 
-from studio.core.config import settings
+from studio.api.web import settings
 
 from . import access
 

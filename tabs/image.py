@@ -4,12 +4,9 @@ import gradio as gr
 from PIL import Image, ImageChops
 
 from studio import api
-from studio.core import files
-from studio.core.config import settings
-from studio.core.errors import StudioError
+from studio.api import StudioError
+from studio.api.web import available_loras, common_negative, files, read_png_text, settings
 from studio.core.registry import cards
-from studio.image import lora, prompts
-from studio.image.infotext import read_png_text
 from studio.image.knobs import KNOBS
 
 from . import image_experiment, image_explain, image_grid, image_prompt, mini_limits, mywork
@@ -98,7 +95,7 @@ def _loras(names, weight) -> dict:
 
 def lora_choices():
     """The LoRAs this learner may use: built-in, shared and their own (the operator: all; studio.core.files)."""
-    return gr.update(choices=list(lora.available()))
+    return gr.update(choices=list(available_loras()))
 
 
 def stop_run(request: gr.Request):
@@ -219,11 +216,11 @@ def build(ui: UI, page: Page) -> None:
                 show_code = ui.button("image.show_code", scale=1)
             ui.md("image.weighting_help")
             negative = ui.add(gr.Textbox, "image.negative", lines=2)
-            common_negative = ui.button("image.common_negative", size="sm")
+            negative_button = ui.button("image.common_negative", size="sm")
             first_negative, first_hires = mini_limits.image_notes("mini-shapes", ui.lang)  # mini-shapes' limits
             negative_note = gr.Markdown(**mini_limits.note_args(first_negative), elem_classes="studio-mini-limit")
             with gr.Row(equal_height=True):
-                loras = ui.add(gr.Dropdown, "image.loras", choices=list(lora.available(files.NOBODY)), value=[],
+                loras = ui.add(gr.Dropdown, "image.loras", choices=list(available_loras(files.NOBODY)), value=[],
                                multiselect=True, allow_custom_value=True, scale=3)
                 # Listed: built-in and shared LoRAs, and on focus this learner's own (lora_choices); any name is let
                 # through to studio.image.lora, which refuses one this learner may not use with the studio's message.
@@ -306,7 +303,7 @@ def build(ui: UI, page: Page) -> None:
     show_code.click(export_code, [prompt, negative, model, sampler, steps, cfg, seed, used_seed, width, height, batch,
                                   *extra, lang], code, api_name="export_code", concurrency_limit=None) \
         .success(lambda: gr.update(visible=True), None, code, queue=False, api_visibility="private")
-    common_negative.click(lambda text: ", ".join(p for p in (text.strip(), prompts.common_negative("en")) if p),
+    negative_button.click(lambda text: ", ".join(p for p in (text.strip(), common_negative("en")) if p),
                           negative, negative, api_visibility="private", queue=False)
     dice.click(lambda: -1, None, seed, api_visibility="private", queue=False)
     reuse.click(lambda used, current: int(used.split(",")[0]) if used else current, [used_seed, seed], seed,

@@ -2,7 +2,7 @@
 import gradio as gr
 
 from studio import api
-from studio.image import grid
+from studio.api.web import GRID_AXES
 
 from . import mywork
 from .runner import Stops, run
@@ -20,7 +20,7 @@ RECIPES = {
 
 
 def axis_choices(lang: str) -> list[tuple[str, str]]:
-    return [(s(f"grid.axis.{a}", lang), a) for a in grid.AXES]
+    return [(s(f"grid.axis.{a}", lang), a) for a in GRID_AXES]
 
 
 @guarded

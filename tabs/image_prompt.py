@@ -2,7 +2,7 @@
 import gradio as gr
 
 from studio import api
-from studio.image import prompts
+from studio.api.web import prompt_sections
 
 from . import mini_limits
 from .ui import GPU, UI, guarded, notices_md, s
@@ -11,7 +11,7 @@ from .ui import GPU, UI, guarded, notices_md, s
 @guarded
 def assemble(*args):
     *picked, out_lang, lang = args
-    keys = [section["key"] for section in prompts.sections()]
+    keys = [section["key"] for section in prompt_sections()]
     return api.build_prompt(dict(zip(keys, picked)), lang=out_lang)
 
 
@@ -54,7 +54,7 @@ def build(ui: UI, lang: gr.State, prompt: gr.Textbox, notices: gr.Markdown, mode
             clear_mini = ui.button("limits.chips.clear", size="sm")
         ui.md("limits.library")
         chips = []
-        for section in prompts.sections():  # each chip's value is its Chinese term (the library's key)
+        for section in prompt_sections():  # each chip's value is its Chinese term (the library's key)
             chips.append(ui.on_lang(gr.CheckboxGroup(library_chips(section, ui.lang), label=section[ui.lang]),
                                     lambda lg, sec=section: {"choices": library_chips(sec, lg), "label": sec[lg]}))
         with gr.Row():

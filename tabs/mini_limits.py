@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from studio.image import shapes
+from studio.api.web import COLOURS, POSITIONS, SHAPES, SIZES, describe_shapes
 
 from .ui import s
 
@@ -51,18 +51,18 @@ def shape_chips(lang: str) -> list[tuple[str, list[tuple[str, str]]]]:
     def word(zh: str, en: str) -> str:
         return zh if lang == "zh" else en
     return [
-        ("shape", [(word(zh, en), en) for en, zh in shapes.SHAPES.items()]),
-        ("colour", [(word(zh, en), en) for en, (zh, _rgb) in shapes.COLOURS.items()]),
-        ("size", [(word(zh, en), en) for en, zh in shapes.SIZES.items()]),
-        ("position", [(word(zh, _position_en(en)), en) for en, zh in shapes.POSITIONS.items()]),
-        ("background", [(word(f"{zh}背景", f"{en} background"), en) for en, (zh, _rgb) in shapes.COLOURS.items()]),
+        ("shape", [(word(zh, en), en) for en, zh in SHAPES.items()]),
+        ("colour", [(word(zh, en), en) for en, (zh, _rgb) in COLOURS.items()]),
+        ("size", [(word(zh, en), en) for en, zh in SIZES.items()]),
+        ("position", [(word(zh, _position_en(en)), en) for en, zh in POSITIONS.items()]),
+        ("background", [(word(f"{zh}背景", f"{en} background"), en) for en, (zh, _rgb) in COLOURS.items()]),
     ]
 
 
 def describe(shape, colour, size, position, background, out_lang: str) -> str:
     """The chosen words as one training caption (studio.image.shapes.describe); nothing chosen: ""."""
     picked = {k: v for k, v in zip(CHIP_KEYS, (shape, colour, size, position, background)) if v}
-    return shapes.describe(picked, "zh" if out_lang == "zh" else "en") if picked else ""
+    return describe_shapes(picked, "zh" if out_lang == "zh" else "en") if picked else ""
 
 
 def note_args(update: dict) -> dict:

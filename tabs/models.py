@@ -5,7 +5,7 @@ import gradio as gr
 import pandas as pd
 
 from studio import api
-from studio.core.i18n import human_bytes, t
+from studio.api.web import human_bytes, t
 
 from .access import is_operator, require_operator
 from .runner import Stops, run

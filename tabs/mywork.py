@@ -18,7 +18,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from studio.core import files, history
+from studio.api.web import files, history
 
 from .strings import STRINGS
 from .ui import UI, Page, s

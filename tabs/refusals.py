@@ -26,9 +26,8 @@ import gradio as gr
 from gradio.data_classes import FileData
 from PIL import Image
 
-from studio.core import validate
-from studio.core.errors import StudioError
-from studio.core.i18n import LANGS, pick, t
+from studio.api import StudioError
+from studio.api.web import LANGS, check_pixels, number, pick, settings, t
 
 from .strings import STRINGS, label_key
 
@@ -76,11 +75,11 @@ class Refused:
         low = -math.inf if self.low is None else self.low
         high = math.inf if self.high is None else self.high
         try:
-            number = validate.number(name, self.value, low, high, float)
+            checked = number(name, self.value, low, high, float)
         except StudioError as err:
             err.params.update(value=_short(self.value), low=_bound(low), high=_bound(high))
             raise StudioError(err.key, **err.params) from None
-        return gr.Number.round_to_precision(number, self.precision)
+        return gr.Number.round_to_precision(checked, self.precision)
 
     def __repr__(self) -> str:
         return f"Refused({self.value!r})"
@@ -91,7 +90,6 @@ class Refused:
         try:
             return self.resolve(self.label or "value")
         except StudioError as err:
-            from studio.core.config import settings
             raise gr.Error(as_html_text(err.message(settings().lang)), print_exception=False) from None
 
     def __bool__(self):
@@ -192,7 +190,6 @@ class Number(gr.Number):
 
 def upload_refusal(exc: BaseException) -> StudioError:
     """The studio's message for an upload PIL could not open or decode."""
-    from studio.core.config import settings
     if isinstance(exc, StudioError):
         return exc
     if isinstance(exc, Image.DecompressionBombError):
@@ -230,7 +227,6 @@ class ImageEditor(gr.ImageEditor):
 
 
 def _check_header(path: str) -> None:
-    from studio.image.uploads import check_pixels
     with Image.open(path) as image:  # reads the header only; PIL's own bomb guard may fire here
         check_pixels(image)
 
@@ -349,7 +345,6 @@ def session_lang(app, session_hash: str) -> str | None:
         holder = blocks.state_holder
         if session_hash not in holder:
             return None
-        from studio.core.config import settings
         state = holder[session_hash]
         for block_id in lang_state_ids(blocks):
             value = state.state_data.get(block_id)

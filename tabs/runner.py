@@ -25,7 +25,7 @@ from typing import AsyncIterator, Callable
 
 import gradio as gr
 
-from studio.core.errors import StudioError
+from studio.api import StudioError
 
 
 @dataclass

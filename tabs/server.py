@@ -11,8 +11,7 @@ import logging
 import gradio as gr
 from starlette.middleware import Middleware
 
-from studio.core import accounts
-from studio.core.config import settings
+from studio.api.web import accounts, settings
 
 from . import access, files, gradio_locale, guard, refusals
 

@@ -19,7 +19,7 @@ from typing import Callable
 
 import gradio as gr
 
-from studio.core.config import settings
+from studio.api.web import settings
 
 
 _closed: OrderedDict[str, float] = OrderedDict()  # session -> when its page closed, oldest first

@@ -8,8 +8,7 @@ from __future__ import annotations
 import gradio as gr
 import pandas as pd
 
-from studio.core import files
-from studio.image import lora
+from studio.api.web import available_loras, files
 
 from .access import is_operator, require_operator
 from .strings import STRINGS
@@ -42,7 +41,7 @@ def list_loras(lang: str = "zh", request: gr.Request = None) -> pd.DataFrame:
     """The LoRAs the one asking may use: name, kind and (for the operator) who trained it."""
     operator, me = is_operator(request), files.current()
     rows = []
-    for name, weights in lora.available().items():
+    for name, weights in available_loras().items():
         info = files.lora_info(weights)
         owner = info["owner"]
         mine = owner is not None and (owner.user, owner.browser) == (me.user, me.browser)

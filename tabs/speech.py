@@ -4,11 +4,9 @@ import random
 import gradio as gr
 
 from studio import api
-from studio.core.hub import find_local
+from studio.api.web import ESPEAK_RATES, PROSODY_SETTINGS, VOICES, find_local, speech_picture
 from studio.core.registry import CARDS
-from studio.speech.espeak import VOICES
 from studio.speech.knobs import KNOBS
-from studio.speech.view import picture
 
 from . import mywork
 from .runner import Stops, run
@@ -50,7 +48,7 @@ async def synthesize_speech(text, model, seed, text_seed, refine, oral, laugh, p
     def call(stop, _progress):  # the phonemes and the picture too, off the server's event loop
         r = api.synthesize_speech(text, model, seed, text_seed=text_seed, lang=lang, stop=stop, **controls)
         middle = r.refined_text if r.refined_text is not None else _phonemes(text, model, voice)
-        return r, middle, picture(r.audio, r.sample_rate)
+        return r, middle, speech_picture(r.audio, r.sample_rate)
 
     r, middle, view = await run(stops, request, call)
     seeds = f"{r.seed} / {r.text_seed}" if model != "espeak" else "-"
@@ -78,7 +76,6 @@ async def prosody(text, model, seed, text_seed, refine, oral, laugh, pause, spee
 
 def _prosody_labels(model) -> list[str]:
     """What each of the three takes changes (studio.speech.api's settings), for 我的作品."""
-    from studio.speech.api import ESPEAK_RATES, PROSODY_SETTINGS
     if model == "espeak":
         return [f"rate {r}" for r in ESPEAK_RATES]
     return [f"oral {o} laugh {la} break {b}" for o, la, b in PROSODY_SETTINGS]

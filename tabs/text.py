@@ -3,8 +3,7 @@ temperature experiment and the next-token view (tabs/text_next.py)."""
 import gradio as gr
 
 from studio import api
-from studio.core import validate
-from studio.core.i18n import human_bytes, t
+from studio.api.web import MAX_SEED, human_bytes, number, t
 from studio.text.knobs import KNOBS
 
 from . import chat_text, text_next, text_templates
@@ -99,7 +98,7 @@ def export_code(prompt, model, temperature, top_k, top_p, max_new_tokens, repeti
                 lang="zh"):
     """The script for the current controls; seed -1 shows the seed of the last run, so the code makes that text."""
     if str(seed).strip() in ("", "-1") and str(used_seed or "").strip():
-        seed = validate.number("used_seed", str(used_seed).split(",")[0], 0, validate.MAX_SEED, int)
+        seed = number("used_seed", str(used_seed).split(",")[0], 0, MAX_SEED, int)
     return api.export_text_code(prompt, model, temperature, top_k, top_p, max_new_tokens, repetition_penalty, seed,
                                 lang=lang)
 

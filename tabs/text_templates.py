@@ -2,7 +2,7 @@
 import gradio as gr
 
 from studio import api
-from studio.text.templates import MAX_FIELDS
+from studio.api.web import MAX_FIELDS
 
 from .ui import UI, guarded, s
 

@@ -17,10 +17,10 @@ from typing import Callable
 import gradio as gr
 
 from studio import api
-from studio.core.errors import StudioError
-from studio.core.files import scrub as no_paths  # no message shows a server path (issue 35)
-from studio.core.i18n import pick
-from studio.core.i18n import t as studio_t
+from studio.api import StudioError
+from studio.api.web import pick, settings
+from studio.api.web import scrub as no_paths  # no message shows a server path (issue 35)
+from studio.api.web import t as studio_t
 from studio.core.knobs import Knob
 from studio.core.registry import cards
 
@@ -58,7 +58,6 @@ def plot_in(lang: str, value, column: str, names: Callable[[str], list[str]]):
 
 def upload_limit() -> dict:
     """The upload size limit for labels: Gradio refuses a bigger file in the browser with its own English message."""
-    from studio.core.config import settings
     return {"mb": settings().max_upload_mb}
 
 

@@ -4,8 +4,7 @@ import gradio as gr
 import pandas as pd
 
 from studio import api
-from studio.core import validate
-from studio.video import plan as video_plan
+from studio.api.web import MAX_SEED, frame_differences, lecture_cost, number, patch_picture, wan_patches
 from studio.video.knobs import KNOBS
 
 from . import mini_limits, mywork
@@ -51,7 +50,7 @@ def export_code(prompt, negative_prompt, model, steps, cfg_scale, seed, used_see
                 flow_shift, lang="zh"):
     """The script for the current controls; seed -1 shows the last run's seed, so the code makes that video."""
     if str(seed).strip() in ("", "-1") and str(used_seed or "").strip():
-        seed = validate.number("used_seed", str(used_seed).split(",")[0], 0, validate.MAX_SEED, int)
+        seed = number("used_seed", str(used_seed).split(",")[0], 0, MAX_SEED, int)
     return api.export_video_code(prompt, negative_prompt, model, steps, cfg_scale, seed, num_frames, fps, width,
                                  height, flow_shift=_shift(model, flow_shift), lang=lang)
 
@@ -89,9 +88,9 @@ def shift_slider(d: dict) -> dict:
 def patches(seconds, fps, height, width, patch, price, frames, lang="zh") -> str:
     """The lecture's arithmetic (raw-pixel patches) and Wan's (latent spacetime patches) for these numbers."""
     try:
-        cost = video_plan.lecture_cost(float(seconds), float(fps), int(height), int(width), max(1, int(patch)),
+        cost = lecture_cost(float(seconds), float(fps), int(height), int(width), max(1, int(patch)),
                                        float(price))
-        wan = video_plan.wan_patches(int(frames), int(height), int(width))
+        wan = wan_patches(int(frames), int(height), int(width))
     except (TypeError, ValueError, OverflowError):  # a half-typed number: keep the last result
         return gr.update()
     return s("video.patch_result", lang, seconds=seconds, fps=fps, frames=cost["frames"], h=int(height),
@@ -103,9 +102,9 @@ def consistency(frames):
     """Frame-to-frame change of the clip just made, and its first frame with Wan's 16-pixel patch grid."""
     if not frames:
         return gr.update(), gr.update()
-    diffs = video_plan.frame_differences(frames)
+    diffs = frame_differences(frames)
     plot = pd.DataFrame({"frame": list(range(2, len(frames) + 1)), "change": diffs})
-    return plot, video_plan.patch_picture(frames[0], 16)
+    return plot, patch_picture(frames[0], 16)
 
 
 def change_titles(lang: str) -> dict:

@@ -93,3 +93,44 @@ def test_the_walk_sees_imports_inside_functions(tmp_path):
     assert "studio.core.loaders" in imports(source, known)
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert cycles(graph) == [["a", "b", "c", "a"]]
+
+
+PAGE_FACADES = {"studio.api", "studio.api.web"}
+
+
+def read_only_table(name: str, known: dict[str, Path]) -> bool:
+    return "Read-only table" in (ast.get_docstring(ast.parse(known[name].read_text(encoding="utf-8"))) or "")
+
+
+def tab_imports() -> dict[str, set[str]]:
+    """{tab file: the studio modules it imports}, `from studio.api import web` counted as studio.api.web."""
+    known = studio_modules()
+    found = {}
+    for path in sorted((ROOT / "tabs").glob("*.py")):
+        names = imports(path, known)
+        # `from studio.api.web import settings` also "imports" studio.api.web.settings when that were a module;
+        # keep the deepest module named by each statement only
+        found[path.name] = {n for n in names if not any(o != n and o.startswith(n + ".") for o in names)}
+    return found
+
+
+def test_tabs_import_only_the_api_and_read_only_tables():
+    """Studio's internals move without touching tabs/: a tab reaches them through studio.api, studio.api.web or a
+    module that says it is a read-only table."""
+    known = studio_modules()
+    bad = {tab: sorted(n for n in names if n not in PAGE_FACADES and not read_only_table(n, known))
+           for tab, names in tab_imports().items()}
+    assert {k: v for k, v in bad.items() if v} == {}
+    assert any("studio.api.web" in names for names in tab_imports().values())  # the walk sees the tabs' imports
+
+
+def test_web_exports_what_the_tabs_use_and_no_more():
+    """studio.api.web is the page's surface: every name in its __all__ is imported by some tab."""
+    from studio.api import web
+    used = set()
+    for path in (ROOT / "tabs").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module == "studio.api.web":
+                used.update(alias.name for alias in node.names)
+    assert sorted(set(web.__all__) - used) == []
+    assert sorted(used - set(web.__all__)) == []

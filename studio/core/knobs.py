@@ -4,6 +4,8 @@ Each modality keeps its own tables in studio/<task>/knobs.py: `KNOBS`, its knobs
 course's advice), read both by the API's validation (`Knob.check`) and by the tab's sliders (`Knob.slider`); and,
 for image / text / video, `defaults(spec)`. This module names those by task as strings and imports one on first
 use, so core imports no modality.
+
+Read-only table: the tabs read it directly (tabs/ imports only studio.api, studio.api.web and such tables).
 """
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Model cards: what the studio knows about each model before it is downloaded or loaded."""
+"""Model cards: what the studio knows about each model before it is downloaded or loaded.
+
+Read-only table: the tabs read it directly (tabs/ imports only studio.api, studio.api.web and such tables).
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field

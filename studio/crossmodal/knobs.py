@@ -1,4 +1,7 @@
-"""The 跨模态 tab's knobs: their ranges (KNOBS), read by the story API's checks and by the tab's sliders."""
+"""The 跨模态 tab's knobs: their ranges (KNOBS), read by the story API's checks and by the tab's sliders.
+
+Read-only table: the tabs read it directly (tabs/ imports only studio.api, studio.api.web and such tables).
+"""
 from __future__ import annotations
 
 from studio.core.knobs import Knob, table

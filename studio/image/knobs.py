@@ -1,4 +1,7 @@
-"""The image tab's knobs: their ranges (KNOBS), and the defaults and limits of a model."""
+"""The image tab's knobs: their ranges (KNOBS), and the defaults and limits of a model.
+
+Read-only table: the tabs read it directly (tabs/ imports only studio.api, studio.api.web and such tables).
+"""
 from __future__ import annotations
 
 import json

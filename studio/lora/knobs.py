@@ -1,4 +1,7 @@
-"""The LoRA training knobs: their ranges (KNOBS), read by train_lora's checks and by the 微调 sliders."""
+"""The LoRA training knobs: their ranges (KNOBS), read by train_lora's checks and by the 微调 sliders.
+
+Read-only table: the tabs read it directly (tabs/ imports only studio.api, studio.api.web and such tables).
+"""
 from __future__ import annotations
 
 from studio.core.knobs import Knob, setting, table

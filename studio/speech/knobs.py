@@ -1,4 +1,7 @@
-"""The speech tab's knobs: their ranges (KNOBS), read by synthesize_speech's checks and by the 语音合成 sliders."""
+"""The speech tab's knobs: their ranges (KNOBS), read by synthesize_speech's checks and by the 语音合成 sliders.
+
+Read-only table: the tabs read it directly (tabs/ imports only studio.api, studio.api.web and such tables).
+"""
 from __future__ import annotations
 
 from studio.core.knobs import Knob, table

@@ -1,4 +1,7 @@
-"""The text tab's knobs: their ranges (KNOBS) and the sampling defaults of a model."""
+"""The text tab's knobs: their ranges (KNOBS) and the sampling defaults of a model.
+
+Read-only table: the tabs read it directly (tabs/ imports only studio.api, studio.api.web and such tables).
+"""
 from __future__ import annotations
 
 from studio.core.knobs import Knob, setting, table

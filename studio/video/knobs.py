@@ -1,4 +1,7 @@
-"""The video tab's knobs: their ranges (KNOBS), and the defaults and limits of a model, by pipeline family."""
+"""The video tab's knobs: their ranges (KNOBS), and the defaults and limits of a model, by pipeline family.
+
+Read-only table: the tabs read it directly (tabs/ imports only studio.api, studio.api.web and such tables).
+"""
 from __future__ import annotations
 
 from studio.core.knobs import Knob, setting, table

@@ -60,7 +60,7 @@ def test_builder_shows_mini_chips_for_mini_shapes_only():
     assert image_prompt.mini_visible("mini-shapes")["visible"] is True
     assert image_prompt.mini_visible("sd15")["visible"] is False
     # the mini words first, then the general library's (which mini-shapes ignores)
-    general = [[] for _ in image_prompt.prompts.sections()]
+    general = [[] for _ in image_prompt.prompt_sections()]
     general[0] = ["猫"]
     mini = ["circle", "red", "big", "left", "blue"]
     assert image_prompt.assemble_for("mini-shapes", *mini, *general, "en", "zh") == \

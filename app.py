@@ -22,6 +22,7 @@ from studio import api
 from studio.core import history, retention, zerogpu
 from studio.core.config import configure, settings
 from studio.core.manager import ModelManager, reset_manager
+from studio.core.scheduler import reset_scheduler
 from tabs import (
     crossmodal,
     finetune,
@@ -30,6 +31,7 @@ from tabs import (
     models,
     mywork,
     operator,
+    runner,
     server,
     sessions,
     slider_box,
@@ -141,6 +143,7 @@ def build_demo() -> gr.Blocks:
         demo.load(None, classroom, None, js=CLASSROOM_JS, api_visibility="private", queue=False)
         for fn, inputs, outputs in ui.switch_events:
             switch.change(fn, [switch, *inputs], outputs, api_visibility="private", queue=False)
+    runner.schedule_model_events(demo, GPU)  # model events wait in the fair scheduler, not in a Gradio slot
     return demo
 
 
@@ -160,6 +163,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     s = configure(sys.argv[1:] if argv is None else argv)
     reset_manager(ModelManager.from_settings(s))  # the memory budget and ZeroGPU's mode of these settings
+    reset_scheduler()  # turns, per-learner limit and queue size of these settings
     retention.start()
     demo = build_demo()
     demo.queue(max_size=s.queue_size, default_concurrency_limit=1)

@@ -48,6 +48,7 @@ def switch_seconds(rounds: int = 6) -> float:
 def serve(port: int, output_dir: str, **env) -> subprocess.Popen:
     """`python app.py` on a port, returned once it answers."""
     import os
+    import urllib.error
     import urllib.request
     server = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port)], cwd=ROOT,
                               env={**os.environ, "STUDIO_OUTPUT_DIR": output_dir, "STUDIO_HUB": "local", **env},
@@ -55,6 +56,8 @@ def serve(port: int, output_dir: str, **env) -> subprocess.Popen:
     for _ in range(600):
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/gradio_api/info", timeout=5)
+            return server
+        except urllib.error.HTTPError:  # it answers, asking for login first (STUDIO_AUTH in `env`)
             return server
         except OSError:
             time.sleep(0.2)

@@ -8,7 +8,7 @@ from studio.api.web import article_fields, credit, iframe, image_defaults, serie
 from studio.crossmodal.knobs import KNOBS
 
 from . import mywork
-from .runner import Stops, run
+from .runner import Stops, run, work
 from .ui import GPU, UI, Page, guarded, notices_md, s
 
 
@@ -32,7 +32,8 @@ def write_article(model, topic, audience, question, analogy, key_idea, steps, su
 @guarded
 async def story_images(subject, details, style, negative_prompt, model, seed, count, lang="zh",
                        request: gr.Request = None, progress=gr.Progress()):
-    pictures = await run(stops, request, lambda stop, on_progress: api.story_images(
+    job = stops.start(request, lang=lang, model=model, work=work(count, 20))
+    pictures = await run(job, lambda stop, on_progress: api.story_images(
         subject, details, style, negative_prompt, model, seed, count, lang=lang, progress=on_progress, stop=stop),
         progress)
     gallery = [(p.image, f"{p.prompt} · {p.alignment.label(lang)}") for p in pictures]
@@ -68,7 +69,8 @@ def _iframe(page_html: str) -> str:
 async def write_series(topic, parts, text_model, image_model, style, negative_prompt, seed, seed_step, lang="zh",
                        request: gr.Request = None, progress=gr.Progress()):
     rows = parts.values.tolist() if isinstance(parts, pd.DataFrame) else parts
-    result = await run(stops, request, lambda stop, on_progress: api.write_series(
+    job = stops.start(request, lang=lang, model=image_model, work=work(parts, 20))
+    result = await run(job, lambda stop, on_progress: api.write_series(
         topic, rows, text_model, image_model, style, negative_prompt, seed, seed_step, lang=lang,
         progress=on_progress, stop=stop), progress)
     gallery = [(p.image, f"{a.title} · {p.alignment.label(lang)}") for a, ps in zip(result.articles, result.images)
@@ -89,7 +91,8 @@ def make_storyboard(article, topic, shots, text_model, image_model, subject, see
 async def storyboard_video(table, image_model, speech_model, style, negative_prompt, seed, lang="zh",
                            request: gr.Request = None, progress=gr.Progress()):
     rows = table.values.tolist() if isinstance(table, pd.DataFrame) else table
-    result = await run(stops, request, lambda stop, on_progress: api.storyboard_video(
+    job = stops.start(request, lang=lang, model=image_model, work=work(table, 20))
+    result = await run(job, lambda stop, on_progress: api.storyboard_video(
         rows, image_model, speech_model, style, negative_prompt, seed, lang=lang, progress=on_progress, stop=stop),
         progress)
     seconds = result.times[-1][1]

@@ -7,7 +7,7 @@ from studio.api.web import COURSE_TARGETS, DEMO_LEARNING_RATE, DEMO_STEPS, setti
 from studio.lora.knobs import KNOBS
 
 from . import sharing
-from .runner import Stops, stream
+from .runner import Stops, stream, work
 from .ui import GPU, UI, Page, guarded, notices_md, plot_in, s, upload_limit
 
 
@@ -45,7 +45,7 @@ async def train_lora(files, captions, model, name, rank, alpha, learning_rate, s
                               resolution=resolution or None, seed=seed, targets=targets, progress=step, stop=stop,
                               lang=lang)
 
-    async for kind, value in stream(call, stops.start(request), progress):
+    async for kind, value in stream(call, stops.start(request, lang=lang, model=model, work=work(steps)), progress):
         if kind == "preview":
             yield loss_curve(list(losses), lang), gr.skip()
         else:

@@ -10,7 +10,7 @@ from studio.core.registry import cards
 from studio.image.knobs import KNOBS
 
 from . import image_experiment, image_explain, image_grid, image_prompt, mini_limits, mywork
-from .runner import Stops, stream
+from .runner import Stops, stream, work
 from .ui import GPU, UI, Page, guarded, notices_md, s, upload_limit
 
 
@@ -59,7 +59,9 @@ async def generate_image(prompt, negative_prompt, model, sampler, steps, cfg_sca
                                   progress=on_progress, preview=preview,
                                   preview_every=settings().preview_every, stop=stop)
 
-    async for kind, value in stream(call, stops.start(request), progress):
+    job = stops.start(request, lang=lang, model=model, size=f"{width}x{height}" if width else "",
+                      work=work(steps, batch_size, batch_count), turn_work=work(steps, batch_size))
+    async for kind, value in stream(call, job, progress):
         if kind == "preview":
             images, step, total = value
             caption = s("image.preview", lang, step=step, total=total)

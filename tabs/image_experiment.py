@@ -4,7 +4,7 @@ import pandas as pd
 
 from studio import api
 
-from .runner import Stops, run
+from .runner import Stops, run, work
 from .ui import GPU, UI, guarded, notices_md, s
 
 
@@ -15,7 +15,8 @@ stops = Stops("experiment")
 async def experiment(prompt, model, steps, seed, width, height, offload, lang, request: gr.Request = None,
                      progress=gr.Progress()):
     progress(0, desc=s("experiment.running", lang))
-    r = await run(stops, request, lambda stop, _progress: api.optimisation_experiment(
+    job = stops.start(request, lang=lang, model=model, work=work(steps, 4), size=f"{width}x{height}")
+    r = await run(job, lambda stop, _progress: api.optimisation_experiment(
         prompt, model, steps, seed, width, height, offload, lang=lang, stop=stop))
     table = pd.DataFrame(r["rows"]).rename(columns=lambda c: s(f"experiment.col.{c}", lang))
     images = [(img, f"{row['arm']} · {row['dtype']} · {row['attention']}") for img, row in zip(r["images"], r["rows"])]

@@ -4,7 +4,7 @@ import pandas as pd
 
 from studio import api
 
-from .runner import Stops, run
+from .runner import Stops, run, work
 from .ui import GPU, UI, guarded, notices_md, s
 
 
@@ -32,7 +32,8 @@ def curve_titles(lang: str) -> dict:
 @guarded
 async def timeline(prompt, negative, model, sampler, steps, cfg, seed, width, height, lang,
                    request: gr.Request = None):
-    r = await run(stops, request, lambda stop, _progress: api.denoising_timeline(
+    job = stops.start(request, lang=lang, model=model, work=work(steps), size=f"{width}x{height}")
+    r = await run(job, lambda stop, _progress: api.denoising_timeline(
         prompt, negative, model, sampler, steps, cfg, seed, width, height, lang=lang, stop=stop))
     frames = [(img, s("explain.step", lang, step=step)) for step, img in r["frames"]]
     return frames, notices_md(r["notices"] + [s("explain.timeline_done", lang, seed=r["seed"], sampler=r["sampler"])])
@@ -41,7 +42,8 @@ async def timeline(prompt, negative, model, sampler, steps, cfg, seed, width, he
 @guarded
 async def cfg_parts(prompt, negative, model, sampler, steps, cfg, seed, width, height, lang,
                     request: gr.Request = None):
-    r = await run(stops, request, lambda stop, _progress: api.cfg_parts(
+    job = stops.start(request, lang=lang, model=model, work=work(steps), size=f"{width}x{height}")
+    r = await run(job, lambda stop, _progress: api.cfg_parts(
         prompt, negative, model, sampler, steps, cfg, seed, width, height, lang=lang, stop=stop))
     return [(r["uncond"], s("explain.uncond", lang)), (r["cond"], s("explain.cond", lang)),
             (r["guided"], s("explain.guided", lang, cfg=r["cfg_scale"]))], notices_md(r["notices"])

@@ -5,7 +5,7 @@ from studio import api
 from studio.api.web import GRID_AXES
 
 from . import mywork
-from .runner import Stops, run
+from .runner import Stops, run, work
 from .ui import GPU, UI, guarded, notices_md, s
 
 
@@ -26,7 +26,10 @@ def axis_choices(lang: str) -> list[tuple[str, str]]:
 @guarded
 async def xy_plot(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, x_type, x_values,
                   y_type, y_values, lang, request: gr.Request = None, progress=gr.Progress()):
-    r = await run(stops, request, lambda stop, on_progress: api.xy_plot(
+    cells = [v for v in str(x_values).split(",") if v.strip()], [v for v in str(y_values).split(",") if v.strip()]
+    job = stops.start(request, lang=lang, model=model, work=work(steps, cells[0], cells[1] if y_type != "none" else 1),
+                      turn_work=work(steps), size=f"{width}x{height}")  # a turn per cell
+    r = await run(job, lambda stop, on_progress: api.xy_plot(
         prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, x_type, x_values, y_type,
         y_values, lang=lang, progress=on_progress, stop=stop), progress)
     axes = "; ".join(f"{name} = {kind}: {values}" for name, kind, values in (("X", x_type, x_values),

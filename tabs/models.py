@@ -88,7 +88,8 @@ def switch_view(lang, task=""):
 async def load(key, lang, request: gr.Request = None, progress=gr.Progress()):
     """A Job like any model run: it holds the device, and a cancelled load does not keep the model."""
     require_operator(request, lang)
-    row, view = await run(stops, request, lambda stop, on_progress: (
+    job = stops.start(request, lang=lang, model=key)
+    row, view = await run(job, lambda stop, on_progress: (
         api.load(key, progress=on_progress, stop=stop), _view(lang)), progress)
     gr.Info(t("loaded", lang, model=key, seconds=row["load_seconds"]))
     return view

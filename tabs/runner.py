@@ -2,20 +2,26 @@
 
     async for kind, value in stream(lambda preview, stop, progress: api.generate_image(..., preview=preview,
                                                                                     stop=stop, progress=progress),
-                              stops.start(request), progress):
+                              stops.start(request, lang=lang, model=model, work=work(steps, batch)), progress):
         ...  # kind "preview": what preview() was given; kind "done": the call's result
 
 A handler without previews awaits run() instead (an async handler, so that Gradio's cancel reaches it at once):
 
-    return await run(stops, request, lambda stop, progress: api.xy_plot(..., stop=stop, progress=progress), progress)
+    return await run(stops.start(request, lang=lang, model=model, work=work(steps, cells)),
+                     lambda stop, progress: api.xy_plot(..., stop=stop, progress=progress), progress)
 
-Either way the call runs as a Job (the operator view lists it and may stop it), holding DEVICE: one model job
-on the device at a time, even while a cancelled one finishes its current step after Gradio freed its slot.
+Either way the call runs as a Job (the operator view lists it and may stop it) and waits for its turns in the
+server's fair scheduler (studio.core.scheduler): Gradio hands every model event over at once (no concurrency slot),
+the scheduler decides whose turn it is, and the page shows the learner their place and wait while the job waits.
+Model events written as plain functions (the next-token view, 实时, quick counts) are wrapped by
+`schedule_model_events` so that they wait in the same line.
 """
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
+import inspect
 import itertools
 import queue
 import threading
@@ -26,6 +32,10 @@ from typing import AsyncIterator, Callable
 import gradio as gr
 
 from studio.api import StudioError
+from studio.api.web import Ticket, job_scheduler
+
+from . import files as page_files
+from .ui import s
 
 
 @dataclass
@@ -48,8 +58,8 @@ class Jobs:
         self._lock = threading.Lock()
 
     def add(self, what: str, request: gr.Request | None, stop: threading.Event) -> Job:
-        job = Job(next(self._ids), what, getattr(request, "session_hash", None) or "local",
-                  getattr(request, "username", None), stop)
+        job = Job(getattr(stop, "id", None) or next(self._ids), what,
+                  getattr(request, "session_hash", None) or "local", getattr(request, "username", None), stop)
         with self._lock:
             self._jobs[job.id] = job
         return job
@@ -58,6 +68,8 @@ class Jobs:
         with self._lock:
             for job_id in [i for i, j in self._jobs.items() if j.stop is stop]:
                 del self._jobs[job_id]
+        if isinstance(stop, Ticket) and stop.scheduler is not None:
+            stop.scheduler.withdraw(stop)  # out of the line too (a run on the device leaves when it returns)
 
     def running(self) -> list[Job]:
         with self._lock:
@@ -88,11 +100,18 @@ class Stops:
     def _key(self, request: gr.Request | None) -> str:
         return getattr(request, "session_hash", None) or "local"
 
-    def start(self, request: gr.Request | None) -> threading.Event:
+    def start(self, request: gr.Request | None, lang: str = "zh", model: str = "", work: float = 1.0,
+              turn_work: float | None = None, size: str = "") -> Ticket:
+        """A new run of this browser: its stop flag, in line in the scheduler (a message if the line is full).
+        `work` counts units of the model's work (denoising steps x pictures, tokens, training steps), which the
+        scheduler times to estimate waits; `turn_work`: those of one natural turn (a picture of a batch count, a
+        grid cell); `size` is shown to the operator."""
+        ticket = ticket_for(request, self.what, lang=lang, model=model, work=work, turn_work=turn_work, size=size)
+        job_scheduler().admit(ticket)
         with self._lock:
-            event = self._events[self._key(request)] = threading.Event()
-        JOBS.add(self.what, request, event)
-        return event
+            self._events[self._key(request)] = ticket
+        JOBS.add(self.what, request, ticket)
+        return ticket
 
     def stop(self, request: gr.Request | None) -> None:
         with self._lock:
@@ -106,18 +125,54 @@ class Stops:
             self._events.pop(session, None)
 
 
-# One model job at a time on the device. Gradio's concurrency_id="gpu" slot queues model events, but it frees
-# the slot as soon as an event is cancelled, while the worker thread runs on to its next step (a thread cannot be
-# killed): the next job's worker waits here until the cancelled one has really ended.
-DEVICE = threading.Lock()
+def work(*factors) -> float:
+    """A job's units of work for the scheduler's estimate: the product of its numbers (a text counts its
+    characters, a table its rows); what is not a number yet (a box being typed) counts as 1."""
+    total = 1.0
+    for factor in factors:
+        try:
+            value = float(factor)
+        except (TypeError, ValueError):
+            value = len(factor) if hasattr(factor, "__len__") else 1.0
+        total *= max(1.0, value) if value == value else 1.0  # NaN counts as 1
+    return total
+
+
+def ticket_for(request, what: str, **job) -> Ticket:
+    """A job of the one asking: identity = login + browser (tabs.files), the operator's jobs marked as such."""
+    who = page_files.who(request) if request is not None else page_files.files.current()
+    owner = f"{who.user or ''}|{who.browser or 'local'}"
+    browser = (who.browser or "local").removeprefix("session:")[:6]
+    learner = f"{who.user} · {browser}" if who.user else browser  # a shared login's learners told apart
+    return Ticket(owner, learner=learner, operator=who.operator, what=what, **job)
 
 
 def _on_device(call: Callable, stop: threading.Event):
-    """call() holding DEVICE; nothing at all when the job was stopped while it waited for the device."""
-    with DEVICE:
-        if stop.is_set():
-            raise StudioError("stopped")
-        return call()
+    """call() in its turns on the device (studio.core.scheduler); "stopped" when stopped while it waited.
+    A cancelled job's thread runs on to its next step (a thread cannot be killed) and keeps its turn till then."""
+    if isinstance(stop, Ticket):
+        return (stop.scheduler or job_scheduler()).run(stop, call)
+    if stop.is_set():
+        raise StudioError("stopped")
+    return call()
+
+
+def waiting_text(stop: threading.Event, lang: str) -> str | None:
+    """The learner's place in line, or None while the job has the device."""
+    if not isinstance(stop, Ticket) or stop.scheduler is None:
+        return None
+    where = stop.scheduler.place(stop)
+    if where is None:
+        return None
+    if stop.scheduler.paused and not stop.operator and stop.started is None:
+        return s("queue.paused", lang)
+    return s("queue.waiting", lang, ahead=where[0], seconds=max(1, round(where[1])))
+
+
+def _show_place(stop: threading.Event, progress: gr.Progress | None) -> None:
+    text = waiting_text(stop, getattr(stop, "lang", "zh"))
+    if text is not None and progress is not None:
+        progress(0, desc=text)  # None would hide the bar and its text
 
 
 async def stream(call: Callable, stop: threading.Event, progress: gr.Progress | None) -> AsyncIterator[tuple]:
@@ -136,7 +191,7 @@ async def stream(call: Callable, stop: threading.Event, progress: gr.Progress | 
         except RuntimeError:  # the server closed meanwhile: nobody listens
             pass
 
-    def work():
+    def in_thread():
         try:
             result = _on_device(lambda: call(lambda *value: put(("preview", value)), stop,
                                             lambda fraction, text: put(("progress", (fraction, text)))), stop)
@@ -145,11 +200,15 @@ async def stream(call: Callable, stop: threading.Event, progress: gr.Progress | 
             put(("error", exc))
 
     # The event's context goes along: studio.core.files learns from it who makes the files the run saves.
-    threading.Thread(target=contextvars.copy_context().run, args=(work,), daemon=True, name="studio-run").start()
+    threading.Thread(target=contextvars.copy_context().run, args=(in_thread,), daemon=True, name="studio-run").start()
     finished = False
     try:
         while True:
-            kind, value = await events.get()
+            try:
+                kind, value = await asyncio.wait_for(events.get(), timeout=PLACE_EVERY)
+            except asyncio.TimeoutError:  # nothing from the run yet: it may be waiting in line
+                _show_place(stop, progress)
+                continue
             if kind == "progress":
                 if progress is not None:
                     progress(value[0], desc=value[1])
@@ -167,14 +226,16 @@ async def stream(call: Callable, stop: threading.Event, progress: gr.Progress | 
             stop.set()
 
 
-async def run(stops: Stops, request: gr.Request | None, call: Callable, progress: gr.Progress | None = None):
+PLACE_EVERY = 0.5  # seconds between updates of a waiting learner's place in line
+
+
+async def run(stop: threading.Event, call: Callable, progress: gr.Progress | None = None):
     """Await call(stop, progress) run in a worker thread as `stops`' Job; its result, or its error re-raised.
 
     For handlers without previews. Gradio cancels an event (its owner cancelled, the page went away) by cancelling
     the handler's task: an async handler gets the CancelledError at once, here, and sets the stop flag, so the
     studio function ends at its next step or item (a sync handler would only learn of it when the call returned).
     Progress is forwarded from the event's task, where Gradio expects it."""
-    stop = stops.start(request)
     loop = asyncio.get_running_loop()
     done = loop.create_future()
     updates: queue.SimpleQueue = queue.SimpleQueue()
@@ -183,7 +244,7 @@ async def run(stops: Stops, request: gr.Request | None, call: Callable, progress
         if not done.done():
             done.set_exception(error) if error is not None else done.set_result(result)
 
-    def work():
+    def in_thread():
         try:
             result, error = _on_device(lambda: call(stop, lambda fraction, text: updates.put((fraction, text))),
                                        stop), None
@@ -194,11 +255,16 @@ async def run(stops: Stops, request: gr.Request | None, call: Callable, progress
         except RuntimeError:  # the server closed meanwhile: nobody waits for the result
             pass
 
-    threading.Thread(target=contextvars.copy_context().run, args=(work,), daemon=True,
-                     name=f"studio-{stops.what}").start()  # with the event's context (studio.core.files: the maker)
+    # with the event's context (studio.core.files: the maker)
+    threading.Thread(target=contextvars.copy_context().run, args=(in_thread,), daemon=True,
+                     name=f"studio-{getattr(stop, 'what', 'run')}").start()
     try:
+        polls = 0
         while not done.done():
             await asyncio.wait([done], timeout=0.1)  # a cancel lands here; `done` itself is left alone
+            polls += 1
+            if updates.empty() and polls % round(PLACE_EVERY / 0.1) == 0:
+                _show_place(stop, progress)
             while not updates.empty():
                 fraction, text = updates.get()
                 if progress is not None:
@@ -208,3 +274,36 @@ async def run(stops: Stops, request: gr.Request | None, call: Callable, progress
         JOBS.done(stop)
         stop.set()  # after the result: no-op; after a cancel: the call stops at its next step
         done.add_done_callback(lambda f: f.cancelled() or f.exception())  # a late error is nobody's to show
+
+
+def schedule_model_events(demo: gr.Blocks, concurrency_id: str) -> int:
+    """Every model event waits in the scheduler, none in a Gradio slot: the `concurrency_id` events get no
+    concurrency limit, and those written as plain functions are wrapped to run as a job in line (their thread
+    waits; app.py gives Gradio threads for a class). Returns how many were wrapped."""
+    wrapped = 0
+    for block_fn in demo.fns.values():
+        if block_fn.concurrency_id != concurrency_id or block_fn.fn is None:
+            continue
+        block_fn.concurrency_limit = None
+        fn = block_fn.fn
+        if not (inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn) or inspect.isgeneratorfunction(fn)):
+            block_fn.fn = _in_line(fn, block_fn.api_name or block_fn.name)
+            wrapped += 1
+    return wrapped
+
+
+def _in_line(fn: Callable, what: str) -> Callable:
+    """fn as a one-turn job of whoever the event is from (Gradio's request context: tabs.files)."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        lang = kwargs.get("lang") or next((a for a in reversed(args) if a in ("zh", "en")), "zh")
+        ticket = ticket_for(None, what, lang=lang)
+        try:
+            job_scheduler().admit(ticket)
+            JOBS.add(what, None, ticket)
+            return job_scheduler().run(ticket, lambda: fn(*args, **kwargs))
+        except StudioError as err:  # the line is full: a message, as the guarded handlers show theirs
+            raise gr.Error(err.message(lang), print_exception=False) from None
+        finally:
+            JOBS.done(ticket)
+    return wrapper

@@ -31,6 +31,9 @@ def launch_kwargs() -> dict:
                 # Per-session server memory (~0.8 MB each) is capped; closed pages are freed by tabs.sessions, and
                 # Gradio's delete_cache is a gr.Blocks argument (app.build_demo), not one of launch().
                 state_session_capacity=max(1, int(s.max_sessions)),
+                # Gradio runs at most max_threads events at once (async ones too): a class's waiting jobs, their
+                # pages' light events and the operator's must all fit, or a click waits unseen in Gradio's queue.
+                max_threads=max(40, s.queue_size + s.class_size + 10),
                 app_kwargs={"middleware": [Middleware(guard.Guard), Middleware(files.Files),
                                            Middleware(refusals.QueueFull)]})
 

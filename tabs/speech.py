@@ -9,7 +9,7 @@ from studio.core.registry import CARDS
 from studio.speech.knobs import KNOBS
 
 from . import mywork
-from .runner import Stops, run
+from .runner import Stops, run, work
 from .ui import GPU, UI, Page, guarded, notices_md, s
 
 
@@ -50,7 +50,8 @@ async def synthesize_speech(text, model, seed, text_seed, refine, oral, laugh, p
         middle = r.refined_text if r.refined_text is not None else _phonemes(text, model, voice)
         return r, middle, speech_picture(r.audio, r.sample_rate)
 
-    r, middle, view = await run(stops, request, call)
+    job = stops.start(request, lang=lang, model=model, work=work(text))
+    r, middle, view = await run(job, call)
     seeds = f"{r.seed} / {r.text_seed}" if model != "espeak" else "-"
     mywork.stash(request, [(r.path, "")], kind="speech", prompt=text, seed=r.seed if model != "espeak" else None)
     return (_audio(r), seeds, r.speaker or "", middle, view, notices_md(r.notices))
@@ -67,7 +68,8 @@ async def prosody(text, model, seed, text_seed, refine, oral, laugh, pause, spee
                          volume)
     for key in ("refine", "oral", "laugh", "pause", "rate"):  # the experiment sets these itself
         controls.pop(key)
-    results = await run(stops, request, lambda stop, _progress: api.prosody_comparison(
+    job = stops.start(request, lang=lang, model=model, work=work(text, 3))
+    results = await run(job, lambda stop, _progress: api.prosody_comparison(
         text, model, seed, text_seed=text_seed, lang=lang, stop=stop, **controls))
     mywork.stash(request, [(r.path, label) for r, label in zip(results, _prosody_labels(model))],
                  kind="speech.prosody", prompt=text, seed=results[0].seed if model != "espeak" else None)
@@ -86,7 +88,8 @@ async def fixed(text, second, model, seed, refine, oral, laugh, pause, speed, te
                 voice, rate, pitch, volume, lang="zh", request: gr.Request = None):
     controls = _controls(refine, oral, laugh, pause, speed, temperature, top_p, top_k, speaker, voice, rate, pitch,
                          volume)
-    results = await run(stops, request, lambda stop, _progress: api.fixed_voice(
+    job = stops.start(request, lang=lang, model=model, work=work(f"{text}{second}"))
+    results = await run(job, lambda stop, _progress: api.fixed_voice(
         [text, second], model, seed, lang=lang, stop=stop, **controls))
     said = [line for line in (text, second) if str(line or "").strip()]  # one result each, in order
     voice = results[0].seed if model != "espeak" else None
@@ -100,7 +103,8 @@ async def dialogue(script, model, seed, seed_b, refine, oral, laugh, pause, spee
     controls = _controls(refine, oral, laugh, pause, speed, temperature, top_p, top_k, speaker, voice, rate, pitch,
                          volume)
     controls.pop("speaker")  # two voices: one from each seed
-    r = await run(stops, request, lambda stop, _progress: api.dialogue(
+    job = stops.start(request, lang=lang, model=model, work=work(script))
+    r = await run(job, lambda stop, _progress: api.dialogue(
         script, model, seed, seed_b, lang=lang, stop=stop, **controls))
     mywork.stash(request, [(r.path, "")], kind="speech.dialogue", prompt=script)
     return _audio(r), notices_md(r.notices)

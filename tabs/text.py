@@ -7,7 +7,7 @@ from studio.api.web import MAX_SEED, human_bytes, number, t
 from studio.text.knobs import KNOBS
 
 from . import chat_text, text_next, text_templates
-from .runner import Stops, run, stream
+from .runner import Stops, run, stream, work
 from .ui import GPU, UI, Page, guarded, notices_md, s
 
 
@@ -29,22 +29,23 @@ def _with_stop_notice(notices: list[str], stopped: bool, lang: str) -> str:
     return notices_md(notices + ([t("notice_stopped_text", lang)] if stopped else []))
 
 
-async def _results(request: gr.Request | None, texts):
+async def _results(request: gr.Request | None, texts, progress: gr.Progress | None, **job):
     """(TextResult, None) as texts(stop) makes them (api.stream_text / stream_chat), then (the last one, whether
-    停止 ended it).
+    停止 ended it). `job`: its description for the scheduler (tabs.runner.Stops.start); `progress` shows the
+    learner's place in line while the job waits.
 
-    Over tabs.runner.stream, as 文生图: the generation runs in a worker thread holding DEVICE, and a cancel or a
-    closed page lands at once and sets `stop`, which generate()'s stopping criteria reads: the run ends at its next
-    token and the next job waits for it. (As a sync generator, a cancelled run was only closed at its next token
-    and ran on beside the next job; chat's and the experiment's ran to their last token.)"""
+    Over tabs.runner.stream, as 文生图: the generation runs in a worker thread in its turns on the device, and a
+    cancel or a closed page lands at once and sets `stop`, which the decode loop reads: the run ends at its next
+    token. (As a sync generator, a cancelled run was only closed at its next token and ran on beside the next job;
+    chat's and the experiment's ran to their last token.)"""
     def call(preview, stop, _progress):
         last = None
         for last in texts(stop):
             preview(last)
         return last
 
-    stop = stops.start(request)
-    async for kind, value in stream(call, stop, None):
+    stop = stops.start(request, **job)
+    async for kind, value in stream(call, stop, progress):
         yield (value[0], None) if kind == "preview" else (value, stop.is_set())
 
 
@@ -54,10 +55,11 @@ def _notices(r, stopped: bool | None, lang: str) -> str:
 
 @guarded
 async def generate_text(prompt, model, temperature, top_k, top_p, max_new_tokens, repetition_penalty, seed,
-                        lang="zh", request: gr.Request = None):
+                        lang="zh", request: gr.Request = None, progress=gr.Progress()):
     """Streams the text token by token; 停止 ends this browser's run and keeps what was made."""
     async for r, stopped in _results(request, lambda stop: api.stream_text(
-            prompt, model, temperature, top_k, top_p, max_new_tokens, repetition_penalty, seed, stop=stop, lang=lang)):
+            prompt, model, temperature, top_k, top_p, max_new_tokens, repetition_penalty, seed, stop=stop, lang=lang),
+            progress, lang=lang, model=model, work=work(max_new_tokens)):
         shown = r.text if r.chat else prompt + r.text  # a base model continues the prompt
         yield shown, str(r.seed), _notices(r, stopped, lang)
 
@@ -77,7 +79,7 @@ def _shown(messages: list[dict]) -> list[dict]:
 
 @guarded
 async def chat(message, history, system, model, temperature, top_k, top_p, max_new_tokens, repetition_penalty, seed,
-               lang="zh", request: gr.Request = None):
+               lang="zh", request: gr.Request = None, progress=gr.Progress()):
     """One more turn of the conversation (the course's 继续追问优化); the message box empties once it is sent."""
     history = [_plain(m) for m in history or []]
     head = [{"role": "system", "content": system}] if system and system.strip() else []
@@ -85,7 +87,8 @@ async def chat(message, history, system, model, temperature, top_k, top_p, max_n
     # Loading or refusing happens before the first result: the page changes only once the answer begins.
     async for r, stopped in _results(request, lambda stop: api.stream_chat(
             [*head, *history, {"role": "user", "content": message or ""}], model, temperature, top_k, top_p,
-            max_new_tokens, repetition_penalty, seed, stop=stop, lang=lang)):
+            max_new_tokens, repetition_penalty, seed, stop=stop, lang=lang),
+            progress, lang=lang, model=model, work=work(max_new_tokens)):
         yield _shown([*asked, {"role": "assistant", "content": r.text}]), "", str(r.seed), _notices(r, stopped, lang)
 
 
@@ -128,7 +131,8 @@ def token_gauge(prompt, model, max_new_tokens, lang="zh") -> str:
 async def compare(prompt, model, top_k, top_p, max_new_tokens, seed, lang, request: gr.Request = None):
     """The course's 0.2 / 0.7 / 1.2 experiment: one seed, three temperatures, side by side (async over
     tabs.runner.run: a cancel, a closed page or 停止 ends it at its next token)."""
-    results = await run(stops, request, lambda stop, _progress: api.compare_temperatures(
+    job = stops.start(request, lang=lang, model=model, work=work(max_new_tokens, len(api.COURSE_TEMPERATURES)))
+    results = await run(job, lambda stop, _progress: api.compare_temperatures(
         prompt, model, top_k=top_k, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed, stop=stop, lang=lang))
     shown = [r.text if r.chat else prompt + r.text for r in results]
     return (*shown, notices_md(results[0].notices))

@@ -8,7 +8,7 @@ from studio.api.web import MAX_SEED, frame_differences, lecture_cost, number, pa
 from studio.video.knobs import KNOBS
 
 from . import mini_limits, mywork
-from .runner import Stops, run
+from .runner import Stops, run, work
 from .ui import GPU, UI, Page, guarded, notices_md, s
 
 
@@ -27,7 +27,8 @@ def size_choices(model: str) -> list[tuple[str, str]]:
 async def generate_video(prompt, negative_prompt, model, steps, cfg_scale, seed, num_frames, fps, width, height,
                          flow_shift, lang="zh", request: gr.Request = None, progress=gr.Progress()):
     """Async over tabs.runner.run: a cancel (or a closed page) stops the run at its next denoising step."""
-    result = await run(stops, request, lambda stop, on_progress: api.generate_video(
+    job = stops.start(request, lang=lang, model=model, work=work(steps), size=f"{width}x{height}x{num_frames}")
+    result = await run(job, lambda stop, on_progress: api.generate_video(
         prompt, negative_prompt, model, steps, cfg_scale, seed, num_frames, fps, width, height,
         flow_shift=_shift(model, flow_shift), stop=stop, lang=lang, progress=on_progress), progress)
     strip = [(frame, f"{i + 1}/{len(result.frames)}") for i, frame in enumerate(result.frames)]

@@ -13,6 +13,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from studio.core import config  # noqa: E402
 from studio.core.manager import ModelManager, reset_manager  # noqa: E402
+from studio.core.scheduler import reset_scheduler  # noqa: E402
 from tests import tiny_models  # noqa: E402
 
 
@@ -55,12 +56,15 @@ def studio_env(models_dir, tmp_path, monkeypatch):
 
     def configure(**overrides):
         env = {**base, **{k: str(v) for k, v in overrides.items()}}
-        return config.configure([], env=env)
+        values = config.configure([], env=env)
+        reset_scheduler()  # a fresh line with these settings' turns and limits
+        return values
 
     configure()
     reset_manager(ModelManager(budgets={"cpu": 4 * 1024**3}))
     yield configure
     config.configure([], env={})
+    reset_scheduler()
     reset_manager(ModelManager(budgets={"cpu": 4 * 1024**3}))
 
 

@@ -8,7 +8,8 @@ import contextlib
 @contextlib.contextmanager
 def served(concurrency: int = 1, max_size: int | None = None, **launch):
     """Yield (url, demo) of a freshly built and launched studio; closed afterwards. `concurrency` and `max_size`
-    are the queue's (app.py: 1 and STUDIO_QUEUE_SIZE); `launch` overrides demo.launch() keywords."""
+    are the queue's (app.py: 1 and STUDIO_QUEUE_SIZE; model events have no limit: they wait in the scheduler);
+    `launch` overrides demo.launch() keywords."""
     import app
     from tabs import server
     demo = app.build_demo()

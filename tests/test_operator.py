@@ -36,10 +36,11 @@ def test_it_lists_running_jobs_and_stops_only_the_chosen_one(studio_env):
     studio_env(STUDIO_AUTH="teacher:pw1", STUDIO_OPERATORS="teacher")
     demo = app.build_demo()
     mine, other = Stops("image").start(_request("a", "sess-a")), Stops("video").start(_request("b", "sess-b"))
-    summary, running, _waiting = operator.snapshot(demo, "zh", _request("teacher"))
-    rows = {row[1]: row for row in running.values.tolist()}
-    assert {"image", "video"} <= set(rows) and f"正在运行 {len(running)} 个" in summary
-    message = operator.cancel(rows["video"][0], "zh", _request("teacher"))
+    summary, _running, waiting = operator.snapshot(demo, "zh", _request("teacher"))
+    rows = {row[2]: row for row in waiting.values.tolist()}  # job, place, tab, learner, ...
+    assert {"文生图", "文生视频"} <= set(rows) and f"排队中 {len(waiting)} 个任务" in summary
+    assert rows["文生图"][3] == "a · sess-a" and rows["文生视频"][3] == "b · sess-b"
+    message = operator.cancel(rows["文生视频"][0], "zh", _request("teacher"))
     assert "停止" in message and other.is_set() and not mine.is_set()
     assert "没有" in operator.cancel(999999, "zh", _request("teacher"))
     JOBS.done(mine)
@@ -55,33 +56,31 @@ def test_a_finished_run_leaves_the_list():
     assert asyncio.run(results()) == [("done", 42)] and not any(j.stop is stop for j in JOBS.running())
 
 
-def test_an_operator_takes_a_waiting_request_out_of_the_queue(studio_env):
-    """A real server: one learner's image runs, a second waits; the operator cancels the waiting one, which gets a
-    message instead of a result, while the running one finishes with its own picture."""
-    import asyncio
-
+def test_an_operator_stops_a_waiting_job_and_the_others_go_on(studio_env):
+    """A real server: the device is busy, two learners' images wait in the scheduler; the operator stops the second
+    by its number from the waiting table: it leaves the line at once and its learner gets a message, while the
+    first runs to its own picture."""
     from gradio_client import Client
 
-    from studio import api
+    from tests.test_fair_queue import Hold, waiting
     studio_env(STUDIO_AUTH="teacher:pw1", STUDIO_OPERATORS="teacher")
     with served(auth=None) as (url, demo):  # the teacher's login is the operator check's, not the clients'
-        api.load("tiny-sd15")
-        args = ("a red circle", "", "tiny-sd15", "Euler", 40, 7)
+        args = ("a red circle", "", "mini-shapes", "Euler", 4, 7)
+        hold = Hold()
         first = Client(url, verbose=False).submit(*args, 1, 64, 64, 1, api_name="/generate_image")
-        _until(lambda: JOBS.running())
+        _until(lambda: len(waiting()) == 1)
         second = Client(url, verbose=False).submit(*args, 2, 64, 64, 1, api_name="/generate_image")
-        _until(lambda: operator._waiting(demo))
-        request_id = operator._waiting(demo)[0][0]
-        # no match: nothing touched
-        assert "没有" in asyncio.run(operator.drop(demo, "zzzz", "zh", _request("teacher")))
+        _until(lambda: len(waiting()) == 2)
         with pytest.raises(gr.Error):
-            asyncio.run(operator.drop(demo, request_id, "zh", _request("pupil")))
-        loop = next(iter(demo._queue._asyncio_tasks)).get_loop()  # the server's loop, where the UI's handler runs
-        said = asyncio.run_coroutine_threadsafe(operator.drop(demo, request_id, "zh", _request("teacher")),
-                                                loop).result(30)
-        assert request_id in said and operator._waiting(demo) == []
-        with pytest.raises(Exception, match="老师取消了你排队中的请求"):
+            operator.snapshot(demo, "zh", _request("pupil"))
+        _summary, _running, queued = operator.snapshot(demo, "zh", _request("teacher"))
+        assert list(queued.iloc[:, 1]) == [1, 2]  # places in line
+        said = operator.cancel(int(queued.iloc[1, 0]), "zh", _request("teacher"))
+        assert "停止" in said
+        with pytest.raises(Exception, match="已停止"):
             second.result(timeout=60)
+        assert len(waiting()) == 1
+        hold.release()
         assert first.result(timeout=300)[1] == "1"
 
 

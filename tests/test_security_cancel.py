@@ -260,8 +260,8 @@ def test_a_stopped_load_drops_the_model_it_loaded(env):
 
 
 def test_a_job_waits_for_the_device_and_a_stopped_one_never_runs():
-    """The runner's lock: a second job's call starts only after the first one's ended; one stopped while it
-    waited does not run."""
+    """The scheduler's one device: a second job's call starts only after the first one's ended; one stopped while
+    it waited does not run."""
     import asyncio
 
     from tabs.runner import Stops, run
@@ -274,16 +274,16 @@ def test_a_job_waits_for_the_device_and_a_stopped_one_never_runs():
         return len(spans)
 
     async def both():
-        return await asyncio.gather(run(Stops("a"), None, call), run(Stops("b"), None, call))
+        return await asyncio.gather(run(Stops("a").start(None), call), run(Stops("b").start(None), call))
 
     assert sorted(asyncio.run(both())) == [1, 2]
     (_, first_end), (second_start, _) = sorted(spans)
     assert second_start >= first_end
 
     async def cancelled_while_waiting():
-        first = asyncio.ensure_future(run(Stops("a"), None, call))
+        first = asyncio.ensure_future(run(Stops("a").start(None), call))
         await asyncio.sleep(0.05)
-        second = asyncio.ensure_future(run(Stops("b"), None, call))
+        second = asyncio.ensure_future(run(Stops("b").start(None), call))
         await asyncio.sleep(0.05)
         second.cancel()
         await first

@@ -271,7 +271,9 @@ def test_a_full_queue_answers_with_the_studios_message_in_chinese(studio_env, mo
         raise RuntimeError("released")
 
     monkeypatch.setattr(api, "generate_image", slow)
-    with serving.served(max_size=1) as (url, demo):
+    # Model events wait in the studio's scheduler (with its own message, tests/test_fair_queue.py); Gradio's own
+    # line fills only when all of its threads are busy: one thread here, held by the first job.
+    with serving.served(max_size=1, max_threads=1) as (url, demo):
         base = url.rstrip("/") + "/gradio_api"
         try:
             client = Client(url, verbose=False)

@@ -13,6 +13,8 @@ from studio.core.config import settings
 from studio.core.files import scrub
 from studio.core.hub import find_local
 from studio.core.i18n import LANGS, human_bytes, pick, t
+from studio.core.scheduler import Ticket
+from studio.core.scheduler import scheduler as job_scheduler
 from studio.core.validate import MAX_SEED, number
 from studio.crossmodal.api import credit
 from studio.crossmodal.page import iframe
@@ -37,7 +39,7 @@ from studio.video.plan import frame_differences, lecture_cost, patch_picture, wa
 __all__ = [
     # the server: settings, the learners' files, history and logins, messages
     "settings", "files", "history", "accounts", "scrub", "find_local", "LANGS", "t", "pick", "human_bytes",
-    "number", "MAX_SEED",
+    "number", "MAX_SEED", "Ticket", "job_scheduler",
     # 文生图
     "GRID_AXES", "read_png_text", "available_loras", "common_negative", "prompt_sections", "check_pixels",
     "SHAPES", "COLOURS", "SIZES", "POSITIONS", "describe_shapes",

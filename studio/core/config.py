@@ -22,6 +22,15 @@ def _list(text: str) -> list[str]:
     return [p.strip() for p in str(text).split(",") if p.strip()]
 
 
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        value = str(text).strip().lower()
+        if value not in allowed:
+            raise ValueError(f"{text!r}: expected one of {', '.join(allowed)}")
+        return value
+    return parse
+
+
 def _paths(text: str) -> list[str]:
     """Folders: comma-separated, or os.pathsep-separated as PATH is."""
     return _list(str(text).replace(os.pathsep, ","))
@@ -80,7 +89,12 @@ SETTINGS: list[Setting] = [
     Setting("allow_pickle", "STUDIO_ALLOW_PICKLE", False, "Operator opt-in: allow .bin/.ckpt (pickle) weights. Off: only safetensors load.", _bool),
     Setting("trust_remote_code", "STUDIO_TRUST_REMOTE_CODE", False, "Operator opt-in: allow models that ship their own Python code.", _bool),
     Setting("preview_every", "STUDIO_PREVIEW_EVERY", 5, "Live preview of an image run every N steps (decoded through the VAE; 0 = off).", int),
-    Setting("queue_size", "STUDIO_QUEUE_SIZE", 64, "Most requests waiting in the queue; more are refused with a message.", int),
+    Setting("queue_size", "STUDIO_QUEUE_SIZE", 100, "Most jobs waiting for the device, all learners together; more are refused with a message. Must be at least STUDIO_CLASS_SIZE x STUDIO_USER_QUEUE (checked at start).", int),
+    Setting("class_size", "STUDIO_CLASS_SIZE", 40, "Learners the server is set up for: Gradio gets threads for all of them, and the queue must hold their jobs.", int),
+    Setting("user_queue", "STUDIO_USER_QUEUE", 2, "Most jobs one learner (login + browser) may have waiting; the next is refused with a message. The operator's jobs are never refused.", int),
+    Setting("turn_seconds", "STUDIO_TURN_SECONDS", 5.0, "Longest turn of one job on the device while others wait: a long job (video, LoRA training, long text) hands the device round the class between steps, then goes on.", float),
+    Setting("queue_log", "STUDIO_QUEUE_LOG", "", "Optional file: one JSON line per scheduler event (a job joined, started, took a turn, ended; with learner, tab, model and the wait first shown), for the class benchmark and for seeing who waited how long. Empty: no file."),
+    Setting("queue_policy", "STUDIO_QUEUE_POLICY", "fair", "fair: the device goes round the learners in turns, the operator's jobs first. fifo: one line in arrival order, each job to its end (the studio before fair turns; the benchmark's baseline).", _choice("fair", "fifo")),
     Setting("max_pixels", "STUDIO_MAX_PIXELS", 1536 * 1536, "Most pixels per generated image or video frame (width x height), on top of each model's own largest side.", int),
     Setting("max_batch", "STUDIO_MAX_BATCH", 8, "Most images per batch.", int),
     Setting("max_steps", "STUDIO_MAX_STEPS", 150, "Most denoising steps per image or video.", int),
@@ -164,6 +178,9 @@ def configure(argv: list[str] | None = None, env: dict[str, str] | None = None) 
             if raw is not None:
                 values[name] = raw if isinstance(raw, bool) else by_name[name].parse(raw)
     values["lang"] = values["lang"] if values["lang"] in ("zh", "en") else "zh"
+    if values["queue_size"] < values["class_size"] * values["user_queue"]:  # a full class must fit in the line
+        raise ValueError(f"STUDIO_QUEUE_SIZE={values['queue_size']} is less than STUDIO_CLASS_SIZE x STUDIO_USER_QUEUE"
+                         f" = {values['class_size']} x {values['user_queue']}: raise the queue size or lower the others")
     _current = values
     from PIL import Image
     Image.MAX_IMAGE_PIXELS = values["max_upload_pixels"]  # PIL itself refuses bombs past twice this, even in Gradio

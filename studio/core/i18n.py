@@ -113,6 +113,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "not_an_image": ("上传的文件不是可读取的图片。", "The upload is not an image that can be read."),
     "upload_wrong_type": ("“{files}”不能放在这里：这里只接受{allowed}。", "'{files}' cannot go here: this box takes {allowed} only."),
     "bad_png_text": ("这张 PNG 的文本块损坏、过大或无法解码，读不出生成参数。", "The text chunks of this PNG are damaged, too large or cannot be decoded; no generation parameters can be read."),
+    "queue_user_full": ("你已有 {limit} 个任务在排队：请等它们开始（或停止一个）再提交新的。", "You already have {limit} jobs waiting: wait for them to start (or stop one) before adding another."),
     "queue_full": ("队列已满：现在排队的人太多，请稍等片刻再试。", "The queue is full: too many people are waiting right now; please try again in a moment."),
     "no_infotext": ("这张图片没有生成参数（PNG 中没有 parameters 文本块）。", "This image carries no generation parameters (no 'parameters' text chunk in the PNG)."),
     "internal": ("发生内部错误：{reason}。服务仍在运行，可以重试或换一组参数。", "Internal error: {reason}. The studio keeps running; try again or change the parameters."),

@@ -25,6 +25,7 @@ from studio.core import files, hub, loaders
 from studio.core.config import Settings, settings
 from studio.core.errors import StudioError
 from studio.core.i18n import human_bytes
+from studio.core.scheduler import model_taken, stepping_aside
 from studio.core.specs import ModelSpec, resolve
 
 
@@ -268,8 +269,13 @@ class ModelManager:
         entry = self._acquire(model, lease=True, progress=progress)
         try:
             if exclusive:
-                with entry.run_lock:
+                _take(entry.run_lock)
+                model_taken(model, True)  # the scheduler gives no turn to a job that would wait for this lock
+                try:
                     yield entry.obj
+                finally:
+                    model_taken(model, False)
+                    entry.run_lock.release()
             else:
                 yield entry.obj
         finally:
@@ -334,6 +340,20 @@ class ModelManager:
 
 
 _manager: ModelManager | None = None
+def _take(run_lock: threading.Lock) -> None:
+    """A model's one-run lock; while another job holds it, this job's device turn goes to whoever waits."""
+    if run_lock.acquire(blocking=False):
+        return
+    taken = False
+    try:
+        with stepping_aside():
+            taken = run_lock.acquire()
+    except BaseException:
+        if taken:  # stopped while it waited for its turn again: the run does not start
+            run_lock.release()
+        raise
+
+
 _manager_lock = threading.Lock()
 
 

@@ -35,6 +35,11 @@ class ModelCard:
     defaults: dict = field(default_factory=dict)  # generation defaults and limits for the tabs
     options: dict = field(default_factory=dict)  # memory options: vae_slicing, vae_tiling, cpu_offload
 
+    @property
+    def step_seconds(self) -> float:
+        """Nominal seconds per unit of work (the scheduler's estimate until it has timed this model)."""
+        return STEP_SECONDS.get(self.key, TASK_STEP_SECONDS.get(self.task, 0.5))
+
     def local_folder(self) -> Path | None:
         if self.package_data:
             import importlib.util
@@ -108,6 +113,16 @@ CARDS: dict[str, ModelCard] = {c.key: c for c in [
               "clip", 600 * MB, "MIT",
               modelscope_id="AI-ModelScope/clip-vit-base-patch32", hf_id="openai/clip-vit-base-patch32"),
 ]}
+
+
+# Seconds per unit of work -- a denoising step of one picture (image, video: of the clip), a new token (text), a
+# character of speech, a LoRA training step -- on the device each model is meant for: a waiting learner's first
+# estimate, until the scheduler has timed the model on this server (studio.core.scheduler). Mini models: this
+# project's 2-core CPU (bench/RESULTS.md); the others: a 16-24 GB GPU, from their model pages' figures.
+STEP_SECONDS = {"mini-shapes": 0.025, "mini-poem": 0.004, "mini-motion": 0.05, "espeak": 0.001, "sd15": 0.06,
+                "sdxl": 0.2, "qwen2.5-0.5b": 0.03, "qwen2.5-1.5b": 0.04, "chattts": 0.03, "wan2.1-t2v-1.3b": 4.0,
+                "text-to-video-ms-1.7b": 0.5}
+TASK_STEP_SECONDS = {"image": 0.1, "text": 0.03, "speech": 0.03, "video": 2.0}
 
 
 def cards(task: str | None = None) -> list[ModelCard]:

@@ -19,6 +19,7 @@ from studio.core.knobs import model_defaults
 from studio.core.manager import manager
 from studio.core.outputs import save_png, with_parameters
 from studio.core.results import ImageResult
+from studio.core.scheduler import end_turn
 from studio.core.specs import ModelSpec, weights_hash
 from studio.image import code as codegen
 from studio.image import lora, weighting
@@ -155,6 +156,8 @@ def generate_image(prompt: str = "", negative_prompt: str = "", model: str = "mi
     result = ImageResult([], [], [], notices)
     n = len(first.seeds)
     for k in range(batch_count):
+        if k:
+            end_turn(stop)  # a batch count of 8 is 8 turns: whoever waits goes between two pictures
         job = replace(first, seeds=[(s + k * n) % (validate.MAX_SEED + 1) for s in first.seeds])
         try:
             done = manager().run(model, lambda pipe: run(pipe, job, _on_step(pipe, k, batch_count, progress, preview,

@@ -16,6 +16,7 @@ from studio.core.errors import StudioError
 from studio.core.i18n import t
 from studio.core.outputs import save_png
 from studio.core.results import GridResult
+from studio.core.scheduler import end_turn
 from studio.image.api import generate_image
 
 
@@ -130,6 +131,8 @@ def xy_plot(prompt: str = "", negative_prompt: str = "", model: str = "mini-shap
     for y in ys:
         row = []
         for x in xs:
+            if done:
+                end_turn(stop)  # a turn per cell: whoever waits goes between two cells
             if stop is not None and stop.is_set():
                 raise StudioError("grid_stopped")
             kw = dict(base)

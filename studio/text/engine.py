@@ -1,8 +1,10 @@
 """Text generation on a loaded causal LM (mini-poem, Qwen2.5, any local causal-LM folder).
 
-Generation is transformers' own `generate`; the next-token view applies the same logits processors
-(repetition penalty, then temperature, top-k, top-p, in generate's order) to the real logits, so the
-bars a learner sees are exactly what sampling draws from.
+Generation is the studio's own decode loop (`decode`): the same forward passes, logits processors and draws as
+transformers' `generate`, so the same seed gives the same text, but sampling uses the job's own torch.Generator
+instead of the global RNG, so jobs interleaved between tokens keep their seed's output. The next-token view
+applies the same logits processors (repetition penalty, then temperature, top-k, top-p, in generate's order) to
+the real logits, so the bars a learner sees are exactly what sampling draws from.
 """
 from __future__ import annotations
 
@@ -65,32 +67,97 @@ def fit_context(tm, ids: torch.Tensor, max_new_tokens: int) -> tuple[torch.Tenso
 
 
 def sampling_options(job: TextJob) -> dict:
-    """generate() keywords of a job: its sampling and its length."""
+    """generate() keywords of a job: its sampling and its length (the 查看代码 script passes these)."""
     return dict(job.sampling.generate_options(), max_new_tokens=job.max_new_tokens)
 
 
-def _stop_criteria(stop: threading.Event | None):
-    """generate() ends at the next token once `stop` is set (the page's 停止 button)."""
-    from transformers import StoppingCriteria, StoppingCriteriaList
+def processor_stages(sampling: Sampling) -> tuple[list, list, list]:
+    """The logits processors transformers' generate() builds for these knobs, in its order, as three stages:
+    (repetition penalty,), (temperature,), (top-k, top-p). Greedy decoding keeps only the penalty (then argmax).
+    Decoding and the next-token view both take them from here, so the bars show what sampling draws from."""
+    from transformers import (
+        RepetitionPenaltyLogitsProcessor,
+        TemperatureLogitsWarper,
+        TopKLogitsWarper,
+        TopPLogitsWarper,
+    )
+    penalty = ([RepetitionPenaltyLogitsProcessor(float(sampling.repetition_penalty))]
+               if sampling.repetition_penalty != 1.0 else [])
+    if sampling.greedy:
+        return penalty, [], []
+    temperature = [TemperatureLogitsWarper(float(sampling.temperature))] if sampling.temperature != 1.0 else []
+    cut = (([TopKLogitsWarper(int(sampling.top_k))] if sampling.top_k != 0 else []) +
+           ([TopPLogitsWarper(float(sampling.top_p))] if sampling.top_p < 1.0 else []))
+    return penalty, temperature, cut
 
-    class OnEvent(StoppingCriteria):
-        def __call__(self, input_ids, scores, **kwargs):
-            return torch.full((input_ids.shape[0],), stop.is_set(), dtype=torch.bool, device=input_ids.device)
 
-    return StoppingCriteriaList([OnEvent()]) if stop is not None else None
+def logits_processors(sampling: Sampling):
+    """All of processor_stages as one LogitsProcessorList, applied to (prompt + new ids, last logits)."""
+    from transformers import LogitsProcessorList
+    return LogitsProcessorList([p for stage in processor_stages(sampling) for p in stage])
+
+
+def eos_ids(model) -> set[int]:
+    """The token ids that end generation: the generation config's eos_token_id (an int or a list), else the
+    model config's."""
+    eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    if eos is None:
+        eos = getattr(model.config, "eos_token_id", None)
+    if eos is None:
+        return set()
+    return {int(e) for e in (eos if isinstance(eos, (list, tuple)) else [eos])}
 
 
 @torch.no_grad()
+def decode(tm, ids: torch.Tensor, job: TextJob, stop: threading.Event | None = None) -> Iterator[int]:
+    """The new token ids after `ids`, one at a time, as generate() would draw them for this job's seed.
+
+    The studio's own loop rather than generate(): it samples with the job's own torch.Generator, never the
+    global RNG, so jobs interleaved between tokens (a fair scheduler, other learners on the same device) each
+    still get their seed's text. Forward with a KV cache, the last position's logits through generate()'s logits
+    processors, then argmax (greedy) or one multinomial draw from softmax, exactly as generate() computes them.
+    It ends after an EOS token (which is yielded, as generate() keeps it), after max_new_tokens, or when `stop` is
+    set: `stop.is_set()` is polled once per token, after each token and before the next forward step.
+    """
+    model = tm.model
+    processors = logits_processors(job.sampling)
+    sample = not job.sampling.greedy
+    g = torch.Generator(device=model.device).manual_seed(job.seed) if sample else None
+    eos = eos_ids(model)
+    seq = ids
+    step = ids  # the prompt first, then one new token at a time
+    past = None
+    for made in range(job.max_new_tokens):
+        if made and stop is not None and stop.is_set():
+            return
+        out = model(input_ids=step, attention_mask=torch.ones_like(seq), past_key_values=past, use_cache=True)
+        past = out.past_key_values
+        scores = processors(seq, out.logits[:, -1].to(copy=True, dtype=torch.float32, device=seq.device))
+        del out
+        if sample:
+            token = torch.multinomial(torch.softmax(scores, dim=-1), num_samples=1, generator=g)
+        else:
+            token = torch.argmax(scores, dim=-1, keepdim=True)
+        step = token.to(seq.dtype)
+        seq = torch.cat([seq, step], dim=-1)
+        token_id = int(token)
+        yield token_id
+        if token_id in eos:
+            return
+
+
 def generate_ids(tm, ids: torch.Tensor, job: TextJob, streamer=None, stop: threading.Event | None = None) -> list[int]:
-    """The new token ids after `ids`."""
-    tok = tm.tokenizer
-    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-    devices = [tm.model.device] if tm.model.device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):  # the seed acts on this call only
-        torch.manual_seed(job.seed)
-        out = tm.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), pad_token_id=pad,
-                                streamer=streamer, stopping_criteria=_stop_criteria(stop), **sampling_options(job))
-    return out[0, ids.shape[1]:].tolist()
+    """The new token ids after `ids` (a transformers streamer, if given, gets them as generate() hands them)."""
+    if streamer is not None:
+        streamer.put(ids.cpu())
+    new = []
+    for token in decode(tm, ids, job, stop):
+        new.append(token)
+        if streamer is not None:
+            streamer.put(torch.tensor([token]))
+    if streamer is not None:
+        streamer.end()
+    return new
 
 
 def generate(tm, ids: torch.Tensor, job: TextJob, stop: threading.Event | None = None) -> str:
@@ -101,49 +168,40 @@ def generate(tm, ids: torch.Tensor, job: TextJob, stop: threading.Event | None =
 def stream(tm, ids: torch.Tensor, job: TextJob, stop: threading.Event | None = None) -> Iterator[str]:
     """The continuation so far, after each decoded piece; the last value equals generate()'s text.
 
-    transformers' TextIteratorStreamer hands pieces over from generate() running in a worker thread. If the
-    caller stops reading (a closed page), generation halts at the next token and the worker is joined before
-    this returns, so the model is never left running outside its lease.
+    Runs in the caller's thread, one token per step of this iterator: if the caller stops reading (a closed
+    page), generation stops with it. As transformers' TextStreamer does, a value ends at a settled point (a
+    newline, a CJK character, or after the last space), so an unfinished multi-byte character or word is held
+    back until the next token completes it; each value extends the one before.
     """
-    from transformers import TextIteratorStreamer
-    streamer = TextIteratorStreamer(tm.tokenizer, skip_prompt=True, skip_special_tokens=True)
-    halt = _Either(stop)
-    result: dict = {}
-
-    def work():
-        try:
-            result["ids"] = generate_ids(tm, ids, job, streamer, halt)
-        except BaseException as exc:  # re-raised in the caller's thread
-            result["error"] = exc
-            streamer.end()
-
-    worker = threading.Thread(target=work, daemon=True, name="studio-text")
-    worker.start()
-    text = ""
-    try:
-        for piece in streamer:
-            text += piece
-            if piece:
-                yield text
-    finally:
-        halt.set()
-        worker.join()
-    if "error" in result:
-        raise result["error"]
-    final = tm.tokenizer.decode(result["ids"], skip_special_tokens=True)
-    if final != text or not text:  # the streamer holds back an unfinished character; the ids are the truth
+    tok = tm.tokenizer
+    new: list[int] = []
+    shown = ""
+    for token in decode(tm, ids, job, stop):
+        new.append(token)
+        text = _settled(tok.decode(new, skip_special_tokens=True))
+        if len(text) > len(shown) and text.startswith(shown):
+            shown = text
+            yield shown
+    final = tok.decode(new, skip_special_tokens=True)
+    if final != shown or not shown:  # the tail held back, or nothing at all
         yield final
 
 
-class _Either(threading.Event):
-    """Set when this event or the caller's `stop` is."""
+def _settled(text: str) -> str:
+    """The part of a partial decode the next token cannot change: TextStreamer's rule (all of it after a newline
+    or a CJK character, else up to the last space), never an unfinished character at the end ('\ufffd')."""
+    text = text.rstrip("\ufffd")  # a character still missing bytes waits for them (earlier ones are final)
+    if text.endswith("\n") or (text and _is_cjk(text[-1])):
+        return text
+    return text[:text.rfind(" ") + 1]
 
-    def __init__(self, other: threading.Event | None):
-        super().__init__()
-        self._other = other
 
-    def is_set(self) -> bool:
-        return super().is_set() or (self._other is not None and self._other.is_set())
+def _is_cjk(char: str) -> bool:
+    """TextStreamer's CJK ranges: such a character is a whole word by itself."""
+    cp = ord(char)
+    return (0x4E00 <= cp <= 0x9FFF or 0x3400 <= cp <= 0x4DBF or 0x20000 <= cp <= 0x2A6DF or 0x2A700 <= cp <= 0x2B73F
+            or 0x2B740 <= cp <= 0x2B81F or 0x2B820 <= cp <= 0x2CEAF or 0xF900 <= cp <= 0xFAFF
+            or 0x2F800 <= cp <= 0x2FA1F)
 
 
 def token_text(tokenizer, token_id: int) -> str:
@@ -156,31 +214,22 @@ def token_text(tokenizer, token_id: int) -> str:
 def probabilities(tm, ids: torch.Tensor,
                   sampling: Sampling) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """(raw, after temperature, final, kept) over the vocabulary for the token after `ids`, through the same
-    processors generate() applies, in its order: repetition penalty, temperature, top-k, top-p."""
-    from transformers import (
-        LogitsProcessorList,
-        RepetitionPenaltyLogitsProcessor,
-        TemperatureLogitsWarper,
-        TopKLogitsWarper,
-        TopPLogitsWarper,
-    )
-    temperature, top_k, top_p, repetition_penalty = (sampling.temperature, sampling.top_k, sampling.top_p,
-                                                     sampling.repetition_penalty)
-    logits = tm.model(input_ids=ids).logits[:, -1, :].float()
-    if repetition_penalty != 1.0:
-        logits = RepetitionPenaltyLogitsProcessor(repetition_penalty)(ids, logits)
+    processors decoding applies (processor_stages), in generate()'s order: repetition penalty, temperature, top-k,
+    top-p."""
+    from transformers import LogitsProcessorList
+    penalty, temperature, cut = (LogitsProcessorList(stage) for stage in processor_stages(sampling))
+    logits = penalty(ids, tm.model(input_ids=ids).logits[:, -1, :].float())
     raw = torch.softmax(logits, dim=-1)[0]
-    if temperature == 0:  # greedy: all the mass on the most likely token
+    if sampling.greedy:  # all the mass on the most likely token
         final = torch.zeros_like(raw)
         final[raw.argmax()] = 1.0
         tempered, kept = final, final > 0
     else:
-        warped = TemperatureLogitsWarper(temperature)(ids, logits)
+        warped = temperature(ids, logits)
         tempered = torch.softmax(warped, dim=-1)[0]
-        cut = LogitsProcessorList(([TopKLogitsWarper(top_k)] if top_k > 0 else []) +
-                                  ([TopPLogitsWarper(top_p)] if top_p < 1.0 else []))(ids, warped)
-        final = torch.softmax(cut, dim=-1)[0]
-        kept = torch.isfinite(cut[0])
+        kept_logits = cut(ids, warped)
+        final = torch.softmax(kept_logits, dim=-1)[0]
+        kept = torch.isfinite(kept_logits[0])
     return raw, tempered, final, kept
 
 

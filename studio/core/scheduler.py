@@ -1,0 +1,438 @@
+"""The fair scheduler: every model job from the page waits here for its turns on the device.
+
+A class of 30-40 learners presses 生成 within the same minute. One first-in-first-out line would make one learner's
+batch of 8, X/Y grid or LoRA training hold everyone for minutes; here the device goes round the learners instead:
+
+- **Fair turns.** The next turn goes to the next learner (login + browser) in a rotation of those with work waiting,
+  so a learner waits behind at most one turn of each other learner, never behind another's backlog. A learner's own
+  jobs run in the order they came.
+- **Turns.** A job holds the device for one turn: until a unit of its work ends (`end_turn`: a picture of a batch
+  count, a grid cell) or, for a job not made of such units (a video, a LoRA training, a text), until `turn_seconds`
+  have passed at its next step. Engines already poll their stop flag between
+  steps, tokens and cells; the job's `Ticket` *is* that flag, so `is_set()` is where a long job hands the device
+  to whoever waits and waits for its next turn. A job nobody waits behind runs on.
+- **Limits.** At most `user_queue` waiting jobs per learner and `queue_size` in all; the operator's jobs go first and
+  are never refused; the operator may pause the class's jobs (their own still run) and stop any job.
+- **Estimates.** Each model's seconds per unit of work (a denoising step of one picture, a token, a training step)
+  are measured from the jobs it ran; before its first job, the registry's nominal `step_seconds` stands in. A
+  waiting job's wait is the turns before its first one, simulated with those figures.
+
+`policy="fifo"` is the single line the studio had before (no turns, no priority), kept as the benchmark's baseline.
+The scheduler knows no Gradio: the page hands it jobs (tabs/runner.py); a Python script calling studio.api directly
+does not come here and runs at once.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections import deque
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from studio.core.errors import StudioError
+
+
+_ids = itertools.count(1)
+_local = threading.local()  # .ticket: the job whose turn this thread last began
+
+
+class Ticket(threading.Event):
+    """One job: its stop flag (set = stop it) and its place in the scheduler's line.
+
+    Engines poll `is_set()` between steps; while the job holds the device that poll is also where its turn may end
+    (`Scheduler.checkpoint`): it returns once the job has the device again, or True when it was stopped meanwhile.
+    Anywhere else (another thread, a job not yet admitted) it is a plain Event."""
+
+    def __init__(self, owner: str, *, learner: str = "", operator: bool = False, what: str = "", model: str = "",
+                 work: float = 1.0, turn_work: float | None = None, size: str = "", lang: str = "zh"):
+        super().__init__()
+        self.id = next(_ids)
+        self.owner, self.learner, self.operator = owner, learner or owner, operator
+        self.what, self.model, self.work, self.size, self.lang = what, model, max(float(work), 1e-9), size, lang
+        self.turn_work = turn_work  # the work of one natural turn (a picture, a grid cell), for estimates
+        self.submitted = time.monotonic()
+        self.started: float | None = None  # first turn
+        self.used = 0.0  # device seconds so far
+        self.turns = 0
+        self.waiting = False  # in line for a turn (first or next)
+        self.scheduler: Scheduler | None = None
+
+    def is_set(self) -> bool:
+        if self.scheduler is not None and not super().is_set():
+            self.scheduler.checkpoint(self)
+        return super().is_set()
+
+    def set(self) -> None:
+        super().set()
+        if self.scheduler is not None:
+            self.scheduler.wake()  # a waiting job leaves the line at once
+
+
+def end_turn(stop) -> None:
+    """A unit of work ended (a picture of a batch count, a grid cell): hand the device on if someone waits.
+    Nothing for a plain Event or None (a Python script's call)."""
+    if isinstance(stop, Ticket) and stop.scheduler is not None:
+        stop.scheduler.checkpoint(stop, force=True)
+
+
+def model_taken(model: str, taken: bool) -> None:
+    """The manager took (or let go of) `model`'s one-run lock for the job running in this thread: while another
+    job holds it, a job for that model is not given the device (it could only step aside)."""
+    ticket = getattr(_local, "ticket", None)
+    if ticket is not None and ticket.scheduler is not None and ticket.scheduler.holds(ticket):
+        ticket.scheduler.note_model(model, ticket if taken else None)
+
+
+@contextmanager
+def stepping_aside():
+    """`with stepping_aside(): lock.acquire()`: while this job waits for something another job holds (a model's
+    one-run-at-a-time lock, held by a job whose turn ended mid-run), the device goes to whoever waits; it takes its
+    turn again afterwards. Without it the two would wait for each other for ever."""
+    ticket = getattr(_local, "ticket", None)
+    scheduler = ticket.scheduler if ticket is not None else None
+    if scheduler is None or not scheduler.holds(ticket):
+        yield
+        return
+    scheduler.step_aside(ticket)
+    try:
+        yield
+    finally:
+        scheduler._acquire(ticket)  # its turn again ("stopped" when it was stopped meanwhile)
+
+
+@dataclass
+class Record:
+    """The scheduler's own account of what happened, for tests and the operator; with `path` (STUDIO_QUEUE_LOG) also
+    one JSON line per event, for the class benchmark and for a teacher who wants to see who waited how long."""
+    path: str = ""
+    events: deque = field(default_factory=lambda: deque(maxlen=20000))  # (time, event, ticket id, owner)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, event: str, ticket: Ticket, **extra) -> None:
+        now = time.monotonic()
+        self.events.append((now, event, ticket.id, ticket.owner))
+        if self.path:
+            line = dict(t=round(now, 4), wall=round(time.time(), 3), event=event, job=ticket.id, owner=ticket.owner,
+                        what=ticket.what, model=ticket.model, work=ticket.work, operator=ticket.operator, **extra)
+            with self._lock, open(self.path, "a", encoding="utf-8") as out:
+                out.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+
+class Scheduler:
+    def __init__(self, turn_seconds: float = 5.0, user_queue: int = 2, queue_size: int = 100, policy: str = "fair",
+                 nominal=None, log: str = ""):
+        self.turn_seconds = max(0.1, float(turn_seconds))  # a turn of 0 would never let a job move
+        self.user_queue, self.queue_size, self.policy = user_queue, queue_size, policy
+        self._nominal = nominal or _registry_step_seconds
+        self._cond = threading.Condition()
+        self._jobs: list[Ticket] = []  # admitted and not finished, in arrival order
+        self._rotation: deque[str] = deque()  # learners whose turn comes, next first
+        self._holder: Ticket | None = None
+        self._holder_thread: int | None = None
+        self._turn_began = 0.0
+        self._rates: dict[str, float] = {}  # model -> measured seconds per unit of work
+        self._warm: set[str] = set()  # models whose first job (its loading included) has been seen
+        self._models: dict[str, Ticket] = {}  # model -> the job holding its one-run lock
+        self.paused = False
+        self.record = Record(log)
+
+    # -- a job's life --------------------------------------------------------------------------------------------
+    def run(self, ticket: Ticket, call):
+        """call() with the device, in turns; the ticket leaves the line however call ends."""
+        self.admit(ticket)
+        try:
+            self._acquire(ticket)
+            return call()
+        finally:
+            self.leave(ticket)
+
+    def admit(self, ticket: Ticket) -> None:
+        """Join the line, or a message when it is full (the learner's share or the whole queue)."""
+        with self._cond:
+            if ticket.scheduler is self:
+                return
+            if not ticket.operator:
+                mine = sum(1 for j in self._jobs if j.owner == ticket.owner and j is not self._holder)
+                if mine >= self.user_queue:
+                    raise StudioError("queue_user_full", limit=self.user_queue)
+                if sum(1 for j in self._jobs if j is not self._holder) >= self.queue_size:
+                    raise StudioError("queue_full")
+            ticket.scheduler = self
+            self._jobs.append(ticket)
+            if ticket.owner not in self._rotation:
+                self._rotation.append(ticket.owner)
+            self.record.add("submit", ticket)
+
+    def _acquire(self, ticket: Ticket) -> None:
+        """Wait in line until this job's turn; "stopped" if it was stopped while it waited."""
+        with self._cond:
+            ticket.waiting = True
+            self._cond.notify_all()
+            if self.record.path and ticket.turns == 0:  # the wait the learner is first shown, for the benchmark
+                where = self.place(ticket)
+                self.record.add("estimate", ticket, ahead=where[0], seconds=round(where[1], 3))
+            while True:
+                if threading.Event.is_set(ticket):
+                    ticket.waiting = False
+                    raise StudioError("stopped")
+                if self._holder is None and self._pick() is ticket:
+                    break
+                self._cond.wait(timeout=1.0)
+            ticket.waiting = False
+            self._grant(ticket)
+
+    def _grant(self, ticket: Ticket) -> None:
+        self._holder, self._holder_thread = ticket, threading.get_ident()
+        _local.ticket = ticket
+        self._turn_began = time.monotonic()
+        if ticket.started is None:
+            ticket.started = self._turn_began
+        ticket.turns += 1
+        self._to_back(ticket.owner)  # this learner has their turn: to the back of the round
+        self.record.add("start" if ticket.turns == 1 else "resume", ticket)
+
+    def _to_back(self, owner: str) -> None:
+        if owner in self._rotation:
+            self._rotation.remove(owner)
+            self._rotation.append(owner)
+
+    def _release(self, ticket: Ticket) -> None:
+        if self._holder is ticket:
+            ticket.used += time.monotonic() - self._turn_began
+            self._holder = self._holder_thread = None
+            self._cond.notify_all()
+
+    def leave(self, ticket: Ticket) -> None:
+        """The job is over (however it ended): out of the line, its turn freed."""
+        self._finish(ticket)
+
+    def withdraw(self, ticket: Ticket) -> None:
+        """The page is done with the job (cancelled, closed): out of the line, unless it has the device. A job on
+        the device leaves when its call returns, so a cancelled run finishing its step never runs beside the next."""
+        with self._cond:
+            if ticket is self._holder:
+                return
+        self._finish(ticket)
+
+    def _finish(self, ticket: Ticket) -> None:
+        with self._cond:
+            self._release(ticket)
+            if ticket not in self._jobs:
+                return
+            self._jobs.remove(ticket)
+            for model in [m for m, holder in self._models.items() if holder is ticket]:
+                del self._models[model]
+            if ticket.started is not None and not threading.Event.is_set(ticket) and ticket.model:
+                self._measure(ticket)
+            if not any(j.owner == ticket.owner for j in self._jobs) and ticket.owner in self._rotation:
+                self._rotation.remove(ticket.owner)
+            ticket.waiting = False
+            self.record.add("end", ticket)
+            self._cond.notify_all()
+
+    def _measure(self, ticket: Ticket) -> None:
+        """The model's seconds per unit of work, from a finished job (a model's first job loads it: not counted)."""
+        if ticket.model not in self._warm:
+            self._warm.add(ticket.model)
+            return
+        rate = ticket.used / ticket.work
+        old = self._rates.get(ticket.model)
+        self._rates[ticket.model] = rate if old is None else 0.7 * old + 0.3 * rate
+
+    def checkpoint(self, ticket: Ticket, force: bool = False) -> None:
+        """The job's turn ends here when it has had its share and another learner waits; it waits for its next."""
+        if self.policy != "fair" or threading.get_ident() != self._holder_thread:
+            return  # a poll from another thread (the page), or a job without the device
+        with self._cond:
+            if self._holder is not ticket:
+                return
+            if not force and (ticket.turn_work is not None or time.monotonic() - self._turn_began < self.turn_seconds):
+                return  # a job made of units (pictures, cells) hands on between them, never inside one
+            nxt = self._pick(asking=ticket)
+            if nxt is None or nxt.owner == ticket.owner:
+                self._turn_began = time.monotonic() if not force else self._turn_began
+                return  # nobody else waits: run on
+            self.record.add("yield", ticket)
+            self._to_back(ticket.owner)  # it had its turn: behind the learners who came meanwhile
+            self._release(ticket)
+        try:
+            self._acquire(ticket)
+        except StudioError:  # stopped while it waited: is_set() now says so and the engine ends the run
+            pass
+
+    def step_aside(self, ticket: Ticket) -> None:
+        """The device goes back while this job waits for something another job holds (see stepping_aside)."""
+        with self._cond:
+            self.record.add("aside", ticket)
+            self._release(ticket)
+
+    def note_model(self, model: str, holder: Ticket | None) -> None:
+        with self._cond:
+            if holder is not None:
+                self._models[model] = holder
+            elif self._models.get(model) is not None:
+                del self._models[model]
+                self._cond.notify_all()
+
+    def holds(self, ticket: Ticket) -> bool:
+        return self._holder is ticket and threading.get_ident() == self._holder_thread
+
+    def wake(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
+    # -- who goes next ---------------------------------------------------------------------------------------------
+    def _pick(self, asking: Ticket | None = None) -> Ticket | None:
+        """The job whose turn is next among those waiting; `asking`: the holder, asking whether to hand on (the
+        answer may be itself: run on).
+
+        A job whose model another job holds mid-run (its one-run lock, kept through that job's turns) could only
+        step aside if given the device, and a line of such jobs would pass the lock along as a convoy. So its turn
+        goes to the lock's holder when that one waits for a turn, or lets the asker run on when the asker lets the
+        model go at the end of its unit (a picture, a cell: `turn_work`); a holder that keeps the model to its end
+        (a LoRA training) is not waited for: the turn goes to the next learner whose model is free."""
+        waiting = [j for j in self._jobs if j.waiting and not threading.Event.is_set(j)]
+        rotation = list(self._rotation)
+        if asking is not None:  # the asker has had its turn: behind everyone, learners who came meanwhile too
+            waiting = [j for j in self._jobs if j in waiting or j is asking]
+            rotation = [o for o in rotation if o != asking.owner] + [asking.owner]
+
+        def resolve(job: Ticket) -> Ticket | None:
+            holder = self._models.get(job.model, job)
+            if holder is job:
+                return job
+            lets_go_soon = holder.turn_work is not None and (holder is asking or holder.waiting)
+            return holder if lets_go_soon else None
+
+        return self._choose(waiting, rotation, resolve)
+
+    def _choose(self, waiting: list[Ticket], rotation, resolve=lambda job: job) -> Ticket | None:
+        if not waiting or self.policy != "fair":
+            return waiting[0] if waiting else None
+        operators = [j for j in waiting if j.operator]
+        if self.paused:  # the class's jobs that have started finish; none starts
+            waiting = [j for j in waiting if j.started is not None or j.operator]
+        for job in operators + [_first(waiting, owner) for owner in rotation]:  # a demo is never behind the class
+            chosen = resolve(job) if job is not None else None  # a learner's own jobs in the order they came
+            if chosen is not None:
+                return chosen
+        return None
+
+    # -- what the page shows -------------------------------------------------------------------------------------
+    def seconds_per_unit(self, model: str) -> float:
+        return self._rates.get(model) or self._nominal(model)
+
+    def turn(self, ticket: Ticket, left: float) -> float:
+        """Seconds of the job's next turn: until its unit of work ends or turn_seconds pass (fifo: to its end)."""
+        if self.policy != "fair":
+            return left
+        unit = ticket.turn_work * self.seconds_per_unit(ticket.model) if ticket.turn_work else self.turn_seconds
+        return min(left, self.turn_seconds, max(unit, 1e-3))
+
+    def expected(self, ticket: Ticket) -> float:
+        """Seconds of device time this job still needs (by its model's measured rate)."""
+        return max(0.0, ticket.work * self.seconds_per_unit(ticket.model) - ticket.used)
+
+    def place(self, ticket: Ticket) -> tuple[int, float] | None:
+        """(jobs before this one's next turn, seconds until it), or None while it has the device or left the line.
+
+        The coming turns are simulated with each job's expected time: a turn is at most `turn_seconds` (fifo: the
+        whole job), after which a job with work left waits again behind the learners after it."""
+        with self._cond:
+            if not ticket.waiting or ticket not in self._jobs:
+                return None
+            left = {j.id: self.expected(j) for j in self._jobs}
+            seconds = 0.0
+            waiting = [j for j in self._jobs if j.waiting]
+            if self._holder is not None:
+                elapsed = time.monotonic() - self._turn_began
+                turn = max(0.0, self.turn(self._holder, left[self._holder.id] + elapsed) - elapsed)
+                seconds += turn
+                left[self._holder.id] -= turn
+                if left[self._holder.id] > 1e-6:  # it comes back for more turns, in its place
+                    waiting = [j for j in self._jobs if j.waiting or j is self._holder]
+            rotation = deque(self._rotation)
+            ahead = {self._holder.id} if self._holder is not None else set()  # "前面还有" counts the one running
+            while True:
+                nxt = self._choose(waiting, rotation)
+                if nxt is None or nxt is ticket:
+                    return len(ahead), seconds
+                ahead.add(nxt.id)
+                turn = self.turn(nxt, left[nxt.id])
+                seconds += turn
+                left[nxt.id] -= turn
+                if left[nxt.id] <= 1e-6:
+                    waiting.remove(nxt)
+                if nxt.owner in rotation:
+                    rotation.remove(nxt.owner)
+                    rotation.append(nxt.owner)
+
+    def snapshot(self) -> list[dict]:
+        """Every job in line, running first: for the operator's queue view."""
+        now = time.monotonic()
+        with self._cond:
+            jobs = list(self._jobs)
+            holder = self._holder
+        rows = []
+        for job in jobs:
+            where = self.place(job)
+            rows.append(dict(id=job.id, learner=job.learner, what=job.what, model=job.model, size=job.size,
+                             state="running" if job is holder else "waiting" if job.started is None else "paused",
+                             waited=((job.started or now) - job.submitted), ahead=where[0] if where else 0,
+                             starts_in=where[1] if where else 0.0, operator=job.operator,
+                             expected=(where[1] if where else 0.0) + self.expected(job)))
+        # the one on the device, then in the order of their next turns
+        return sorted(rows, key=lambda r: (r["state"] != "running", r["starts_in"], r["id"]))
+
+    def pause(self) -> None:
+        with self._cond:
+            self.paused = True
+
+    def resume(self) -> None:
+        with self._cond:
+            self.paused = False
+            self._cond.notify_all()
+
+    def idle(self) -> bool:
+        with self._cond:
+            return not self._jobs
+
+
+def _first(jobs: list[Ticket], owner: str) -> Ticket | None:
+    return next((j for j in jobs if j.owner == owner), None)
+
+
+def _registry_step_seconds(model: str) -> float:
+    from studio.core.registry import CARDS
+    card = CARDS.get(model)
+    return getattr(card, "step_seconds", None) or 0.5
+
+
+_scheduler: Scheduler | None = None
+_lock = threading.Lock()
+
+
+def scheduler() -> Scheduler:
+    """The server's one scheduler, built from the settings on first use."""
+    global _scheduler
+    with _lock:
+        if _scheduler is None:
+            _scheduler = from_settings()
+        return _scheduler
+
+
+def from_settings() -> Scheduler:
+    from studio.core.config import settings
+    s = settings()
+    return Scheduler(turn_seconds=s.turn_seconds, user_queue=s.user_queue, queue_size=s.queue_size,
+                     policy=s.queue_policy, log=s.queue_log)
+
+
+def reset_scheduler(new: Scheduler | None = None) -> Scheduler:
+    """A new scheduler (tests, and app.py after configure): from the settings unless given."""
+    global _scheduler
+    with _lock:
+        _scheduler = new or from_settings()
+        return _scheduler

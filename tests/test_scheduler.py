@@ -41,6 +41,16 @@ def job(scheduler: Scheduler, ticket: Ticket, units: int = 1, unit_seconds: floa
     return thread
 
 
+def holding(scheduler: Scheduler, owner: str, **job) -> tuple[Ticket, threading.Event]:
+    """A job on the device until the returned Event is set (what the others do meanwhile is the test)."""
+    gate = threading.Event()
+    holder = Ticket(owner, **job)
+    scheduler.admit(holder)
+    threading.Thread(target=scheduler.run, args=(holder, gate.wait), daemon=True).start()
+    wait_for(lambda: holder.started is not None)
+    return holder, gate
+
+
 def wait_for(condition, seconds: float = 20.0) -> None:
     end = time.monotonic() + seconds
     while not condition():
@@ -98,11 +108,7 @@ def test_fifo_is_the_old_single_line():
 
 def test_each_learner_may_have_user_queue_jobs_waiting_then_a_message():
     s = Scheduler(user_queue=2)
-    gate = threading.Event()
-    holder = Ticket("a")
-    s.admit(holder)
-    threading.Thread(target=s.run, args=(holder, gate.wait), daemon=True).start()
-    wait_for(lambda: holder.started is not None)
+    holder, gate = holding(s, "a")
     s.admit(Ticket("a"))
     s.admit(Ticket("a"))  # two waiting besides the running one
     with pytest.raises(StudioError) as err:
@@ -128,11 +134,7 @@ def test_the_queue_size_caps_everyone_but_the_operator():
 
 def test_the_operator_goes_first_and_pause_holds_only_the_class():
     s = Scheduler(turn_seconds=10)
-    gate = threading.Event()
-    holder = Ticket("a")
-    s.admit(holder)
-    threading.Thread(target=s.run, args=(holder, gate.wait), daemon=True).start()
-    wait_for(lambda: holder.started is not None)
+    holder, gate = holding(s, "a")
     results: dict = {}
     learner = Ticket("b")
     threads = [job(s, learner, results=results)]
@@ -156,11 +158,7 @@ def test_the_operator_goes_first_and_pause_holds_only_the_class():
 
 def test_a_stop_takes_a_waiting_job_out_and_touches_no_other():
     s = Scheduler()
-    gate = threading.Event()
-    holder = Ticket("a")
-    s.admit(holder)
-    threading.Thread(target=s.run, args=(holder, gate.wait), daemon=True).start()
-    wait_for(lambda: holder.started is not None)
+    holder, gate = holding(s, "a")
     results: dict = {}
     mine, theirs = Ticket("b"), Ticket("c")
     threads = [job(s, mine, results=results), job(s, theirs, results=results)]
@@ -193,11 +191,7 @@ def test_a_waiting_learner_is_told_their_place_and_an_estimate_from_measured_ste
     s.run(Ticket("warm", model="m", work=10), lambda: time.sleep(0.2))  # measured: 0.02 s per unit of "m"
     assert s.seconds_per_unit("m") == pytest.approx(0.02, rel=0.5)
     assert s.seconds_per_unit("cold") == 0.5  # never run here: the nominal figure
-    gate = threading.Event()
-    holder = Ticket("a", model="cold", work=4)
-    s.admit(holder)
-    threading.Thread(target=s.run, args=(holder, gate.wait), daemon=True).start()
-    wait_for(lambda: holder.started is not None)
+    holder, gate = holding(s, "a", model="cold", work=4)
     queued = [Ticket(o, model="m", work=100) for o in "bcd"]
     for ticket in queued:
         s.admit(ticket)

@@ -204,19 +204,16 @@ class Scheduler:
             self._holder = self._holder_thread = None
             self._cond.notify_all()
 
-    def leave(self, ticket: Ticket) -> None:
-        """The job is over (however it ended): out of the line, its turn freed."""
-        self._finish(ticket)
-
     def withdraw(self, ticket: Ticket) -> None:
         """The page is done with the job (cancelled, closed): out of the line, unless it has the device. A job on
         the device leaves when its call returns, so a cancelled run finishing its step never runs beside the next."""
         with self._cond:
             if ticket is self._holder:
                 return
-        self._finish(ticket)
+        self.leave(ticket)
 
-    def _finish(self, ticket: Ticket) -> None:
+    def leave(self, ticket: Ticket) -> None:
+        """The job is over (however it ended): out of the line, its turn freed."""
         with self._cond:
             self._release(ticket)
             if ticket not in self._jobs:
@@ -251,9 +248,12 @@ class Scheduler:
             if not force and (ticket.turn_work is not None or time.monotonic() - self._turn_began < self.turn_seconds):
                 return  # a job made of units (pictures, cells) hands on between them, never inside one
             nxt = self._pick(asking=ticket)
-            if nxt is None or nxt.owner == ticket.owner:
-                self._turn_began = time.monotonic() if not force else self._turn_began
-                return  # nobody else waits: run on
+            if nxt is None or nxt.owner == ticket.owner:  # nobody else waits: run on, a fresh turn
+                if not force:
+                    now = time.monotonic()
+                    ticket.used += now - self._turn_began  # device time stays counted for the estimates
+                    self._turn_began = now
+                return
             self.record.add("yield", ticket)
             self._to_back(ticket.owner)  # it had its turn: behind the learners who came meanwhile
             self._release(ticket)

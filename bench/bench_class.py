@@ -1,13 +1,15 @@
-"""A class of 40 on one server: the fair scheduler against the single line it replaced (issue 38).
+"""A class of 40 on one server: fair turns and merged batches against the single line they replaced (issues 38, 39).
 
     .venv/bin/python -m bench.bench_class [--learners 40] [--quick] [--steps 20] [--torch-threads 1]
-                                          [--turn-seconds 5] [--json FILE]
+                                          [--turn-seconds 5] [--arms fifo,fair,merge] [--json FILE]
 
-Two arms in one run, on the same machine, with the same seeds and lesson script: "fifo" (STUDIO_QUEUE_POLICY=fifo,
-the old single line: arrival order, each job to its end) and "fair" (the default: round-robin turns over learners,
-STUDIO_TURN_SECONDS as given). Each arm starts its own `python app.py` (as bench_server.serve: free port, temp output
-folder, STUDIO_HUB=local) with login (a shared "class" login, so each gradio_client Client is its own learner, and
-the "teacher" operator, who loads both models before the class starts) and STUDIO_QUEUE_LOG in a temp file.
+Three arms in one run, on the same machine, with the same seeds and lesson script: "fifo" (STUDIO_QUEUE_POLICY=fifo,
+the old single line: arrival order, each job to its end), "fair" (round-robin turns over learners,
+STUDIO_TURN_SECONDS as given, STUDIO_MAX_MERGE=1: every picture its own call) and "merge" (the default: fair turns,
+and the pictures with the same settings that wait when a turn comes ride in its call, STUDIO_MAX_MERGE=8). Each
+arm starts its own `python app.py` (as bench_server.serve: free port, temp output folder, STUDIO_HUB=local) with
+login (a shared "class" login, so each gradio_client Client is its own learner, and the "teacher" operator, who
+loads both models before the class starts) and STUDIO_QUEUE_LOG in a temp file.
 
 The class: N learners, each its own Client in its own thread, start within the first 5 s (the teacher said "now
 try") and follow the lesson with random think times (seeded per learner, 2-8 s after each result): 1) a mini-shapes
@@ -22,8 +24,9 @@ Everything below is read from the scheduler's log of the arm (the teacher's warm
 - wait of a job: its first "start" minus its "submit"; p50 / p95 (nearest rank) / max over all jobs, and per
   learner (the median learner's p50, the worst learner's p95);
 - pictures per minute: pictures made (a batch's each, a grid's cells; successful requests) / the arm's wall time
-  (the teacher's "now try" to the last result); device busy: the sum of turns (start/resume to yield/aside/end)
-  over the same wall time;
+  (the teacher's "now try" to the last result); device busy: the sum of turns (start/resume to yield/aside/
+  release/end; a unit riding in another's call is inside that call's turn) over the same wall time; merged: the
+  units that rode in another job's call ("merge" events) and the mean units per device call of an image job;
 - Jain's index J = (sum x)^2 / (n sum x^2) over learners, two ways: x_i = (sum of learner i's waits) / (sum of the
   work of their jobs, in the scheduler's units: denoising steps x pictures, tokens, training steps), and x_i =
   learner i's mean wait per job (unnormalised);
@@ -120,7 +123,7 @@ def demo_files() -> list[str]:
 
 
 def make_class(n: int, quick: bool, seed: int = 0) -> list[Learner]:
-    """The same learners (script, think times) for both arms."""
+    """The same learners (script, think times) for every arm."""
     learners = []
     files = demo_files()
     for k in range(n + 2):
@@ -170,12 +173,17 @@ def warm_up(url: str) -> None:
     teacher.predict("床前", "mini-poem", 0.8, 40, 0.95, 8, 1.1, 1, api_name="/generate_text")
 
 
-def run_arm(policy: str, learners: list[Learner], turn_seconds: float, threads: int = 0) -> dict:
+ARMS = {"fifo": dict(STUDIO_QUEUE_POLICY="fifo", STUDIO_MAX_MERGE="1"),
+        "fair": dict(STUDIO_QUEUE_POLICY="fair", STUDIO_MAX_MERGE="1"),
+        "merge": dict(STUDIO_QUEUE_POLICY="fair", STUDIO_MAX_MERGE="8")}
+
+
+def run_arm(arm: str, learners: list[Learner], turn_seconds: float, threads: int = 0) -> dict:
     """One arm: its own server and log; the class's results and the log's figures."""
-    folder = Path(tempfile.mkdtemp(prefix=f"bench-class-{policy}-"))
+    folder = Path(tempfile.mkdtemp(prefix=f"bench-class-{arm}-"))
     log = folder / "queue.jsonl"
     port, size = free_port(), len(learners)
-    server = serve(port, str(folder / "outputs"), STUDIO_QUEUE_POLICY=policy, STUDIO_QUEUE_LOG=str(log),
+    server = serve(port, str(folder / "outputs"), **ARMS[arm], STUDIO_QUEUE_LOG=str(log),
                    STUDIO_TURN_SECONDS=str(turn_seconds), STUDIO_CLASS_SIZE=str(size),
                    STUDIO_QUEUE_SIZE=str(max(100, 2 * size)), **LOGINS, **torch_threads(threads))
     url = f"http://127.0.0.1:{port}/"
@@ -252,16 +260,26 @@ def jobs_of(events: list[dict]) -> dict[int, dict]:
 
 
 def turn_seconds_used(events: list[dict], since: float) -> float:
-    """Sum of turns: start/resume to the same job's next yield/aside/end."""
+    """Sum of turns: start/resume to the same job's next yield/aside/release/end (a rider's turn is its leader's)."""
     began, busy = {}, 0.0
     for e in events:
         if e["operator"] or e["wall"] < since:
             continue
         if e["event"] in ("start", "resume"):
             began[e["job"]] = e["t"]
-        elif e["event"] in ("yield", "aside", "end") and e["job"] in began:
+        elif e["event"] == "merge":
+            began.pop(e["job"], None)
+        elif e["event"] in ("yield", "aside", "release", "end") and e["job"] in began:
             busy += e["t"] - began.pop(e["job"])
     return busy
+
+
+def merged_calls(events: list[dict]) -> tuple[int, float]:
+    """(units that rode in another job's call, mean units per device call of the image tab's jobs)."""
+    rides = sum(1 for e in events if e["event"] == "merge" and not e["operator"])
+    leads = sum(1 for e in events if e["event"] in ("start", "resume") and e["what"] in ("image", "grid")
+                and not e["operator"]) - rides
+    return rides, (leads + rides) / max(1, leads)
 
 
 def single(job: dict) -> bool:
@@ -337,7 +355,7 @@ def figures(events: list[dict], learners: list[Learner], wall: float, start: flo
         jain_work=jain([sum(w for w, _ in p) / sum(u for _, u in p) for p in by_owner.values()]),
         jain_mean=jain([statistics.mean(w for w, _ in p) for p in by_owner.values()]),
         rr_checked=checked, rr_within=within, rr_worst=worst, est_abs=abs_err, est_rel=rel_err,
-        est_jobs=estimated, yields=counts["yield"], asides=counts["aside"],
+        est_jobs=estimated, yields=counts["yield"], asides=counts["aside"], merged=merged_calls(events),
         per_learner={owner: [round(percentile(w, q), 2) for q in (0.5, 0.95, 1.0)] for owner, w in
                      zip(by_owner, per)},
         special={lr.name: [round(w, 1) for w, _ in by_owner_of(lr, jobs, by_owner)] for lr in learners[-2:]})
@@ -378,6 +396,7 @@ ROWS = [
     ("machine load (1-min average) at start / end", lambda f: " / ".join(f"{v:.1f}" for v in f["load"])),
     ("server CPU time (incl. start-up and warm-up)", lambda f: f"{f['server_cpu']:.0f} s"),
     ("turns handed on (yield / aside)", lambda f: f"{f['yields']} / {f['asides']}"),
+    ("units riding in another's call / units per image call", lambda f: f"{f['merged'][0]} / {f['merged'][1]:.2f}"),
 ]
 
 
@@ -405,13 +424,14 @@ def main() -> None:
     p.add_argument("--turn-seconds", type=float, default=5.0, help="STUDIO_TURN_SECONDS of the fair arm")
     p.add_argument("--steps", type=int, default=STEPS, help="denoising steps of every picture (a busy machine: 10)")
     p.add_argument("--torch-threads", type=int, default=0, help="OMP_NUM_THREADS of the server (0: torch's own)")
+    p.add_argument("--arms", default="fifo,fair,merge", help="which arms, in this order (of: fifo, fair, merge)")
     p.add_argument("--json", default="", help="also write every figure to this file")
     args = p.parse_args()
     STEPS = args.steps
     learners = make_class(4 if args.quick else args.learners, args.quick)
     results = {}
-    for policy in ("fifo", "fair"):
-        results[policy] = run_arm(policy, learners, args.turn_seconds, args.torch_threads)
+    for arm in args.arms.split(","):
+        results[arm] = run_arm(arm, learners, args.turn_seconds, args.torch_threads)
     print(table(results))
     for arm, f in results.items():
         for error in f["errors"]:

@@ -36,7 +36,7 @@ from studio.image.samplers import make_scheduler
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "assets" / "pipelines"
-api_image = importlib.import_module("studio.image.api")  # where generate_image looks up the engine's run()
+api_image = importlib.import_module("studio.image.api")  # where generate_image looks up the engine's run_units()
 PROMPT = "a photo of a cat"
 SAMPLER = "DPM++ 2M Karras"
 
@@ -91,7 +91,7 @@ def bench(model: str, size: int, steps: int, runs: int, dev: Device) -> dict:
     load = time.perf_counter() - started
     pipe = manager().get(model)  # the same resident pipeline the studio uses
     kw = dict(model=model, sampler=SAMPLER, steps=steps, cfg_scale=7, width=size, height=size, save=False)
-    engine_run, inside, outside, images = api_image.run, [], [], {}
+    engine_run, inside, outside, images = api_image.run_units, [], [], {}
 
     def timed_run(*a, **k):  # the engine's pipeline call inside generate_image; the rest is studio overhead
         t0 = time.perf_counter()
@@ -113,14 +113,14 @@ def bench(model: str, size: int, steps: int, runs: int, dev: Device) -> dict:
                                  generator=torch.Generator("cpu").manual_seed(i)).images[0]
         dev.sync()
 
-    api_image.run = timed_run
+    api_image.run_units = timed_run
     try:
         ours(0), theirs(0)  # warm-up both paths
         dev.reset_peak()
         outside.clear()
         studio, bare, ratio = paired(ours, theirs, runs)
     finally:
-        api_image.run = engine_run
+        api_image.run_units = engine_run
     same = sum(np.array_equal(np.asarray(images["studio", i].convert("RGB")),
                               np.asarray(images["bare", i].convert("RGB"))) for i in range(runs))
     return {"load": load, "studio": studio, "bare": bare, "ratio": ratio, "same": f"{same}/{runs}",

@@ -60,7 +60,8 @@ async def generate_image(prompt, negative_prompt, model, sampler, steps, cfg_sca
                                   preview_every=settings().preview_every, stop=stop)
 
     job = stops.start(request, lang=lang, model=model, size=f"{width}x{height}" if width else "",
-                      work=work(steps, batch_size, batch_count), turn_work=work(steps, batch_size))
+                      work=work(steps, batch_size, batch_count), turn_work=work(steps, batch_size),
+                      by_unit=True)
     async for kind, value in stream(call, job, progress):
         if kind == "preview":
             images, step, total = value

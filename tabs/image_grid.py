@@ -28,7 +28,7 @@ async def xy_plot(prompt, negative_prompt, model, sampler, steps, cfg_scale, see
                   y_type, y_values, lang, request: gr.Request = None, progress=gr.Progress()):
     cells = [v for v in str(x_values).split(",") if v.strip()], [v for v in str(y_values).split(",") if v.strip()]
     job = stops.start(request, lang=lang, model=model, work=work(steps, cells[0], cells[1] if y_type != "none" else 1),
-                      turn_work=work(steps), size=f"{width}x{height}")  # a turn per cell
+                      turn_work=work(steps), size=f"{width}x{height}", by_unit=True)  # a turn per cell
     r = await run(job, lambda stop, on_progress: api.xy_plot(
         prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, x_type, x_values, y_type,
         y_values, lang=lang, progress=on_progress, stop=stop), progress)

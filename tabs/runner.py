@@ -101,12 +101,15 @@ class Stops:
         return getattr(request, "session_hash", None) or "local"
 
     def start(self, request: gr.Request | None, lang: str = "zh", model: str = "", work: float = 1.0,
-              turn_work: float | None = None, size: str = "") -> Ticket:
+              turn_work: float | None = None, size: str = "", by_unit: bool = False) -> Ticket:
         """A new run of this browser: its stop flag, in line in the scheduler (a message if the line is full).
         `work` counts units of the model's work (denoising steps x pictures, tokens, training steps), which the
         scheduler times to estimate waits; `turn_work`: those of one natural turn (a picture of a batch count, a
-        grid cell); `size` is shown to the operator."""
-        ticket = ticket_for(request, self.what, lang=lang, model=model, work=work, turn_work=turn_work, size=size)
+        grid cell); `size` is shown to the operator. `by_unit`: the call runs its device work as units
+        (`api.generate_image`'s batches), each taking a turn when it comes, so its input is checked at once and its
+        pictures may share a call with other learners' (studio.core.scheduler.merged)."""
+        ticket = ticket_for(request, self.what, lang=lang, model=model, work=work, turn_work=turn_work, size=size,
+                            by_unit=by_unit)
         job_scheduler().admit(ticket)
         with self._lock:
             self._events[self._key(request)] = ticket

@@ -11,13 +11,13 @@ import concurrent.futures as cf
 import threading
 import time
 
-import numpy as np
 import pytest
 from PIL import Image
 
 from studio import api
 from studio.core.scheduler import Ticket, scheduler
 from tests.serving import served
+from tests.test_merged_batches import same_picture
 
 
 CLASS = dict(STUDIO_AUTH="teacher:pt,class:pc", STUDIO_OPERATORS="teacher", STUDIO_SHARED_LOGINS="class")
@@ -94,10 +94,6 @@ def _shown_progress(job) -> str:
     return " ".join(unit.desc or "" for unit in (job.status().progress_data or []))
 
 
-def _pixels(path) -> np.ndarray:
-    return np.asarray(Image.open(path).convert("RGB"))
-
-
 def test_a_single_picture_waits_one_turn_per_learner_behind_a_batch_of_64_and_a_long_video(studio_env, admitted):
     studio_env(**CLASS, STUDIO_TURN_SECONDS="0.1")
     with served() as (url, _demo):
@@ -145,7 +141,7 @@ def test_twelve_learners_at_once_each_get_exactly_their_own_results(studio_env):
         colour = ["red", "blue", "green", "yellow"][i % 4]
         alone = api.generate_image(f"a {colour} circle", "", "mini-shapes", "Euler", 6, 7, 100 + i, 64, 64, save=False)
         assert seeds == str(100 + i)
-        assert np.array_equal(_pixels(gallery[0]["image"]), np.asarray(alone.images[0].convert("RGB")))
+        same_picture(Image.open(gallery[0]["image"]), alone.images[0])  # merged calls: batched float rounding
     for i, (text, seed, _notes) in got_texts.items():
         alone = api.generate_text("床前明月光", "mini-poem", 0.9, 0, 1.0, 24, 1.0, 200 + i)
         assert seed == str(200 + i) and text == "床前明月光" + alone.text

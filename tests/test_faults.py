@@ -44,14 +44,14 @@ def test_full_disk_keeps_the_results_and_says_they_were_not_saved(studio_env, fu
 
 def test_a_model_raising_mid_run_gives_a_message_and_the_studio_keeps_serving(studio_env, monkeypatch):
     from studio.image import api as image_api
-    real_run = image_api.run
+    real_run = image_api.run_units
     calls = {"n": 0}
 
-    def broken(pipe, job, *args, **kwargs):
+    def broken(pipe, units):
         calls["n"] += 1
         raise RuntimeError("CUDA error: an illegal memory access was encountered")
 
-    monkeypatch.setattr(image_api, "run", broken)
+    monkeypatch.setattr(image_api, "run_units", broken)
     with served() as (url, _demo):
         client = Client(url, verbose=False)
         with pytest.raises(Exception) as err:
@@ -60,7 +60,7 @@ def test_a_model_raising_mid_run_gives_a_message_and_the_studio_keeps_serving(st
         assert all(row["in_use"] == 0 for row in manager().status()["loaded"])  # the model is not left in use
         text, _seed, _notices = client.predict("床前", "tiny-qwen2", 0.7, 0, 1.0, 4, 1.0, 3, api_name="/generate_text")
         assert isinstance(text, str)  # another tab works
-        monkeypatch.setattr(image_api, "run", real_run)
+        monkeypatch.setattr(image_api, "run_units", real_run)
         gallery, seeds, *_ = client.predict("a red circle", "", "tiny-sd15", "Euler a", 2, 7, 1, 64, 64, 1,
                                             api_name="/generate_image")
         assert seeds == "1" and len(gallery) == 1  # and the same model works again once it behaves

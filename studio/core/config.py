@@ -95,6 +95,7 @@ SETTINGS: list[Setting] = [
     Setting("turn_seconds", "STUDIO_TURN_SECONDS", 5.0, "Longest turn of one job on the device while others wait: a long job (video, LoRA training, long text) hands the device round the class between steps, then goes on.", float),
     Setting("queue_log", "STUDIO_QUEUE_LOG", "", "Optional file: one JSON line per scheduler event (a job joined, started, took a turn, ended; with learner, tab, model and the wait first shown), for the class benchmark and for seeing who waited how long. Empty: no file."),
     Setting("queue_policy", "STUDIO_QUEUE_POLICY", "fair", "fair: the device goes round the learners in turns, the operator's jobs first. fifo: one line in arrival order, each job to its end (the studio before fair turns; the benchmark's baseline).", _choice("fair", "fifo")),
+    Setting("max_merge", "STUDIO_MAX_MERGE", 8, "Most picture rows one device call may carry for several learners: when a learner's turn comes, other learners' waiting pictures with the same settings (all but prompt, negative prompt and seed) run in the same batch, each with its own seed. 1: every job alone.", int),
     Setting("max_pixels", "STUDIO_MAX_PIXELS", 1536 * 1536, "Most pixels per generated image or video frame (width x height), on top of each model's own largest side.", int),
     Setting("max_batch", "STUDIO_MAX_BATCH", 8, "Most images per batch.", int),
     Setting("max_steps", "STUDIO_MAX_STEPS", 150, "Most denoising steps per image or video.", int),

@@ -25,7 +25,7 @@ from studio.core import files, hub, loaders
 from studio.core.config import Settings, settings
 from studio.core.errors import StudioError
 from studio.core.i18n import human_bytes
-from studio.core.scheduler import model_taken, stepping_aside
+from studio.core.scheduler import claim_device, model_taken, stepping_aside
 from studio.core.specs import ModelSpec, resolve
 
 
@@ -258,6 +258,7 @@ class ModelManager:
     # -- public -----------------------------------------------------------------------------
     def get(self, model: str, progress: hub.Progress | None = None):
         """The resident object for `model`, loading it first if needed (not protected from eviction)."""
+        claim_device()
         return self._acquire(model, lease=False, progress=progress).obj
 
     @contextmanager
@@ -266,6 +267,7 @@ class ModelManager:
 
         exclusive=True also waits for other exclusive users of the same model (one run at a time).
         """
+        claim_device()  # a page job that takes the device per unit has its turn first
         entry = self._acquire(model, lease=True, progress=progress)
         try:
             if exclusive:

@@ -13,6 +13,11 @@ batch of 8, X/Y grid or LoRA training hold everyone for minutes; here the device
   to whoever waits and waits for its next turn. A job nobody waits behind runs on.
 - **Limits.** At most `user_queue` waiting jobs per learner and `queue_size` in all; the operator's jobs go first and
   are never refused; the operator may pause the class's jobs (their own still run) and stop any job.
+- **Merged calls.** A job that takes the device per unit of its work (`by_unit`: the image tab's pictures, a grid's
+  cells) offers each unit as an `Offer`; when its turn comes, the jobs in line whose units have the same merge key
+  ride along in the same device call (up to `max_merge` rows), each having its turn in it. A rider passes the jobs
+  it skips only where each of them keeps its promise (at most one turn of each learner in line when its wait
+  began; `_mergeable`), so merging never costs anyone a place in the round; it only makes the round shorter.
 - **Estimates.** Each model's seconds per unit of work (a denoising step of one picture, a token, a training step)
   are measured from the jobs it ran; before its first job, the registry's nominal `step_seconds` stands in. A
   waiting job's wait is the turns before its first one, simulated with those figures.
@@ -35,6 +40,7 @@ from studio.core.errors import StudioError
 
 
 _ids = itertools.count(1)
+LINE_SECONDS = 0.25  # the longest a computed line is reused while the running turn goes on
 _local = threading.local()  # .ticket: the job whose turn this thread last began
 
 
@@ -46,7 +52,8 @@ class Ticket(threading.Event):
     Anywhere else (another thread, a job not yet admitted) it is a plain Event."""
 
     def __init__(self, owner: str, *, learner: str = "", operator: bool = False, what: str = "", model: str = "",
-                 work: float = 1.0, turn_work: float | None = None, size: str = "", lang: str = "zh"):
+                 work: float = 1.0, turn_work: float | None = None, size: str = "", lang: str = "zh",
+                 by_unit: bool = False):
         super().__init__()
         self.id = next(_ids)
         self.owner, self.learner, self.operator = owner, learner or owner, operator
@@ -58,6 +65,14 @@ class Ticket(threading.Event):
         self.turns = 0
         self.waiting = False  # in line for a turn (first or next)
         self.scheduler: Scheduler | None = None
+        # Takes the device only for its units of work (`merged`), or when it first asks the model manager for a
+        # model (`claim_device`): checking its input never waits in line, and its units may share a call.
+        self.by_unit = by_unit
+        self.offer: Offer | None = None  # the unit it waits to run
+        self.riding: Ticket | None = None  # the job whose device call carries its unit now
+        self.carrying = False  # running a call with other jobs' units: no turn ends inside it
+        self.since = 0.0  # when its current wait for a turn began
+        self.passed: set[str] = set()  # the learners granted a turn during that wait (see `_mergeable`)
 
     def is_set(self) -> bool:
         if self.scheduler is not None and not super().is_set():
@@ -75,6 +90,49 @@ def end_turn(stop) -> None:
     Nothing for a plain Event or None (a Python script's call)."""
     if isinstance(stop, Ticket) and stop.scheduler is not None:
         stop.scheduler.checkpoint(stop, force=True)
+
+
+@dataclass(eq=False)
+class Offer:
+    """A unit of a job's work (a picture of a batch count, a grid cell) that may share one device call with the
+    units of other learners' jobs: `rows` rows of a batch, `payload` what the engine needs for them. Units with
+    equal `key`s can run as one call; None: always alone."""
+    key: object
+    rows: int
+    payload: object
+    solo: bool = False  # a merged call failed: this unit runs alone
+    leader: Ticket | None = None  # the job whose call took it along
+    job: Ticket | None = None  # the job it is a unit of
+    done: threading.Event = field(default_factory=threading.Event)
+    outcome: object = None  # its result, or the exception its job raises
+
+
+_RETRY = object()  # a merged call failed and could not tell its rows apart: run this unit alone
+
+
+def merged(stop, offer: Offer, call):
+    """This unit's result of `call(offers) -> [result or exception per offer]`.
+
+    A Python script's call (no scheduled Ticket) runs alone, at once. A page job runs it in its turn, taking along
+    the units of other learners' jobs that wait with the same key; or its unit rides in such a call of another job.
+    A learner stopped while waiting or riding gets "stopped" at once (a unit already in a call is discarded)."""
+    if isinstance(stop, Ticket) and stop.scheduler is not None:
+        return stop.scheduler.unit(stop, offer, call)
+    return _outcome(list(call([offer]))[0])
+
+
+def _outcome(value):
+    if isinstance(value, BaseException):
+        raise value
+    return value
+
+
+def claim_device() -> None:
+    """Device work is about to start in this thread (the model manager asks): a `by_unit` job that does not hold
+    the device waits for its turn first, so nothing it does runs beside another job's turn."""
+    job = getattr(_local, "job", None)
+    if job is not None and job.by_unit and job.scheduler is not None and not job.scheduler.holds(job):
+        job.scheduler._acquire(job)
 
 
 def model_taken(model: str, taken: bool) -> None:
@@ -122,8 +180,9 @@ class Record:
 
 class Scheduler:
     def __init__(self, turn_seconds: float = 5.0, user_queue: int = 2, queue_size: int = 100, policy: str = "fair",
-                 nominal=None, log: str = ""):
+                 nominal=None, log: str = "", max_merge: int = 8):
         self.turn_seconds = max(0.1, float(turn_seconds))  # a turn of 0 would never let a job move
+        self.max_merge = max(1, int(max_merge))  # rows of one merged call; 1: no merging
         self.user_queue, self.queue_size, self.policy = user_queue, queue_size, policy
         self._nominal = nominal or _registry_step_seconds
         self._cond = threading.Condition()
@@ -137,15 +196,20 @@ class Scheduler:
         self._models: dict[str, Ticket] = {}  # model -> the job holding its one-run lock
         self.paused = False
         self.record = Record(log)
+        self._line_cache: tuple | None = None  # (state, when, every waiting job's place)
 
     # -- a job's life --------------------------------------------------------------------------------------------
     def run(self, ticket: Ticket, call):
-        """call() with the device, in turns; the ticket leaves the line however call ends."""
+        """call() with the device, in turns (a `by_unit` job: for each unit, see `unit`); the ticket leaves the
+        line however call ends."""
         self.admit(ticket)
+        before, _local.job = getattr(_local, "job", None), ticket
         try:
-            self._acquire(ticket)
+            if not ticket.by_unit:
+                self._acquire(ticket)
             return call()
         finally:
+            _local.job = before
             self.leave(ticket)
 
     def admit(self, ticket: Ticket) -> None:
@@ -160,28 +224,35 @@ class Scheduler:
                 if sum(1 for j in self._jobs if j is not self._holder) >= self.queue_size:
                     raise StudioError("queue_full")
             ticket.scheduler = self
+            ticket.by_unit = ticket.by_unit and self.policy == "fair"  # the old line: one turn, start to end
             self._jobs.append(ticket)
             if ticket.owner not in self._rotation:
                 self._rotation.append(ticket.owner)
             self.record.add("submit", ticket)
 
-    def _acquire(self, ticket: Ticket) -> None:
-        """Wait in line until this job's turn; "stopped" if it was stopped while it waited."""
+    def _acquire(self, ticket: Ticket, offer: Offer | None = None) -> bool:
+        """Wait in line until this job's turn (True), or until another job's call took its `offer` along (False);
+        "stopped" if it was stopped while it waited."""
         with self._cond:
-            ticket.waiting = True
+            ticket.waiting, ticket.offer = True, offer
+            ticket.since, ticket.passed = time.monotonic(), set()
             self._cond.notify_all()
             if self.record.path and ticket.turns == 0:  # the wait the learner is first shown, for the benchmark
                 where = self.place(ticket)
                 self.record.add("estimate", ticket, ahead=where[0], seconds=round(where[1], 3))
-            while True:
-                if threading.Event.is_set(ticket):
-                    ticket.waiting = False
-                    raise StudioError("stopped")
-                if self._holder is None and self._pick() is ticket:
-                    break
-                self._cond.wait(timeout=1.0)
-            ticket.waiting = False
+            try:
+                while True:
+                    if offer is not None and offer.leader is not None:
+                        return False
+                    if threading.Event.is_set(ticket):
+                        raise StudioError("stopped")
+                    if self._holder is None and self._pick() is ticket:
+                        break
+                    self._cond.wait(timeout=1.0)
+            finally:
+                ticket.waiting, ticket.offer = False, None
             self._grant(ticket)
+            return True
 
     def _grant(self, ticket: Ticket) -> None:
         self._holder, self._holder_thread = ticket, threading.get_ident()
@@ -189,9 +260,15 @@ class Scheduler:
         self._turn_began = time.monotonic()
         if ticket.started is None:
             ticket.started = self._turn_began
+        self._had_turn(ticket)
+        self.record.add("start" if ticket.turns == 1 else "resume", ticket)
+
+    def _had_turn(self, ticket: Ticket) -> None:
         ticket.turns += 1
         self._to_back(ticket.owner)  # this learner has their turn: to the back of the round
-        self.record.add("start" if ticket.turns == 1 else "resume", ticket)
+        for job in self._jobs:  # what each waiting job has seen pass (a learner may pass it once a wait)
+            if job.waiting and job.owner != ticket.owner:
+                job.passed.add(ticket.owner)
 
     def _to_back(self, owner: str) -> None:
         if owner in self._rotation:
@@ -211,6 +288,119 @@ class Scheduler:
             if ticket is self._holder:
                 return
         self.leave(ticket)
+
+    # -- merged calls ----------------------------------------------------------------------------------------------
+    def unit(self, ticket: Ticket, offer: Offer, call):
+        """Run `call` for this job's unit in its turn, with the units taken along; or ride in another's (`merged`)."""
+        offer.job = ticket
+        if not self.holds(ticket) and not self._acquire(ticket, offer):
+            return self._ride(ticket, offer, call)
+        with self._cond:
+            offers = [offer] + self._take_along(ticket, offer)
+        try:
+            return self._lead(ticket, offers, call)
+        finally:
+            for rider in offers[1:]:  # the call ended without answering them (an interrupt): they run alone
+                if not rider.done.is_set():
+                    rider.outcome = _RETRY
+                    rider.done.set()
+            if ticket.by_unit:  # the device goes on while this job saves its pictures and offers its next unit
+                with self._cond:
+                    if self._holder is ticket:
+                        self.record.add("release", ticket)
+                    self._release(ticket)
+
+    def _take_along(self, leader: Ticket, offer: Offer) -> list[Offer]:
+        """The units of other learners' jobs waiting with the same key, in the order of their turns, while rows
+        fit: each has its turn now (to the back of the round), in the leader's call."""
+        if self.policy != "fair" or offer.key is None or offer.solo:
+            return []
+        waiting = [j for j in self._jobs if j.waiting]
+        taken = []
+        for job in self._mergeable(offer, leader.owner, waiting, self._rotation, self.max_merge - offer.rows):
+            rider = job.offer
+            rider.leader = leader
+            job.waiting, job.offer, job.riding = False, None, leader
+            if job.started is None:
+                job.started = time.monotonic()
+            self._had_turn(job)
+            self.record.add("start" if job.turns == 1 else "resume", job)
+            self.record.add("merge", job, leader=leader.id)  # its turn is a ride in the leader's call
+            taken.append(rider)
+        if taken:
+            self._cond.notify_all()
+        return taken
+
+    def _mergeable(self, offer: Offer, owner: str, waiting: list[Ticket], rotation, room: int) -> list[Ticket]:
+        """The jobs that ride with `offer` (of `owner`): those in line with a unit of the same key that fits, in the
+        order `_choose` gives turns, each learner's next job only (their own jobs keep their order).
+
+        A rider further back in the round passes the jobs it skips. Each of those was promised at most one turn
+        of each learner who was in line when its wait began, so a job rides past another only if it was in line
+        before that one began waiting and its learner has not had a turn during that wait: the promise holds for
+        everyone, and a merged call only makes the round shorter."""
+        if self.paused:
+            waiting = [j for j in waiting if j.started is not None or j.operator]
+        chosen: list[Ticket] = []
+        skipped: list[Ticket] = []
+        first = _firsts(waiting)
+        for job in [j for j in waiting if j.operator] + [first.get(o) for o in rotation]:
+            if job is None or job.owner == owner or job in chosen or job in skipped or threading.Event.is_set(job):
+                continue
+            unit = job.offer
+            fits = unit is not None and not unit.solo and unit.key is not None and unit.key == offer.key
+            if fits and unit.rows <= room and all(_may_pass(job, other) for other in skipped):
+                chosen.append(job)
+                room -= unit.rows
+            else:
+                skipped.append(job)
+        return chosen
+
+    def _lead(self, ticket: Ticket, offers: list[Offer], call):
+        began = time.monotonic()
+        ticket.carrying = len(offers) > 1  # no turn ends inside a call that carries other jobs' units
+        try:
+            outcomes = list(call(offers))
+        except StudioError as err:  # a message for every row (a model that cannot load): each learner gets it
+            outcomes = [err] * len(offers)
+        except Exception:
+            if len(offers) == 1:
+                raise
+            outcomes = None
+        finally:
+            ticket.carrying = False
+        if outcomes is None:  # the engine could not tell the rows apart: each unit runs again, alone
+            with self._cond:
+                self.record.add("unmerge", ticket)
+            self._deliver(ticket, offers, [None] + [_RETRY] * (len(offers) - 1), began)
+            offers[0].solo = True
+            return _outcome(list(call(offers[:1]))[0])
+        self._deliver(ticket, offers, outcomes, began)
+        return _outcome(outcomes[0])
+
+    def _deliver(self, leader: Ticket, offers: list[Offer], outcomes: list, began: float) -> None:
+        """Each rider's outcome, and its share of the call's device time (by rows) for the estimates."""
+        if len(offers) == 1:
+            return
+        elapsed, rows = time.monotonic() - began, sum(o.rows for o in offers)
+        with self._cond:
+            for rider, outcome in zip(offers[1:], outcomes[1:]):
+                if outcome is not _RETRY:
+                    share = elapsed * rider.rows / rows
+                    rider.job.used += share
+                    leader.used -= share
+                rider.outcome, rider.job.riding = outcome, None
+                rider.done.set()
+
+    def _ride(self, ticket: Ticket, offer: Offer, call):
+        """Wait for the call carrying this job's unit; a stop ends the wait at once (its rows are dropped)."""
+        while not offer.done.wait(0.05):
+            if threading.Event.is_set(ticket):
+                ticket.riding = None
+                raise StudioError("stopped")
+        if offer.outcome is _RETRY:
+            return self.unit(ticket, Offer(offer.key, offer.rows, offer.payload, solo=True), call)
+        return _outcome(offer.outcome)
 
     def leave(self, ticket: Ticket) -> None:
         """The job is over (however it ended): out of the line, its turn freed."""
@@ -243,7 +433,7 @@ class Scheduler:
         if self.policy != "fair" or threading.get_ident() != self._holder_thread:
             return  # a poll from another thread (the page), or a job without the device
         with self._cond:
-            if self._holder is not ticket:
+            if self._holder is not ticket or ticket.carrying:
                 return
             if not force and (ticket.turn_work is not None or time.monotonic() - self._turn_began < self.turn_seconds):
                 return  # a job made of units (pictures, cells) hands on between them, never inside one
@@ -314,8 +504,9 @@ class Scheduler:
         operators = [j for j in waiting if j.operator]
         if self.paused:  # the class's jobs that have started finish; none starts
             waiting = [j for j in waiting if j.started is not None or j.operator]
-        for job in operators + [_first(waiting, owner) for owner in rotation]:  # a demo is never behind the class
-            chosen = resolve(job) if job is not None else None  # a learner's own jobs in the order they came
+        first = _firsts(waiting)  # a learner's own jobs in the order they came
+        for job in operators + [first.get(owner) for owner in rotation]:  # a demo is never behind the class
+            chosen = resolve(job) if job is not None else None
             if chosen is not None:
                 return chosen
         return None
@@ -336,38 +527,71 @@ class Scheduler:
         return max(0.0, ticket.work * self.seconds_per_unit(ticket.model) - ticket.used)
 
     def place(self, ticket: Ticket) -> tuple[int, float] | None:
-        """(jobs before this one's next turn, seconds until it), or None while it has the device or left the line.
-
-        The coming turns are simulated with each job's expected time: a turn is at most `turn_seconds` (fifo: the
-        whole job), after which a job with work left waits again behind the learners after it."""
+        """(jobs before this one's next turn, seconds until it), or None while it has the device or left the line."""
         with self._cond:
             if not ticket.waiting or ticket not in self._jobs:
                 return None
-            left = {j.id: self.expected(j) for j in self._jobs}
-            seconds = 0.0
-            waiting = [j for j in self._jobs if j.waiting]
-            if self._holder is not None:
-                elapsed = time.monotonic() - self._turn_began
-                turn = max(0.0, self.turn(self._holder, left[self._holder.id] + elapsed) - elapsed)
+            return self._line().get(ticket.id)
+
+    def _line(self) -> dict[int, tuple[int, float]]:
+        """Every waiting job's place, from one simulation of the coming turns, kept while nothing in line changes
+        for at most LINE_SECONDS: a class's pages ask twice a second each, and the device's thread needs the GIL."""
+        state, now = self._state(), time.monotonic()
+        if self._line_cache is not None and self._line_cache[0] == state and now - self._line_cache[1] < LINE_SECONDS:
+            return self._line_cache[2]
+        line = self._simulate(now)
+        self._line_cache = (state, now, line)
+        return line
+
+    def _state(self) -> tuple:
+        return (getattr(self._holder, "id", None), self._turn_began, self.paused, tuple(self._rotation),
+                tuple((j.id, j.waiting, j.offer is not None, j.riding is not None, j.used) for j in self._jobs),
+                tuple(self._rates.items()))
+
+    def _simulate(self, now: float) -> dict[int, tuple[int, float]]:
+        """The coming turns, each with its job's expected time: a turn is at most `turn_seconds` (fifo: the whole
+        job), after which a job with work left waits again behind the learners after it; the units that would ride
+        along in a turn's call (`_mergeable`) have their turn in it, and add their rows' time."""
+        left = {j.id: self.expected(j) for j in self._jobs}
+        seconds = 0.0
+        waiting = [j for j in self._jobs if j.waiting]
+        pending = {j.id for j in waiting}  # those whose place is asked: the ones waiting now
+        if self._holder is not None:
+            elapsed = now - self._turn_began
+            turn = max(0.0, self.turn(self._holder, left[self._holder.id] + elapsed) - elapsed)
+            riders = [j for j in self._jobs if j.riding is self._holder]
+            seconds += turn + sum(self.turn(j, left[j.id]) for j in riders)
+            left[self._holder.id] -= turn
+            if left[self._holder.id] > 1e-6:  # it comes back for more turns, in its place
+                waiting = [j for j in self._jobs if j.waiting or j is self._holder]
+        rotation = deque(self._rotation)
+        ahead = {self._holder.id} if self._holder is not None else set()  # "前面还有" counts the one running
+        line: dict[int, tuple[int, float]] = {}
+        while pending:
+            nxt = self._choose(waiting, rotation)
+            if nxt is None:
+                break
+            group = [nxt]
+            if nxt.offer is not None and self.policy == "fair" and nxt.offer.key is not None:
+                group += self._mergeable(nxt.offer, nxt.owner, waiting, list(rotation),
+                                         self.max_merge - nxt.offer.rows)
+            for job in group:  # the riders start with the call that carries them
+                if job.id in pending:
+                    line[job.id] = (len(ahead), seconds)
+                    pending.discard(job.id)
+            for job in group:
+                ahead.add(job.id)
+                turn = self.turn(job, left[job.id])
                 seconds += turn
-                left[self._holder.id] -= turn
-                if left[self._holder.id] > 1e-6:  # it comes back for more turns, in its place
-                    waiting = [j for j in self._jobs if j.waiting or j is self._holder]
-            rotation = deque(self._rotation)
-            ahead = {self._holder.id} if self._holder is not None else set()  # "前面还有" counts the one running
-            while True:
-                nxt = self._choose(waiting, rotation)
-                if nxt is None or nxt is ticket:
-                    return len(ahead), seconds
-                ahead.add(nxt.id)
-                turn = self.turn(nxt, left[nxt.id])
-                seconds += turn
-                left[nxt.id] -= turn
-                if left[nxt.id] <= 1e-6:
-                    waiting.remove(nxt)
-                if nxt.owner in rotation:
-                    rotation.remove(nxt.owner)
-                    rotation.append(nxt.owner)
+                left[job.id] -= turn
+                if left[job.id] <= 1e-6:
+                    waiting.remove(job)
+                if job.owner in rotation:
+                    rotation.remove(job.owner)
+                    rotation.append(job.owner)
+        for job_id in pending:  # never chosen (the class paused): behind everything simulated
+            line[job_id] = (len(ahead), seconds)
+        return line
 
     def snapshot(self) -> list[dict]:
         """Every job in line, running first: for the operator's queue view."""
@@ -379,7 +603,7 @@ class Scheduler:
         for job in jobs:
             where = self.place(job)
             rows.append(dict(id=job.id, learner=job.learner, what=job.what, model=job.model, size=job.size,
-                             state="running" if job is holder else "waiting" if job.started is None else "paused",
+                             state=_state(job, holder),
                              waited=((job.started or now) - job.submitted), ahead=where[0] if where else 0,
                              starts_in=where[1] if where else 0.0, operator=job.operator,
                              expected=(where[1] if where else 0.0) + self.expected(job)))
@@ -400,8 +624,26 @@ class Scheduler:
             return not self._jobs
 
 
-def _first(jobs: list[Ticket], owner: str) -> Ticket | None:
-    return next((j for j in jobs if j.owner == owner), None)
+def _may_pass(rider: Ticket, waiting: Ticket) -> bool:
+    """Whether `rider` may have its turn before `waiting` without `waiting` seeing more than one turn of each
+    learner who was in line when its wait began."""
+    return rider.submitted <= waiting.since and rider.owner not in waiting.passed
+
+
+def _state(job: Ticket, holder: Ticket | None) -> str:
+    """What the operator's view says of a job: on the device (its own turn or riding in another's call), waiting
+    for its first turn, or between turns."""
+    if job is holder or job.riding is not None:
+        return "running"
+    return "waiting" if job.started is None else "paused"
+
+
+def _firsts(jobs: list[Ticket]) -> dict[str, Ticket]:
+    """Each learner's first job among `jobs`."""
+    first: dict[str, Ticket] = {}
+    for job in jobs:
+        first.setdefault(job.owner, job)
+    return first
 
 
 def _registry_step_seconds(model: str) -> float:
@@ -427,7 +669,7 @@ def from_settings() -> Scheduler:
     from studio.core.config import settings
     s = settings()
     return Scheduler(turn_seconds=s.turn_seconds, user_queue=s.user_queue, queue_size=s.queue_size,
-                     policy=s.queue_policy, log=s.queue_log)
+                     policy=s.queue_policy, log=s.queue_log, max_merge=s.max_merge)
 
 
 def reset_scheduler(new: Scheduler | None = None) -> Scheduler:

@@ -5,7 +5,7 @@ import functools
 import json
 import threading
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from PIL import Image
@@ -19,15 +19,16 @@ from studio.core.knobs import model_defaults
 from studio.core.manager import manager
 from studio.core.outputs import save_png, with_parameters
 from studio.core.results import ImageResult
-from studio.core.scheduler import end_turn
+from studio.core.scheduler import Offer, end_turn, merged
 from studio.core.specs import ModelSpec, weights_hash
 from studio.image import code as codegen
 from studio.image import lora, weighting
 from studio.image import samplers as _samplers
 from studio.image import uploads as images
-from studio.image.engine import Hires, ImageJob, Interrupted, decode_preview, hires_size, run
+from studio.image.engine import Hires, ImageJob, Interrupted, Unit, decode_preview, hires_size, run_units
 from studio.image.infotext import format_infotext, parse_infotext, read_png_text
 from studio.image.knobs import KNOBS
+from studio.image.merging import merge_key
 
 
 MAX_BATCH = 8
@@ -155,17 +156,20 @@ def generate_image(prompt: str = "", negative_prompt: str = "", model: str = "mi
 
     result = ImageResult([], [], [], notices)
     n = len(first.seeds)
+    chunks = _chunks(model, first.prompt, first.negative_prompt)
     for k in range(batch_count):
         if k:
             end_turn(stop)  # a batch count of 8 is 8 turns: whoever waits goes between two pictures
         job = replace(first, seeds=[(s + k * n) % (validate.MAX_SEED + 1) for s in first.seeds])
+        on_step = functools.partial(_on_step, k=k, batch_count=batch_count, progress=progress, preview=preview,
+                                    every=preview_every)
+        unit = Offer(merge_key(model, job, chunks), len(job.seeds), _Batch(job, on_step, stop))
         try:
-            done = manager().run(model, lambda pipe: run(pipe, job, _on_step(pipe, k, batch_count, progress, preview,
-                                                                              preview_every), stop), progress=progress)
+            done, flagged = _stoppable(merged, stop, unit, functools.partial(_run_batches, model, progress),
+                                       first_batch=k == 0)
         except Interrupted:
             notices.append(t("notice_interrupted", lang, kept=len(result.images)))
             break
-        flagged = safety.check(done)
         if any(flagged):
             notices.append(t("notice_safety_flagged", lang, count=sum(flagged)))
         for image, s, bad in zip(done, job.seeds, flagged):
@@ -173,7 +177,54 @@ def generate_image(prompt: str = "", negative_prompt: str = "", model: str = "mi
     return result
 
 
-def _on_step(pipe, k: int, batch_count: int, progress: Progress | None, preview: Preview | None, every: int):
+@dataclass
+class _Batch:
+    """One batch of a generate_image call, as a unit a learner's turn may run together with other learners'."""
+    job: ImageJob
+    on_step: Callable  # (pipe) -> the engine's step callback (previews decode with the loaded pipe)
+    stop: threading.Event | None
+
+
+def _run_batches(model: str, progress: Progress | None, offers: list[Offer]) -> list:
+    """The offered batches as one device call on the model (and the safety checker, when on, in the same turn):
+    each its own (images, flagged), or Interrupted when stopped."""
+    batches = [o.payload for o in offers]
+    try:
+        done = manager().run(model, lambda pipe: run_units(pipe, [Unit(b.job, b.on_step(pipe), b.stop)
+                                                                  for b in batches]), progress=progress)
+    except Interrupted as stopped:
+        return [stopped] * len(batches)
+    flags = iter(safety.check([image for images in done for image in images]))
+    checked = [(images, [next(flags) for _ in images]) for images in done]
+    # a learner who stopped while others' rows ran on: their rows are dropped (a lone run keeps what it finished)
+    return [Interrupted() if len(batches) > 1 and _stopped(b.stop) else out for b, out in zip(batches, checked)]
+
+
+def _stoppable(fn, *args, first_batch: bool):
+    """fn(*args), a stop while waiting for a later batch's turn read as the stop it is (the pictures made so far
+    are kept); before the first, the "stopped" message as for any job stopped in line."""
+    try:
+        return fn(*args)
+    except StudioError as err:
+        if err.key == "stopped" and not first_batch:
+            raise Interrupted() from None
+        raise
+
+
+def _stopped(stop) -> bool:
+    return stop is not None and stop.is_set()
+
+
+def _chunks(model: str, prompt: str, negative_prompt: str) -> int | None:
+    """The prompts' encoded length in 75-token chunks (both sides of CFG are padded to the longer), for the merge
+    key; None when the tokenizer is not on disk yet."""
+    tokenizer = _tokenizer(model)
+    if tokenizer is None:
+        return None
+    return max(weighting.token_count(tokenizer, p)["chunks"] for p in (prompt, negative_prompt))
+
+
+def _on_step(pipe, *, k: int, batch_count: int, progress: Progress | None, preview: Preview | None, every: int):
     """Progress over the whole batch count, and the decoded latents every `every` steps (not the last)."""
     if progress is None and preview is None:
         return None

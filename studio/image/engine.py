@@ -67,9 +67,30 @@ class Interrupted(Exception):
 StepCallback = Callable[[int, int, torch.Tensor], None]
 
 
+@dataclass
+class Unit:
+    """One job's rows of a device call: its job (prompt, seeds, source image), step callback and stop flag. Units
+    share one call when their jobs differ only in the row fields (studio.image.merging.merge_key)."""
+    job: ImageJob
+    on_step: StepCallback | None = None
+    stop: threading.Event | None = None
+
+    @property
+    def stopped(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
+
+
 def run(pipe, job: ImageJob, on_step: StepCallback | None = None,
         stop: threading.Event | None = None) -> list[Image.Image]:
     """Run one batch. The caller holds the model exclusively (pipelines keep per-call state)."""
+    return run_units(pipe, [Unit(job, on_step, stop)])[0]
+
+
+def run_units(pipe, units: list[Unit]) -> list[list[Image.Image]]:
+    """Run the batches of several jobs with equal merge keys as one call: each row with its own generator, prompt
+    and source image, each unit's steps reported to its own callback with its own rows' latents. Interrupted when
+    every unit is stopped; a stopped unit among running ones gets its images too (the caller drops them)."""
+    job = units[0].job  # every setting but the rows' is the same in all units
     lora.apply(pipe, job.loras)  # also for image to image: from_pipe shares the UNet and its adapters
     scheduler = _scheduler(pipe, job.sampler)
     first_steps = _pass_steps(job.steps, job.strength if job.mode != "txt2img" else 1.0)
@@ -81,15 +102,16 @@ def run(pipe, job: ImageJob, on_step: StepCallback | None = None,
         job.on_scheduler(scheduler, pipe)
     extra = {}
     if job.mode != "txt2img":
-        extra = {"image": [job.init_image] * len(job.seeds), "strength": job.strength}
+        extra = {"image": _per_row(units, "init_image"), "strength": job.strength}
         if job.mode == "inpaint":
-            extra["mask_image"] = [job.mask] * len(job.seeds)
-    out = _call(first_pass, job, job.steps, job.width, job.height, extra, "latent" if keep_latents else "pil",
-                _callback(on_step, stop, 0, total))
+            extra["mask_image"] = _per_row(units, "mask")
+    out = _call(first_pass, units, job.steps, job.width, job.height, extra, "latent" if keep_latents else "pil",
+                _callback(units, 0, total))
     if job.mode == "inpaint":  # outside the mask the source's own pixels, not their trip through the VAE
-        return [Image.composite(img, job.init_image, job.mask) for img in out]
+        sources, masks = _per_row(units, "init_image"), _per_row(units, "mask")
+        return _split(units, [Image.composite(img, src, m) for img, src, m in zip(out, sources, masks)])
     if job.hires is None:
-        return out
+        return _split(units, out)
     second = _img2img_pipe(pipe)
     second.scheduler = _scheduler(pipe, job.sampler)
     w, h = job.out_size
@@ -97,8 +119,23 @@ def run(pipe, job: ImageJob, on_step: StepCallback | None = None,
         image = F.interpolate(out, size=(h // pipe.vae_scale_factor, w // pipe.vae_scale_factor), mode="nearest-exact")
     else:
         image = [img.resize((w, h), Image.LANCZOS) for img in out]
-    return _call(second, job, job.hires.steps, w, h, {"image": image, "strength": job.hires.strength}, "pil",
-                 _callback(on_step, stop, first_steps, total))
+    return _split(units, _call(second, units, job.hires.steps, w, h, {"image": image, "strength": job.hires.strength},
+                               "pil", _callback(units, first_steps, total)))
+
+
+def _per_row(units: list[Unit], name: str) -> list:
+    return [getattr(u.job, name) for u in units for _ in u.job.seeds]
+
+
+def _spans(units: list[Unit]) -> list[slice]:
+    starts = [0]
+    for u in units:
+        starts.append(starts[-1] + len(u.job.seeds))
+    return [slice(a, b) for a, b in zip(starts, starts[1:])]
+
+
+def _split(units: list[Unit], rows: list) -> list[list]:
+    return [list(rows[span]) for span in _spans(units)]
 
 
 def schedule_steps(steps: int, strength: float) -> int:
@@ -112,14 +149,10 @@ def _pass_steps(steps: int, strength: float) -> int:
     return min(steps, int(schedule_steps(steps, strength) * strength)) if strength < 1 else steps
 
 
-def _call(pipe, job: ImageJob, steps: int, width: int, height: int, extra: dict, output_type: str, callback):
-    n = len(job.seeds)
-    generators = [torch.Generator(job.generator_device).manual_seed(s) for s in job.seeds]
-    if weighting.needs_compel(pipe, job.prompt, job.negative_prompt):
-        text = weighting.encode(pipe, job.prompt, job.negative_prompt, n)
-    else:
-        text = {"prompt": [job.prompt] * n,
-                "negative_prompt": [job.negative_prompt] * n if job.negative_prompt else None}
+def _call(pipe, units: list[Unit], steps: int, width: int, height: int, extra: dict, output_type: str, callback):
+    job = units[0].job
+    generators = [torch.Generator(job.generator_device).manual_seed(s) for u in units for s in u.job.seeds]
+    text = _text(pipe, job) if len(units) == 1 else _merged_text(pipe, units)
     # image-to-image pipelines take the size from the image; the others are told it
     size = {} if "Img2Img" in type(pipe).__name__ else {"width": width, "height": height}
     if "strength" in extra:
@@ -131,12 +164,43 @@ def _call(pipe, job: ImageJob, steps: int, width: int, height: int, extra: dict,
     return out.images if output_type == "latent" else list(out.images)
 
 
-def _callback(on_step: StepCallback | None, stop: threading.Event | None, offset: int, total: int):
+def _text(pipe, job: ImageJob) -> dict:
+    """One job's prompts as the pipeline takes them: plain text, or compel's embeddings for weighted or long ones."""
+    n = len(job.seeds)
+    if weighting.needs_compel(pipe, job.prompt, job.negative_prompt):
+        return weighting.encode(pipe, job.prompt, job.negative_prompt, n)
+    return {"prompt": [job.prompt] * n, "negative_prompt": [job.negative_prompt] * n if job.negative_prompt else None}
+
+
+_EMBEDS = ("prompt_embeds", "negative_prompt_embeds", "pooled_prompt_embeds", "negative_pooled_prompt_embeds")
+
+
+@torch.no_grad()
+def _merged_text(pipe, units: list[Unit]) -> dict:
+    """Each unit's prompts encoded as its lone call encodes them (the pipeline's own encode_prompt, or compel),
+    stacked: a row's conditioning is the same whoever it shares the call with. Encodings of different lengths
+    cannot stack (merge_key keeps such units apart; torch.cat refuses them)."""
+    encoded = []
+    for unit in units:
+        text = _text(pipe, unit.job)
+        if "prompt" in text:  # what the pipeline would do with the text itself, done here
+            text = dict(zip(_EMBEDS, pipe.encode_prompt(prompt=text["prompt"], device=pipe._execution_device,
+                                                         num_images_per_prompt=1, do_classifier_free_guidance=True,
+                                                         negative_prompt=text["negative_prompt"])))
+        encoded.append(text)
+    return {name: torch.cat([e[name] for e in encoded]) for name in encoded[0]}
+
+
+def _callback(units: list[Unit], offset: int, total: int):
+    spans = _spans(units)
+
     def step_end(pipe, step, _timestep, tensors):
-        if stop is not None and stop.is_set():
+        live = [(u, span) for u, span in zip(units, spans) if not u.stopped]
+        if not live:
             pipe._interrupt = True  # diffusers skips the remaining steps
-        elif on_step is not None:
-            on_step(offset + step + 1, total, tensors["latents"])
+        for unit, span in live:
+            if unit.on_step is not None:
+                unit.on_step(offset + step + 1, total, tensors["latents"][span])
         return tensors
     return step_end
 

@@ -141,7 +141,10 @@ def xy_plot(prompt: str = "", negative_prompt: str = "", model: str = "mini-shap
                 if "prompt_sr" in change:
                     kw["prompt"] = apply_sr(kw["prompt"], search[name], change.pop("prompt_sr"))
                 kw.update(change)
-            cell = generate_image(**kw, stop=stop)  # a stop ends the cell at its next step
+            try:
+                cell = generate_image(**kw, stop=stop)  # a stop ends the cell at its next step
+            except StudioError as err:  # stopped while the cell waited for its turn
+                raise StudioError("grid_stopped") if err.key == "stopped" else err from None
             if stop is not None and stop.is_set():
                 raise StudioError("grid_stopped")  # no grid drawn, nothing saved
             row.append(cell.images[0])

@@ -237,3 +237,22 @@ def test_with_forty_jobs_waiting_the_page_and_list_models_answer_within_a_second
             job.result(timeout=600)
     assert "mini-shapes" in str(table) and page.status_code == 200
     assert listed < 1.0 and served_page < 1.0, (listed, served_page)
+
+
+def test_closing_the_tab_takes_its_waiting_job_out_of_the_line(tmp_path_factory):
+    """A learner presses 生成 while the class's line is long, then closes the browser tab: the job leaves the line
+    (nothing runs for nobody). A real headless Chromium page, closed as a tab is."""
+    from tests.test_browser import _open, open_page, studio_in_chromium
+    with studio_in_chromium(tmp_path_factory) as (browser, url):
+        tab = open_page(browser, url)
+        panel = _open(tab, "文生图")
+        hold = Hold()
+        try:
+            panel.get_by_role("button", name="生成", exact=True).click()
+            until(lambda: any(j.what == "image" for j in scheduler()._jobs), 60)
+            job = next(j for j in scheduler()._jobs if j.what == "image")
+            tab.close()
+            until(lambda: job not in scheduler()._jobs, 60)
+            assert job.started is None  # it never ran
+        finally:
+            hold.release()

@@ -311,8 +311,8 @@ class Scheduler:
                     self._release(ticket)
 
     def _take_along(self, leader: Ticket, offer: Offer) -> list[Offer]:
-        """The units of other learners' jobs waiting with the same key, in the order of their turns, while rows
-        fit: each has its turn now (to the back of the round), in the leader's call."""
+        """The units that ride in the leader's call (`_mergeable`): each has its turn now, in that call, and goes to
+        the back of the round."""
         if self.policy != "fair" or offer.key is None or offer.solo:
             return []
         waiting = [j for j in self._jobs if j.waiting]

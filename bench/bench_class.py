@@ -32,8 +32,9 @@ Everything below is read from the scheduler's log of the arm (the teacher's warm
   learner i's mean wait per job (unnormalised);
 - round-robin bound: for each single-picture image job (image tab, batch 1 x 1), the turns (start/resume) granted
   to other learners' jobs between its submit and its start, against the learners other than its own with a job in
-  line (submitted, not ended) at its submit; the share within that bound and the worst excess. Fair turns promise
-  it: a learner joins the round behind everyone in line, each of whom gets one turn;
+  line (submitted, not ended) at its submit; the share within that bound and the worst excess; and the same counted
+  from the moment the job began waiting (its "estimate": an image job checks its input after its submit). Fair
+  turns promise it: a learner joins the round behind everyone in line, each of whom gets one turn;
 - single picture, submit to result: a single-picture job's submit to its end (its wait, any time it stepped aside
   for a model another job holds, e.g. a LoRA training, and the picture itself);
 - wait estimate: |"estimate".seconds - actual| where actual = first start - the estimate's own time (the moment
@@ -302,15 +303,16 @@ def waits(jobs: dict) -> dict[str, list[tuple[float, float]]]:
     return by_owner
 
 
-def round_robin(events: list[dict], jobs: dict) -> tuple[int, int, int]:
-    """(single-picture jobs, how many within the bound, worst excess)."""
+def round_robin(events: list[dict], jobs: dict, since: str = "submit") -> tuple[int, int, int]:
+    """(single-picture jobs, how many within the bound, worst excess), counted from the job's submit, or with
+    since="estimate" from the moment it began waiting (an image job checks its input in between: by_unit)."""
     ends = {j: job["end"][0] for j, job in jobs.items() if "end" in job}
     checked = within = 0
     worst = -10**9
     for job_id, job in jobs.items():
         if not single(job) or "start" not in job:
             continue
-        s, g = job["submit"][0], job["start"][0]
+        s, g = job.get(since, job["submit"])[0], job["start"][0]
         in_line = {o["owner"] for j, o in jobs.items() if j != job_id and "submit" in o and o["submit"][0] < s
                    and ends.get(j, 10**12) > s} - {job["owner"]}
         turns = sum(1 for e in events[s + 1:g] if e["event"] in ("start", "resume") and e["owner"] != job["owner"])
@@ -339,6 +341,7 @@ def figures(events: list[dict], learners: list[Learner], wall: float, start: flo
     per = [[w for w, _ in pairs] for pairs in by_owner.values()]
     done = [d for lr in learners for d in lr.log]
     checked, within, worst = round_robin(events, jobs)
+    _, within_wait, worst_wait = round_robin(events, jobs, since="estimate")
     abs_err, rel_err, estimated = estimate_errors(jobs)
     latency = single_latencies(jobs)
     counts = defaultdict(int)
@@ -354,7 +357,8 @@ def figures(events: list[dict], learners: list[Learner], wall: float, start: flo
         busy=turn_seconds_used(events, start) / wall,
         jain_work=jain([sum(w for w, _ in p) / sum(u for _, u in p) for p in by_owner.values()]),
         jain_mean=jain([statistics.mean(w for w, _ in p) for p in by_owner.values()]),
-        rr_checked=checked, rr_within=within, rr_worst=worst, est_abs=abs_err, est_rel=rel_err,
+        rr_checked=checked, rr_within=within, rr_worst=worst, rr_within_wait=within_wait,
+        rr_worst_wait=worst_wait, est_abs=abs_err, est_rel=rel_err,
         est_jobs=estimated, yields=counts["yield"], asides=counts["aside"], merged=merged_calls(events),
         per_learner={owner: [round(percentile(w, q), 2) for q in (0.5, 0.95, 1.0)] for owner, w in
                      zip(by_owner, per)},
@@ -391,6 +395,8 @@ ROWS = [
     ("Jain's index, x = mean wait per job", lambda f: f"{f['jain_mean']:.3f}"),
     ("single pictures within the round-robin bound", lambda f: share(f["rr_within"], f["rr_checked"])),
     ("worst turns over the bound (negative: under it)", lambda f: f"{f['rr_worst']}"),
+    ("the same from the job's wait (its input checked) / worst", lambda f: share(f["rr_within_wait"], f["rr_checked"])
+                                                                           + f" / {f['rr_worst_wait']}"),
     ("wait estimate: median abs error / relative (jobs)", lambda f: f"{f['est_abs']:.1f} s / "
                                                                    f"{100 * f['est_rel']:.0f}% ({f['est_jobs']})"),
     ("machine load (1-min average) at start / end", lambda f: " / ".join(f"{v:.1f}" for v in f["load"])),

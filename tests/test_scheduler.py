@@ -206,6 +206,24 @@ def test_a_waiting_learner_is_told_their_place_and_an_estimate_from_measured_ste
     gate.set()
 
 
+def test_a_by_unit_job_checking_its_input_is_shown_its_place_and_the_pause():
+    """An image job joins the line, then checks its input (and may load a tokenizer) before it asks for its first
+    unit: meanwhile its page and the operator's view show it in line, not nowhere."""
+    from tabs.runner import waiting_text
+    s = Scheduler(turn_seconds=100)
+    holder, gate = holding(s, "a", work=1)
+    checking = Ticket("b", work=1, by_unit=True)
+    s.admit(checking)  # admitted; run() has not reached its first unit yet
+    assert not checking.waiting and s.place(checking)[0] == 1  # behind the running one
+    assert [r["state"] for r in s.snapshot()] == ["running", "waiting"]
+    s.pause()
+    assert waiting_text(checking, "zh").startswith("排队中：老师暂停了课堂队列")
+    assert waiting_text(checking, "en").startswith("Waiting: the teacher paused the class queue")
+    s.resume()
+    assert waiting_text(checking, "zh").startswith("排队中：前面还有 1 个任务")
+    gate.set()
+
+
 def test_no_deadlock_when_a_turn_ends_inside_a_models_one_run_lock():
     """A job whose turn ended mid-run still holds its model's run lock; the next job needs the same model: it steps
     aside (the device goes back) instead of waiting for ever on the lock while holding the device."""

@@ -529,7 +529,7 @@ class Scheduler:
     def place(self, ticket: Ticket) -> tuple[int, float] | None:
         """(jobs before this one's next turn, seconds until it), or None while it has the device or left the line."""
         with self._cond:
-            if not ticket.waiting or ticket not in self._jobs:
+            if ticket not in self._jobs or not _in_line(ticket, self._holder):
                 return None
             return self._line().get(ticket.id)
 
@@ -554,8 +554,8 @@ class Scheduler:
         along in a turn's call (`_mergeable`) have their turn in it, and add their rows' time."""
         left = {j.id: self.expected(j) for j in self._jobs}
         seconds = 0.0
-        waiting = [j for j in self._jobs if j.waiting]
-        pending = {j.id for j in waiting}  # those whose place is asked: the ones waiting now
+        waiting = [j for j in self._jobs if _in_line(j, self._holder)]
+        pending = {j.id for j in waiting}  # those whose place is asked: the ones in line now
         if self._holder is not None:
             elapsed = now - self._turn_began
             turn = max(0.0, self.turn(self._holder, left[self._holder.id] + elapsed) - elapsed)
@@ -563,7 +563,7 @@ class Scheduler:
             seconds += turn + sum(self.turn(j, left[j.id]) for j in riders)
             left[self._holder.id] -= turn
             if left[self._holder.id] > 1e-6:  # it comes back for more turns, in its place
-                waiting = [j for j in self._jobs if j.waiting or j is self._holder]
+                waiting = [j for j in self._jobs if _in_line(j, self._holder) or j is self._holder]
         rotation = deque(self._rotation)
         ahead = {self._holder.id} if self._holder is not None else set()  # "前面还有" counts the one running
         line: dict[int, tuple[int, float]] = {}
@@ -628,6 +628,12 @@ def _may_pass(rider: Ticket, waiting: Ticket) -> bool:
     """Whether `rider` may have its turn before `waiting` without `waiting` seeing more than one turn of each
     learner who was in line when its wait began."""
     return rider.submitted <= waiting.since and rider.owner not in waiting.passed
+
+
+def _in_line(job: Ticket, holder: Ticket | None) -> bool:
+    """Waiting for a turn, or admitted and not yet started: an image job checks its input (and may load its
+    tokenizer) between joining the line and asking for its first unit; its page shows its place meanwhile."""
+    return job.waiting or (job.started is None and job is not holder and job.riding is None)
 
 
 def _state(job: Ticket, holder: Ticket | None) -> str:

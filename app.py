@@ -159,11 +159,30 @@ def preload(keys: list[str]) -> None:
     threading.Thread(target=work, name="preload", daemon=True).start()
 
 
+def start_backend(s) -> None:
+    """Join the Ray cluster before the page opens; unreachable: say so and exit non-zero, or (with
+    STUDIO_BACKEND_FALLBACK=local) run the model work in this process."""
+    from studio.cluster import client
+    from studio.core import backend
+    try:
+        client.connect(s)
+        log.info("model work of %s goes to the Ray cluster (%s)", ", ".join(client.FAMILIES),
+                 s.ray_address or "local head")
+    except client.BackendUnreachable as exc:
+        if s.backend_fallback != "local":
+            log.error("%s. Start the cluster (README: Scaling out), or set STUDIO_BACKEND_FALLBACK=local.", exc)
+            raise SystemExit(2) from None
+        log.warning("%s; STUDIO_BACKEND_FALLBACK=local: model work runs in this process", exc)
+        backend.fall_back()
+
+
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     s = configure(sys.argv[1:] if argv is None else argv)
     reset_manager(ModelManager.from_settings(s))  # the memory budget and ZeroGPU's mode of these settings
     reset_scheduler()  # turns, per-learner limit and queue size of these settings
+    if s.backend == "ray":
+        start_backend(s)
     retention.start()
     demo = build_demo()
     demo.queue(max_size=s.queue_size, default_concurrency_limit=1)

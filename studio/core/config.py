@@ -96,6 +96,17 @@ SETTINGS: list[Setting] = [
     Setting("queue_log", "STUDIO_QUEUE_LOG", "", "Optional file: one JSON line per scheduler event (a job joined, started, took a turn, ended; with learner, tab, model and the wait first shown), for the class benchmark and for seeing who waited how long. Empty: no file."),
     Setting("queue_policy", "STUDIO_QUEUE_POLICY", "fair", "fair: the device goes round the learners in turns, the operator's jobs first. fifo: one line in arrival order, each job to its end (the studio before fair turns; the benchmark's baseline).", _choice("fair", "fifo")),
     Setting("max_merge", "STUDIO_MAX_MERGE", 8, "Most picture rows one device call may carry for several learners: when a learner's turn comes, other learners' waiting pictures with the same settings (all but prompt, negative prompt and seed) run in the same batch, each with its own seed. 1: every job alone.", int),
+    Setting("backend", "STUDIO_BACKEND", "local", "Where model work runs: local (this process, the default) or ray (the image family's work goes to a Ray Serve cluster; the web page, queue limits, files and history stay here). See README \"Scaling out\".", _choice("local", "ray")),
+    Setting("ray_address", "RAY_ADDRESS", "", "With STUDIO_BACKEND=ray: the running Ray cluster to join (e.g. 10.0.0.5:6379; read by Ray itself too). Empty: STUDIO_WORKERS decides."),
+    Setting("workers", "STUDIO_WORKERS", "", "With STUDIO_BACKEND=ray and no RAY_ADDRESS: auto starts a local Ray head with this machine's CPUs and GPUs (a multi-GPU lab server is one node).", _choice("", "auto")),
+    Setting("backend_timeout", "STUDIO_BACKEND_TIMEOUT", 10.0, "Seconds to wait for the Ray cluster at start; then the server says so and exits (or falls back, see below).", float),
+    Setting("backend_fallback", "STUDIO_BACKEND_FALLBACK", "", "local: when the cluster cannot be reached at start, run model work in this process instead of exiting.", _choice("", "local")),
+    Setting("ray_min_replicas", "STUDIO_RAY_MIN_REPLICAS", 1, "Ray Serve autoscaling: fewest replicas of each model family's deployment.", int),
+    Setting("ray_max_replicas", "STUDIO_RAY_MAX_REPLICAS", 1, "Ray Serve autoscaling: most replicas of each model family's deployment (e.g. the number of GPUs).", int),
+    Setting("ray_gpus", "STUDIO_RAY_GPUS", "auto", "GPUs each replica takes (ray_actor_options num_gpus): auto is 1 when the cluster has GPUs, else 0; 0.5 puts two replicas on one card."),
+    Setting("ray_cpus", "STUDIO_RAY_CPUS", 1.0, "CPUs each replica takes (ray_actor_options num_cpus).", float),
+    Setting("ray_models_per_replica", "STUDIO_RAY_MODELS_PER_REPLICA", 2, "@serve.multiplexed max_num_models_per_replica: models of a family one replica keeps; a request goes to a replica that holds its model, and the least recently used model of a full replica is unloaded.", int),
+    Setting("ray_ongoing", "STUDIO_RAY_ONGOING", 100, "Ray Serve max_ongoing_requests: jobs one replica takes into its own fair queue (they interleave there in turns and merge into batches); more wait in Serve's router.", int),
     Setting("max_pixels", "STUDIO_MAX_PIXELS", 1536 * 1536, "Most pixels per generated image or video frame (width x height), on top of each model's own largest side.", int),
     Setting("max_batch", "STUDIO_MAX_BATCH", 8, "Most images per batch.", int),
     Setting("max_steps", "STUDIO_MAX_STEPS", 150, "Most denoising steps per image or video.", int),
@@ -186,6 +197,15 @@ def configure(argv: list[str] | None = None, env: dict[str, str] | None = None) 
     from PIL import Image
     Image.MAX_IMAGE_PIXELS = values["max_upload_pixels"]  # PIL itself refuses bombs past twice this, even in Gradio
     return values
+
+
+def use(values: dict) -> Settings:
+    """Make resolved settings current as they are (a Ray replica gets the web process's, flags included)."""
+    global _current
+    _current = Settings(values)
+    from PIL import Image
+    Image.MAX_IMAGE_PIXELS = _current["max_upload_pixels"]
+    return _current
 
 
 def settings() -> Settings:

@@ -73,6 +73,11 @@ class Ticket(threading.Event):
         self.carrying = False  # running a call with other jobs' units: no turn ends inside it
         self.since = 0.0  # when its current wait for a turn began
         self.passed: set[str] = set()  # the learners granted a turn during that wait (see `_mergeable`)
+        # Sent to a Ray worker (studio.core.backend): its turns are taken in the replica's line, which reports
+        # its place there (None once it runs); `worker` names the replica.
+        self.remote = False
+        self.remote_place: tuple[int, float] | None = None
+        self.worker: dict | None = None
 
     def is_set(self) -> bool:
         if self.scheduler is not None and not super().is_set():
@@ -529,6 +534,8 @@ class Scheduler:
     def place(self, ticket: Ticket) -> tuple[int, float] | None:
         """(jobs before this one's next turn, seconds until it), or None while it has the device or left the line."""
         with self._cond:
+            if ticket.remote:
+                return ticket.remote_place
             if ticket not in self._jobs or not _in_line(ticket, self._holder):
                 return None
             return self._line().get(ticket.id)
@@ -633,13 +640,13 @@ def _may_pass(rider: Ticket, waiting: Ticket) -> bool:
 def _in_line(job: Ticket, holder: Ticket | None) -> bool:
     """Waiting for a turn, or admitted and not yet started: an image job checks its input (and may load its
     tokenizer) between joining the line and asking for its first unit; its page shows its place meanwhile."""
-    return job.waiting or (job.started is None and job is not holder and job.riding is None)
+    return job.waiting or (job.started is None and job is not holder and job.riding is None and not job.remote)
 
 
 def _state(job: Ticket, holder: Ticket | None) -> str:
     """What the operator's view says of a job: on the device (its own turn or riding in another's call), waiting
     for its first turn, or between turns."""
-    if job is holder or job.riding is not None:
+    if job is holder or job.riding is not None or (job.remote and job.remote_place is None and job.started):
         return "running"
     return "waiting" if job.started is None else "paused"
 

@@ -11,6 +11,7 @@ from typing import Callable
 from PIL import Image
 
 from studio.core import aigc_label, safety, validate
+from studio.core.backend import routed
 from studio.core.calls import PROMPT_CAP, Progress, caller_lang, task_spec
 from studio.core.config import settings
 from studio.core.errors import StudioError
@@ -127,6 +128,7 @@ def prepare(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, wid
                            generator_device, lang, notices, init_image, mask, denoising_strength, hires, loras)
 
 
+@routed("image", finish=lambda result, call: _saved_here(result, call))
 def generate_image(prompt: str = "", negative_prompt: str = "", model: str = "mini-shapes",
                    sampler: str | None = None, steps: int | None = None, cfg_scale: float | None = None,
                    seed: int = -1, width: int | None = None, height: int | None = None, batch_size: int = 1,
@@ -314,12 +316,24 @@ def _finish(result: ImageResult, image: Image.Image, seed: int, job: ImageJob, s
     result.seeds.append(seed)
     result.infotexts.append(text)
     if save:
-        try:
-            result.paths.append(save_png(image, text, seed))
-        except OSError as exc:  # a full disk must not cost the user the image they waited for
-            note = t("notice_not_saved", lang, reason=exc.strerror or str(exc))
-            if note not in result.notices:
-                result.notices.append(note)
+        _save(result, result.images[-1], text, seed, lang)
+
+
+def _save(result: ImageResult, image: Image.Image, text: str, seed: int, lang: str) -> None:
+    try:
+        result.paths.append(save_png(image, text, seed))
+    except OSError as exc:  # a full disk must not cost the user the image they waited for
+        note = t("notice_not_saved", lang, reason=exc.strerror or str(exc))
+        if note not in result.notices:
+            result.notices.append(note)
+
+
+def _saved_here(result: ImageResult, call: dict) -> ImageResult:
+    """A worker's pictures (studio.core.backend) saved by this process, as generate_image saves its own."""
+    if call.get("save", True):
+        for image, text, seed in zip(result.images, result.infotexts, result.seeds):
+            _save(result, image, text, seed, caller_lang(call.get("lang")))
+    return result
 
 
 def _plain_number(value: float):

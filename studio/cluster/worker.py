@@ -1,0 +1,157 @@
+"""One model family's Ray Serve deployment: its replicas run the studio's routed calls (studio.core.backend).
+
+Each replica is a small studio without a page: the web process's settings, its own model manager (its memory
+budget decides what stays loaded) and its own fair scheduler. Serve routes a job to a replica that holds its model
+(`@serve.multiplexed`); up to `max_ongoing_requests` jobs wait in the replica's scheduler, which gives them turns
+round the learners and merges their pictures into batches as the web process would in-process.
+
+A job streams ("place", (ahead, seconds)) while it waits, ("start", None) at its first turn, ("preview", ...) and
+("progress", ...) as the engine reports, then ("done", result) or ("error", ...). A cancelled request (the
+learner's stop, a closed tab) sets the job's stop flag: it leaves the line, or ends at its next step.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+
+from ray import serve
+
+from studio.core import backend
+from studio.core.errors import StudioError
+
+
+MODELS_PER_REPLICA = int(os.environ.get("STUDIO_RAY_MODELS_PER_REPLICA", "2"))  # read where the replica starts
+PLACE_EVERY = 0.5  # seconds between place updates while a job waits
+
+
+class _Held:
+    """A model this replica was routed for; when multiplexing drops it (least recently used), the manager unloads
+    it unless a job is using it (the manager never evicts a model in use; it then goes when the budget needs it)."""
+
+    def __init__(self, model: str):
+        self.model = model
+
+    def __del__(self):
+        from studio.core.manager import manager
+        try:
+            manager().unload(self.model)
+        except Exception:  # in use, or never loaded: nothing to free now
+            pass
+
+
+@serve.deployment
+class FamilyWorker:
+    def __init__(self, family: str, values: dict | None = None):
+        from studio.core import config
+        from studio.core.scheduler import Scheduler, reset_scheduler
+        values = dict(values) if values else dict(config.configure(env=dict(os.environ)))
+        values["backend"] = "local"  # the work is here
+        s = config.use(values)
+        import studio.api  # noqa: F401  registers every routed call
+        self.family = family
+        # The web process already applied the learners' limits; the replica only orders what reached it.
+        self.scheduler = reset_scheduler(Scheduler(turn_seconds=s.turn_seconds, user_queue=10**6, queue_size=10**6,
+                                                   policy=s.queue_policy, max_merge=s.max_merge, log=s.queue_log))
+        self.done = 0
+        self.running: set[int] = set()
+
+    @serve.multiplexed(max_num_models_per_replica=MODELS_PER_REPLICA)
+    async def _hold(self, model: str) -> _Held:
+        return _Held(model)  # loaded by the job itself, in its turn (the manager's lazy load)
+
+    async def run(self, path: str, kwargs: dict, job: dict, want_preview: bool, want_progress: bool):
+        """Run one routed call as a job of this replica's queue, streaming what the page shows meanwhile."""
+        model = serve.get_multiplexed_model_id()
+        if model:
+            await self._hold(model)
+        family, fn = backend.ROUTED.get(path, (None, None))
+        if family != self.family:  # only the family's own routed calls run here, never an arbitrary function
+            yield ("error", ("other", "LookupError", f"{path} is not a {self.family} call"))
+            return
+        yield ("worker", dict(replica=serve.get_replica_context().replica_id.unique_id, family=self.family))
+        events: asyncio.Queue = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        ticket = _ticket(job)
+        self.scheduler.admit(ticket)
+        put = _sender(loop, events)
+        if want_preview:
+            kwargs["preview"] = lambda *value: put(("preview", value))
+        if want_progress:
+            kwargs["progress"] = lambda fraction, text="": put(("progress", (fraction, text)))
+        kwargs["stop"] = ticket
+        threading.Thread(target=self._work, args=(fn, kwargs, ticket, put), daemon=True).start()
+        try:
+            async for item in _relay(events, ticket, self.scheduler):
+                yield item
+        except asyncio.CancelledError:  # the learner stopped, or the page went away
+            ticket.set()
+            raise
+
+    def _work(self, fn, kwargs: dict, ticket, put) -> None:
+        self.running.add(ticket.id)
+        try:
+            put(("done", self.scheduler.run(ticket, lambda: fn(**kwargs))))
+        except StudioError as err:
+            put(("error", ("studio", err.key, err.params)))
+        except Exception as exc:  # the engine's own failure: the web process shows the studio's message
+            put(("error", ("other", type(exc).__name__, str(exc)[:500])))
+        finally:
+            self.running.discard(ticket.id)
+            self.done += 1
+
+    async def info(self) -> dict:
+        """What the operator's view shows of this replica."""
+        import ray
+
+        from studio.core.manager import manager
+        status = manager().status()
+        return dict(replica=serve.get_replica_context().replica_id.unique_id, family=self.family,
+                    node=ray.get_runtime_context().get_node_id(), pid=os.getpid(), device=status["device"],
+                    loaded=[m["key"] for m in status["loaded"]], busy=len(self.running),
+                    waiting=sum(1 for r in self.scheduler.snapshot() if r["state"] != "running"), done=self.done)
+
+
+def _ticket(job: dict):
+    from studio.core.scheduler import Ticket
+    return Ticket(job.get("owner", "python"), learner=job.get("learner", ""), operator=job.get("operator", False),
+                  what=job.get("what", ""), model=job.get("model", ""), work=job.get("work", 1.0),
+                  turn_work=job.get("turn_work"), size=job.get("size", ""), lang=job.get("lang", "zh"),
+                  by_unit=job.get("by_unit", False))
+
+
+def _sender(loop, events: asyncio.Queue):
+    def put(item) -> None:
+        try:
+            loop.call_soon_threadsafe(events.put_nowait, item)
+        except RuntimeError:  # the replica's loop closed: nobody listens
+            pass
+    return put
+
+
+async def _relay(events: asyncio.Queue, ticket, scheduler):
+    """The job's events as they come; its place in line while it waits (sent again only when it changed)."""
+    shown, started = None, False
+    while True:
+        try:
+            kind, value = await asyncio.wait_for(events.get(), PLACE_EVERY)
+        except asyncio.TimeoutError:
+            kind, value = None, None
+        if not started and ticket.started is not None:
+            started = True
+            yield ("start", time.time())
+        if kind is None:
+            if not started:
+                where = scheduler.place(ticket)
+                if where is not None and where != shown:
+                    shown = where
+                    yield ("place", (where[0], round(where[1], 1)))
+            continue
+        yield (kind, value)
+        if kind in ("done", "error"):
+            return
+
+
+# `serve deploy studio/cluster/serve.yaml`: the deployment with the settings of the node's environment.
+image_app = FamilyWorker.options(name="studio-image").bind("image")

@@ -1,0 +1,178 @@
+"""The Ray Serve backend (issue 40): a two-node Ray cluster on this machine, the image family deployed on it.
+
+`ray.cluster_utils.Cluster` starts a head and a second node of 1 CPU each (standing for two machines); the web
+process's side is this test process, connected as the web process connects (studio.cluster.client.connect), with
+two replicas of the image deployment. Turns are taken on the replicas (studio.core.backend's docstring): the web
+process only admits and routes.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+import ray
+from PIL import Image
+from ray import serve
+from ray.cluster_utils import Cluster
+
+from studio import api
+from studio.cluster import client
+from studio.core import config
+from studio.core.errors import StudioError
+from studio.core.scheduler import Ticket, reset_scheduler
+from studio.image.infotext import read_png_text
+from tests.conftest import ROOT
+
+
+pytestmark = pytest.mark.slow  # a Ray cluster: about a minute to start
+
+PICTURE = dict(model="mini-shapes", steps=8, width=64, height=64, cfg_scale=7)
+
+
+@pytest.fixture(scope="module")
+def cluster(tiny_root, tmp_path_factory):
+    """Two 1-CPU nodes, the web process's settings for the Ray backend, two image replicas (one per node)."""
+    nodes = Cluster(initialize_head=True, head_node_args=dict(num_cpus=1))
+    nodes.add_node(num_cpus=1)
+    out = tmp_path_factory.mktemp("outputs")
+    env = dict(STUDIO_BACKEND="ray", RAY_ADDRESS=nodes.address, STUDIO_MODEL_DIRS=str(tiny_root),
+               STUDIO_OUTPUT_DIR=str(out), STUDIO_HUB="local", STUDIO_RAY_MIN_REPLICAS="2",
+               STUDIO_RAY_MAX_REPLICAS="2", STUDIO_RAY_GPUS="0", STUDIO_RAY_CPUS="1", STUDIO_PREVIEW_EVERY="2")
+    values = config.configure([], env=env)
+    reset_scheduler()
+    client.connect(values)
+    yield nodes
+    serve.shutdown()
+    ray.shutdown()
+    nodes.shutdown()
+    config.configure([], env={})
+    reset_scheduler()
+
+
+def learner(name: str, **job) -> Ticket:
+    """A page's job as tabs/image.py makes it: a by_unit ticket admitted to the web process's scheduler."""
+    from studio.core.scheduler import scheduler
+    ticket = Ticket(f"class|{name}", what="image", by_unit=True, **job)
+    scheduler().admit(ticket)
+    return ticket
+
+
+def run_as(ticket: Ticket, **kwargs):
+    from studio.core.scheduler import scheduler
+    return scheduler().run(ticket, lambda: api.generate_image(stop=ticket, **kwargs))
+
+
+def test_a_picture_made_on_a_replica_equals_the_in_process_one_and_is_saved_here(cluster):
+    remote = api.generate_image("a red circle on a blue background", seed=11, **PICTURE)
+    local = api.generate_image.local("a red circle on a blue background", seed=11, save=False, **PICTURE)
+    assert remote.seeds == local.seeds == [11] and remote.infotexts == local.infotexts
+    diff = np.abs(np.asarray(remote.images[0], dtype=int) - np.asarray(local.images[0], dtype=int))
+    assert diff.max() <= 1 and (diff > 0).mean() <= 0.01  # same seed, same pixels (but float rounding)
+    path = remote.paths[0]  # written by this (the web) process, into its own outputs folder
+    assert path.is_file() and str(path).startswith(config.settings().output_dir)
+    assert read_png_text(Image.open(path)) == remote.infotexts[0]
+
+
+def test_requests_for_a_model_go_to_the_replica_that_holds_it(cluster):
+    tickets = [learner(f"m{i}") for i in range(4)]
+    for i, ticket in enumerate(tickets):
+        run_as(ticket, prompt="a green square", seed=i, **PICTURE)
+    replicas = {t.worker["replica"] for t in tickets}
+    assert len(replicas) == 1, replicas  # multiplexing: the one that loaded mini-shapes (at random: 1 in 8)
+    holding = [r for r in client.replicas() if "mini-shapes" in r["loaded"]]
+    assert [r["replica"] for r in holding] == list(replicas)
+    assert {r["node"] for r in client.replicas()} == {n["NodeID"] for n in ray.nodes() if n["Alive"]}
+
+
+def test_two_learners_jobs_interleave_on_one_replica_in_turns(cluster):
+    """A's batch count of 4 is 4 turns on the replica; B's picture, sent after A's began, gets a turn before A's
+    last picture (or rides in one of A's calls): B never waits for A's whole job."""
+    a, b = learner("a"), learner("b")
+    done: dict[str, float] = {}
+
+    def go(name, ticket, **kwargs):
+        run_as(ticket, prompt="a yellow star", **dict(PICTURE, **kwargs))
+        done[name] = time.monotonic()
+
+    first = threading.Thread(target=go, args=("a", a), kwargs=dict(seed=1, batch_count=4, steps=30))
+    first.start()
+    until(lambda: a.started is not None)
+    go("b", b, seed=2)
+    first.join(120)
+    assert a.worker["replica"] == b.worker["replica"]  # the same model: the same replica
+    assert done["b"] < done["a"]
+
+
+def test_a_stop_reaches_the_job_running_on_a_replica(cluster):
+    ticket = learner("s")
+    shown: list = []
+    outcome: list = []
+
+    def go():
+        try:
+            outcome.append(api.generate_image("a blue circle", seed=3, stop=ticket, preview=lambda *v: shown.append(v),
+                                              **dict(PICTURE, steps=150, batch_count=8)))
+        except StudioError as err:
+            outcome.append(err)
+
+    thread = threading.Thread(target=go)
+    thread.start()
+    until(lambda: shown)  # the first preview came back: it runs
+    stopped = time.monotonic()
+    ticket.set()
+    thread.join(60)
+    assert time.monotonic() - stopped < 10  # 8 x 150 steps would take minutes
+    result = outcome[0]
+    assert isinstance(result, StudioError) and result.key == "stopped", result
+    until(lambda: all(r["busy"] == 0 for r in client.replicas()))  # nothing runs on for nobody
+
+
+def test_a_replica_killed_mid_job_is_retried_and_replaced(cluster):
+    ticket = learner("k")
+    outcome: list = []
+    thread = threading.Thread(target=lambda: outcome.append(run_as(ticket, prompt="a red square", seed=5,
+                                                                    **dict(PICTURE, steps=60))))
+    thread.start()
+    until(lambda: ticket.worker is not None)
+    victim = ticket.worker["replica"]
+    ray.kill(ray.get_actor(f"SERVE_REPLICA::{client.app_name('image')}#{client.app_name('image')}#{victim}",
+                           namespace="serve"), no_restart=True)
+    thread.join(120)
+    assert outcome and outcome[0].seeds == [5]  # retried on the other replica: the learner gets the picture
+    until(lambda: len(client.replicas()) == 2 and victim not in {r["replica"] for r in client.replicas()}, 30)
+
+
+def test_an_unreachable_cluster_fails_fast_or_falls_back():
+    """`python app.py` against a cluster that is not there: a message and exit code 2 within the timeout (plus
+    the import time); with STUDIO_BACKEND_FALLBACK=local the studio starts in-process instead."""
+    env = dict(os.environ, STUDIO_BACKEND="ray", RAY_ADDRESS="127.0.0.1:9", STUDIO_BACKEND_TIMEOUT="3",
+               GRADIO_SERVER_PORT="7991", PYTHONPATH=str(ROOT))
+    began = time.monotonic()
+    done = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "did not answer within 3 s" in done.stderr or "cannot join" in done.stderr, done.stderr[-2000:]
+    assert time.monotonic() - began < 90
+    env["STUDIO_BACKEND_FALLBACK"] = "local"
+    server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        for line in server.stderr:
+            lines.append(line)
+            if "runs in this process" in line or len(lines) > 400:
+                break
+        assert any("STUDIO_BACKEND_FALLBACK=local" in line for line in lines), "".join(lines[-20:])
+    finally:
+        server.kill()
+        server.wait(30)
+
+
+def until(condition, seconds: float = 120) -> None:
+    end = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.05)

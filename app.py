@@ -163,7 +163,6 @@ def start_backend(s) -> None:
     """Join the Ray cluster before the page opens; unreachable: say so and exit non-zero, or (with
     STUDIO_BACKEND_FALLBACK=local) run the model work in this process."""
     from studio.cluster import client
-    from studio.core import backend
     try:
         client.connect(s)
         log.info("model work of %s goes to the Ray cluster (%s)", ", ".join(client.FAMILIES),
@@ -173,7 +172,6 @@ def start_backend(s) -> None:
             log.error("%s. Start the cluster (README: Scaling out), or set STUDIO_BACKEND_FALLBACK=local.", exc)
             raise SystemExit(2) from None
         log.warning("%s; STUDIO_BACKEND_FALLBACK=local: model work runs in this process", exc)
-        backend.fall_back()
 
 
 def main(argv: list[str] | None = None) -> None:

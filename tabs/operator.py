@@ -5,6 +5,7 @@ import gradio as gr
 import pandas as pd
 
 from studio.api.web import job_scheduler
+from studio.core import backend
 
 from .access import is_operator
 from .runner import JOBS
@@ -51,6 +52,17 @@ def snapshot(demo, lang: str, request: gr.Request):
             pd.DataFrame(waiting, columns=s("op.waiting_cols", lang).split("|")))
 
 
+def workers(lang: str, request: gr.Request):
+    """The cluster's replicas (STUDIO_BACKEND=ray): where the model work runs, what each holds, how busy it is."""
+    _check(lang, request)
+    rows = []
+    if backend.remote():
+        from studio.cluster import client
+        rows = [[r["node"][:8], r["replica"], r["family"], r["device"], ", ".join(r["loaded"]) or "—", r["busy"],
+                 r["waiting"], r["done"]] for r in client.replicas()]
+    return pd.DataFrame(rows, columns=s("op.workers_cols", lang).split("|"))
+
+
 def cancel(job, lang: str, request: gr.Request):
     """Stop a job, waiting or running: a waiting one leaves the line at once, a running one after its step."""
     _check(lang, request)
@@ -62,13 +74,22 @@ def pause(lang: str, request: gr.Request):
     """No learner's job starts until resume (started ones finish; the operator's own jobs still run)."""
     _check(lang, request)
     job_scheduler().pause()
+    _pause_cluster(True)
     return s("op.paused_now", lang)
 
 
 def resume(lang: str, request: gr.Request):
     _check(lang, request)
     job_scheduler().resume()
+    _pause_cluster(False)
     return s("op.resumed", lang)
+
+
+def _pause_cluster(paused: bool) -> None:
+    """With the Ray backend the class's jobs wait in the replicas' lines: the pause reaches them too."""
+    if backend.remote():
+        from studio.cluster import client
+        client.pause(paused)
 
 
 def build(ui: UI, lang: gr.State, demo: gr.Blocks) -> None:
@@ -77,6 +98,7 @@ def build(ui: UI, lang: gr.State, demo: gr.Blocks) -> None:
         summary = gr.Markdown()
         running = ui.add(gr.Dataframe, "op.running", interactive=False)
         waiting = ui.add(gr.Dataframe, "op.waiting", interactive=False)
+        nodes = ui.add(gr.Dataframe, "op.workers", interactive=False, visible=backend.remote())
         with gr.Row():
             job = ui.add(gr.Number, "op.job", precision=0, minimum=0)
             stop = ui.button("op.cancel", variant="stop")
@@ -100,6 +122,11 @@ def build(ui: UI, lang: gr.State, demo: gr.Blocks) -> None:
     look = dict(fn=look_now, inputs=lang, outputs=[summary, running, waiting], api_visibility="private", queue=False)
     refresh.click(**look)
     timer.tick(**{**look, "fn": look_on_switch})
+    if backend.remote():  # the replicas' reports, with the queue's refresh
+        def nodes_now(lg: str, request: gr.Request):
+            return workers(lg, request) if is_operator(request) else gr.skip()
+        timer.tick(nodes_now, lang, nodes, api_visibility="private", queue=False)
+        refresh.click(nodes_now, lang, nodes, api_visibility="private", queue=False)
     stop.click(cancel, [job, lang], result, api_visibility="private", queue=False).then(**look)
     hold.click(pause, lang, result, api_visibility="private", queue=False).then(**look)
     go_on.click(resume, lang, result, api_visibility="private", queue=False).then(**look)

@@ -19,6 +19,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "op.state.paused": ("轮到别人，稍后继续", "between turns"),
     "op.waiting": ("排队中（按轮到的先后）", "Waiting (in the order of their turns)"),
     "op.waiting_cols": ("任务号|位置|标签页|同学|模型|尺寸|已等待（秒）|预计完成（秒）", "job|place|tab|learner|model|size|waited (s)|expected done in (s)"),
+    "op.workers": ("计算节点（Ray Serve 副本）", "Workers (Ray Serve replicas)"),
+    "op.workers_cols": ("节点|副本|模型族|设备|已加载模型|运行中|排队|已完成", "node|replica|family|device|loaded models|running|waiting|done"),
     "op.job": ("任务号", "Job"),
     "op.job.info": ("上面两张表中的任务号（排队中或已开始的都可以停止）", "a job number from either table (waiting or started)"),
     "op.cancel": ("停止该任务", "Stop this job"),

@@ -22,7 +22,7 @@ from ray.cluster_utils import Cluster
 
 from studio import api
 from studio.cluster import client
-from studio.core import config
+from studio.core import backend, config
 from studio.core.errors import StudioError
 from studio.core.scheduler import Ticket, reset_scheduler
 from studio.image.infotext import read_png_text
@@ -47,6 +47,7 @@ def cluster(tiny_root, tmp_path_factory):
     reset_scheduler()
     client.connect(values)
     yield nodes
+    backend.send_with(None)  # the next test modules run in-process
     serve.shutdown()
     ray.shutdown()
     nodes.shutdown()
@@ -84,9 +85,8 @@ def test_requests_for_a_model_go_to_the_replica_that_holds_it(cluster):
         run_as(ticket, prompt="a green square", seed=i, **PICTURE)
     replicas = {t.worker["replica"] for t in tickets}
     assert len(replicas) == 1, replicas  # multiplexing: the one that loaded mini-shapes (at random: 1 in 8)
-    holding = [r for r in client.replicas() if "mini-shapes" in r["loaded"]]
-    assert [r["replica"] for r in holding] == list(replicas)
-    assert {r["node"] for r in client.replicas()} == {n["NodeID"] for n in ray.nodes() if n["Alive"]}
+    until(lambda: [r["replica"] for r in client.replicas() if "mini-shapes" in r["loaded"]] == list(replicas))
+    assert {r["node"] for r in client.replicas()} == {n["NodeID"] for n in ray.nodes() if n["Alive"]}  # one each
 
 
 def test_two_learners_jobs_interleave_on_one_replica_in_turns(cluster):
@@ -130,6 +130,26 @@ def test_a_stop_reaches_the_job_running_on_a_replica(cluster):
     result = outcome[0]
     assert isinstance(result, StudioError) and result.key == "stopped", result
     until(lambda: all(r["busy"] == 0 for r in client.replicas()))  # nothing runs on for nobody
+
+
+def test_the_teachers_pause_reaches_the_replicas_lines(cluster):
+    """Paused: a learner's job waits on its replica (its page says so) while the teacher's runs; resumed, it runs."""
+    from tabs import operator
+    from tabs.runner import waiting_text
+    teacher = type("R", (), {"username": None, "session_hash": "t"})()  # no login on 127.0.0.1: the operator
+    assert "已暂停" in operator.pause("zh", teacher)
+    until(lambda: all(r["paused"] for r in client.replicas()))
+    pupil, demo = learner("p"), learner("t", operator=True)
+    outcome: list = []
+    thread = threading.Thread(target=lambda: outcome.append(run_as(pupil, prompt="a red circle", seed=8, **PICTURE)))
+    thread.start()
+    run_as(demo, prompt="a blue star", seed=9, **PICTURE)  # the teacher's demo runs meanwhile
+    until(lambda: waiting_text(pupil, "zh") is not None)
+    assert not outcome and pupil.started is None
+    assert waiting_text(pupil, "zh").startswith("排队中")
+    operator.resume("zh", teacher)
+    thread.join(60)
+    assert outcome[0].seeds == [8]
 
 
 def test_a_replica_killed_mid_job_is_retried_and_replaced(cluster):

@@ -13,11 +13,12 @@ import threading
 import time
 from pathlib import Path
 
+from studio.cluster.board import NAMESPACE, board
+from studio.core import backend
 from studio.core.errors import StudioError
 from studio.core.scheduler import Ticket
 
 
-NAMESPACE = "aigc-studio"
 FAMILIES = ("image",)  # the families whose calls are routed today (studio.core.backend.routed)
 REPO = Path(__file__).resolve().parents[2]
 
@@ -56,6 +57,7 @@ def connect(values: dict) -> None:
     if outcome[0] is not None:
         raise BackendUnreachable(f"cannot join the Ray cluster at {values['ray_address']}: {outcome[0]}")
     deploy(values)
+    backend.send_with(run)
 
 
 def deploy(values: dict, families=FAMILIES) -> None:
@@ -187,25 +189,20 @@ def _job(stop, model: str) -> dict:
                 work=stop.work, turn_work=stop.turn_work, size=stop.size, lang=stop.lang, by_unit=stop.by_unit)
 
 
-# -- the operator's view -------------------------------------------------------------------------------------------
-def replicas(families=FAMILIES) -> list[dict]:
-    """Each live replica's node, device, loaded models, jobs running / waiting and done (from its own report)."""
-    from ray import serve
-    seen: dict[str, dict] = {}
-    for family in families:
-        handle = serve.get_app_handle(app_name(family))
-        wanted = _replica_count(family)
-        for _ in range(4 * max(1, wanted)):  # the router spreads calls: ask until every replica has answered
-            info = handle.info.remote().result(timeout_s=10)
-            seen[info["replica"]] = info
-            if len([i for i in seen.values() if i["family"] == family]) >= wanted:
-                break
-    return sorted(seen.values(), key=lambda i: (i["family"], i["node"], i["replica"]))
+# -- the operator's view and actions -------------------------------------------------------------------------------
+def replicas() -> list[dict]:
+    """Each live replica's node, device, loaded models, jobs running / waiting and done (its last report)."""
+    import ray
+    return sorted(ray.get(board().replicas.remote(), timeout=10), key=lambda i: (i["family"], i["node"], i["replica"]))
 
 
-def _replica_count(family: str) -> int:
-    from ray import serve
-    app = serve.status().applications.get(app_name(family))
-    if app is None:
-        return 0
-    return sum(d.replica_states.get("RUNNING", 0) for d in app.deployments.values())
+def pause(paused: bool) -> None:
+    """The class's queue paused (or resumed) on every replica: no learner's job starts there meanwhile."""
+    import ray
+    ray.get(board().pause.remote(paused), timeout=10)
+
+
+def unload_everywhere(model: str) -> None:
+    """Every replica holding `model` unloads it at its next report (unless a job is using it)."""
+    import ray
+    ray.get(board().command.remote("unload", model), timeout=10)

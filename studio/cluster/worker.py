@@ -12,6 +12,7 @@ learner's stop, a closed tab) sets the job's stop flag: it leaves the line, or e
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 import threading
 import time
@@ -49,13 +50,15 @@ class FamilyWorker:
         values = dict(values) if values else dict(config.configure(env=dict(os.environ)))
         values["backend"] = "local"  # the work is here
         s = config.use(values)
-        import studio.api  # noqa: F401  registers every routed call
         self.family = family
         # The web process already applied the learners' limits; the replica only orders what reached it.
         self.scheduler = reset_scheduler(Scheduler(turn_seconds=s.turn_seconds, user_queue=10**6, queue_size=10**6,
                                                    policy=s.queue_policy, max_merge=s.max_merge, log=s.queue_log))
         self.done = 0
         self.running: set[int] = set()
+        self.replica = serve.get_replica_context().replica_id.unique_id
+        self.commands_seen = 0
+        threading.Thread(target=self._report, name="report", daemon=True).start()
 
     @serve.multiplexed(max_num_models_per_replica=MODELS_PER_REPLICA)
     async def _hold(self, model: str) -> _Held:
@@ -66,7 +69,7 @@ class FamilyWorker:
         model = serve.get_multiplexed_model_id()
         if model:
             await self._hold(model)
-        family, fn = backend.ROUTED.get(path, (None, None))
+        family, fn = _routed(path)
         if family != self.family:  # only the family's own routed calls run here, never an arbitrary function
             yield ("error", ("other", "LookupError", f"{path} is not a {self.family} call"))
             return
@@ -101,16 +104,52 @@ class FamilyWorker:
             self.running.discard(ticket.id)
             self.done += 1
 
-    async def info(self) -> dict:
+    def _report(self) -> None:
+        """Post this replica's state on the board every REPORT_EVERY seconds; apply the pause and commands."""
+        import ray
+
+        from studio.cluster.board import REPORT_EVERY, board
+        notes = board()
+        while True:
+            try:
+                paused, commands = ray.get(notes.report.remote(self.info()), timeout=10)
+                self._obey(paused, commands)
+            except Exception:  # the cluster is shutting down, or the board moved: try again
+                pass
+            time.sleep(REPORT_EVERY)
+
+    def _obey(self, paused: bool, commands: list) -> None:
+        from studio.core.manager import manager
+        if paused != self.scheduler.paused:
+            self.scheduler.pause() if paused else self.scheduler.resume()
+        for number, action, model in commands:
+            if action == "unload":
+                try:
+                    manager().unload(model)
+                except Exception:  # not loaded here, or in use: the budget evicts it later
+                    pass
+            self.commands_seen = number
+
+    def info(self) -> dict:
         """What the operator's view shows of this replica."""
         import ray
 
         from studio.core.manager import manager
-        status = manager().status()
-        return dict(replica=serve.get_replica_context().replica_id.unique_id, family=self.family,
-                    node=ray.get_runtime_context().get_node_id(), pid=os.getpid(), device=status["device"],
-                    loaded=[m["key"] for m in status["loaded"]], busy=len(self.running),
-                    waiting=sum(1 for r in self.scheduler.snapshot() if r["state"] != "running"), done=self.done)
+        status, line = manager().status(), self.scheduler.snapshot()
+        return dict(replica=self.replica, family=self.family, node=ray.get_runtime_context().get_node_id(),
+                    pid=os.getpid(), device=status["device"], loaded=[m["key"] for m in status["loaded"]],
+                    busy=sum(1 for r in line if r["state"] == "running"),
+                    waiting=sum(1 for r in line if r["state"] != "running"),
+                    done=self.done, paused=self.scheduler.paused, commands_seen=self.commands_seen)
+
+
+def _routed(path: str):
+    """(family, function) of a call marked @routed; its module is imported on first use (that registers it).
+    Only studio modules are imported, and only marked calls run."""
+    module = path.partition(":")[0]
+    if path not in backend.ROUTED and module.startswith("studio.") and module.replace(".", "_").isidentifier():
+        importlib.import_module(module)
+    return backend.ROUTED.get(path, (None, None))
 
 
 def _ticket(job: dict):

@@ -10,13 +10,13 @@ Where turns are taken: on the replica. Each replica runs the studio's fair sched
 it (merged batches form there); the web process only admits jobs (the per-learner and queue limits, the operator's
 view) and routes each to a replica that holds its model (`@serve.multiplexed`).
 
-This module imports no modality and no Ray: studio.cluster is imported only when the Ray backend is on.
+This module imports no modality and no Ray: studio.cluster.client.connect (app.py calls it at start with
+STUDIO_BACKEND=ray; a Python script may too) hands it the sender.
 """
 from __future__ import annotations
 
 import functools
 import inspect
-import threading
 from typing import Callable
 
 
@@ -33,30 +33,29 @@ def routed(family: str, finish: Callable | None = None):
 
         @functools.wraps(fn)
         def call(*args, **kwargs):
-            if not remote():  # in-process, and on a worker (whose settings say local)
+            if _sender is None:  # in-process, and on a worker
                 return fn(*args, **kwargs)
-            from studio.cluster import client
             bound = signature.bind(*args, **kwargs)
             bound.apply_defaults()
             sent = dict(bound.arguments)
             if "save" in sent:
                 sent["save"] = False  # files are written here, by finish: the workers need no shared disk
-            result = client.run(family, path, sent)
+            result = _sender(family, path, sent)
             return finish(result, bound.arguments) if finish is not None else result
         call.family, call.path, call.local = family, path, fn
         return call
     return wrap
 
 
+_sender: Callable | None = None  # (family, path, arguments) -> result, once connected to a cluster
+
+
+def send_with(sender: Callable | None) -> None:
+    """Route every marked call through `sender` from now on (None: back to in-process)."""
+    global _sender
+    _sender = sender
+
+
 def remote() -> bool:
-    """Whether model work goes to the Ray cluster (the web process of STUDIO_BACKEND=ray, once connected)."""
-    from studio.core.config import settings
-    return settings().backend == "ray" and not _fallen_back.is_set()
-
-
-_fallen_back = threading.Event()  # the cluster was unreachable and STUDIO_BACKEND_FALLBACK=local
-
-
-def fall_back() -> None:
-    _fallen_back.set()
-
+    """Whether model work goes to a cluster."""
+    return _sender is not None

@@ -89,6 +89,28 @@ def test_requests_for_a_model_go_to_the_replica_that_holds_it(cluster):
     assert {r["node"] for r in client.replicas()} == {n["NodeID"] for n in ray.nodes() if n["Alive"]}  # one each
 
 
+def test_the_operators_unload_reaches_every_replica(cluster):
+    api.generate_image("a red circle", seed=1, **PICTURE)
+    until(lambda: any("mini-shapes" in r["loaded"] for r in client.replicas()))
+    api.unload("mini-shapes")  # the 模型管理 tab's button
+    until(lambda: all("mini-shapes" not in r["loaded"] for r in client.replicas()), 30)
+    again = api.generate_image("a red circle", seed=1, **PICTURE)  # loaded again on first use
+    assert again.seeds == [1]
+
+
+def test_a_download_runs_on_every_other_machine(cluster, monkeypatch):
+    """Each other machine fetches its own copy. The test's nodes share this machine's address (and so its folders);
+    here they stand for two other machines. mini-shapes ships in assets/: found, nothing fetched."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+    ran = []
+    real = NodeAffinitySchedulingStrategy
+    monkeypatch.setattr(ray.util, "get_node_ip_address", lambda: "203.0.113.9")
+    monkeypatch.setattr("ray.util.scheduling_strategies.NodeAffinitySchedulingStrategy",
+                        lambda node, soft: ran.append(node) or real(node, soft=soft))
+    assert api.download("mini-shapes").endswith("mini-shapes")
+    assert len(ran) == 1 and ran[0] in {n["NodeID"] for n in ray.nodes() if n["Alive"]}  # one task per address
+
+
 def test_two_learners_jobs_interleave_on_one_replica_in_turns(cluster):
     """A's batch count of 4 is 4 turns on the replica; B's picture, sent after A's began, gets a turn before A's
     last picture (or rides in one of A's calls): B never waits for A's whole job."""

@@ -57,7 +57,7 @@ def connect(values: dict) -> None:
     if outcome[0] is not None:
         raise BackendUnreachable(f"cannot join the Ray cluster at {values['ray_address']}: {outcome[0]}")
     deploy(values)
-    backend.send_with(run)
+    backend.send_with(run, everywhere)
 
 
 def deploy(values: dict, families=FAMILIES) -> None:
@@ -76,9 +76,7 @@ def worker_app(family: str, values: dict):
     """The family's deployment, bound with the web process's settings (paths made absolute: the workers run from
     the same checkout on every node, see README "Scaling out")."""
     from studio.cluster.worker import FamilyWorker
-    sent = dict(values, queue_log="", backend="local")
-    sent["model_dirs"] = [str(Path(d).resolve()) for d in values["model_dirs"]]
-    sent["output_dir"] = str(Path(values["output_dir"]).resolve())
+    sent = sent_settings(values)
     gpus = _gpus(values["ray_gpus"])
     return FamilyWorker.options(
         name=app_name(family),
@@ -89,6 +87,14 @@ def worker_app(family: str, values: dict):
                                 target_ongoing_requests=max(1, values["ray_ongoing"] // 2)),
         max_ongoing_requests=values["ray_ongoing"],
     ).bind(family, sent)
+
+
+def sent_settings(values: dict) -> dict:
+    """This process's settings for a worker: work runs there, no queue log, folders as absolute paths."""
+    sent = dict(values, queue_log="", backend="local")
+    sent["model_dirs"] = [str(Path(d).resolve()) for d in values["model_dirs"]]
+    sent["output_dir"] = str(Path(values["output_dir"]).resolve())
+    return sent
 
 
 def _gpus(text: str) -> float:
@@ -202,7 +208,32 @@ def pause(paused: bool) -> None:
     ray.get(board().pause.remote(paused), timeout=10)
 
 
-def unload_everywhere(model: str) -> None:
-    """Every replica holding `model` unloads it at its next report (unless a job is using it)."""
+def everywhere(action: str, model: str) -> None:
+    """The operator's model action on the cluster: "unload" / "unload_all" reach every replica at its next report
+    (a model in use stays for its job); "download" / "delete" run on every other machine, one task per address
+    (nodes on this machine share its folders, which this process handles itself)."""
     import ray
-    ray.get(board().command.remote("unload", model), timeout=10)
+    if action in ("unload", "unload_all"):
+        ray.get(board().command.remote(action, model), timeout=10)
+        return
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    from studio.core.config import settings
+    here = ray.util.get_node_ip_address()
+    machines = {n["NodeManagerAddress"]: n["NodeID"] for n in ray.nodes() if n["Alive"]}
+    task = _remote_model_action()
+    tasks = [task.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False))
+             .remote(action, model, sent_settings(settings())) for ip, node in machines.items() if ip != here]
+    ray.get(tasks)  # a failure on a node raises here, with its message
+
+
+def _model_action(action: str, model: str, values: dict) -> str:
+    """On a node: the download or delete as this process would do it, in that node's model folders."""
+    from studio.core import config, models
+    config.use(dict(values, backend="local"))
+    return models.download(model) if action == "download" else models.delete(model)
+
+
+def _remote_model_action():
+    import ray
+    return ray.remote(num_cpus=0, runtime_env=dict(env_vars=dict(PYTHONPATH=str(REPO))))(_model_action)

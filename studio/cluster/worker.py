@@ -123,11 +123,13 @@ class FamilyWorker:
         if paused != self.scheduler.paused:
             self.scheduler.pause() if paused else self.scheduler.resume()
         for number, action, model in commands:
-            if action == "unload":
-                try:
+            try:
+                if action == "unload":
                     manager().unload(model)
-                except Exception:  # not loaded here, or in use: the budget evicts it later
-                    pass
+                elif action == "unload_all":
+                    manager().unload_all()
+            except Exception:  # in use: it stays for its job, and the budget evicts it later
+                pass
             self.commands_seen = number
 
     def info(self) -> dict:

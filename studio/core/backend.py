@@ -48,12 +48,20 @@ def routed(family: str, finish: Callable | None = None):
 
 
 _sender: Callable | None = None  # (family, path, arguments) -> result, once connected to a cluster
+_everywhere: Callable | None = None  # (action, model): the operator's model action on every node
 
 
-def send_with(sender: Callable | None) -> None:
-    """Route every marked call through `sender` from now on (None: back to in-process)."""
-    global _sender
-    _sender = sender
+def send_with(sender: Callable | None, everywhere: Callable | None = None) -> None:
+    """Route every marked call through `sender` from now on, and the operator's model actions through
+    `everywhere` (None, None: back to in-process)."""
+    global _sender, _everywhere
+    _sender, _everywhere = sender, everywhere
+
+
+def everywhere(action: str, model: str) -> None:
+    """The operator's "unload", "unload_all", "download" or "delete" of `model`, on every worker too."""
+    if _everywhere is not None:
+        _everywhere(action, model)
 
 
 def remote() -> bool:

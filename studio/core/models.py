@@ -1,7 +1,7 @@
 """Models: what is known, on disk and loaded; load, unload, download and delete."""
 from __future__ import annotations
 
-from studio.core import hub
+from studio.core import backend, hub
 from studio.core.calls import Progress, caller_lang, check_stop, known_card
 from studio.core.config import settings
 from studio.core.errors import StudioError
@@ -69,11 +69,13 @@ def unload(key: str) -> bool:
     """Drop a model from memory; False when it was not loaded."""
     if not isinstance(key, str):
         resolve(key)  # raises the unknown-model message
+    backend.everywhere("unload", key)  # with a cluster: every replica holding it lets it go too
     return manager().unload(key)
 
 
 def unload_all() -> int:
     """Drop every model not in use; returns how many were dropped."""
+    backend.everywhere("unload_all", "")
     return manager().unload_all()
 
 
@@ -81,13 +83,16 @@ def download(key: str, progress: Progress | None = None) -> str:
     """Download a registry model into the first model folder; returns the folder."""
     card = known_card(key)
     existing = hub.find_local(card)
-    return str(existing) if existing else str(hub.download(card, progress))
+    folder = str(existing) if existing else str(hub.download(card, progress))
+    backend.everywhere("download", key)  # with a cluster: every other machine fetches its own copy
+    return folder
 
 
 def delete(key: str) -> str:
     """Delete a downloaded model's folder (unloading it first)."""
     card = known_card(_checked(key))
     manager().unload(key)
+    backend.everywhere("delete", key)
     return str(hub.delete(card))
 
 

@@ -50,6 +50,8 @@ import os
 import random
 import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -75,6 +77,7 @@ class Done:
     ok: bool
     error: str = ""
     at: float = field(default_factory=time.time)  # when the result (or the error) came
+    sent: float = 0.0  # when the learner clicked
 
 
 @dataclass
@@ -146,11 +149,12 @@ def attend(learner: Learner, client, start: float) -> None:
     for n, ((action, args, api_name, pictures), think) in enumerate(zip(learner.actions, learner.thinks)):
         if n:
             time.sleep(think)
+        sent = time.time()
         try:
             client.predict(*args, api_name=api_name)
-            learner.log.append(Done(action, pictures, True))
+            learner.log.append(Done(action, pictures, True, sent=sent))
         except Exception as exc:  # refused, a server error: counted, the lesson goes on
-            learner.log.append(Done(action, 0, False, f"{type(exc).__name__}: {str(exc)[:120]}"))
+            learner.log.append(Done(action, 0, False, f"{type(exc).__name__}: {str(exc)[:120]}", sent=sent))
 
 
 def connect(url: str, who: tuple[str, str]):
@@ -176,7 +180,12 @@ def warm_up(url: str) -> None:
 
 ARMS = {"fifo": dict(STUDIO_QUEUE_POLICY="fifo", STUDIO_MAX_MERGE="1"),
         "fair": dict(STUDIO_QUEUE_POLICY="fair", STUDIO_MAX_MERGE="1"),
-        "merge": dict(STUDIO_QUEUE_POLICY="fair", STUDIO_MAX_MERGE="8")}
+        "merge": dict(STUDIO_QUEUE_POLICY="fair", STUDIO_MAX_MERGE="8"),
+        # issue 40: the image family's work on two Ray Serve replicas of 1 CPU each (a local head the web process
+        # starts), each with its own fair line and merged calls; texts and the LoRA stay in the web process.
+        "ray": dict(STUDIO_QUEUE_POLICY="fair", STUDIO_MAX_MERGE="8", STUDIO_BACKEND="ray", STUDIO_WORKERS="auto",
+                    STUDIO_RAY_MIN_REPLICAS="2", STUDIO_RAY_MAX_REPLICAS="2", STUDIO_RAY_GPUS="0",
+                    STUDIO_RAY_CPUS="1")}
 
 
 def run_arm(arm: str, learners: list[Learner], turn_seconds: float, threads: int = 0) -> dict:
@@ -206,8 +215,31 @@ def run_arm(arm: str, learners: list[Learner], turn_seconds: float, threads: int
     finally:
         server.terminate()
         server.wait(30)
+        if arm == "ray":  # the local Ray head the server started (its raylet, Serve, the replicas)
+            subprocess.run([str(Path(sys.executable).with_name("ray")), "stop", "--force"], capture_output=True)
     wall = max(d.at for lr in learners for d in lr.log) - start  # "now try" to the last result
-    return figures(read_log(log), learners, wall, start) | {"log": str(log), "load": load, "server_cpu": cpu}
+    seen = client_figures(learners, wall)
+    if arm != "ray":  # the ray arm's turns are taken on the replicas: the web process's log has no turns to read
+        seen |= figures(read_log(log), learners, wall, start)
+    else:
+        seen["replicas"] = [replica_figures(read_log(path)) for path in sorted(folder.glob("queue.jsonl.replica-*"))]
+    return seen | {"log": str(log), "load": load, "server_cpu": cpu}
+
+
+def replica_figures(events: list[dict]) -> tuple[int, int, float]:
+    """(class jobs that started, units that rode in another's call, units per call) on one replica."""
+    started = sum(1 for e in events if e["event"] == "start" and not e["operator"])
+    rides, per_call = merged_calls(events)
+    return started, rides, per_call
+
+
+def client_figures(learners: list[Learner], wall: float) -> dict:
+    """What the learners saw, from their own clocks: every arm has these."""
+    done = [d for lr in learners for d in lr.log]
+    clicks = [d.at - d.sent for d in done if d.ok and d.action == "image" and d.pictures == 1]
+    return dict(wall=wall, requests=len(done), failed=sum(not d.ok for d in done),
+                errors=sorted({d.error for d in done if not d.ok}), pictures=sum(d.pictures for d in done),
+                click=(percentile(clicks, 0.5), percentile(clicks, 0.95), max(clicks, default=math.nan)))
 
 
 def torch_threads(threads: int) -> dict:
@@ -339,7 +371,6 @@ def figures(events: list[dict], learners: list[Learner], wall: float, start: flo
     by_owner = waits(jobs)
     every = [w for pairs in by_owner.values() for w, _ in pairs]
     per = [[w for w, _ in pairs] for pairs in by_owner.values()]
-    done = [d for lr in learners for d in lr.log]
     checked, within, worst = round_robin(events, jobs)
     _, within_wait, worst_wait = round_robin(events, jobs, since="estimate")
     abs_err, rel_err, estimated = estimate_errors(jobs)
@@ -348,9 +379,7 @@ def figures(events: list[dict], learners: list[Learner], wall: float, start: flo
     for e in events:
         counts[e["event"]] += not e["operator"]
     return dict(
-        wall=wall, learners=len(by_owner), jobs=len(every), requests=len(done),
-        failed=sum(not d.ok for d in done), errors=sorted({d.error for d in done if not d.ok}),
-        pictures=sum(d.pictures for d in done), p50=percentile(every, 0.5), p95=percentile(every, 0.95),
+        learners=len(by_owner), jobs=len(every), p50=percentile(every, 0.5), p95=percentile(every, 0.95),
         max=max(every, default=math.nan), learner_p50=statistics.median([percentile(w, 0.5) for w in per]),
         learner_p95=max(percentile(w, 0.95) for w in per),
         single=(percentile(latency, 0.5), percentile(latency, 0.95), max(latency, default=math.nan)),
@@ -385,6 +414,8 @@ ROWS = [
     ("wait p50 / p95 / max, all class jobs", lambda f: f"{f['p50']:.1f} / {f['p95']:.1f} / {f['max']:.1f} s"),
     ("single picture, submit to result p50 / p95 / max", lambda f: " / ".join(f"{v:.1f}" for v in f["single"])
                                                                    + " s"),
+    ("single picture, click to result (client's clock) p50 / p95 / max",
+     lambda f: " / ".join(f"{v:.1f}" for v in f["click"]) + " s"),
     ("median learner's p50 wait", lambda f: f"{f['learner_p50']:.1f} s"),
     ("worst learner's p95 wait", lambda f: f"{f['learner_p95']:.1f} s"),
     ("batch-8 learner's waits", lambda f: listed(f["special"].get("batch8", []))),
@@ -403,6 +434,8 @@ ROWS = [
     ("server CPU time (incl. start-up and warm-up)", lambda f: f"{f['server_cpu']:.0f} s"),
     ("turns handed on (yield / aside)", lambda f: f"{f['yields']} / {f['asides']}"),
     ("units riding in another's call / units per image call", lambda f: f"{f['merged'][0]} / {f['merged'][1]:.2f}"),
+    ("ray: per replica, image jobs started / units riding / units per call",
+     lambda f: "; ".join(f"{a} / {b} / {c:.2f}" for a, b, c in f["replicas"])),
 ]
 
 
@@ -414,11 +447,18 @@ def share(part: int, whole: int) -> str:
     return f"{part} / {whole} ({100 * part / max(1, whole):.0f}%)"
 
 
+def _cell(cell, figures: dict) -> str:
+    try:
+        return cell(figures)
+    except KeyError:  # a figure this arm's log cannot give (the ray arm's turns)
+        return "—"
+
+
 def table(results: dict[str, dict]) -> str:
     arms = list(results)
     lines = ["| figure | " + " | ".join(arms) + " |", "|---|" + "---|" * len(arms)]
     for label, cell in ROWS:
-        lines.append(f"| {label} | " + " | ".join(cell(results[a]) for a in arms) + " |")
+        lines.append(f"| {label} | " + " | ".join(_cell(cell, results[a]) for a in arms) + " |")
     return "\n".join(lines)
 
 
@@ -430,7 +470,8 @@ def main() -> None:
     p.add_argument("--turn-seconds", type=float, default=5.0, help="STUDIO_TURN_SECONDS of the fair arm")
     p.add_argument("--steps", type=int, default=STEPS, help="denoising steps of every picture (a busy machine: 10)")
     p.add_argument("--torch-threads", type=int, default=0, help="OMP_NUM_THREADS of the server (0: torch's own)")
-    p.add_argument("--arms", default="fifo,fair,merge", help="which arms, in this order (of: fifo, fair, merge)")
+    p.add_argument("--arms", default="fifo,fair,merge",
+                   help="which arms, in this order (of: fifo, fair, merge, ray)")
     p.add_argument("--json", default="", help="also write every figure to this file")
     args = p.parse_args()
     STEPS = args.steps

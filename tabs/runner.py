@@ -165,10 +165,13 @@ def waiting_text(stop: threading.Event, lang: str) -> str | None:
     if not isinstance(stop, Ticket) or stop.scheduler is None:
         return None
     where = stop.scheduler.place(stop)
-    if where is None:
+    routed = stop.remote and stop.started is None  # sent to the cluster: in Serve's router or a replica's line
+    if where is None and not routed:
         return None
     if stop.scheduler.paused and not stop.operator and stop.started is None:
         return s("queue.paused", lang)
+    if where is None:  # no replica's line has it yet: every replica has its fill of jobs
+        return s("queue.router", lang)
     return s("queue.waiting", lang, ahead=where[0], seconds=max(1, round(where[1])))
 
 

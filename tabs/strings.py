@@ -32,6 +32,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "op.cancelled": ("已通知任务 {job} 停止（排队中的立即离开队列，运行中的在当前一步后结束）。", "Job {job} was told to stop (a waiting one leaves the line at once, a running one ends after its current step)."),
     "op.no_job": ("没有任务 {job}（可能已经结束）。", "There is no job {job} (it may have ended)."),
     "queue.waiting": ("排队中：前面还有 {ahead} 个任务，约 {seconds} 秒", "Waiting: {ahead} job(s) ahead, about {seconds} s"),
+    "queue.router": ("排队中：等待一个空闲的计算节点（所有节点都满了）", "Waiting for a free worker (every worker is full)"),
     "queue.paused": ("排队中：老师暂停了课堂队列，恢复后自动开始", "Waiting: the teacher paused the class queue; your job starts when it resumes"),
     "op.denied": ("只有老师（运营者账号）可以管理模型、队列和作品保留，请联系老师。",
                   "Only the teacher (an operator account) can manage models, the queue and retention: ask your teacher."),

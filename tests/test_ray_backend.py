@@ -218,3 +218,22 @@ def until(condition, seconds: float = 120) -> None:
     while not condition():
         assert time.monotonic() < end, "timed out"
         time.sleep(0.05)
+
+
+def test_a_routed_job_tells_its_learner_where_it_waits():
+    """The page's waiting text for a job sent to the cluster: Serve's router, then the replica's line."""
+    from studio.core.scheduler import Scheduler
+    from tabs.runner import waiting_text
+    web = Scheduler()
+    job = Ticket("class|x", by_unit=True)
+    web.admit(job)
+    job.remote = True  # as client.run marks it
+    assert waiting_text(job, "zh") == "排队中：等待一个空闲的计算节点（所有节点都满了）"
+    assert waiting_text(job, "en") == "Waiting for a free worker (every worker is full)"
+    job.remote_place = (2, 5.0)  # the replica's report
+    assert waiting_text(job, "zh") == "排队中：前面还有 2 个任务，约 5 秒"
+    web.pause()
+    assert waiting_text(job, "zh").startswith("排队中：老师暂停了课堂队列")
+    web.resume()
+    job.remote_place, job.started = None, 1.0  # it runs
+    assert waiting_text(job, "zh") is None

@@ -38,26 +38,36 @@ def connect(values: dict) -> None:
     import ray
     if not values["ray_address"] and values["workers"] != "auto":
         raise BackendUnreachable("STUDIO_BACKEND=ray needs RAY_ADDRESS (a running cluster) or STUDIO_WORKERS=auto")
+    if not values["ray_address"]:
+        # A local head, started in this (the main) thread: Ray's processes die with the thread that started them
+        # (Linux's parent-death signal), and a local start cannot hang on an address.
+        ray.init(namespace=NAMESPACE, log_to_driver=False, ignore_reinit_error=True)
+    else:
+        _join(values["ray_address"], values["backend_timeout"])
+    deploy(values)
+    backend.send_with(run, everywhere)
+
+
+def _join(address: str, timeout: float) -> None:
+    """ray.init on a running cluster, given up after `timeout` s (on a dead address it retries for a minute)."""
+    import ray
     outcome: list = []
 
     def join():
         try:
-            ray.init(address=values["ray_address"] or None, namespace=NAMESPACE, log_to_driver=False,
-                     ignore_reinit_error=True)
+            ray.init(address=address, namespace=NAMESPACE, log_to_driver=False, ignore_reinit_error=True)
             outcome.append(None)
         except Exception as exc:  # refused, wrong address: said at once
             outcome.append(exc)
 
-    thread = threading.Thread(target=join, daemon=True)  # ray.init may retry for a minute on a dead address
+    thread = threading.Thread(target=join, daemon=True)  # a driver only: no process is started by this thread
     thread.start()
-    thread.join(values["backend_timeout"])
+    thread.join(timeout)
     if not outcome:
-        raise BackendUnreachable(f"the Ray cluster at {values['ray_address'] or 'local'} did not answer within "
-                                 f"{values['backend_timeout']:g} s (STUDIO_BACKEND_TIMEOUT)")
+        raise BackendUnreachable(f"the Ray cluster at {address} did not answer within {timeout:g} s "
+                                 f"(STUDIO_BACKEND_TIMEOUT)")
     if outcome[0] is not None:
-        raise BackendUnreachable(f"cannot join the Ray cluster at {values['ray_address']}: {outcome[0]}")
-    deploy(values)
-    backend.send_with(run, everywhere)
+        raise BackendUnreachable(f"cannot join the Ray cluster at {address}: {outcome[0]}")
 
 
 def deploy(values: dict, families=FAMILIES) -> None:
@@ -90,8 +100,11 @@ def worker_app(family: str, values: dict):
 
 
 def sent_settings(values: dict) -> dict:
-    """This process's settings for a worker: work runs there, no queue log, folders as absolute paths."""
-    sent = dict(values, queue_log="", backend="local")
+    """This process's settings for a worker: work runs there, folders as absolute paths (a queue log gets each
+    replica's own file beside this process's: QUEUE_LOG.replica-ID)."""
+    sent = dict(values, backend="local")
+    if sent["queue_log"]:
+        sent["queue_log"] = str(Path(sent["queue_log"]).resolve())
     sent["model_dirs"] = [str(Path(d).resolve()) for d in values["model_dirs"]]
     sent["output_dir"] = str(Path(values["output_dir"]).resolve())
     return sent

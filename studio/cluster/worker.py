@@ -51,12 +51,13 @@ class FamilyWorker:
         values["backend"] = "local"  # the work is here
         s = config.use(values)
         self.family = family
+        self.replica = serve.get_replica_context().replica_id.unique_id
+        log = f"{s.queue_log}.replica-{self.replica}" if s.queue_log else ""
         # The web process already applied the learners' limits; the replica only orders what reached it.
         self.scheduler = reset_scheduler(Scheduler(turn_seconds=s.turn_seconds, user_queue=10**6, queue_size=10**6,
-                                                   policy=s.queue_policy, max_merge=s.max_merge, log=s.queue_log))
+                                                   policy=s.queue_policy, max_merge=s.max_merge, log=log))
         self.done = 0
         self.running: set[int] = set()
-        self.replica = serve.get_replica_context().replica_id.unique_id
         self.commands_seen = 0
         threading.Thread(target=self._report, name="report", daemon=True).start()
 

@@ -19,7 +19,7 @@ if os.environ.get("SPACES_ZERO_GPU"):  # ZeroGPU needs `spaces` imported before 
 import gradio as gr
 
 from studio import api
-from studio.core import history, retention, zerogpu
+from studio.core import history, imports, retention, zerogpu
 from studio.core.config import configure, settings
 from studio.core.manager import ModelManager, reset_manager
 from studio.core.scheduler import reset_scheduler
@@ -179,6 +179,7 @@ def main(argv: list[str] | None = None) -> None:
     s = configure(sys.argv[1:] if argv is None else argv)
     reset_manager(ModelManager.from_settings(s))  # the memory budget and ZeroGPU's mode of these settings
     reset_scheduler()  # turns, per-learner limit and queue size of these settings
+    imports.warm()  # before any learner can click: the libraries' lazy imports are not thread-safe
     if s.backend == "ray":
         start_backend(s)
     retention.start()

@@ -19,7 +19,7 @@ import time
 
 from ray import serve
 
-from studio.core import backend
+from studio.core import backend, imports
 from studio.core.errors import StudioError
 
 
@@ -50,6 +50,7 @@ class FamilyWorker:
         values = dict(values) if values else dict(config.configure(env=dict(os.environ)))
         values["backend"] = "local"  # the work is here
         s = config.use(values)
+        imports.warm()  # before the first jobs arrive together (studio.core.imports)
         self.family = family
         self.replica = serve.get_replica_context().replica_id.unique_id
         log = f"{s.queue_log}.replica-{self.replica}" if s.queue_log else ""

@@ -162,7 +162,12 @@ def preload(keys: list[str]) -> None:
 def start_backend(s) -> None:
     """Join the Ray cluster before the page opens; unreachable: say so and exit non-zero, or (with
     STUDIO_BACKEND_FALLBACK=local) run the model work in this process."""
-    from studio.cluster import client
+    try:
+        from studio.cluster import client
+    except ImportError as exc:  # requirements-ray.txt is not installed
+        log.error("STUDIO_BACKEND=ray needs Ray Serve: .venv/bin/pip install -r requirements-ray.txt -c "
+                  "constraints.txt (%s)", exc)
+        raise SystemExit(2) from None
     try:
         client.connect(s)
         log.info("model work of %s goes to the Ray cluster (%s)", ", ".join(client.FAMILIES),

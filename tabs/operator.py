@@ -4,8 +4,7 @@ handler checks again on the server."""
 import gradio as gr
 import pandas as pd
 
-from studio.api.web import job_scheduler
-from studio.core import backend
+from studio.api.web import cluster_replicas, job_scheduler, on_cluster, pause_cluster
 
 from .access import is_operator
 from .runner import JOBS
@@ -55,11 +54,8 @@ def snapshot(demo, lang: str, request: gr.Request):
 def workers(lang: str, request: gr.Request):
     """The cluster's replicas (STUDIO_BACKEND=ray): where the model work runs, what each holds, how busy it is."""
     _check(lang, request)
-    rows = []
-    if backend.remote():
-        from studio.cluster import client
-        rows = [[r["node"][:8], r["replica"], r["family"], r["device"], ", ".join(r["loaded"]) or "—", r["busy"],
-                 r["waiting"], r["done"]] for r in client.replicas()]
+    rows = [[r["node"][:8], r["replica"], r["family"], r["device"], ", ".join(r["loaded"]) or "—", r["busy"],
+             r["waiting"], r["done"]] for r in (cluster_replicas() if on_cluster() else [])]
     return pd.DataFrame(rows, columns=s("op.workers_cols", lang).split("|"))
 
 
@@ -87,9 +83,8 @@ def resume(lang: str, request: gr.Request):
 
 def _pause_cluster(paused: bool) -> None:
     """With the Ray backend the class's jobs wait in the replicas' lines: the pause reaches them too."""
-    if backend.remote():
-        from studio.cluster import client
-        client.pause(paused)
+    if on_cluster():
+        pause_cluster(paused)
 
 
 def build(ui: UI, lang: gr.State, demo: gr.Blocks) -> None:
@@ -98,7 +93,7 @@ def build(ui: UI, lang: gr.State, demo: gr.Blocks) -> None:
         summary = gr.Markdown()
         running = ui.add(gr.Dataframe, "op.running", interactive=False)
         waiting = ui.add(gr.Dataframe, "op.waiting", interactive=False)
-        nodes = ui.add(gr.Dataframe, "op.workers", interactive=False, visible=backend.remote())
+        nodes = ui.add(gr.Dataframe, "op.workers", interactive=False, visible=on_cluster())
         with gr.Row():
             job = ui.add(gr.Number, "op.job", precision=0, minimum=0)
             stop = ui.button("op.cancel", variant="stop")
@@ -122,7 +117,7 @@ def build(ui: UI, lang: gr.State, demo: gr.Blocks) -> None:
     look = dict(fn=look_now, inputs=lang, outputs=[summary, running, waiting], api_visibility="private", queue=False)
     refresh.click(**look)
     timer.tick(**{**look, "fn": look_on_switch})
-    if backend.remote():  # the replicas' reports, with the queue's refresh
+    if on_cluster():  # the replicas' reports, with the queue's refresh
         def nodes_now(lg: str, request: gr.Request):
             return workers(lg, request) if is_operator(request) else gr.skip()
         timer.tick(nodes_now, lang, nodes, api_visibility="private", queue=False)

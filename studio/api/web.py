@@ -9,6 +9,7 @@ touching tabs/. Not part of the Python API (`studio.api.__all__`): a script has 
 (who may open which file; one list per browser; the logins), used by several tabs.
 """
 from studio.core import accounts, files, history
+from studio.core.backend import remote as on_cluster
 from studio.core.config import settings
 from studio.core.files import scrub
 from studio.core.hub import find_local
@@ -36,10 +37,25 @@ from studio.text.templates import MAX_FIELDS
 from studio.video.plan import frame_differences, lecture_cost, patch_picture, wan_patches
 
 
+def cluster_replicas() -> list[dict]:
+    """The Ray cluster's replicas as they last reported (STUDIO_BACKEND=ray only: Ray is imported here, never at
+    start)."""
+    from studio.cluster import client
+    return client.replicas()
+
+
+def pause_cluster(paused: bool) -> None:
+    """The class queue's pause on every replica (STUDIO_BACKEND=ray only)."""
+    from studio.cluster import client
+    client.pause(paused)
+
+
 __all__ = [
     # the server: settings, the learners' files, history and logins, messages
     "settings", "files", "history", "accounts", "scrub", "find_local", "LANGS", "t", "pick", "human_bytes",
     "number", "MAX_SEED", "Ticket", "job_scheduler",
+    # the Ray backend (README "Scaling out")
+    "on_cluster", "cluster_replicas", "pause_cluster",
     # 文生图
     "GRID_AXES", "read_png_text", "available_loras", "common_negative", "prompt_sections", "check_pixels",
     "SHAPES", "COLOURS", "SIZES", "POSITIONS", "describe_shapes",

@@ -5,9 +5,10 @@ budget decides what stays loaded) and its own fair scheduler. Serve routes a job
 (`@serve.multiplexed`); up to `max_ongoing_requests` jobs wait in the replica's scheduler, which gives them turns
 round the learners and merges their pictures into batches as the web process would in-process.
 
-A job streams ("place", (ahead, seconds)) while it waits, ("start", None) at its first turn, ("preview", ...) and
-("progress", ...) as the engine reports, then ("done", result) or ("error", ...). A cancelled request (the
-learner's stop, a closed tab) sets the job's stop flag: it leaves the line, or ends at its next step.
+A job streams ("worker", replica) first, ("place", (ahead, seconds)) while it waits, ("start", when) at its first
+turn, ("preview", ...) and ("progress", ...) as the engine reports, then ("done", result) or ("error", ...). A
+cancelled request (the learner's stop, a closed tab) sets the job's stop flag: it leaves the line, or ends at its
+next step.
 """
 from __future__ import annotations
 
@@ -57,8 +58,7 @@ class FamilyWorker:
         # The web process already applied the learners' limits; the replica only orders what reached it.
         self.scheduler = reset_scheduler(Scheduler(turn_seconds=s.turn_seconds, user_queue=10**6, queue_size=10**6,
                                                    policy=s.queue_policy, max_merge=s.max_merge, log=log))
-        self.done = 0
-        self.running: set[int] = set()
+        self.done = 0  # jobs ended here, however
         self.commands_seen = 0
         threading.Thread(target=self._report, name="report", daemon=True).start()
 
@@ -75,7 +75,7 @@ class FamilyWorker:
         if family != self.family:  # only the family's own routed calls run here, never an arbitrary function
             yield ("error", ("other", "LookupError", f"{path} is not a {self.family} call"))
             return
-        yield ("worker", dict(replica=serve.get_replica_context().replica_id.unique_id, family=self.family))
+        yield ("worker", dict(replica=self.replica, family=self.family))
         events: asyncio.Queue = asyncio.Queue()
         loop = asyncio.get_running_loop()
         ticket = _ticket(job)
@@ -95,7 +95,6 @@ class FamilyWorker:
             raise
 
     def _work(self, fn, kwargs: dict, ticket, put) -> None:
-        self.running.add(ticket.id)
         try:
             put(("done", self.scheduler.run(ticket, lambda: fn(**kwargs))))
         except StudioError as err:
@@ -103,7 +102,6 @@ class FamilyWorker:
         except Exception as exc:  # the engine's own failure: the web process shows the studio's message
             put(("error", ("other", type(exc).__name__, str(exc)[:500])))
         finally:
-            self.running.discard(ticket.id)
             self.done += 1
 
     def _report(self) -> None:

@@ -237,3 +237,16 @@ def test_a_routed_job_tells_its_learner_where_it_waits():
     web.resume()
     job.remote_place, job.started = None, 1.0  # it runs
     assert waiting_text(job, "zh") is None
+
+
+def test_jobs_sent_to_the_cluster_leave_the_web_processs_step_times_alone():
+    """Their device time is spent on a replica (0 s here): counted, they would drag down the rate measured from the
+    model's jobs that do run here (a fallback, a model the cluster does not serve)."""
+    from studio.core.scheduler import Scheduler
+    web = Scheduler(nominal=lambda model: 0.5)
+    for remote in (True, True, False, False):  # a model's first job here loads it: not counted; the next one is
+        job = Ticket("class|x", model="mini-shapes", work=20, by_unit=True)
+        web.admit(job)
+        job.remote, job.started, job.used = remote, 1.0, 0.0 if remote else 4.0
+        web.leave(job)
+    assert web.seconds_per_unit("mini-shapes") == pytest.approx(0.2)  # 4 s / 20 units, from local jobs alone

@@ -416,8 +416,8 @@ class Scheduler:
             self._jobs.remove(ticket)
             for model in [m for m, holder in self._models.items() if holder is ticket]:
                 del self._models[model]
-            if ticket.started is not None and not threading.Event.is_set(ticket) and ticket.model:
-                self._measure(ticket)
+            if ticket.started is not None and not threading.Event.is_set(ticket) and ticket.model and not ticket.remote:
+                self._measure(ticket)  # a job sent to a cluster used no device here: its replica measures it
             if not any(j.owner == ticket.owner for j in self._jobs) and ticket.owner in self._rotation:
                 self._rotation.remove(ticket.owner)
             ticket.waiting = False

@@ -170,7 +170,7 @@ def start_backend(s) -> None:
         raise SystemExit(2) from None
     try:
         client.connect(s)
-        log.info("model work of %s goes to the Ray cluster (%s)", ", ".join(client.FAMILIES),
+        log.info("model work of %s goes to the Ray cluster (%s)", ", ".join(client.served(s)),
                  s.ray_address or "local head")
     except client.BackendUnreachable as exc:
         if s.backend_fallback != "local":

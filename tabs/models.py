@@ -5,7 +5,7 @@ import gradio as gr
 import pandas as pd
 
 from studio import api
-from studio.api.web import human_bytes, t
+from studio.api.web import cluster_replicas, human_bytes, on_cluster, t
 
 from .access import is_operator, require_operator
 from .runner import Stops, run
@@ -34,10 +34,15 @@ def registry_rows(lang: str, task: str | None = None) -> list[list]:
 
 
 def loaded_rows(status: dict, lang: str = "zh") -> list[list]:
-    return [[row["title"], row["device"] + (s("models.parked", lang) if row["parked"] else ""),
+    """The web process's loaded models, then (STUDIO_BACKEND=ray) each replica's, its device named with the
+    replica and node."""
+    held = [(row, "") for row in status["loaded"]]
+    held += [(row, f" · {r['family']} {r['replica']} @ {r['node'][:8]}") for r in status.get("replicas", [])
+             for row in r.get("models", [])]
+    return [[row["title"], row["device"] + (s("models.parked", lang) if row["parked"] else "") + where,
              human_bytes(row["bytes"]), row["load_seconds"],
              dt.datetime.fromtimestamp(row["last_used"]).strftime("%H:%M:%S"), row["in_use"]]
-            for row in status["loaded"]]
+            for row, where in held]
 
 
 def budget_text(status: dict, lang: str) -> str:
@@ -60,6 +65,8 @@ def _table(rows: list[list], headers_key: str, lang: str) -> pd.DataFrame:
 
 def _view(lang: str, message: str = ""):
     status = api.manager_status()
+    if on_cluster():
+        status["replicas"] = cluster_replicas()
     loaded = _table(loaded_rows(status, lang), "models.cols.loaded", lang)
     registry = _table(registry_rows(lang), "models.cols.registry", lang)
     if message:

@@ -33,11 +33,12 @@ def _rows(lang: str) -> tuple[list[list], list[list]]:
     running, waiting = [], []
     for row in job_scheduler().snapshot():  # in the order of their turns
         who = row["learner"] + (" ★" if row["operator"] else "")
+        model = (row["model"] or "—") + (f" @ {row['worker']}" if row["worker"] else "")  # the replica running it
         if row["state"] == "waiting":
-            waiting.append([row["id"], len(waiting) + 1, _tab(row["what"], lang), who, row["model"] or "—",
+            waiting.append([row["id"], len(waiting) + 1, _tab(row["what"], lang), who, model,
                             row["size"] or "—", round(row["waited"], 1), round(row["expected"], 1)])
         else:
-            running.append([row["id"], _tab(row["what"], lang), who, row["model"] or "—", row["size"] or "—",
+            running.append([row["id"], _tab(row["what"], lang), who, model, row["size"] or "—",
                             s(f"op.state.{row['state']}", lang), round(row["waited"], 1), round(row["expected"], 1)])
     return running, waiting
 

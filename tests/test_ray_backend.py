@@ -36,13 +36,14 @@ PICTURE = dict(model="mini-shapes", steps=8, width=64, height=64, cfg_scale=7)
 
 @pytest.fixture(scope="module")
 def cluster(tiny_root, tmp_path_factory):
-    """Two 1-CPU nodes, the web process's settings for the Ray backend, two image replicas (one per node)."""
+    """Two 1-CPU nodes, the web process's settings for the Ray backend, two image and two text replicas."""
     nodes = Cluster(initialize_head=True, head_node_args=dict(num_cpus=1))
     nodes.add_node(num_cpus=1)
     out = tmp_path_factory.mktemp("outputs")
     env = dict(STUDIO_BACKEND="ray", RAY_ADDRESS=nodes.address, STUDIO_MODEL_DIRS=str(tiny_root),
                STUDIO_OUTPUT_DIR=str(out), STUDIO_HUB="local", STUDIO_RAY_MIN_REPLICAS="2",
-               STUDIO_RAY_MAX_REPLICAS="2", STUDIO_RAY_GPUS="0", STUDIO_RAY_CPUS="1", STUDIO_PREVIEW_EVERY="2")
+               STUDIO_RAY_MAX_REPLICAS="2", STUDIO_RAY_GPUS="0", STUDIO_RAY_CPUS="0.5", STUDIO_PREVIEW_EVERY="2",
+               STUDIO_RAY_FAMILIES="image,text")
     values = config.configure([], env=env)
     reset_scheduler()
     client.connect(values)
@@ -86,7 +87,31 @@ def test_requests_for_a_model_go_to_the_replica_that_holds_it(cluster):
     replicas = {t.worker["replica"] for t in tickets}
     assert len(replicas) == 1, replicas  # multiplexing: the one that loaded mini-shapes (at random: 1 in 8)
     until(lambda: [r["replica"] for r in client.replicas() if "mini-shapes" in r["loaded"]] == list(replicas))
-    assert {r["node"] for r in client.replicas()} == {n["NodeID"] for n in ray.nodes() if n["Alive"]}  # one each
+    image = {r["node"] for r in client.replicas() if r["family"] == "image"}
+    assert image == {n["NodeID"] for n in ray.nodes() if n["Alive"]}  # Serve spreads a family's replicas
+
+
+def test_a_text_streams_from_a_replica_token_by_token_as_in_process(cluster):
+    ticket = Ticket("class|t", what="text", model="mini-poem")
+    from studio.core.scheduler import scheduler
+    items = scheduler().run(ticket, lambda: list(api.stream_text("春风", "mini-poem", seed=5, max_new_tokens=16,
+                                                                  stop=ticket)))
+    local = list(api.stream_text.local("春风", "mini-poem", seed=5, max_new_tokens=16))
+    assert ticket.worker["family"] == "text" and len(items) == len(local) > 3  # each item as it was made
+    assert [i.text for i in items] == [i.text for i in local] and items[-1].seed == 5
+    there, here = api.token_distribution("春风", "mini-poem", n=5), api.token_distribution.local("春风", "mini-poem", n=5)
+    assert [r["token"] for r in there] == [r["token"] for r in here]  # a lookup call: its result comes back
+    assert [r["p_final"] for r in there] == pytest.approx([r["p_final"] for r in here], abs=1e-5)
+
+
+def test_the_operators_load_loads_on_a_replica_of_the_models_family(cluster):
+    api.unload("mini-poem")
+    until(lambda: all("mini-poem" not in r["loaded"] for r in client.replicas()), 30)
+    row = api.load("mini-poem")  # the 模型管理 tab's button: routed to the text deployment
+    assert row["key"] == "mini-poem"
+    until(lambda: [r["family"] for r in client.replicas() if "mini-poem" in r["loaded"]] == ["text"])
+    from studio.core.manager import manager
+    assert not manager().is_loaded("mini-poem")  # not in the web process
 
 
 def test_the_operators_unload_reaches_every_replica(cluster):
@@ -186,7 +211,8 @@ def test_a_replica_killed_mid_job_is_retried_and_replaced(cluster):
                            namespace="serve"), no_restart=True)
     thread.join(120)
     assert outcome and outcome[0].seeds == [5]  # retried on the other replica: the learner gets the picture
-    until(lambda: len(client.replicas()) == 2 and victim not in {r["replica"] for r in client.replicas()}, 30)
+    image = lambda: {r["replica"] for r in client.replicas() if r["family"] == "image"}  # noqa: E731
+    until(lambda: len(image()) == 2 and victim not in image(), 30)
 
 
 def test_an_unreachable_cluster_fails_fast_or_falls_back():
@@ -250,3 +276,27 @@ def test_jobs_sent_to_the_cluster_leave_the_web_processs_step_times_alone():
         job.remote, job.started, job.used = remote, 1.0, 0.0 if remote else 4.0
         web.leave(job)
     assert web.seconds_per_unit("mini-shapes") == pytest.approx(0.2)  # 4 s / 20 units, from local jobs alone
+
+
+def test_a_model_no_replica_can_hold_is_refused_naming_it_and_the_largest_device(studio_env, monkeypatch):
+    """Before the job waits anywhere: the replicas' reports (their budgets) against the model's size."""
+    small = [dict(family="image", device="cpu", device_name="cpu", budget=1_000_000),
+             dict(family="image", device="cuda:0", device_name="cuda:0 NVIDIA T4", budget=2_000_000),
+             dict(family="text", device="cuda:1", device_name="cuda:1 NVIDIA H100", budget=80 << 30)]
+    monkeypatch.setattr(client, "_seen", dict(at=time.monotonic(), replicas=small))
+    with pytest.raises(StudioError) as refused:
+        client.check_fits("image", "tiny-sd15")  # a few MB: more than either image replica's budget
+    message = refused.value.message("zh")
+    assert refused.value.key == "no_replica_fits" and "tiny-sd15" in message and "cuda:0 NVIDIA T4" in message
+    assert "1.9 MB" in message or "2.0 MB" in message  # the largest budget, not the text replica's 80 GB
+    monkeypatch.setattr(client, "_seen", dict(at=time.monotonic(), replicas=[dict(small[1], budget=1 << 30)]))
+    client.check_fits("image", "tiny-sd15")  # a replica that can hold it: the job goes
+
+
+def test_auto_resources_share_the_cluster_so_every_familys_replicas_start():
+    """STUDIO_RAY_CPUS / STUDIO_RAY_GPUS=auto: 1 / k of a unit, so fractional GPUs fit whole on cards."""
+    assert client.share(None, 1, 4) == 0.25  # four families on one card
+    assert client.share(None, 3, 4) == 0.5  # not 0.75: two of those would not fit on one card
+    assert client.share(None, 8, 4) == 1.0 and client.share(None, 2, 4) == 0.5
+    assert client.share(None, 0, 4) == 0.0  # no GPUs: CPU replicas
+    assert client.share(0.3, 8, 4) == 0.3  # as the operator set it

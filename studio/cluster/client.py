@@ -8,9 +8,12 @@ replica sets the job's stop flag, so it leaves the line or ends at its next step
 """
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
+from collections import OrderedDict
+from dataclasses import replace
 from pathlib import Path
 
 from studio.cluster.board import NAMESPACE, board
@@ -19,7 +22,7 @@ from studio.core.errors import StudioError
 from studio.core.scheduler import Ticket
 
 
-FAMILIES = ("image",)  # the families whose calls are routed today (studio.core.backend.routed)
+FAMILIES = ("image", "text", "speech", "video")  # the families with routed calls (studio.core.backend.routed)
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -44,8 +47,9 @@ def connect(values: dict) -> None:
         ray.init(namespace=NAMESPACE, log_to_driver=False, ignore_reinit_error=True)
     else:
         _join(values["ray_address"], values["backend_timeout"])
-    deploy(values)
-    backend.send_with(run, everywhere)
+    families = served(values)
+    deploy(values, families)
+    backend.send_with(run, everywhere, families)
 
 
 def _join(address: str, timeout: float) -> None:
@@ -70,33 +74,80 @@ def _join(address: str, timeout: float) -> None:
         raise BackendUnreachable(f"cannot join the Ray cluster at {address}: {outcome[0]}")
 
 
+def served(values: dict) -> tuple[str, ...]:
+    """The families STUDIO_RAY_FAMILIES sends to the cluster (the others' work stays in the web process)."""
+    return tuple(f for f in FAMILIES if f in values["ray_families"])
+
+
 def deploy(values: dict, families=FAMILIES) -> None:
-    """Start each family's Serve application unless it already runs (another web process, or `serve deploy`)."""
+    """Start each family's Serve application unless it already runs (another web process, or `serve deploy`), all
+    at once; BackendUnreachable when they are not running within STUDIO_RAY_START_TIMEOUT (replicas asking for more
+    CPUs or GPUs than the cluster has wait for ever: said, not waited for)."""
     from ray import serve
     serve.start(proxy_location="Disabled")  # handles only: no HTTP proxy (kept as is when Serve already runs)
     running = serve.status().applications
-    for family in families:
-        name = app_name(family)
-        if name in running and running[name].status == "RUNNING":
-            continue
-        serve.run(worker_app(family, values), name=name, route_prefix=None)
+    missing = [f for f in families if not (app_name(f) in running and running[app_name(f)].status == "RUNNING")]
+    if not missing:
+        return
+    serve.run_many([serve.RunTarget(worker_app(f, values, families), name=app_name(f), route_prefix=None)
+                    for f in missing], wait_for_applications_running=False)
+    deadline = time.monotonic() + values["ray_start_timeout"]
+    while True:
+        states = {f: serve.status().applications.get(app_name(f)) for f in missing}
+        if all(a is not None and a.status == "RUNNING" for a in states.values()):
+            return
+        failed = [f for f, a in states.items() if a is not None and a.status == "DEPLOY_FAILED"]
+        if failed or time.monotonic() > deadline:
+            raise BackendUnreachable(_not_started(values, families, failed or [f for f in missing if not (
+                states[f] is not None and states[f].status == "RUNNING")], states))
+        time.sleep(0.5)
 
 
-def worker_app(family: str, values: dict):
+def _not_started(values: dict, families, late: list[str], states: dict) -> str:
+    import ray
+    cpus, gpus = resources(values, len(families))
+    have = ray.cluster_resources()
+    why = "; ".join(f"{app_name(f)}: {getattr(states[f], 'message', '') or getattr(states[f], 'status', '?')}"
+                    for f in late)
+    return (f"the workers did not start within {values['ray_start_timeout']:g} s (STUDIO_RAY_START_TIMEOUT): {why}. "
+            f"Each replica asks for {cpus:g} CPUs and {gpus:g} GPUs (STUDIO_RAY_CPUS / STUDIO_RAY_GPUS), "
+            f"{values['ray_min_replicas']} replicas per family for {', '.join(families)}; the cluster has "
+            f"{have.get('CPU', 0):g} CPUs and {have.get('GPU', 0):g} GPUs")
+
+
+def worker_app(family: str, values: dict, families=FAMILIES):
     """The family's deployment, bound with the web process's settings (paths made absolute: the workers run from
     the same checkout on every node, see README "Scaling out")."""
     from studio.cluster.worker import FamilyWorker
     sent = sent_settings(values)
-    gpus = _gpus(values["ray_gpus"])
+    cpus, gpus = resources(values, len(families))
     return FamilyWorker.options(
         name=app_name(family),
-        ray_actor_options=dict(num_cpus=values["ray_cpus"], num_gpus=gpus, runtime_env=dict(env_vars=dict(
+        ray_actor_options=dict(num_cpus=cpus, num_gpus=gpus, runtime_env=dict(env_vars=dict(
             PYTHONPATH=str(REPO), STUDIO_RAY_MODELS_PER_REPLICA=str(values["ray_models_per_replica"])))),
         autoscaling_config=dict(min_replicas=values["ray_min_replicas"],
                                 max_replicas=max(values["ray_min_replicas"], values["ray_max_replicas"]),
                                 target_ongoing_requests=max(1, values["ray_ongoing"] // 2)),
         max_ongoing_requests=values["ray_ongoing"],
     ).bind(family, sent)
+
+
+def resources(values: dict, families: int) -> tuple[float, float]:
+    """(CPUs, GPUs) per replica: as set, or (auto) the cluster's shared by every family's fewest replicas."""
+    import ray
+    have = ray.cluster_resources()
+    replicas = max(1, families * values["ray_min_replicas"])
+    return tuple(share(values[f"ray_{kind.lower()}s"], have.get(kind, 0), replicas) for kind in ("CPU", "GPU"))
+
+
+def share(setting: float | None, have: float, replicas: int) -> float:
+    """The set value; auto: 1 / k of a unit, k the smallest whole number that lets `replicas` fit in `have` units
+    (a fraction of a GPU must fit on one card: 3 GPUs for 4 replicas give 0.5 each, not 0.75), at most 1."""
+    if setting is not None:
+        return float(setting)
+    if have < 1:
+        return round(have, 3) if replicas == 1 else 0.0
+    return 1.0 / math.ceil(replicas / int(have))
 
 
 def sent_settings(values: dict) -> dict:
@@ -110,36 +161,125 @@ def sent_settings(values: dict) -> dict:
     return sent
 
 
-def _gpus(text: str) -> float:
-    if str(text).strip().lower() != "auto":
-        return float(text)
-    import ray
-    return 1.0 if ray.cluster_resources().get("GPU", 0) >= 1 else 0.0
-
-
 # -- one call ------------------------------------------------------------------------------------------------------
-def run(family: str, path: str, arguments: dict):
-    """The routed call's result, computed on a replica; its previews, progress and place reach the local
-    callbacks and ticket. A job whose replica was lost is sent once more (Serve routes it to another replica, or
-    to the one that replaces it); lost again, the learner gets a message."""
+def run(family: str, path: str, arguments: dict, stream: bool = False):
+    """The routed call's result (`stream`: an iterator of its items), computed on a replica; its previews, progress
+    and place reach the local callbacks and ticket. A job whose replica was lost is sent once more (Serve routes
+    it to another replica, or to the one that replaces it); lost again, the learner gets a message."""
     stop, preview, progress = (arguments.pop(k, None) for k in ("stop", "preview", "progress"))
-    model = arguments.get("model") if isinstance(arguments.get("model"), str) else ""
-    job = _job(stop, model)
+    model = next((arguments[k] for k in ("model", "key") if isinstance(arguments.get(k), str)), "")  # load: key
     if isinstance(stop, Ticket):
         stop.remote = True  # its turns are taken on the replica: the local line leaves it out
+    if model:
+        check_fits(family, model)
+    arguments = backend.each_sent(arguments, _by_ref)
+    send = dict(family=family, path=path, arguments=arguments, job=_job(stop, model), model=model, stop=stop,
+                preview=preview, progress=progress)
+    return _items(send) if stream else _result(send)
+
+
+def _result(send: dict):
     for attempt in (1, 2):
         try:
-            return _stream(family, path, arguments, job, model, stop, preview, progress)
+            for kind, value in _events(**send):
+                if kind == "done":
+                    return value
+            raise _Lost("the stream ended without a result")
         except _Lost as lost:
-            if attempt == 2 or _stopped(stop):
-                raise StudioError("stopped" if _stopped(stop) else "worker_lost", reason=str(lost)) from None
+            if attempt == 2 or _stopped(send["stop"]):
+                raise StudioError("stopped" if _stopped(send["stop"]) else "worker_lost", reason=str(lost)) from None
+
+
+def _items(send: dict):
+    """A streamed call's items as they come. Stopped after its first item, it just ends (the learner keeps what
+    came, as in-process); a replica lost before the first item is retried once."""
+    given = 0
+    for attempt in (1, 2):
+        try:
+            for kind, value in _events(**send):
+                if kind == "item":
+                    given += 1
+                    yield value
+                elif kind == "done":
+                    return
+            raise _Lost("the stream ended without a result")
+        except StudioError as err:
+            if err.key == "stopped" and given:
+                return
+            raise
+        except _Lost as lost:
+            if _stopped(send["stop"]) and given:
+                return
+            if attempt == 2 or given or _stopped(send["stop"]):
+                raise StudioError("stopped" if _stopped(send["stop"]) else "worker_lost", reason=str(lost)) from None
+
+
+_refs: "OrderedDict[str, object]" = OrderedDict()  # sha256 -> the object ref of a sent file's bytes
+_refs_lock = threading.Lock()
+KEEP_REFS = 64  # sent files kept in the object store for the next job (a class's LoRAs)
+
+
+def _by_ref(sent: backend.Sent) -> backend.Sent:
+    """A sent file's bytes go into Ray's object store once; jobs carry the ref, and a worker that already keeps the
+    file never fetches it (studio.cluster.worker)."""
+    import ray
+    with _refs_lock:
+        if sent.sha not in _refs:
+            _refs[sent.sha] = ray.put(sent.data)
+            while len(_refs) > KEEP_REFS:
+                _refs.popitem(last=False)
+        _refs.move_to_end(sent.sha)
+        return replace(sent, data=_refs[sent.sha])
+
+
+def check_fits(family: str, model: str) -> None:
+    """A clear message, before the job waits anywhere, when no replica of the family could hold `model` even with
+    nothing else loaded: naming the model and the largest device. Nothing is said while no replica has reported
+    yet (the deployment starting), or for a model name the replica itself will refuse in the learner's words."""
+    from studio.core.i18n import human_bytes
+    from studio.core.manager import estimate_bytes
+    from studio.core.specs import resolve
+    try:
+        spec = resolve(model)
+    except StudioError:
+        return
+    reports = [r for r in _recent_replicas() if r["family"] == family and "budget" in r]
+
+    def need(device: str) -> int:  # read from the weights' headers once per model and device kind
+        key = (model, spec.path, "cuda" if device.startswith("cuda") else "cpu")
+        if key not in _needs:
+            _needs[key] = estimate_bytes(spec, device)
+        return _needs[key]
+
+    if not reports or any(need(r["device"]) <= r["budget"] for r in reports):
+        return
+    largest = max(reports, key=lambda r: r["budget"])
+    raise StudioError("no_replica_fits", model=spec.title, need=human_bytes(need(largest["device"])),
+                      device=largest.get("device_name", largest["device"]), budget=human_bytes(largest["budget"]))
+
+
+_needs: dict[tuple, int] = {}
+
+
+_seen: dict = dict(at=0.0, replicas=[])
+SEEN_FOR = 2.0  # seconds a read of the board serves the next jobs' checks (a class submits many at once)
+
+
+def _recent_replicas() -> list[dict]:
+    if time.monotonic() - _seen["at"] > SEEN_FOR:
+        try:
+            _seen.update(at=time.monotonic(), replicas=replicas())
+        except Exception:  # the board does not answer: no check, the job goes as it would
+            _seen.update(at=time.monotonic(), replicas=[])
+    return _seen["replicas"]
 
 
 class _Lost(Exception):
     """The replica running the job went away (killed, its node lost) before the job ended."""
 
 
-def _stream(family, path, arguments, job, model, stop, preview, progress):
+def _events(family, path, arguments, job, model, stop, preview, progress):
+    """The replica's ("item", x) and ("done", result) events; the others reach the ticket and callbacks here."""
     from ray import serve
     from ray.exceptions import RayError, TaskCancelledError
     from ray.serve.exceptions import RayServeException
@@ -149,22 +289,26 @@ def _stream(family, path, arguments, job, model, stop, preview, progress):
     response = handle.run.remote(path, arguments, job, preview is not None, progress is not None)
     finished = threading.Event()
     threading.Thread(target=_cancel_on_stop, args=(stop, response, finished), daemon=True).start()
+    ended = False
     try:
         for kind, value in response:
             if kind == "error":
                 raise _error(value)
-            if kind == "done":
-                return value
-            _show(kind, value, stop, preview, progress)
+            if kind in ("item", "done"):
+                ended = kind == "done"
+                yield kind, value
+            else:
+                _show(kind, value, stop, preview, progress)
     except TaskCancelledError:
         raise StudioError("stopped") from None
     except (RayError, RayServeException) as exc:  # the replica died, or none is left to take it
         raise _Lost(type(exc).__name__) from exc
     finally:
         finished.set()
+        if not ended:
+            response.cancel()  # an error, or the caller dropped the stream: the replica stops the job too
         if isinstance(stop, Ticket):
             stop.remote_place = None
-    raise _Lost("the stream ended without a result")
 
 
 def _show(kind: str, value, stop, preview, progress) -> None:

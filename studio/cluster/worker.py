@@ -6,7 +6,8 @@ budget decides what stays loaded) and its own fair scheduler. Serve routes a job
 round the learners and merges their pictures into batches as the web process would in-process.
 
 A job streams ("worker", replica) first, ("place", (ahead, seconds)) while it waits, ("start", when) at its first
-turn, ("preview", ...) and ("progress", ...) as the engine reports, then ("done", result) or ("error", ...). A
+turn, ("preview", ...) and ("progress", ...) as the engine reports, ("item", x) for each item of a streamed call
+(a text token by token), then ("done", result) or ("error", ...). A
 cancelled request (the learner's stop, a closed tab) sets the job's stop flag: it leaves the line, or ends at its
 next step.
 """
@@ -14,9 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import inspect
 import os
 import threading
 import time
+from dataclasses import replace
 
 from ray import serve
 
@@ -51,6 +54,8 @@ class FamilyWorker:
         values = dict(values) if values else dict(config.configure(env=dict(os.environ)))
         values["backend"] = "local"  # the work is here
         s = config.use(values)
+        if s.memory_budget is None:  # auto: this replica's share of its card and node, not all of them
+            _budget_by_share()
         imports.warm()  # before the first jobs arrive together (studio.core.imports)
         self.family = family
         self.replica = serve.get_replica_context().replica_id.unique_id
@@ -72,10 +77,11 @@ class FamilyWorker:
         if model:
             await self._hold(model)
         family, fn = _routed(path)
-        if family != self.family:  # only the family's own routed calls run here, never an arbitrary function
+        if backend.family_of(family, kwargs) != self.family:  # only this family's routed calls, nothing else
             yield ("error", ("other", "LookupError", f"{path} is not a {self.family} call"))
             return
         yield ("worker", dict(replica=self.replica, family=self.family))
+        kwargs = await asyncio.to_thread(backend.each_sent, kwargs, _fetched)  # off the replica's event loop
         events: asyncio.Queue = asyncio.Queue()
         loop = asyncio.get_running_loop()
         ticket = _ticket(job)
@@ -85,7 +91,8 @@ class FamilyWorker:
             kwargs["preview"] = lambda *value: put(("preview", value))
         if want_progress:
             kwargs["progress"] = lambda fraction, text="": put(("progress", (fraction, text)))
-        kwargs["stop"] = ticket
+        if "stop" in inspect.signature(fn).parameters:  # the job's flag and turns (a lookup call has none)
+            kwargs["stop"] = ticket
         threading.Thread(target=self._work, args=(fn, kwargs, ticket, put), daemon=True).start()
         try:
             async for item in _relay(events, ticket, self.scheduler):
@@ -96,7 +103,7 @@ class FamilyWorker:
 
     def _work(self, fn, kwargs: dict, ticket, put) -> None:
         try:
-            put(("done", self.scheduler.run(ticket, lambda: fn(**kwargs))))
+            put(("done", self.scheduler.run(ticket, lambda: _drained(fn(**kwargs), put))))
         except StudioError as err:
             put(("error", ("studio", err.key, err.params)))
         except Exception as exc:  # the engine's own failure: the web process shows the studio's message
@@ -140,9 +147,37 @@ class FamilyWorker:
         status, line = manager().status(), self.scheduler.snapshot()
         return dict(replica=self.replica, family=self.family, node=ray.get_runtime_context().get_node_id(),
                     pid=os.getpid(), device=status["device"], loaded=[m["key"] for m in status["loaded"]],
+                    models=status["loaded"], budget=manager().budget(status["device"]),
+                    device_name=_device_name(status["device"]),
                     busy=sum(1 for r in line if r["state"] == "running"),
                     waiting=sum(1 for r in line if r["state"] != "running"),
                     done=self.done, paused=self.scheduler.paused, commands_seen=self.commands_seen)
+
+
+def _budget_by_share() -> None:
+    """The replica's manager with budgets of its share (Ray's assigned resources): `num_gpus` of one card (0.25:
+    a quarter of its free memory), `num_cpus` of the node's CPUs for RAM. Replicas of the four families started on
+    one machine at once each saw all of its free memory."""
+    import ray
+
+    from studio.core import device as dev
+    from studio.core.manager import ModelManager, reset_manager
+    assigned = ray.get_runtime_context().get_assigned_resources()
+    node = ray.get_runtime_context().get_node_id()
+    cpus = next((n["Resources"].get("CPU", 1) for n in ray.nodes() if n["NodeID"] == node), 1) or 1
+    shares = {"cpu": min(1.0, assigned.get("CPU", 1) / cpus), "cuda": min(1.0, assigned.get("GPU", 1) or 1)}
+    manager = ModelManager.from_settings()
+    budgets = {kind: int(dev.default_budget(kind) * share) for kind, share in shares.items()
+               if kind == "cpu" or manager.device.startswith("cuda")}
+    reset_manager(ModelManager(budgets=budgets, device=manager.device, resident=manager.resident))
+
+
+def _device_name(device: str) -> str:
+    """The device as the operator knows it ("cuda:0 NVIDIA H100 80GB HBM3"; "cpu")."""
+    if not device.startswith("cuda"):
+        return device
+    import torch
+    return f"{device} {torch.cuda.get_device_name(torch.device(device))}"
 
 
 def _routed(path: str):
@@ -152,6 +187,24 @@ def _routed(path: str):
     if path not in backend.ROUTED and module.startswith("studio.") and module.replace(".", "_").isidentifier():
         importlib.import_module(module)
     return backend.ROUTED.get(path, (None, None))
+
+
+def _fetched(sent: backend.Sent) -> backend.Sent:
+    """A sent file's bytes, fetched from the object store only when this machine does not keep it yet."""
+    import ray
+    if backend.kept_path(sent).is_file():
+        return replace(sent, data=None)
+    return replace(sent, data=ray.get(sent.data, timeout=60))
+
+
+def _drained(result, put):
+    """A streamed call's items sent as they come, inside the job's turns (its result is then None); any other
+    call's result as it is."""
+    if not inspect.isgenerator(result):
+        return result
+    for item in result:
+        put(("item", item))
+    return None
 
 
 def _ticket(job: dict):
@@ -194,5 +247,8 @@ async def _relay(events: asyncio.Queue, ticket, scheduler):
             return
 
 
-# `serve deploy studio/cluster/serve.yaml`: the deployment with the settings of the node's environment.
+# `serve deploy studio/cluster/serve.yaml`: the deployments with the settings of the node's environment.
 image_app = FamilyWorker.options(name="studio-image").bind("image")
+text_app = FamilyWorker.options(name="studio-text").bind("text")
+speech_app = FamilyWorker.options(name="studio-speech").bind("speech")
+video_app = FamilyWorker.options(name="studio-video").bind("video")

@@ -31,6 +31,16 @@ def _choice(*allowed: str) -> Callable[[str], str]:
     return parse
 
 
+def _subset(*allowed: str) -> Callable[[str], list[str]]:
+    def parse(text) -> list[str]:
+        named = list(dict.fromkeys(_list(text) if isinstance(text, str) else text))
+        unknown = [n for n in named if n not in allowed]
+        if unknown:
+            raise ValueError(f"{', '.join(unknown)}: expected some of {', '.join(allowed)}")
+        return named
+    return parse
+
+
 def _paths(text: str) -> list[str]:
     """Folders: comma-separated, or os.pathsep-separated as PATH is."""
     return _list(str(text).replace(os.pathsep, ","))
@@ -48,6 +58,16 @@ def parse_bytes(text: str | int | float) -> int:
     if not m or m.group(2).upper().replace("IB", "B") not in _UNITS:
         raise ValueError(f"not a size: {text!r} (examples: 6GB, 800MB)")
     return int(float(m.group(1)) * _UNITS[m.group(2).upper().replace("IB", "B")])
+
+
+def _share(text: str) -> float | None:
+    """A number of CPUs or GPUs (>= 0), or None for auto."""
+    if str(text).strip().lower() == "auto":
+        return None
+    value = float(text)
+    if value < 0:
+        raise ValueError(f"{text!r}: expected auto or a number >= 0")
+    return value
 
 
 def _budget(text: str) -> int | None:
@@ -103,9 +123,11 @@ SETTINGS: list[Setting] = [
     Setting("backend_fallback", "STUDIO_BACKEND_FALLBACK", "", "local: when the cluster cannot be reached at start, run model work in this process instead of exiting.", _choice("", "local")),
     Setting("ray_min_replicas", "STUDIO_RAY_MIN_REPLICAS", 1, "Ray Serve autoscaling: fewest replicas of each model family's deployment.", int),
     Setting("ray_max_replicas", "STUDIO_RAY_MAX_REPLICAS", 1, "Ray Serve autoscaling: most replicas of each model family's deployment (e.g. the number of GPUs).", int),
-    Setting("ray_gpus", "STUDIO_RAY_GPUS", "auto", "GPUs each replica takes (ray_actor_options num_gpus): auto is 1 when the cluster has GPUs, else 0; 0.5 puts two replicas on one card."),
-    Setting("ray_cpus", "STUDIO_RAY_CPUS", 1.0, "CPUs each replica takes (ray_actor_options num_cpus).", float),
+    Setting("ray_gpus", "STUDIO_RAY_GPUS", "auto", "GPUs each replica takes (ray_actor_options num_gpus), e.g. 1 or 0.5 (two replicas on one card). auto: the cluster's GPUs shared by every family's fewest replicas, 1 / a whole number, at most 1 (4 families on 1 GPU: 0.25 each); 0 without GPUs. A replica's memory budget (STUDIO_MEMORY_BUDGET=auto) is its share of its card or node.", _share),
+    Setting("ray_cpus", "STUDIO_RAY_CPUS", "auto", "CPUs each replica takes (ray_actor_options num_cpus). auto: the cluster's CPUs shared as for GPUs (4 families on 2 CPUs: 0.5 each), at most 1.", _share),
     Setting("ray_models_per_replica", "STUDIO_RAY_MODELS_PER_REPLICA", 2, "@serve.multiplexed max_num_models_per_replica: models of a family one replica keeps; a request goes to a replica that holds its model, and the least recently used model of a full replica is unloaded.", int),
+    Setting("ray_families", "STUDIO_RAY_FAMILIES", ["image", "text", "speech", "video"], "With STUDIO_BACKEND=ray: the model families sent to the cluster, comma separated (one Serve deployment each); the others run in the web process. LoRA training and CLIP scores always run in the web process.", _subset("image", "text", "speech", "video")),
+    Setting("ray_start_timeout", "STUDIO_RAY_START_TIMEOUT", 180.0, "Seconds the web process waits for the families' replicas to run (they import the engines; replicas asking for more CPUs or GPUs than the cluster has never start); then it says what is missing and exits (or falls back, see STUDIO_BACKEND_FALLBACK).", float),
     Setting("ray_ongoing", "STUDIO_RAY_ONGOING", 16, "Ray Serve max_ongoing_requests: jobs one replica takes into its own fair line (they take turns there and merge into batches, up to STUDIO_MAX_MERGE rows). More wait in Serve's router, which then also sends a model's jobs to replicas that do not hold it yet: a class using one model spreads over every replica.", int),
     Setting("max_pixels", "STUDIO_MAX_PIXELS", 1536 * 1536, "Most pixels per generated image or video frame (width x height), on top of each model's own largest side.", int),
     Setting("max_batch", "STUDIO_MAX_BATCH", 8, "Most images per batch.", int),

@@ -116,6 +116,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "queue_user_full": ("你已有 {limit} 个任务在排队：请等它们开始（或停止一个）再提交新的。", "You already have {limit} jobs waiting: wait for them to start (or stop one) before adding another."),
     "queue_full": ("队列已满：现在排队的人太多，请稍等片刻再试。", "The queue is full: too many people are waiting right now; please try again in a moment."),
     "no_infotext": ("这张图片没有生成参数（PNG 中没有 parameters 文本块）。", "This image carries no generation parameters (no 'parameters' text chunk in the PNG)."),
+    "no_replica_fits": ("集群里没有能放下模型“{model}”的计算节点：它约需 {need}，最大的设备（{device}）内存预算只有 {budget}。请换用更小的模型；管理员可以加入显存更大的 GPU 节点，或调大 STUDIO_MEMORY_BUDGET。",
+                        "No worker in the cluster can hold model '{model}': it needs about {need}, and the largest device ({device}) has a memory budget of {budget}. Use a smaller model; the operator can add a node with a larger GPU, or raise STUDIO_MEMORY_BUDGET."),
     "worker_lost": ("运行这个任务的计算节点中断了（{reason}），重试一次也没有完成：请再提交一次。其他同学的任务不受影响。",
                     "The worker running this job went away ({reason}) and a retry did not finish it: please submit it again. Other learners' jobs are not affected."),
     "internal": ("发生内部错误：{reason}。服务仍在运行，可以重试或换一组参数。", "Internal error: {reason}. The studio keeps running; try again or change the parameters."),

@@ -46,10 +46,12 @@ def _checked(key) -> str:
     return key.strip()
 
 
+@backend.routed(lambda call: resolve(call["key"]).task)
 def load(key: str, progress: Progress | None = None, *, stop=None) -> dict:
     """Load a model now (downloading it first if needed); returns its status row. Setting `stop` (a
     threading.Event) during the load unloads the model again when the load ends, if this call loaded it
-    (StudioError "stopped"): a cancelled load keeps no memory (one load call cannot be interrupted midway)."""
+    (StudioError "stopped"): a cancelled load keeps no memory (one load call cannot be interrupted midway).
+    With a cluster serving the model's family, it loads on the replica Serve routes its requests to."""
     key = _checked(key)
     check_stop(stop)
     was_loaded = manager().is_loaded(key)

@@ -36,6 +36,7 @@ from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from studio.core import backend
 from studio.core.errors import StudioError
 
 
@@ -136,7 +137,7 @@ def claim_device() -> None:
     """Device work is about to start in this thread (the model manager asks): a `by_unit` job that does not hold
     the device waits for its turn first, so nothing it does runs beside another job's turn."""
     job = getattr(_local, "job", None)
-    if job is not None and job.by_unit and job.scheduler is not None and not job.scheduler.holds(job):
+    if job is not None and _lazy(job) and job.scheduler is not None and not job.scheduler.holds(job):
         job.scheduler._acquire(job)
 
 
@@ -210,7 +211,7 @@ class Scheduler:
         self.admit(ticket)
         before, _local.job = getattr(_local, "job", None), ticket
         try:
-            if not ticket.by_unit:
+            if not _lazy(ticket):
                 self._acquire(ticket)
             return call()
         finally:
@@ -613,6 +614,7 @@ class Scheduler:
                              state=_state(job, holder),
                              waited=((job.started or now) - job.submitted), ahead=where[0] if where else 0,
                              starts_in=where[1] if where else 0.0, operator=job.operator,
+                             worker=job.worker["replica"] if job.worker else "",
                              expected=(where[1] if where else 0.0) + self.expected(job)))
         # the one on the device, then in the order of their next turns
         return sorted(rows, key=lambda r: (r["state"] != "running", r["starts_in"], r["id"]))
@@ -629,6 +631,12 @@ class Scheduler:
     def idle(self) -> bool:
         with self._cond:
             return not self._jobs
+
+
+def _lazy(job: Ticket) -> bool:
+    """Whether the job takes the device only when its work needs it (its units, or its first model) rather than
+    at its start: a `by_unit` job, and every job while model work goes to a cluster (studio.core.backend)."""
+    return job.by_unit or backend.remote()
 
 
 def _may_pass(rider: Ticket, waiting: Ticket) -> bool:

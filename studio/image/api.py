@@ -11,7 +11,7 @@ from typing import Callable
 from PIL import Image
 
 from studio.core import aigc_label, safety, validate
-from studio.core.backend import routed
+from studio.core.backend import Sent, routed
 from studio.core.calls import PROMPT_CAP, Progress, caller_lang, task_spec
 from studio.core.config import settings
 from studio.core.errors import StudioError
@@ -89,7 +89,17 @@ def _lora_pairs(loras) -> list[tuple[str, float]]:
     if not loras:
         return []
     items = loras.items() if isinstance(loras, dict) else [(x, 1.0) if isinstance(x, str) else x for x in loras]
-    return [(str(name), KNOBS["lora_weight"].check(weight)) for name, weight in items]
+    return [(name if isinstance(name, Sent) else str(name), KNOBS["lora_weight"].check(weight))
+            for name, weight in items]
+
+
+def _sent_loras(call: dict) -> dict:
+    """Before a call goes to a worker: the learner's LoRAs resolved here, with their rights (a worker acts for
+    nobody), and sent by content (studio.core.backend.Sent: kept by hash on the worker's machine)."""
+    pairs = _lora_pairs(call.get("loras"))
+    if pairs:
+        call["loras"] = [(Sent.of(path, f"{name}.safetensors"), weight) for name, path, weight in lora.resolve(pairs)]
+    return call
 
 
 def _hires(hires: dict | None, job: ImageJob, d: dict, lang: str, notices: list[str]) -> Hires | None:
@@ -128,7 +138,7 @@ def prepare(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, wid
                            generator_device, lang, notices, init_image, mask, denoising_strength, hires, loras)
 
 
-@routed("image", finish=lambda result, call: _saved_here(result, call))
+@routed("image", finish=lambda result, call: _saved_here(result, call), send=lambda call: _sent_loras(call))
 def generate_image(prompt: str = "", negative_prompt: str = "", model: str = "mini-shapes",
                    sampler: str | None = None, steps: int | None = None, cfg_scale: float | None = None,
                    seed: int = -1, width: int | None = None, height: int | None = None, batch_size: int = 1,

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from studio.core import files, hub
+from studio.core.backend import Sent, kept
 from studio.core.config import settings
 from studio.core.errors import StudioError
 from studio.core.specs import file_hash
@@ -43,10 +44,15 @@ def available(who: files.Who | None = None) -> dict[str, Path]:
     return found
 
 
-def resolve(names_and_weights: list[tuple[str, float]]) -> list[tuple[str, Path, float]]:
+def resolve(names_and_weights: list[tuple[str | Sent, float]]) -> list[tuple[str, Path, float]]:
+    """(name, weights file, weight) of each LoRA named; one sent by the web process to a worker (Sent) is the file
+    it sent, kept by hash."""
     known = available()
     out = []
     for name, weight in names_and_weights:
+        if isinstance(name, Sent):
+            out.append((Path(name.name).stem, kept(name), float(weight)))
+            continue
         if name not in known:
             raise StudioError("unknown_lora", name=name, choices=", ".join(known) or "-",
                               dirs=", ".join(files.shown(f) for f in folders()))  # no server paths

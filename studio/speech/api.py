@@ -8,6 +8,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from studio.core import aigc_label, validate
+from studio.core.backend import routed
 from studio.core.calls import caller_lang, check_stop, task_spec
 from studio.core.errors import StudioError
 from studio.core.i18n import t
@@ -23,6 +24,7 @@ from studio.speech.knobs import KNOBS
 TEXT_CAP = 2000  # characters per synthesis
 
 
+@routed("speech", finish=lambda result, call: _saved_here(result, call))
 def synthesize_speech(text: str, model: str = "espeak", seed: int = -1, *, text_seed: int = -1,
                       speaker: str | None = None, refine: bool = True, oral: int = 2, laugh: int = 0,
                       pause: int = 6, speed: int = 5, temperature: float = 0.3, top_p: float = 0.7,
@@ -44,15 +46,32 @@ def synthesize_speech(text: str, model: str = "espeak", seed: int = -1, *, text_
     check_stop(stop)
     speech = manager().run(model, lambda engine: _speak(engine, spec.loader, job))
     check_stop(stop)
+    result = SpeechResult(speech.sample_rate, speech.audio, None, notices, job.seed, job.text_seed, speech.speaker,
+                          speech.refined)
+    return _saved(result, speech, job, spec.key, save, lang)
+
+
+def _saved(result: SpeechResult, speech: _speech.Speech, job, model: str, save: bool, lang: str) -> SpeechResult:
+    """The result with its WAV written (`save`); inside an experiment, once every run is made."""
     held = getattr(_held, "files", None)
     if save and held is not None:  # an experiment writes its files once every run is made
-        result = SpeechResult(speech.sample_rate, speech.audio, None, notices, job.seed, job.text_seed,
-                              speech.speaker, speech.refined)
-        held.append(lambda: setattr(result, "path", _save(speech, job, spec.key, True, lang, notices)))
-        return result
-    path = _save(speech, job, spec.key, save, lang, notices)
-    return SpeechResult(speech.sample_rate, speech.audio, path, notices, job.seed, job.text_seed, speech.speaker,
-                        speech.refined)
+        held.append(lambda: setattr(result, "path", _save(speech, job, model, True, lang, result.notices)))
+    else:
+        result.path = _save(speech, job, model, save, lang, result.notices)
+    return result
+
+
+def _saved_here(result: SpeechResult, call: dict) -> SpeechResult:
+    """A worker's speech (studio.core.backend) saved by this process, as synthesize_speech saves its own: the same
+    checked values (with the seeds the worker chose) make the same sidecar."""
+    lang = caller_lang(call.get("lang"))
+    spec = task_spec(call["model"], "speech")
+    values = {k: call[k] for k in ("speaker", "refine", "oral", "laugh", "pause", "speed", "temperature", "top_p",
+                                   "top_k", "voice", "rate", "pitch", "volume")}
+    job = _job(call["text"], spec.loader, -1 if result.seed is None else result.seed,
+               -1 if result.text_seed is None else result.text_seed, lang=lang, notices=[], **values)
+    speech = _speech.Speech(result.audio, result.sample_rate, result.speaker, result.refined_text)
+    return _saved(result, speech, job, spec.key, call.get("save", True), lang)
 
 
 _held = threading.local()  # per thread: the files an experiment in progress holds back
@@ -234,6 +253,7 @@ def speech_code(text: str, model: str = "espeak", seed: int = -1, *, text_seed: 
     return speechcode.speech_script(spec, job, settings().hub, published)
 
 
+@routed("speech")
 def espeak_phonemes(text: str, voice: str = "cmn") -> str:
     """原理 for eSpeak: what it will say, as its phoneme mnemonics."""
     text = speech_tokens.check(validate.text("text", text, TEXT_CAP))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from studio.core import validate
+from studio.core.backend import routed
 from studio.core.calls import caller_lang, task_spec
 from studio.core.config import settings
 from studio.core.errors import StudioError
@@ -83,6 +84,7 @@ def generate_text(prompt: str, model: str = "mini-poem", temperature: float | No
     return last
 
 
+@routed("text", stream=True)
 def stream_text(prompt: str, model: str = "mini-poem", temperature: float | None = None,
                 top_k: int | None = None, top_p: float | None = None, max_new_tokens: int | None = None,
                 repetition_penalty: float | None = None, seed: int = -1, *, stop: threading.Event | None = None,
@@ -104,6 +106,7 @@ def chat(messages: list[dict], model: str = "qwen2.5-0.5b", temperature: float |
     return last
 
 
+@routed("text", stream=True)
 def stream_chat(messages: list[dict], model: str = "qwen2.5-0.5b", temperature: float | None = None,
                 top_k: int | None = None, top_p: float | None = None, max_new_tokens: int | None = None,
                 repetition_penalty: float | None = None, seed: int = -1, *, stop: threading.Event | None = None,
@@ -195,6 +198,7 @@ def _stepped_ids(tm, prompt: str, continuation):
     return _text.fit_context(tm, ids, 1)[0]
 
 
+@routed("text")
 def token_distribution(prompt: str, model: str = "mini-poem", temperature: float | None = None,
                        top_k: int | None = None, top_p: float | None = None, n: int = 20, *,
                        repetition_penalty: float | None = None, continuation: list[int] | None = None,
@@ -216,6 +220,7 @@ def token_distribution(prompt: str, model: str = "mini-poem", temperature: float
     return manager().run(model, run)
 
 
+@routed("text")
 def next_token(prompt: str, model: str = "mini-poem", continuation: list[int] | None = None,
                temperature: float | None = None, top_k: int | None = None, top_p: float | None = None,
                repetition_penalty: float | None = None, seed: int = 0, *, lang: str | None = None) -> dict:
@@ -240,6 +245,7 @@ def next_token(prompt: str, model: str = "mini-poem", continuation: list[int] | 
     return manager().run(model, run)
 
 
+@routed("text")
 def decode_tokens(token_ids: list[int], model: str = "mini-poem") -> dict:
     """{"text", "tokens"}: the ids decoded as one text, and each id as the piece it stands for (a stepped sentence
     shown token by token)."""

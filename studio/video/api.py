@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image
 
 from studio.core import aigc_label, validate
+from studio.core.backend import routed
 from studio.core.calls import PROMPT_CAP, Progress, caller_lang, task_spec
 from studio.core.config import settings
 from studio.core.errors import StudioError
@@ -22,6 +23,7 @@ from studio.video.knobs import KNOBS
 
 
 # -- text to video ------------------------------------------------------------------------------
+@routed("video", finish=lambda result, call: _saved_here(result, call))
 def generate_video(prompt: str = "", negative_prompt: str | None = None, model: str = "mini-motion",
                    steps: int | None = None, cfg_scale: float | None = None, seed: int = -1,
                    num_frames: int | None = None, fps: int | None = None, width: int | None = None,
@@ -43,17 +45,34 @@ def generate_video(prompt: str = "", negative_prompt: str | None = None, model: 
         raise StudioError("video_interrupted") from None
     if aigc_label.explicit_on():  # the visible "AI生成" mark on every frame
         video = np.stack([np.asarray(aigc_label.stamp(Image.fromarray(f)).convert("RGB")) for f in video])
-    params = dict(prompt=job.prompt, negative_prompt=job.negative_prompt, model=spec.title, steps=job.steps,
-                  cfg_scale=job.cfg_scale, seed=job.seed, num_frames=job.num_frames, fps=fps, width=job.width,
+    result = VideoResult(None, [Image.fromarray(f) for f in video], fps, job.seed, notices)
+    return _saved(result, video, job, spec.title, lang) if save else result
+
+
+def _saved(result: VideoResult, video: np.ndarray, job: _video.VideoJob, title: str, lang: str) -> VideoResult:
+    """The clip written as an MP4 with its parameters' sidecar, and a GIF beside it."""
+    params = dict(prompt=job.prompt, negative_prompt=job.negative_prompt, model=title, steps=job.steps,
+                  cfg_scale=job.cfg_scale, seed=job.seed, num_frames=job.num_frames, fps=result.fps, width=job.width,
                   height=job.height, flow_shift=job.flow_shift)
-    path = gif = None
-    if save:
-        try:
-            path = save_video(video, fps, params, job.seed)
-            gif = save_gif(video, fps, path.with_suffix(".gif"))
-        except OSError as exc:
-            notices.append(t("notice_not_saved", lang, reason=exc.strerror or str(exc)))
-    return VideoResult(path, [Image.fromarray(f) for f in video], fps, job.seed, notices, gif)
+    try:
+        result.path = save_video(video, result.fps, params, job.seed)
+        result.gif = save_gif(video, result.fps, result.path.with_suffix(".gif"))
+    except OSError as exc:
+        result.notices.append(t("notice_not_saved", lang, reason=exc.strerror or str(exc)))
+    return result
+
+
+def _saved_here(result: VideoResult, call: dict) -> VideoResult:
+    """A worker's clip (studio.core.backend) saved by this process, as generate_video saves its own: the same
+    checked values (with the seed the worker chose) make the same sidecar."""
+    if not call.get("save", True):
+        return result
+    lang = caller_lang(call.get("lang"))
+    job, _, _ = _video_job(call["prompt"], call["negative_prompt"], call["model"], call["steps"], call["cfg_scale"],
+                           result.seed, call["num_frames"], call["fps"], call["width"], call["height"],
+                           call["flow_shift"], lang)
+    video = np.stack([np.asarray(frame.convert("RGB")) for frame in result.frames])
+    return _saved(result, video, job, task_spec(call["model"], "video").title, lang)
 
 
 def _video_job(prompt, negative_prompt, model, steps, cfg_scale, seed, num_frames, fps, width, height, flow_shift,

@@ -186,38 +186,52 @@ def test_stop_ends_the_run_and_keeps_the_finished_images(studio_env):
 
 
 # -- 查看代码 for the new modes ----------------------------------------------------------------------
-def _run_script(tmp_path, script):
+RUN_ALL = """import os, runpy, sys, torch
+torch.set_num_threads(int(sys.argv[1]))
+for folder in sys.argv[2:]:  # each script in its own folder, as a learner runs it (one interpreter: one import)
+    os.chdir(folder)
+    runpy.run_path("run.py", run_name="__main__")
+"""
+
+CASES = {
+    "weighting": ("tiny-sd15", dict(prompt="a (red:1.5) [cat]", negative_prompt="blurry")),
+    "sdxl-long": ("tiny-sdxl", dict(prompt="a (red:1.5) cat, " + FILLER, negative_prompt="")),
+    "hires-latent": ("tiny-sd15", dict(prompt="a cat", hires_scale=2, hires_upscaler="Latent", hires_steps=3,
+                                       hires_strength=0.5)),
+    "hires-lanczos": ("tiny-sd15", dict(prompt="(a cat)", hires_scale=1.5, hires_upscaler="Lanczos", hires_steps=2,
+                                        hires_strength=0.6)),
+    "img2img": ("tiny-sd15", dict(prompt="a cat", init_image="init", denoising_strength=0.6)),
+    "inpaint": ("tiny-sd15", dict(prompt="a cat", init_image="init", mask="mask", denoising_strength=0.9)),
+}
+
+
+def test_exported_code_reproduces_weighting_hires_img2img_and_inpainting(studio_env, models_dir, tmp_path):
+    """Each mode's script, in a folder of its own with the model beside it, makes the page's picture."""
     import subprocess
     import sys
-    preamble = f"import torch; torch.set_num_threads({torch.get_num_threads()})\n"
-    (tmp_path / "run.py").write_text(preamble + script, encoding="utf-8")
-    done = subprocess.run([sys.executable, "run.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-
-
-@pytest.mark.parametrize("model,extra", [
-    ("tiny-sd15", dict(prompt="a (red:1.5) [cat]", negative_prompt="blurry")),
-    ("tiny-sdxl", dict(prompt="a (red:1.5) cat, " + FILLER, negative_prompt="")),
-    ("tiny-sd15", dict(prompt="a cat", hires_scale=2, hires_upscaler="Latent", hires_steps=3, hires_strength=0.5)),
-    ("tiny-sd15", dict(prompt="(a cat)", hires_scale=1.5, hires_upscaler="Lanczos", hires_steps=2, hires_strength=0.6)),
-    ("tiny-sd15", dict(prompt="a cat", init_image="init", denoising_strength=0.6)),
-    ("tiny-sd15", dict(prompt="a cat", init_image="init", mask="mask", denoising_strength=0.9)),
-])
-def test_exported_code_reproduces_weighting_hires_img2img_and_inpainting(studio_env, models_dir, tmp_path, model,
-                                                                          extra):
-    kw = dict(model=model, sampler="DPM++ 2M Karras", steps=4, cfg_scale=6, seed=77, width=64, height=64,
-              batch_size=1, **extra)
     mask = Image.new("L", (64, 64), 0)
     mask.paste(255, (10, 10, 40, 40))
-    if kw.get("init_image") == "init":
-        source().save(tmp_path / "init.png")
-        kw["init_image"] = source()
-    if kw.get("mask") == "mask":
-        mask.save(tmp_path / "mask.png")
-        kw["mask"] = mask
-    made = api.generate_image(**kw, save=False)
-    beside(tmp_path, models_dir / model)  # the model's folder beside the script, as its comment says
-    _run_script(tmp_path, api.export_code(**kw))
-    again = np.asarray(Image.open(tmp_path / "image-77.png").convert("RGB"), dtype=float)
-    assert again.shape == pixels(made.images[0]).shape
-    assert np.abs(again - pixels(made.images[0])).mean() < 1.0
+    made = {}
+    for name, (model, extra) in CASES.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        kw = dict(model=model, sampler="DPM++ 2M Karras", steps=4, cfg_scale=6, seed=77, width=64, height=64,
+                  batch_size=1, **extra)
+        if kw.get("init_image") == "init":
+            source().save(folder / "init.png")
+            kw["init_image"] = source()
+        if kw.get("mask") == "mask":
+            mask.save(folder / "mask.png")
+            kw["mask"] = mask
+        made[name] = pixels(api.generate_image(**kw, save=False).images[0])
+        beside(folder, models_dir / model)  # the model's folder beside the script, as its comment says
+        (folder / "run.py").write_text(api.export_code(**kw), encoding="utf-8")
+    (tmp_path / "run_all.py").write_text(RUN_ALL, encoding="utf-8")
+    done = subprocess.run([sys.executable, "run_all.py", str(torch.get_num_threads()),
+                           *(str(tmp_path / name) for name in CASES)], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for name in CASES:
+        again = np.asarray(Image.open(tmp_path / name / "image-77.png").convert("RGB"), dtype=float)
+        assert again.shape == made[name].shape, name
+        assert np.abs(again - made[name]).mean() < 1.0, name

@@ -99,7 +99,8 @@ def test_a_text_streams_from_a_replica_token_by_token_as_in_process(cluster):
     local = list(api.stream_text.local("春风", "mini-poem", seed=5, max_new_tokens=16))
     assert ticket.worker["family"] == "text" and len(items) == len(local) > 3  # each item as it was made
     assert [i.text for i in items] == [i.text for i in local] and items[-1].seed == 5
-    there, here = api.token_distribution("春风", "mini-poem", n=5), api.token_distribution.local("春风", "mini-poem", n=5)
+    there = api.token_distribution("春风", "mini-poem", n=5)
+    here = api.token_distribution.local("春风", "mini-poem", n=5)
     assert [r["token"] for r in there] == [r["token"] for r in here]  # a lookup call: its result comes back
     assert [r["p_final"] for r in there] == pytest.approx([r["p_final"] for r in here], abs=1e-5)
 

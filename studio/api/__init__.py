@@ -42,6 +42,7 @@ from studio.image.api import (
                                 export_code,
                                 generate_image,
                                 image_samplers,
+                                prompt_schedule,
                                 read_infotext,
 )
 from studio.image.experiment import optimisation_experiment
@@ -75,6 +76,7 @@ __all__ = [
     "local_models",
     # 文生图
     "generate_image", "export_code", "count_tokens", "read_infotext", "image_samplers", "MAX_BATCH", "MAX_BATCH_COUNT",
+    "prompt_schedule",
     "forward_diffusion", "denoising_timeline", "cfg_parts", "xy_plot", "build_prompt", "translate_prompt",
     "optimisation_experiment",
     # 文本生成

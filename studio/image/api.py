@@ -24,6 +24,7 @@ from studio.core.scheduler import Offer, end_turn, merged
 from studio.core.specs import ModelSpec, weights_hash
 from studio.image import code as codegen
 from studio.image import lora, weighting
+from studio.image import prompt_schedule as schedule
 from studio.image import samplers as _samplers
 from studio.image import uploads as images
 from studio.image.engine import Hires, ImageJob, Interrupted, Unit, decode_preview, hires_size, run_units
@@ -44,6 +45,19 @@ def image_samplers(model: str | None = None) -> list[str]:
     Stable Diffusion family); None: every listed sampler. A model for another task is refused with a message."""
     return _samplers.names(None if model is None else task_spec(model, "image").loader)
 
+
+
+def prompt_schedule(prompt: str, steps: int = 20, hires_steps: int | None = None,
+                    use_old_scheduling: bool = False) -> list[list]:
+    """[[until_step, text], ...]: the prompt each sampling step uses, with A1111's prompt editing
+    ([from:to:when], [to:when], [from::when]) and alternation ([a|b]) applied, as A1111's
+    get_learned_conditioning_prompt_schedules gives it. With hires_steps: the hires pass's schedule
+    (a `when` of 1.5 is half-way through it; use_old_scheduling: A1111's "Old prompt editing timelines")."""
+    prompt = validate.text("prompt", prompt, PROMPT_CAP)
+    steps = KNOBS["steps"].check(steps)
+    if hires_steps is not None:
+        hires_steps = KNOBS["steps"].check(hires_steps)
+    return schedule.prompt_schedule(prompt, steps, hires_steps, bool(use_old_scheduling))
 
 
 def image_job(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, batch_size,

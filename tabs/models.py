@@ -27,9 +27,10 @@ def task_name(task: str, lang: str) -> str:
 
 def registry_rows(lang: str, task: str | None = None) -> list[list]:
     yes, no = s("yes", lang), s("no", lang)
+    on_replicas = {key for r in cluster_replicas() for key in r["loaded"]} if on_cluster() else set()
     return [[m["key"], task_name(m["task"], lang), m["title"], human_bytes(m["approx_bytes"]),
              m["modelscope_id"] or "—", m["hf_id"] or "—", m["licence"],
-             yes if m["on_disk"] else no, yes if m["loaded"] else no]
+             yes if m["on_disk"] else no, yes if m["loaded"] or m["key"] in on_replicas else no]
             for m in api.list_models(task or None, lang=lang)]
 
 

@@ -301,3 +301,25 @@ def test_auto_resources_share_the_cluster_so_every_familys_replicas_start():
     assert client.share(None, 8, 4) == 1.0 and client.share(None, 2, 4) == 0.5
     assert client.share(None, 0, 4) == 0.0  # no GPUs: CPU replicas
     assert client.share(0.3, 8, 4) == 0.3  # as the operator set it
+
+
+def test_the_pages_show_what_each_replica_holds_and_runs(studio_env, monkeypatch):
+    """模型管理's loaded table and registry, and the operator's job table, from the replicas' reports."""
+    import tabs.models
+    import tabs.operator
+    from studio.core.scheduler import scheduler
+    report = dict(replica="r1", family="image", node="node12345678", loaded=["mini-shapes"],
+                  models=[dict(title="mini-shapes", device="cpu", parked=False, bytes=24 << 20, load_seconds=0.7,
+                               last_used=time.time(), in_use=0)])
+    monkeypatch.setattr(tabs.models, "on_cluster", lambda: True)
+    monkeypatch.setattr(tabs.models, "cluster_replicas", lambda: [report])
+    rows = tabs.models.loaded_rows(dict(loaded=[], replicas=[report]), "zh")
+    assert rows[0][:3] == ["mini-shapes", "cpu · image r1 @ node1234", "24.0 MB"]
+    shapes = next(r for r in tabs.models.registry_rows("zh") if r[0] == "mini-shapes")
+    assert shapes[-1] == "是"  # loaded: on a replica
+    job = Ticket("class|a", what="image", model="mini-shapes")
+    scheduler().admit(job)
+    job.remote, job.started, job.worker = True, 1.0, dict(replica="r1", family="image")
+    running, _ = tabs.operator._rows("zh")
+    assert running[0][3] == "mini-shapes @ r1"  # the replica running it
+    scheduler().leave(job)

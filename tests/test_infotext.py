@@ -27,3 +27,11 @@ def test_round_trip_with_quoting_and_multiline_prompt():
 
 def test_text_without_parameters_line_is_only_a_prompt():
     assert parse_infotext("just a prompt") == {"prompt": "just a prompt", "negative_prompt": ""}
+
+
+def test_numbers_are_read_exactly_and_a_bad_one_stays_text():
+    """Issue 41: seeds up to 2^64 (A1111 writes them so) come back exactly, not through a float."""
+    p = parse_infotext("a cat\nSteps: 20.0, Sampler: Euler, Seed: 127589946317439009, CFG scale: 7, Clip skip: two")
+    assert p["seed"] == 127589946317439009 and p["steps"] == 20 and p["cfg_scale"] == 7.0
+    assert parse_infotext("a\nSteps: 20, Sampler: Euler, Seed: 18446744073709551615")["seed"] == 2**64 - 1
+    assert p["clip_skip"] == "two"  # not a number: kept as written, never dropped

@@ -44,6 +44,20 @@ def format_infotext(prompt: str, negative_prompt: str, params: dict) -> str:
     return "\n".join(lines)
 
 
+def _number(kind, text: str):
+    """An integer field read exactly (seeds reach 2^64: through a float 127589946317439009 would come back as
+    ...008), "20.0" too; a float field as a float; text that is no number stays text."""
+    try:
+        if kind is int:
+            try:
+                return int(text)
+            except ValueError:
+                return int(float(text))
+        return float(text)
+    except ValueError:
+        return text
+
+
 def parse_infotext(text: str) -> dict:
     """Back to studio fields: prompt, negative_prompt, steps, sampler, cfg_scale, seed, width, height, ..."""
     from studio.image.samplers import join_schedule
@@ -62,10 +76,7 @@ def parse_infotext(text: str) -> dict:
         value = json.loads(raw) if raw.startswith('"') else raw.strip()
         field = by_key.get(key.strip(), key.strip())
         if field in _NUMBERS:
-            try:
-                value = _NUMBERS[field](float(value)) if _NUMBERS[field] is int else float(value)
-            except ValueError:
-                pass
+            value = _number(_NUMBERS[field], value)
         result[field] = value
     if "size" in result:
         w, _, h = str(result.pop("size")).partition("x")

@@ -225,7 +225,7 @@ def _by_ref(sent: backend.Sent) -> backend.Sent:
     import ray
     with _refs_lock:
         if sent.sha not in _refs:
-            _refs[sent.sha] = ray.put(sent.data)
+            _refs[sent.sha] = ray.put(backend.sent_bytes(sent))  # read only for a file not sent yet
             while len(_refs) > KEEP_REFS:
                 _refs.popitem(last=False)
         _refs.move_to_end(sent.sha)

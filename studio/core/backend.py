@@ -105,12 +105,28 @@ class Sent:
     machine and a changed file is a new one."""
     name: str  # the file's name where it is kept (e.g. my-lora.safetensors)
     sha: str  # sha256 of its bytes, in full (the key it is kept under)
-    data: object = None  # its bytes (a Ray object ref in transit); None once the worker has the file
+    data: object = None  # the file (Path) here, a Ray object ref in transit, bytes on the worker; None: kept there
 
     @classmethod
     def of(cls, path: Path, name: str) -> "Sent":
-        data = Path(path).read_bytes()
-        return cls(name, hashlib.sha256(data).hexdigest(), data)
+        """The file by its hash, read once per version (a grid's cells send the same LoRA again and again)."""
+        path = Path(path)
+        stat = path.stat()
+        return cls(name, _sha256(str(path), stat.st_size, stat.st_mtime_ns), path)
+
+
+@functools.lru_cache(maxsize=64)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sent_bytes(sent: Sent) -> bytes | None:
+    """The sent file's bytes, read from its path here or as they arrived."""
+    return sent.data.read_bytes() if isinstance(sent.data, Path) else sent.data
 
 
 def kept_path(sent: Sent) -> Path:
@@ -124,11 +140,12 @@ def kept(sent: Sent) -> Path:
     path = kept_path(sent)
     if path.is_file():
         return path
-    if not isinstance(sent.data, bytes) or hashlib.sha256(sent.data).hexdigest() != sent.sha:
+    data = sent_bytes(sent)
+    if not isinstance(data, bytes) or hashlib.sha256(data).hexdigest() != sent.sha:
         raise ValueError(f"{sent.name}: the sent file's bytes are missing or do not match its hash")
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_name(f".{path.name}.{os.getpid()}.part")
-    part.write_bytes(sent.data)
+    part.write_bytes(data)
     os.replace(part, path)  # whole or absent: two jobs writing it at once both end with the same file
     return path
 

@@ -5,7 +5,15 @@ from PIL import Image, ImageChops
 
 from studio import api
 from studio.api import StudioError
-from studio.api.web import available_loras, common_negative, files, read_png_text, settings
+from studio.api.web import (
+    available_loras,
+    common_negative,
+    files,
+    hires_fix,
+    read_image_text,
+    settings,
+    unapplied_fields,
+)
 from studio.core.registry import cards
 from studio.image.knobs import KNOBS
 
@@ -44,7 +52,8 @@ def source_and_mask(mode: str, editor) -> tuple[Image.Image | None, Image.Image 
 async def generate_image(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, batch_size,
                    batch_count, mode="txt2img", init_image=None, denoising_strength=0.75, hires_scale=1,
                    hires_upscaler="Latent", hires_steps=0, hires_strength=0.5, loras=None, lora_weight=0.8,
-                   lang="zh", request: gr.Request = None, progress=gr.Progress()):
+                   lang="zh", schedule_type="Automatic", use_old_scheduling=False, request: gr.Request = None,
+                   progress=gr.Progress()):
     """Streams previews into the gallery every few steps; the stop button ends this browser's run only."""
     init, mask = source_and_mask(mode or "txt2img", init_image)
     if init is not None and mode == "img2img":
@@ -57,7 +66,8 @@ async def generate_image(prompt, negative_prompt, model, sampler, steps, cfg_sca
                                   hires_upscaler=hires_upscaler, hires_steps=hires_steps or None,
                                   hires_strength=hires_strength, loras=_loras(loras, lora_weight), lang=lang,
                                   progress=on_progress, preview=preview,
-                                  preview_every=settings().preview_every, stop=stop)
+                                  preview_every=settings().preview_every, stop=stop, schedule_type=schedule_type,
+                                  use_old_scheduling=use_old_scheduling)
 
     job = stops.start(request, lang=lang, model=model, size=f"{width}x{height}" if width else "",
                       work=work(steps, batch_size, batch_count), turn_work=work(steps, batch_size),
@@ -106,18 +116,19 @@ def stop_run(request: gr.Request):
 
 
 def live_generate(live, prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, used_seed, width, height,
-                  lang, progress=gr.Progress()):
+                  lang, schedule_type="Automatic", progress=gr.Progress()):
     """实时: a knob was released -> the same picture again with the new value (seed -1 keeps the last seed)."""
     if not live:
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
     result = _live(prompt, negative_prompt, model, sampler, steps, cfg_scale, _last_seed(seed, used_seed), width,
-                   height, lang)
+                   height, lang, schedule_type)
     return _shown(result)
 
 
 @guarded
-def _live(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, lang):
-    return api.generate_image(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, lang=lang)
+def _live(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, lang, schedule_type):
+    return api.generate_image(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, lang=lang,
+                              schedule_type=schedule_type)
 
 
 def token_count(prompt, model, lang):
@@ -150,7 +161,8 @@ def _last_seed(seed, used_seed):
 @guarded
 def export_code(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, used_seed, width, height, batch_size,
                 mode="txt2img", init_image=None, denoising_strength=0.75, hires_scale=1, hires_upscaler="Latent",
-                hires_steps=0, hires_strength=0.5, loras=None, lora_weight=0.8, lang="zh"):
+                hires_steps=0, hires_strength=0.5, loras=None, lora_weight=0.8, lang="zh", schedule_type="Automatic",
+                use_old_scheduling=False):
     """The script for the current controls; seed -1 shows the seed of the last run, so the code makes that image."""
     init, mask = source_and_mask(mode or "txt2img", init_image)
     if init is not None and mode == "img2img":
@@ -159,16 +171,25 @@ def export_code(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed,
                            width, height, batch_size, init_image=init, mask=mask,
                            denoising_strength=denoising_strength, hires_scale=hires_scale,
                            hires_upscaler=hires_upscaler, hires_steps=hires_steps or None,
-                           hires_strength=hires_strength, loras=_loras(loras, lora_weight), lang=lang)
+                           hires_strength=hires_strength, loras=_loras(loras, lora_weight), lang=lang,
+                           schedule_type=schedule_type, use_old_scheduling=use_old_scheduling)
 
 
 @guarded
 def read_png(file, lang):
-    """PNG 信息: the parameters stored in a dropped PNG, as text and as fields for 发送到文生图."""
+    """PNG 信息: the parameters stored in a dropped PNG, JPEG or WebP, as text, as fields for 发送到文生图, and the
+    note naming those it will not apply."""
     if file is None:
-        return "", {}
-    fields = api.read_infotext(file)  # a clear message for a non-image or a PNG without parameters
-    return read_png_text(Image.open(file)), fields
+        return "", {}, ""
+    fields = api.read_infotext(file)  # a clear message for a non-image or an image without parameters
+    return read_image_text(Image.open(file)), fields, unapplied_note(fields, lang)
+
+
+def unapplied_note(fields, lang) -> str:
+    """The fields 发送到文生图 leaves alone (Clip skip, VAE, ADetailer ...), as one notice; none: empty."""
+    models = {c.key for c in cards("image")} | set(api.local_models("image"))
+    skipped = unapplied_fields(fields or {}, models)
+    return notices_md([s("image.png_unapplied", lang, fields=", ".join(skipped))]) if skipped else ""
 
 
 def send_to_txt2img(fields, model, prompt, negative, sampler, steps, cfg, seed, width, height):
@@ -184,16 +205,38 @@ def send_to_txt2img(fields, model, prompt, negative, sampler, steps, cfg, seed, 
             pick("height", height))
 
 
+def schedule_choices(sampler, schedule_type):
+    """The schedule types the sampler takes; the chosen one kept where it still applies, else Automatic. A typed
+    name that is no sampler changes nothing (the run names it, with the studio's message)."""
+    try:
+        kinds = api.image_schedule_types(sampler)
+    except StudioError:
+        return gr.skip()
+    return gr.update(choices=kinds, value=schedule_type if schedule_type in kinds else "Automatic")
+
+
+def send_schedule(fields, sampler, schedule_type):
+    """After 发送到文生图 set the sampler: the PNG's schedule type where its sampler was set and takes it (a type the
+    studio lacks, such as Align Your Steps, is not applied: the current one stays if it still applies)."""
+    if not fields:
+        return gr.skip()
+    update = schedule_choices(sampler, schedule_type)
+    if fields.get("sampler") == sampler and fields.get("schedule_type") in update.get("choices", ()):  # skip: none
+        update["value"] = fields["schedule_type"]
+    return update
+
+
 def send_hires(fields, scale, upscaler, steps, strength):
-    """The hires fix a PNG records (Hires upscale / steps / upscaler, Denoising strength); none recorded: off."""
+    """The hires fix a PNG records (Hires upscale, or the final size of "Hires resize" / A1111's old "First pass
+    size" as a scale; Hires steps / upscaler, Denoising strength); none the studio can set: off. A value it cannot
+    set (an ESRGAN upscaler) keeps the control's own."""
     if not fields:
         return scale, upscaler, steps, strength
-    if "Hires upscale" not in fields:
+    hires = hires_fix(fields)
+    if hires is None:
         return 1, upscaler, steps, strength
-    number = lambda key, default: float(fields[key]) if str(fields.get(key, "")).replace(".", "", 1).isdigit() \
-        else default  # noqa: E731
-    return (number("Hires upscale", 1), fields.get("Hires upscaler") if fields.get("Hires upscaler") in
-            ("Latent", "Lanczos") else upscaler, int(number("Hires steps", 0)), number("denoising_strength", strength))
+    keep = lambda key, current: current if hires[key] is None else hires[key]  # noqa: E731
+    return hires["scale"], keep("upscaler", upscaler), keep("steps", steps), keep("strength", strength)
 
 
 @guarded
@@ -201,7 +244,8 @@ def model_defaults(model, lang):
     """A picked model's defaults, and the samplers its scheduler family takes."""
     d = api.model_defaults(model)
     sampler = gr.update(choices=api.image_samplers(model), value=d["sampler"])
-    return d["width"], d["height"], d["steps"], d["cfg_scale"], sampler, d.get("live", False)
+    schedule = schedule_choices(d["sampler"], d.get("schedule_type", "Automatic"))
+    return d["width"], d["height"], d["steps"], d["cfg_scale"], sampler, d.get("live", False), schedule
 
 
 def build(ui: UI, page: Page) -> None:
@@ -236,7 +280,12 @@ def build(ui: UI, page: Page) -> None:
                                 brush=gr.Brush(colors=["#ffffff"], color_mode="fixed", default_size=12),
                                 transforms=(), eraser=gr.Eraser())
                 strength = ui.knob("image.strength", KNOBS["denoising_strength"], value=0.75)
-            sampler = ui.add(gr.Dropdown, "image.sampler", choices=api.image_samplers(), value=d["sampler"])
+            with gr.Row(equal_height=True):  # A1111 1.9+ / Forge: the schedule type beside the sampler
+                # custom values: old joined names ("DPM++ 2M Karras") still reach studio.api through the endpoint
+                sampler = ui.add(gr.Dropdown, "image.sampler", choices=api.image_samplers("mini-shapes"),
+                                 value=d["sampler"], allow_custom_value=True, scale=3)
+                schedule_type = ui.add(gr.Dropdown, "image.schedule_type", scale=2,
+                                       choices=api.image_schedule_types(d["sampler"]), value=d["schedule_type"])
             steps = ui.knob("image.steps", KNOBS["steps"], value=d["steps"])
             cfg = ui.knob("image.cfg", KNOBS["cfg_scale"], value=d["cfg_scale"])
             with gr.Row():
@@ -261,6 +310,8 @@ def build(ui: UI, page: Page) -> None:
                 with gr.Row():
                     hires_steps = ui.knob("image.hires_steps", KNOBS["hires_steps"], value=0)
                     hires_strength = ui.knob("image.hires_strength", KNOBS["hires_strength"], value=0.5)
+                # A1111's setting of that name: how [from:to:when] counts in the hires pass (PNG 信息 sets it)
+                old_timelines = ui.add(gr.Checkbox, "image.old_timelines", value=False)
         with gr.Column(scale=5, elem_classes="studio-result"):  # stays in view while the controls scroll
             # Progress and errors show on this line only, so a failed run never hides the last images.
             notices = gr.Markdown(min_height=48, elem_classes="studio-notices")
@@ -281,6 +332,7 @@ def build(ui: UI, page: Page) -> None:
                             lambda lg: {"label": s("image.png_info", lg)}):
                 png = ui.add(gr.File, "image.png_file", fill=upload_limit(), file_types=["image"], type="filepath")
                 png_text = ui.add(gr.Textbox, "image.png_text", lines=3, interactive=False)
+                png_note = gr.Markdown()  # the parameters 发送到文生图 will not apply
                 png_fields = gr.State({})
                 send = ui.button("image.send")
     image_prompt.build(ui, lang, prompt, notices, model)
@@ -289,22 +341,26 @@ def build(ui: UI, page: Page) -> None:
                  queue=False)
     ui.on_switch(lambda lg, m: mini_limits.image_notes(m, lg), [model], [negative_note, hires_note])
     image_grid.build(ui, lang, dict(prompt=prompt, negative=negative, model=model, sampler=sampler, steps=steps,
-                                    cfg=cfg, seed=seed, width=width, height=height))
+                                    cfg=cfg, seed=seed, width=width, height=height, schedule_type=schedule_type))
     image_experiment.build(ui, lang, dict(prompt=prompt, model=model, steps=steps, seed=seed, width=width,
                                           height=height))
     image_explain.build(ui, lang, gallery, dict(prompt=prompt, negative=negative, model=model, sampler=sampler,
-                                                    steps=steps, cfg=cfg, seed=seed, width=width, height=height))
+                                                    steps=steps, cfg=cfg, seed=seed, width=width, height=height,
+                                                    schedule_type=schedule_type))
     controls = [prompt, negative, model, sampler, steps, cfg, seed, width, height, batch]
     extra = [mode, editor, strength, hires_scale, hires_upscaler, hires_steps, hires_strength, loras, lora_weight]
     loras.focus(lora_choices, None, loras, api_visibility="private", queue=False)  # the 模型微调 tab may add one
     outputs = [gallery, used_seed, infotext, notices]
-    generated = go.click(generate_image, [*controls, batch_count, *extra, lang], outputs, api_name="generate_image",
+    # schedule_type last: gradio_client calls that name the inputs by position keep working
+    generated = go.click(generate_image, [*controls, batch_count, *extra, lang, schedule_type, old_timelines], outputs,
+                         api_name="generate_image",
                          concurrency_id=GPU, show_progress_on=[notices])
     ui.on_saved(generated)
     ui.history_gallery = past
     stop.click(stop_run, None, None, api_name="stop", queue=False)
     show_code.click(export_code, [prompt, negative, model, sampler, steps, cfg, seed, used_seed, width, height, batch,
-                                  *extra, lang], code, api_name="export_code", concurrency_limit=None) \
+                                  *extra, lang, schedule_type, old_timelines], code, api_name="export_code",
+                      concurrency_limit=None) \
         .success(lambda: gr.update(visible=True), None, code, queue=False, api_visibility="private")
     negative_button.click(lambda text: ", ".join(p for p in (text.strip(), common_negative("en")) if p),
                           negative, negative, api_visibility="private", queue=False)
@@ -318,19 +374,31 @@ def build(ui: UI, page: Page) -> None:
     mode.change(lambda m: gr.update(visible=m != "txt2img"), mode, source_box, api_visibility="private", queue=False)
     gallery.select(_selected_index, None, selected, api_visibility="private", queue=False)
     send_img2img.click(send_to_img2img, [gallery, selected], [editor, mode], api_visibility="private", queue=False)
-    png.change(read_png, [png, lang], [png_text, png_fields], api_visibility="private", concurrency_limit=None)
+    png.change(read_png, [png, lang], [png_text, png_fields, png_note], api_visibility="private",
+               concurrency_limit=None)
+    ui.on_switch(lambda lg, f: unapplied_note(f, lg), [png_fields], [png_note])
     send.click(send_to_txt2img, [png_fields, model, prompt, negative, sampler, steps, cfg, seed, width, height],
                [model, prompt, negative, sampler, steps, cfg, seed, width, height], api_visibility="private",
                queue=False) \
         .then(send_hires, [png_fields, hires_scale, hires_upscaler, hires_steps, hires_strength],
-              [hires_scale, hires_upscaler, hires_steps, hires_strength], api_visibility="private", queue=False)
-    live_inputs = [live, prompt, negative, model, sampler, steps, cfg, seed, used_seed, width, height, lang]
+              [hires_scale, hires_upscaler, hires_steps, hires_strength], api_visibility="private", queue=False) \
+        .then(send_schedule, [png_fields, sampler, schedule_type], schedule_type, api_visibility="private",
+              queue=False) \
+        .then(lambda fields, old: fields.get("use_old_scheduling") is True if fields else old,
+              [png_fields, old_timelines], old_timelines, api_visibility="private", queue=False)
+    live_inputs = [live, prompt, negative, model, sampler, steps, cfg, seed, used_seed, width, height, lang,
+                   schedule_type]
     for knob in (steps, cfg, width, height):  # a typed value is released as typed (tabs/slider_box.py)
         knob.release(live_generate, live_inputs, outputs, api_visibility="private",
                      concurrency_id=GPU, trigger_mode="always_last", show_progress_on=[notices])
-    sampler.input(live_generate, live_inputs, outputs, api_visibility="private",
-                  concurrency_id=GPU, trigger_mode="always_last", show_progress_on=[notices])
-    model.change(model_defaults, [model, lang], [width, height, steps, cfg, sampler, live], api_visibility="private")
+    # a picked sampler offers the schedule types it takes, then (实时) the picture again
+    sampler.input(schedule_choices, [sampler, schedule_type], schedule_type, api_visibility="private", queue=False) \
+        .then(live_generate, live_inputs, outputs, api_visibility="private",
+              concurrency_id=GPU, trigger_mode="always_last", show_progress_on=[notices])
+    schedule_type.input(live_generate, live_inputs, outputs, api_visibility="private",
+                        concurrency_id=GPU, trigger_mode="always_last", show_progress_on=[notices])
+    model.change(model_defaults, [model, lang], [width, height, steps, cfg, sampler, live, schedule_type],
+                 api_visibility="private")
 
 
 def _selected_index(evt: gr.SelectData) -> int:

@@ -30,27 +30,38 @@ def curve_titles(lang: str) -> dict:
 
 
 @guarded
-async def timeline(prompt, negative, model, sampler, steps, cfg, seed, width, height, lang,
+async def timeline(prompt, negative, model, sampler, steps, cfg, seed, width, height, lang, schedule_type="Automatic",
                    request: gr.Request = None):
     job = stops.start(request, lang=lang, model=model, work=work(steps), size=f"{width}x{height}")
     r = await run(job, lambda stop, _progress: api.denoising_timeline(
-        prompt, negative, model, sampler, steps, cfg, seed, width, height, lang=lang, stop=stop))
-    frames = [(img, s("explain.step", lang, step=step)) for step, img in r["frames"]]
-    return frames, notices_md(r["notices"] + [s("explain.timeline_done", lang, seed=r["seed"], sampler=r["sampler"])])
+        prompt, negative, model, sampler, steps, cfg, seed, width, height, lang=lang, stop=stop,
+        schedule_type=schedule_type))
+    edited = len(r["changes"]) > 1  # prompt editing or alternation: each frame names its step's prompt
+    frames = [(img, s("explain.step_prompt", lang, step=step, prompt=used) if edited else s("explain.step", lang,
+                                                                                              step=step))
+              for (step, img), used in zip(r["frames"], r["prompts"])]
+    notes = [s("explain.timeline_done", lang, seed=r["seed"], sampler=r["sampler"])]
+    if edited:
+        listed = [s("explain.prompt_change", lang, first=a, last=b, prompt=p) for a, b, p in r["changes"][:6]]
+        listed += ["…"] if len(r["changes"]) > 6 else []  # alternation changes every step
+        notes.append(s("explain.prompt_steps", lang, changes=("；" if lang == "zh" else "; ").join(listed)))
+    return frames, notices_md(r["notices"] + notes)
 
 
 @guarded
-async def cfg_parts(prompt, negative, model, sampler, steps, cfg, seed, width, height, lang,
+async def cfg_parts(prompt, negative, model, sampler, steps, cfg, seed, width, height, lang, schedule_type="Automatic",
                     request: gr.Request = None):
     job = stops.start(request, lang=lang, model=model, work=work(steps), size=f"{width}x{height}")
     r = await run(job, lambda stop, _progress: api.cfg_parts(
-        prompt, negative, model, sampler, steps, cfg, seed, width, height, lang=lang, stop=stop))
+        prompt, negative, model, sampler, steps, cfg, seed, width, height, lang=lang, stop=stop,
+        schedule_type=schedule_type))
     return [(r["uncond"], s("explain.uncond", lang)), (r["cond"], s("explain.cond", lang)),
             (r["guided"], s("explain.guided", lang, cfg=r["cfg_scale"]))], notices_md(r["notices"])
 
 
 def build(ui: UI, lang: gr.State, gallery: gr.Gallery, c: dict) -> None:
-    """c: the tab's controls by name (prompt, negative, model, sampler, steps, cfg, seed, width, height)."""
+    """c: the tab's controls by name (prompt, negative, model, sampler, steps, cfg, seed, width, height,
+    schedule_type)."""
     with ui.on_lang(gr.Accordion(s("explain.title", ui.lang), open=False),
                     lambda lg: {"label": s("explain.title", lg)}):
         ui.md("explain.forward_intro")
@@ -73,7 +84,8 @@ def build(ui: UI, lang: gr.State, gallery: gr.Gallery, c: dict) -> None:
     for event in (t.release, show_forward.click):
         event(forward, [gallery, t, c["model"], lang], [noisy, curve, values], api_visibility="private",
               queue=False)
-    show_timeline.click(timeline, [*run_inputs, lang], [frames, notes], api_name="denoising_timeline",
-                        concurrency_id=GPU, show_progress_on=[notes])
-    show_cfg.click(cfg_parts, [*run_inputs, lang], [parts, notes], api_name="cfg_parts", concurrency_id=GPU,
+    show_timeline.click(timeline, [*run_inputs, lang, c["schedule_type"]], [frames, notes],
+                        api_name="denoising_timeline", concurrency_id=GPU, show_progress_on=[notes])
+    show_cfg.click(cfg_parts, [*run_inputs, lang, c["schedule_type"]], [parts, notes], api_name="cfg_parts",
+                   concurrency_id=GPU,
                    show_progress_on=[notes])

@@ -25,13 +25,14 @@ def axis_choices(lang: str) -> list[tuple[str, str]]:
 
 @guarded
 async def xy_plot(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, x_type, x_values,
-                  y_type, y_values, lang, request: gr.Request = None, progress=gr.Progress()):
+                  y_type, y_values, lang, schedule_type="Automatic", request: gr.Request = None,
+                  progress=gr.Progress()):
     cells = [v for v in str(x_values).split(",") if v.strip()], [v for v in str(y_values).split(",") if v.strip()]
     job = stops.start(request, lang=lang, model=model, work=work(steps, cells[0], cells[1] if y_type != "none" else 1),
                       turn_work=work(steps), size=f"{width}x{height}", by_unit=True)  # a turn per cell
     r = await run(job, lambda stop, on_progress: api.xy_plot(
         prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, x_type, x_values, y_type,
-        y_values, lang=lang, progress=on_progress, stop=stop), progress)
+        y_values, lang=lang, progress=on_progress, stop=stop, schedule_type=schedule_type), progress)
     axes = "; ".join(f"{name} = {kind}: {values}" for name, kind, values in (("X", x_type, x_values),
                                                                           ("Y", y_type, y_values)) if kind != "none")
     mywork.stash(request, [(r.path, axes)], kind="image.lora" if "lora" in (x_type, y_type) else "image.grid",
@@ -58,5 +59,5 @@ def build(ui: UI, lang: gr.State, c: dict) -> None:
         button.click(lambda k=key: RECIPES[k], None, [x_type, x_values, y_type, y_values], api_visibility="private",
                      queue=False)
     inputs = [c[k] for k in ("prompt", "negative", "model", "sampler", "steps", "cfg", "seed", "width", "height")]
-    ui.on_saved(go.click(xy_plot, [*inputs, x_type, x_values, y_type, y_values, lang], [image, notes],
-                         api_name="xy_plot", concurrency_id=GPU, show_progress_on=[notes]))
+    ui.on_saved(go.click(xy_plot, [*inputs, x_type, x_values, y_type, y_values, lang, c["schedule_type"]],
+                         [image, notes], api_name="xy_plot", concurrency_id=GPU, show_progress_on=[notes]))

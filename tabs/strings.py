@@ -369,8 +369,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "image.negative": ("反向提示词 (Negative prompt)", "Negative prompt"),
     "image.negative.info": ("不希望出现的内容，例如 lowres, blurry, watermark", "what should not appear, e.g. lowres, blurry, watermark"),
     "image.sampler": ("采样方法 (Sampler)", "Sampler"),
-    "image.sampler.info": ("新手推荐 DPM++ 2M Karras；追求速度用 Euler a 或 DDIM",
-                           "DPM++ 2M Karras for most uses; Euler a or DDIM for speed"),
+    "image.sampler.info": ("新手推荐 DPM++ 2M（调度类型 Karras）；追求速度用 Euler a 或 DDIM",
+                           "DPM++ 2M (schedule type Karras) for most uses; Euler a or DDIM for speed"),
+    "image.schedule_type": ("调度类型 (Schedule type)", "Schedule type"),
+    "image.schedule_type.info": ("噪声水平按什么间隔走完：DPM++ 2M 常配 Karras；Automatic = 采样器自带的默认",
+                                 "how the noise levels are spaced: Karras is the usual pick for DPM++ 2M; "
+                                 "Automatic = the sampler's own default"),
     "image.steps": ("采样步数 (Steps)", "Steps"),
     "image.steps.info": ("推荐 20-40；低于 15 易模糊，超过 60 收益递减", "20-40 recommended; below 15 looks unfinished, above 60 adds little"),
     "image.cfg": ("提示词相关性 (CFG Scale)", "CFG scale"),
@@ -393,8 +397,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "image.live.info": ("松开滑块即按同一种子重新生成（适合 mini-shapes 等快速模型）", "releasing a slider regenerates at the same seed (for fast models such as mini-shapes)"),
     "image.code": ("复现这张图的 Python 代码（diffusers）", "Python code that makes this image (diffusers)"),
     "image.png_info": ("PNG 信息：读取图片里的生成参数", "PNG info: read the parameters inside an image"),
-    "image.png_file": ("拖入一张 PNG（最大 {mb} MB）", "Drop a PNG here (at most {mb} MB)"),
+    "image.png_file": ("拖入一张 PNG / JPEG / WebP 图片（最大 {mb} MB）", "Drop a PNG, JPEG or WebP image here (at most {mb} MB)"),
     "image.png_text": ("图片中的生成参数", "Parameters in the image"),
+    "image.png_unapplied": ("以下参数本工作室不会应用：{fields}", "The studio will not apply these parameters: {fields}"),
     "image.send": ("发送到文生图", "Send to text-to-image"),
     "image.generate": ("生成", "Generate"),
     "image.loras": ("LoRA", "LoRA"),
@@ -458,6 +463,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "grid.image": ("网格", "Grid"),
     "grid.axis.none": ("无", "none"),
     "grid.axis.sampler": ("采样方法", "Sampler"),
+    "grid.axis.schedule_type": ("调度类型", "Schedule type"),
     "grid.axis.steps": ("步数", "Steps"),
     "grid.axis.cfg_scale": ("CFG", "CFG scale"),
     "grid.axis.seed": ("种子", "Seed"),
@@ -474,11 +480,16 @@ STRINGS: dict[str, tuple[str, str]] = {
     "explain.curve_axes": ("时间步 t|ᾱ_t（保留的信号比例）", "timestep t|ᾱ_t (share of the signal kept)"),
     "explain.forward_values": ("t = {t}：ᾱ_t = {abar}，信号系数 √ᾱ_t = {signal}，噪声系数 √(1−ᾱ_t) = {noise}",
                                "t = {t}: ᾱ_t = {abar}, signal √ᾱ_t = {signal}, noise √(1−ᾱ_t) = {noise}"),
-    "explain.timeline_intro": ("**② 去噪时间线**：用上面的提示词和参数真正跑一次，显示模型在每一步“预测的干净图像” x̂₀：先定构图和颜色，再补细节。",
-                               "**② Denoising timeline**: a real run with the prompt and settings above, showing the clean image x̂₀ the model predicts at each step: layout and colour first, details last."),
+    "explain.timeline_intro": ("**② 去噪时间线**：用上面的提示词和参数真正跑一次，显示模型在每一步“预测的干净图像” x̂₀：先定构图和颜色，再补细节。提示词里有 [红:蓝:0.5] 这样的编辑时，每张图下写着那一步用的提示词。",
+                               "**② Denoising timeline**: a real run with the prompt and settings above, showing the clean image x̂₀ the model predicts at each step: layout and colour first, details last. With prompt editing such as [red:blue:0.5], each picture names the prompt its step used."),
     "explain.timeline_go": ("展示去噪过程", "Show the denoising"),
     "explain.frames": ("每一步预测的干净图像", "Predicted clean image per step"),
     "explain.step": ("第 {step} 步", "step {step}"),
+    "explain.step_prompt": ("第 {step} 步 · {prompt}", "step {step} · {prompt}"),
+    "explain.prompt_steps": ("提示词编辑：{changes}。前几步定下构图，所以越早换词，变化越大。",
+                             "Prompt editing: {changes}. The first steps settle the layout, so the earlier a word "
+                             "changes, the more the picture changes."),
+    "explain.prompt_change": ("第 {first}–{last} 步用「{prompt}」", "steps {first}-{last} use \"{prompt}\""),
     "explain.timeline_done": ("种子 {seed}，采样器 {sampler}。", "Seed {seed}, sampler {sampler}."),
     "explain.cfg_intro": ("**③ 无分类器引导 (CFG)**：每一步预测两次噪声，ε = ε_uncond + s·(ε_cond − ε_uncond)。下面三张图用同一个种子：只用 ε_uncond（反向提示词或空）、只用 ε_cond（CFG = 1）、以及两者按 CFG s 组合。",
                           "**③ Classifier-free guidance**: each step predicts the noise twice, ε = ε_uncond + s·(ε_cond − ε_uncond). The three images share one seed: ε_uncond alone (negative or empty prompt), ε_cond alone (CFG = 1), and their combination at CFG s."),
@@ -512,6 +523,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "image.hires_steps.info": ("0 = 与采样步数相同；常用 10-20", "0 = as many as the sampling steps; 10-20 is usual"),
     "image.hires_strength": ("高清修复重绘幅度", "Hires denoising strength"),
     "image.hires_strength.info": ("推荐 0.4-0.7（默认 0.5）；太高会改变构图", "0.4-0.7 recommended (default 0.5); higher changes the composition"),
+    "image.old_timelines": ("旧版提示词编辑时间线", "Old prompt editing timelines"),
+    "image.old_timelines.info": ("默认关闭；只在复现旧版 A1111 图片时打开：高清修复那一轮也按第一轮的步数读 [a:b:when]",
+                                 "Off by default; on only to remake old A1111 pictures: the hires pass reads [a:b:when] "
+                                 "as the first pass does"),
     "image.stop": ("停止", "Stop"),
     "image.send_img2img": ("发送到图生图", "Send to image to image"),
     "image.preview": ("预览：第 {step}/{total} 步", "Preview: step {step}/{total}"),
@@ -558,7 +573,8 @@ BUILT_KEYS: dict[str, tuple[str, ...]] = {
                           "peak_mb"),  # tabs.image_experiment: studio.image.experiment's columns
     "limits.chips.{}": ("shape", "colour", "size", "position", "background"),  # tabs.image_prompt
     "grid.recipe.{}": ("cfg", "samplers", "size_steps"),  # tabs.image_grid.RECIPES
-    "grid.axis.{}": ("none", "sampler", "steps", "cfg_scale", "seed", "size", "prompt_sr", "lora"),  # grid.AXES
+    "grid.axis.{}": ("none", "sampler", "schedule_type", "steps", "cfg_scale", "seed", "size", "prompt_sr",
+                     "lora"),  # grid.AXES
     "image.mode.{}": ("txt2img", "img2img", "inpaint"),  # tabs.image.MODES
     "models.{}": ("download", "load", "unload", "unload_all", "delete", "refresh"),  # tabs.models' buttons
 }

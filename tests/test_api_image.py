@@ -69,7 +69,7 @@ def test_saved_png_carries_parameters_and_reproduces_pixels(studio_env):
 
 def test_every_listed_sampler_runs_and_they_differ(studio_env):
     seen = {}
-    for name in samplers.names():
+    for name in samplers.names("sd", lcm=False):  # LCM: tests/test_schedule_types.py
         image = api.generate_image("a cat", seed=5, save=False, **{**SD, "sampler": name, "steps": 3}).images[0]
         assert image.size == (64, 64)
         seen[name] = pixels(image)
@@ -79,13 +79,13 @@ def test_every_listed_sampler_runs_and_they_differ(studio_env):
 def test_a_sampler_built_from_another_samplers_config_is_itself():
     from diffusers import DDPMScheduler
     base = DDPMScheduler(prediction_type="v_prediction").config
-    sde_karras = samplers.make_scheduler("DPM++ 2M SDE Karras", base)
+    sde_karras = samplers.make_scheduler("DPM++ 2M SDE", base, "Karras")
     plain = samplers.make_scheduler("DPM++ 2M", sde_karras.config)
     assert (plain.config.use_karras_sigmas, plain.config.algorithm_type) == (False, "dpmsolver++")
     assert plain.config.prediction_type == "v_prediction"  # the model's own settings stay
 
 
-@pytest.mark.parametrize("name", [n for n in samplers.names() if n.endswith("Karras") and not n.startswith("LMS")])
+@pytest.mark.parametrize("name", [n for n in samplers.names() if "Karras" in samplers.schedule_types(n) and n != "LMS"])
 def test_karras_spacing_keeps_its_steps_where_a_picture_forms(name):
     """On a zero-terminal-SNR schedule (sigma up to 4096) Karras spacing starts at 80, as in Karras et al.;
     on SD 1.5's schedule it starts at its own top (14.6), as in every web UI. (diffusers' LMS reads no cap.)"""
@@ -95,10 +95,10 @@ def test_karras_spacing_keeps_its_steps_where_a_picture_forms(name):
     zero_snr = DDPMScheduler.from_pretrained(MINI_DIR / "mini-shapes", subfolder="scheduler").config
     for base, top in ((zero_snr, samplers.KARRAS_SIGMA_MAX), (DDPMScheduler(beta_schedule="scaled_linear",
                       beta_start=0.00085, beta_end=0.012).config, 14.6)):
-        scheduler = samplers.make_scheduler(name, base)
+        scheduler = samplers.make_scheduler(name, base, "Karras")
         scheduler.set_timesteps(20)
         assert float(scheduler.sigmas[0]) == pytest.approx(top, rel=0.01)
-        assert samplers.make_scheduler(name.removesuffix(" Karras"), scheduler.config).config.get("sigma_max") is None
+        assert samplers.make_scheduler(name, scheduler.config).config.get("sigma_max") is None
 
 
 def test_sampler_options_do_not_leak_into_the_next_run(studio_env):
@@ -158,12 +158,14 @@ def test_progress_is_reported_per_step(studio_env):
     assert manager().status()["loaded"][0]["in_use"] == 0  # the lease ended with the run
 
 
-@pytest.mark.parametrize("model,sampler", [("tiny-sd15", "DPM++ 2M Karras"), ("tiny-sdxl", "Euler a"),
-                                           ("mini-shapes", "DPM++ 2M Karras")])
+# Schedule types, prompt editing and BREAK: tests/test_image_modes.py (one interpreter for many scripts).
+@pytest.mark.parametrize("model,sampler,schedule_type", [
+    ("tiny-sd15", "DPM++ 2M Karras", "Automatic"), ("tiny-sdxl", "Euler a", "Automatic"),
+    ("mini-shapes", "DPM++ 2M Karras", "Automatic")])
 def test_exported_code_run_as_a_separate_process_reproduces_the_pixels(studio_env, models_dir, tmp_path, model,
-                                                                        sampler):
+                                                                        sampler, schedule_type):
     kw = dict(prompt="a red circle", negative_prompt="blurry", model=model, sampler=sampler, steps=4, cfg_scale=6,
-              seed=1234, width=64, height=64, batch_size=2)
+              seed=1234, width=64, height=64, batch_size=2, schedule_type=schedule_type)
     made = api.generate_image(**kw, save=False)
     script = api.export_code(**kw)
     # The same thread count as this process: float reductions (and so the last bit of a pixel) depend on it.
@@ -174,14 +176,15 @@ def test_exported_code_run_as_a_separate_process_reproduces_the_pixels(studio_en
     for image, seed in zip(made.images, made.seeds):
         again = np.asarray(Image.open(tmp_path / f"image-{seed}.png").convert("RGB"), dtype=float)
         assert np.abs(again - np.asarray(image, dtype=float)).mean() < 1.0
-    assert "torch.Generator(\"cpu\").manual_seed" in script and sampler in script
+    assert "torch.Generator(\"cpu\").manual_seed" in script and samplers.split(sampler)[0] in script
 
 
 def test_image_samplers_asks_the_models_scheduler_family(studio_env, monkeypatch):
     """image_samplers(model) reads the model's family: every sampler for SD, a family's own list where it has one,
     and a message for a model of another task."""
     from studio.image import samplers
-    assert api.image_samplers("mini-shapes") == api.image_samplers() == list(samplers.SAMPLERS)
+    assert api.image_samplers() == list(samplers.SAMPLERS)
+    assert api.image_samplers("mini-shapes") == [n for n in samplers.SAMPLERS if n != "LCM"]  # no LCM model
     monkeypatch.setitem(samplers.FAMILIES, "sd", ("Euler", "DDIM"))
     assert api.image_samplers("mini-shapes") == ["Euler", "DDIM"]
     with pytest.raises(api.StudioError) as err:

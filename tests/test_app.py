@@ -20,7 +20,8 @@ def test_api_names_match_the_python_api(client):
     names = [p["parameter_name"] for p in endpoints["/generate_image"]["parameters"]]
     assert names == ["prompt", "negative_prompt", "model", "sampler", "steps", "cfg_scale", "seed", "width",
                      "height", "batch_size", "batch_count", "mode", "init_image", "denoising_strength", "hires_scale",
-                     "hires_upscaler", "hires_steps", "hires_strength", "loras", "lora_weight"]
+                     "hires_upscaler", "hires_steps", "hires_strength", "loras", "lora_weight", "schedule_type",
+                     "use_old_scheduling"]
     for name in ENDPOINTS:
         assert hasattr(api, name.strip("/"))
 
@@ -42,7 +43,7 @@ def test_png_info_sends_every_control_back_and_generate_reproduces_the_pixels(cl
     from tabs import image as image_tab
     gallery, seeds, _info, _notices = client.predict(
         "a blue star", "blurry", "tiny-sd15", "Euler a", 3, 6.5, 77, 64, 64, 1, 1, api_name="/generate_image")
-    text, fields = image_tab.read_png(gallery[0]["image"], "zh")
+    text, fields, _note = image_tab.read_png(gallery[0]["image"], "zh")
     assert "Seed: 77" in text
     sent = image_tab.send_to_txt2img(fields, "mini-shapes", "", "", "DDIM", 20, 7, -1, 512, 512)
     assert sent[1:] == ("a blue star", "blurry", "Euler a", 3, 6.5, 77, 64, 64)

@@ -48,6 +48,22 @@ def test_timeline_counts_sampler_steps_not_model_calls(studio_env, sampler):
     assert r["sampler"] == sampler and r["frames"][-1][0] == 12
 
 
+def test_timeline_names_the_prompt_each_step_used_with_prompt_editing(studio_env):
+    import asyncio
+
+    from tabs import image_explain
+    frames, notes = asyncio.run(image_explain.timeline("a [red:blue:2] circle", "", "mini-shapes", "Euler a", 12, 7,
+                                                       3, 64, 64, "zh"))
+    captions = [caption for _image, caption in frames]
+    # steps 0-2 (counted from 0, as A1111) are red: frames count from 1
+    assert captions[:4] == ["第 1 步 · a red circle", "第 2 步 · a red circle", "第 3 步 · a red circle",
+                            "第 4 步 · a blue circle"]
+    assert "第 1–3 步用「a red circle」；第 4–12 步用「a blue circle」" in notes
+    plain, _notes = asyncio.run(image_explain.timeline("a red circle", "", "mini-shapes", "Euler a", 12, 7, 3, 64, 64,
+                                                       "en"))
+    assert [caption for _image, caption in plain][:2] == ["step 1", "step 2"]  # no editing: the step alone
+
+
 def test_timeline_falls_back_to_euler_for_samplers_without_a_prediction(studio_env):
     r = api.denoising_timeline(PROMPT, sampler="DEIS", **MINI)
     assert r["sampler"] == "Euler" and r["frames"] and "DEIS" in r["notices"][0]

@@ -12,7 +12,7 @@ from studio import api
 from studio.core.errors import StudioError
 from studio.core.manager import manager
 from studio.image import weighting
-from tests.conftest import beside
+from tests.conftest import ROOT, beside
 
 
 SD = dict(model="tiny-sd15", sampler="Euler a", steps=4, cfg_scale=7, width=64, height=64, save=False)
@@ -90,6 +90,49 @@ def test_weighted_prompt_is_reproducible_and_differs_from_plain(studio_env):
     assert np.array_equal(pixels(first.images[0]), pixels(again.images[0]))
     assert not np.array_equal(pixels(first.images[0]), pixels(plain.images[0]))
     assert first.infotexts[0].startswith("a (red:1.6) cat")
+
+
+# A1111's doctests of parse_prompt_attention (modules/prompt_parser.py, v1.10), case by case (its floats to 6 places).
+@pytest.mark.parametrize("prompt,spans", [
+    ("normal text", [("normal text", 1.0)]),
+    ("an (important) word", [("an ", 1.0), ("important", 1.1), (" word", 1.0)]),
+    ("(unbalanced", [("unbalanced", 1.1)]),
+    ("\\(literal\\]", [("(literal]", 1.0)]),
+    ("(unnecessary)(parens)", [("unnecessaryparens", 1.1)]),
+    ("a (((house:1.3)) [on] a (hill:0.5), sun, (((sky))).",
+     [("a ", 1.0), ("house", 1.573), (" ", 1.1), ("on", 1.0), (" a ", 1.1), ("hill", 0.55), (", sun, ", 1.1),
+      ("sky", 1.4641), (".", 1.1)]),
+])
+def test_a1111s_parse_prompt_attention_doctests(prompt, spans):
+    assert weighting.parse(prompt) == spans
+
+
+@pytest.mark.parametrize("prompt,parts", [
+    ("a red cat BREAK blue sky", [[("a red cat", 1.0)], [("blue sky", 1.0)]]),
+    ("BREAK a", [[], [("a", 1.0)]]),  # a chunk of padding first, as A1111 makes it
+    ("a BREAK", [[("a", 1.0)]]),  # a BREAK at the end adds nothing
+    ("BREAKFAST, break", [[("BREAKFAST, break", 1.0)]]),  # a word of its own, in capitals
+    ("(a BREAK b:1.2) c", [[("a", 1.2)], [("b", 1.2), (" c", 1.0)]]),  # inside brackets too
+])
+def test_break_starts_a_new_chunk(prompt, parts):
+    assert weighting.parts(prompt) == parts
+
+
+def test_break_encodes_each_part_in_chunks_of_its_own(studio_env):
+    pipe = manager().get("tiny-sd15")
+    assert api.count_tokens("a red cat BREAK blue sky", "tiny-sd15") == {"tokens": 5, "chunks": 2, "limit": 150}
+    assert weighting.needs_compel(pipe, "a BREAK b", "") and weighting.needs_compel(pipe, "", "a BREAK b")
+    both = _embeds(pipe, "a red cat BREAK blue sky")
+    assert both.shape[0] == 154
+    assert torch.allclose(both[:77], _embeds(pipe, "a red cat"))
+    assert torch.allclose(both[77:], _embeds(pipe, "blue sky"))
+    broken = api.generate_image("a red cat BREAK blue sky", seed=3, **SD)
+    assert np.array_equal(pixels(broken.images[0]), pixels(api.generate_image("a red cat BREAK blue sky", seed=3,
+                                                                               **SD).images[0]))
+    assert not np.array_equal(pixels(broken.images[0]), pixels(api.generate_image("a red cat blue sky", seed=3,
+                                                                                   **SD).images[0]))
+    sdxl = api.generate_image("a cat BREAK (snow:1.2)", "blur BREAK", seed=1, **{**SD, "model": "tiny-sdxl"})
+    assert sdxl.images[0].size == (64, 64)
 
 
 def test_sdxl_weighting_and_long_prompts_run(studio_env):
@@ -200,6 +243,13 @@ CASES = {
                                        hires_strength=0.5)),
     "hires-lanczos": ("tiny-sd15", dict(prompt="(a cat)", hires_scale=1.5, hires_upscaler="Lanczos", hires_steps=2,
                                         hires_strength=0.6)),
+    "edit": ("tiny-sd15", dict(prompt="a [cat:dog:2] in the [snow|rain]", negative_prompt="[blur::1]")),
+    "edit-hires": ("tiny-sd15", dict(prompt="a [cat:dog:1.5]", hires_scale=1.5, hires_upscaler="Latent", hires_steps=3,
+                                     hires_strength=0.7)),
+    "break": ("tiny-sd15", dict(prompt="a cat BREAK snow", negative_prompt="blur")),
+    "sdxl-edit-break": ("tiny-sdxl", dict(prompt="a [cat:(dog:1.3):2] BREAK snow", negative_prompt="")),
+    "exponential": ("mini-shapes", dict(prompt="a red circle", sampler="Euler", schedule_type="Exponential")),
+    "sde-heun-simple": ("tiny-sd15", dict(prompt="a cat", sampler="DPM++ 2M SDE Heun", schedule_type="Simple")),
     "img2img": ("tiny-sd15", dict(prompt="a cat", init_image="init", denoising_strength=0.6)),
     "inpaint": ("tiny-sd15", dict(prompt="a cat", init_image="init", mask="mask", denoising_strength=0.9)),
 }
@@ -215,8 +265,8 @@ def test_exported_code_reproduces_weighting_hires_img2img_and_inpainting(studio_
     for name, (model, extra) in CASES.items():
         folder = tmp_path / name
         folder.mkdir()
-        kw = dict(model=model, sampler="DPM++ 2M Karras", steps=4, cfg_scale=6, seed=77, width=64, height=64,
-                  batch_size=1, **extra)
+        kw = {**dict(model=model, sampler="DPM++ 2M Karras", steps=4, cfg_scale=6, seed=77, width=64, height=64,
+                     batch_size=1), **extra}
         if kw.get("init_image") == "init":
             source().save(folder / "init.png")
             kw["init_image"] = source()
@@ -224,7 +274,7 @@ def test_exported_code_reproduces_weighting_hires_img2img_and_inpainting(studio_
             mask.save(folder / "mask.png")
             kw["mask"] = mask
         made[name] = pixels(api.generate_image(**kw, save=False).images[0])
-        beside(folder, models_dir / model)  # the model's folder beside the script, as its comment says
+        beside(folder, ROOT / "assets" if model == "mini-shapes" else models_dir / model)  # as its comment says
         (folder / "run.py").write_text(api.export_code(**kw), encoding="utf-8")
     (tmp_path / "run_all.py").write_text(RUN_ALL, encoding="utf-8")
     done = subprocess.run([sys.executable, "run_all.py", str(torch.get_num_threads()),

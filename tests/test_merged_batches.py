@@ -240,17 +240,18 @@ def test_the_merge_key_ignores_only_the_rows_own_fields_and_takes_in_every_other
     key = merge_key("mini-shapes", _job(), 1)
     assert merge_key("mini-shapes", _job(prompt="a blue star", negative_prompt="red", seeds=[5, 6]), 1) == key
     changed = dict(sampler="Euler", steps=21, cfg_scale=3.0, width=72, height=72, generator_device="cuda",
-                   strength=0.5, hires=Hires(2, "Latent", 10, 0.5), on_scheduler=print, loras=[("ink", "f", 1.0)])
+                   strength=0.5, hires=Hires(2, "Latent", 10, 0.5), on_scheduler=print, loras=[("ink", "f", 1.0)],
+                   schedule_type="Karras", use_old_scheduling=True)
     assert set(changed) | set(ROW_FIELDS) == {f.name for f in fields(ImageJob)}  # every field is tried here
     for name, value in changed.items():
         assert merge_key("mini-shapes", _job(**{name: value}), 1) != key, name
     assert merge_key("tiny-sd15", _job(), 1) != key and merge_key("mini-shapes", _job(), 2) != key
     assert merge_key("mini-shapes", _job(), None) is None  # unknown prompt length: runs alone
-    # a field a later issue adds (a schedule type, ControlNet units) keeps jobs apart with no change here
-    later = make_dataclass("LaterJob", [("schedule_type", str, field(default="Automatic"))], bases=(ImageJob,))
+    # a field a later issue adds (ControlNet units, ...) keeps jobs apart with no change here
+    later = make_dataclass("LaterJob", [("control_units", tuple, field(default=()))], bases=(ImageJob,))
     plain = later(**{f.name: getattr(_job(), f.name) for f in fields(ImageJob)})
-    karras = later(**{f.name: getattr(_job(), f.name) for f in fields(ImageJob)}, schedule_type="Karras")
-    assert merge_key("mini-shapes", plain, 1) != merge_key("mini-shapes", karras, 1)
+    units = later(**{f.name: getattr(_job(), f.name) for f in fields(ImageJob)}, control_units=("canny",))
+    assert merge_key("mini-shapes", plain, 1) != merge_key("mini-shapes", units, 1)
 
 
 # -- the real engine --------------------------------------------------------------------------------------------
@@ -303,9 +304,10 @@ def test_merged_mini_shapes_pictures_equal_their_lone_runs_with_their_own_seeds_
             "bob": dict(prompt="a blue square on a yellow background", negative_prompt="green", seed=22,
                         batch_size=2),
             "cat": dict(prompt="a (green:1.3) star", seed=33),  # weighted: compel's encoding, one chunk too
-            "dan": dict(prompt="a purple triangle", seed=44, batch_count=2)}
+            "dan": dict(prompt="a purple triangle", seed=44, batch_count=2),
+            "eve": dict(prompt="a [red:blue:2] [circle|square]", seed=55)}  # prompt editing: its own steps' texts
     results, merges = merged_run({o: {**SHAPES, **kw} for o, kw in jobs.items()})
-    assert {"bob", "cat", "dan"} <= set(merges)  # they rode in one call with ann's first picture
+    assert {"bob", "cat", "dan", "eve"} <= set(merges)  # they rode in one call with ann's first picture
     for owner, kw in jobs.items():
         got, alone = results[owner], api.generate_image(**SHAPES, **kw, save=False)
         assert got.seeds == alone.seeds and got.infotexts == alone.infotexts  # its own seeds, no batch position
@@ -362,9 +364,10 @@ def test_a_stop_in_a_merged_call_drops_only_that_learners_pictures(studio_env):
 def test_merged_tiny_sd_rows_equal_their_lone_runs(studio_env, model):
     common = dict(model=model, sampler="DPM++ 2M Karras", steps=4, cfg_scale=7, width=64, height=64)
     jobs = {"ann": dict(prompt="a cat", seed=1), "cat": dict(prompt="a (red:1.4) house", seed=3),
-            "bob": dict(prompt="a dog in the snow", negative_prompt="blur", seed=2)}
+            "bob": dict(prompt="a dog in the snow", negative_prompt="blur", seed=2),
+            "eve": dict(prompt="[a cat:a dog:2]", negative_prompt="[blur|]", seed=4)}  # SDXL: pooled swapped too
     results, merges = merged_run({o: {**common, **kw} for o, kw in jobs.items()})
-    assert sorted(merges) == ["bob", "cat"]
+    assert sorted(merges) == ["bob", "cat", "eve"]
     for owner, kw in jobs.items():
         alone = api.generate_image(**common, **kw, save=False)
         same_picture(results[owner].images[0], alone.images[0])

@@ -79,3 +79,102 @@ def test_bad_values_get_messages():
     with pytest.raises(StudioError) as err:
         api.prompt_schedule("[a|b]" * 10_000, 10)
     assert err.value.key == "prompt_too_long"
+
+
+# -- applied during a run (studio.image.prompt_steps): what the UNet is given at each step ------------------------
+def conditioning(prompt: str, model: str = "mini-shapes", steps: int = 6, sampler: str = "Euler a",
+                 hires: dict | None = None) -> list:
+    """The positive prompt's embedding (and SDXL's pooled one) of each UNet call of a one-picture run."""
+    import torch
+
+    from studio.core.manager import manager
+    from studio.image.api import image_job
+    from studio.image.engine import run
+    job = image_job(prompt, "", model, sampler, steps, 7, 5, 64, 64, 1, "cpu", "en", [], hires=hires)
+    seen: list = []
+
+    def record(_unet, _args, kwargs):  # CFG runs [negative rows, positive rows]
+        pooled = (kwargs.get("added_cond_kwargs") or {}).get("text_embeds")
+        seen.append([kwargs["encoder_hidden_states"][1:].clone()] + ([pooled[1:].clone()] if pooled is not None
+                                                                      else []))
+
+    def traced(pipe):
+        hook = pipe.unet.register_forward_pre_hook(record, with_kwargs=True)
+        try:
+            return run(pipe, job)
+        finally:
+            hook.remove()
+    manager().run(model, traced)
+    return [torch.cat([t.flatten() for t in call]) for call in seen]
+
+
+def names(calls: list, **plain: list) -> str:
+    """Each call's conditioning named by the plain prompt whose run gave the same tensors ("?" for none)."""
+    import torch
+    return "".join(next((name for name, ref in plain.items() if torch.equal(c, ref[0])), "?") for c in calls)
+
+
+def test_each_step_is_given_the_prompt_a1111_gives_it(studio_env):
+    r, b = conditioning("a red circle"), conditioning("a blue circle")
+    # A1111's denoiser counts steps from 0 and uses the first entry with step <= until: [red:blue:2] is red for 3.
+    assert names(conditioning("a [red:blue:2] circle"), R=r, B=b) == "RRRBBB"
+    assert names(conditioning("a [red:blue:0.5] circle"), R=r, B=b) == "RRRRBB"
+    assert names(conditioning("a [red|blue] circle"), R=r, B=b) == "RRBRBR"
+    assert names(conditioning("a [red:blue:6] circle"), R=r, B=b) == "RRRRRR"
+    assert names(conditioning("a [red:blue:2] circle", sampler="Heun", steps=3), R=r, B=b) == "RRRRR"
+    heun = names(conditioning("a [red:blue:0] circle", sampler="Heun", steps=3), R=r, B=b)
+    assert heun == "BBBBB"  # a second-order step's two model calls share that step's prompt
+    assert names(conditioning("a [red:blue:1] circle", sampler="Heun", steps=3), R=r, B=b) == "RRRRB"
+
+
+def test_the_hires_pass_follows_a1111s_when(studio_env):
+    r, b = conditioning("a red circle"), conditioning("a blue circle")
+    hires = dict(scale=1.5, steps=4, strength=1.0)
+    # A whole number counts on from the first pass: 7 of 6 + 4 steps is the hires pass's step 1.
+    assert names(conditioning("a [red:blue:7] circle", hires=hires), R=r, B=b) == "RRRRRR" + "RRBB"
+    # A fraction over 1 is a share of the hires pass (the first pass never reaches it); under 1, of the first pass
+    # (over before the hires pass begins).
+    assert names(conditioning("a [red:blue:1.25] circle", hires=hires), R=r, B=b) == "RRRRRR" + "RRBB"
+    assert names(conditioning("a [red:blue:0.5] circle", hires=hires), R=r, B=b) == "RRRRBB" + "BBBB"
+
+
+def test_an_edit_changes_the_picture_and_a_constant_one_is_the_plain_prompts_picture(studio_env):
+    import numpy as np
+    shapes = dict(model="mini-shapes", sampler="Euler a", steps=8, cfg_scale=7, seed=5, width=64, height=64,
+                  save=False)
+    pixels = lambda prompt: np.asarray(api.generate_image(prompt, **shapes).images[0])  # noqa: E731
+    red, blue, edited = pixels("a red circle"), pixels("a blue circle"), pixels("a [red:blue:1] circle")
+    assert np.array_equal(pixels("a [red:blue:8] circle"), red)  # encoded by the engine, given as embeddings
+    assert np.array_equal(pixels("a [red:blue:0] circle"), blue)
+    assert not np.array_equal(edited, red) and not np.array_equal(edited, blue)
+
+
+def test_sdxl_swaps_the_pooled_embedding_too(studio_env):
+    cat = conditioning("a cat", model="tiny-sdxl", steps=4, sampler="Euler")
+    dog = conditioning("a dog", model="tiny-sdxl", steps=4, sampler="Euler")
+    assert names(conditioning("[a cat:a dog:1]", model="tiny-sdxl", steps=4, sampler="Euler"), C=cat, D=dog) == "CCDD"
+
+
+def test_save_load_generate_gives_the_same_pixels_with_editing_break_and_old_timelines(studio_env, tmp_path):
+    import numpy as np
+    kw = dict(model="mini-shapes", sampler="Euler a", steps=6, cfg_scale=7, seed=21, width=64, height=64,
+              hires_scale=1.5, hires_steps=4, hires_strength=0.6)
+    prompt = "a [red:blue:8] [circle|square] BREAK white background"
+    made = api.generate_image(prompt, "[blur::2]", **kw, use_old_scheduling=True)
+    assert "Old prompt editing timelines: True" in made.infotexts[0]
+    fields = api.read_infotext(made.paths[0])
+    assert fields["prompt"] == prompt and fields["negative_prompt"] == "[blur::2]"
+    assert fields["use_old_scheduling"] is True
+    again = api.generate_image(fields["prompt"], fields["negative_prompt"], "mini-shapes", fields["sampler"],
+                               fields["steps"], fields["cfg_scale"], fields["seed"], fields["width"], fields["height"],
+                               hires_scale=fields["Hires upscale"], hires_steps=fields["Hires steps"],
+                               hires_strength=fields["denoising_strength"], save=False,
+                               use_old_scheduling=fields["use_old_scheduling"])
+    assert np.array_equal(np.asarray(again.images[0]), np.asarray(made.images[0]))
+    # the switch does something: [red:blue:8] in the hires pass is "blue" from step 3 on with the new timelines
+    new = api.generate_image(prompt, "[blur::2]", **kw, save=False)
+    assert "Old prompt editing timelines" not in new.infotexts[0]
+    assert not np.array_equal(np.asarray(new.images[0]), np.asarray(made.images[0]))
+    with pytest.raises(StudioError) as err:
+        api.generate_image(prompt, **kw, use_old_scheduling="sometimes")
+    assert err.value.key == "out_of_range"

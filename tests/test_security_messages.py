@@ -255,7 +255,7 @@ def test_crafted_pngs_in_png_info_get_the_studio_message(studio_env, tmp_path):
     info = PngImagePlugin.PngInfo()
     info.add_text("parameters", f"{TYPED}\nSteps: 3, Sampler: Euler a, CFG scale: 7, Seed: 5, Size: 64x64")
     Image.new("RGB", (8, 8)).save(good, pnginfo=info)
-    text, fields = image_tab.read_png(str(good), "zh")
+    text, fields, _note = image_tab.read_png(str(good), "zh")
     assert fields["seed"] == 5 and TYPED in text  # a Textbox shows it as text
 
 

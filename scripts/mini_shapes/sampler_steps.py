@@ -14,13 +14,14 @@ import torch
 
 from scripts.mini_shapes import evaluate as ev
 from studio.image import shapes
-from studio.image.samplers import SAMPLERS
+from studio.image.samplers import SAMPLERS, split
 
 
 def runs(text: str) -> list[tuple[str, int]]:
     """'LMS:20,Euler a:30' -> [('LMS', 20), ('Euler a', 30)]."""
     pairs = [item.rsplit(":", 1) for item in text.split(",")]
-    if any(len(pair) != 2 or pair[0].strip() not in SAMPLERS or not pair[1].strip().isdigit() for pair in pairs):
+    if any(len(pair) != 2 or split(pair[0].strip())[0] not in SAMPLERS or not pair[1].strip().isdigit()
+           for pair in pairs):  # old joined names ("LMS Karras") too
         raise argparse.ArgumentTypeError(f"expected sampler:steps pairs from {', '.join(SAMPLERS)}; got {text!r}")
     return [(name.strip(), int(steps)) for name, steps in pairs]
 

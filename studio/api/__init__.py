@@ -42,6 +42,7 @@ from studio.image.api import (
                                 export_code,
                                 generate_image,
                                 image_samplers,
+                                image_schedule_types,
                                 prompt_schedule,
                                 read_infotext,
 )
@@ -76,7 +77,7 @@ __all__ = [
     "local_models",
     # 文生图
     "generate_image", "export_code", "count_tokens", "read_infotext", "image_samplers", "MAX_BATCH", "MAX_BATCH_COUNT",
-    "prompt_schedule",
+    "prompt_schedule", "image_schedule_types",
     "forward_diffusion", "denoising_timeline", "cfg_parts", "xy_plot", "build_prompt", "translate_prompt",
     "optimisation_experiment",
     # 文本生成

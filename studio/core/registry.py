@@ -54,15 +54,15 @@ class ModelCard:
 
 # Qwen2.5-Instruct's own generation_config.json values.
 _QWEN_DEFAULTS = dict(temperature=0.7, top_k=20, top_p=0.8, max_new_tokens=512, repetition_penalty=1.05)
-_SD_DEFAULTS = dict(steps=25, cfg_scale=7.0, sampler="DPM++ 2M Karras", max_side=1024)
+_SD_DEFAULTS = dict(steps=25, cfg_scale=7.0, sampler="DPM++ 2M", schedule_type="Karras", max_side=1024)
 
 CARDS: dict[str, ModelCard] = {c.key: c for c in [
     ModelCard("mini-shapes", "image", {"zh": "迷你形状（内置，离线）", "en": "Mini shapes (built-in, offline)"},
               "sd", 20 * MB, "Apache-2.0", builtin=True,
               # Not Karras: on this zero-terminal-SNR schedule, even started at sigma 80 (studio.image.samplers), its
               # spacing leaves few steps where the picture forms, and below ~10 steps the pictures fall apart.
-              defaults=dict(width=64, height=64, steps=20, cfg_scale=7.0, sampler="DPM++ 2M", max_side=256,
-                            live=True)),
+              defaults=dict(width=64, height=64, steps=20, cfg_scale=7.0, sampler="DPM++ 2M",
+                            schedule_type="Automatic", max_side=256, live=True)),
     ModelCard("mini-poem", "text", {"zh": "迷你唐诗（内置，离线）", "en": "Mini Tang poems (built-in, offline)"},
               "causal-lm", 10 * MB, {"zh": "Apache-2.0（语料 chinese-poetry：MIT）", "en": "Apache-2.0 (corpus: chinese-poetry, MIT)"}, builtin=True,
               defaults=dict(temperature=0.7, top_k=0, top_p=1.0, max_new_tokens=64, repetition_penalty=1.0)),
@@ -85,7 +85,8 @@ CARDS: dict[str, ModelCard] = {c.key: c for c in [
               modelscope_id="AI-ModelScope/stable-diffusion-xl-base-1.0", hf_id="stabilityai/stable-diffusion-xl-base-1.0",
               revision={"modelscope": "v1.0.9"},
               ignore_patterns=("sd_xl_base_1.0*", "sd_xl_offset*", "*refiner*", "*.fp16.*"),
-              defaults=dict(width=1024, height=1024, steps=30, cfg_scale=7.0, sampler="DPM++ 2M Karras", max_side=2048),
+              defaults=dict(width=1024, height=1024, steps=30, cfg_scale=7.0, sampler="DPM++ 2M", schedule_type="Karras",
+                            max_side=2048),
               options=dict(vae_slicing=True)),
     ModelCard("qwen2.5-0.5b", "text", {"zh": "通义千问 Qwen2.5-0.5B-Instruct", "en": "Qwen2.5-0.5B-Instruct"},
               "causal-lm", 1 * GB, "Apache-2.0",

@@ -31,6 +31,18 @@ def number(name: str, value, low: float, high: float, kind=float):
     return number
 
 
+def flag(name: str, value) -> bool:
+    """A switch: True / False (None: off; 0 / 1 and "true" / "false" as a form or a script sends them)."""
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "0", "false"):
+        return text in ("1", "true")
+    raise StudioError("out_of_range", name=name, low=False, high=True, value=str(value)[:60])
+
+
 def seed(value, lang: str, notices: list[str]) -> int:
     """-1 (or empty) picks a random seed, and says which one."""
     if value is None or (isinstance(value, str) and not value.strip()):

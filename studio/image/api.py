@@ -23,12 +23,12 @@ from studio.core.results import ImageResult
 from studio.core.scheduler import Offer, end_turn, merged
 from studio.core.specs import ModelSpec, weights_hash
 from studio.image import code as codegen
-from studio.image import lora, weighting
+from studio.image import lora, prompt_steps, weighting
 from studio.image import prompt_schedule as schedule
 from studio.image import samplers as _samplers
 from studio.image import uploads as images
 from studio.image.engine import Hires, ImageJob, Interrupted, Unit, decode_preview, hires_size, run_units
-from studio.image.infotext import format_infotext, parse_infotext, read_png_text
+from studio.image.infotext import format_infotext, parse_infotext, read_image_text
 from studio.image.knobs import KNOBS
 from studio.image.merging import merge_key
 
@@ -41,9 +41,34 @@ Preview = Callable[[list, int, int], None]  # (images, step, total)
 
 # -- text to image ------------------------------------------------------------------------------
 def image_samplers(model: str | None = None) -> list[str]:
-    """Sampler names that apply to `model`: those its scheduler family supports (every listed sampler for the
-    Stable Diffusion family); None: every listed sampler. A model for another task is refused with a message."""
-    return _samplers.names(None if model is None else task_spec(model, "image").loader)
+    """Sampler names (A1111 1.10's base names) that apply to `model`: those its scheduler family supports (every
+    listed sampler for the Stable Diffusion family; LCM only for an LCM model); None: every listed sampler. A model
+    for another task is refused with a message."""
+    if model is None:
+        return _samplers.names()
+    spec = task_spec(model, "image")
+    return _samplers.names(spec.loader, lcm=_is_lcm(spec))
+
+
+def image_schedule_types(sampler: str) -> list[str]:
+    """The schedule types (A1111 1.9+: Automatic, Karras, Exponential, Beta, SGM Uniform, Simple) that `sampler`
+    takes, as its diffusers scheduler class accepts them; an old joined name ("DPM++ 2M Karras") counts as its
+    base sampler. A sampler that is not listed gets a message."""
+    base = _samplers.split(sampler)[0] if isinstance(sampler, str) else None
+    if base not in _samplers.SAMPLERS:
+        raise StudioError("bad_choice", name="sampler", value=str(sampler)[:60], choices=", ".join(_samplers.names()))
+    return _samplers.schedule_types(base)
+
+
+def _is_lcm(spec: ModelSpec) -> bool:
+    """An LCM-distilled model: its card's sampler is LCM, or its scheduler config names LCMScheduler."""
+    if spec.defaults().get("sampler") == _samplers.LCM:
+        return True
+    config = spec.path / "scheduler" / "scheduler_config.json" if spec.path is not None else None
+    try:
+        return json.loads(config.read_text(encoding="utf-8")).get("_class_name") == "LCMScheduler"
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 
@@ -62,15 +87,14 @@ def prompt_schedule(prompt: str, steps: int = 20, hires_steps: int | None = None
 
 def image_job(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, batch_size,
                generator_device, lang: str, notices: list[str], init_image=None, mask=None,
-               denoising_strength=0.75, hires: dict | None = None, loras=None) -> ImageJob:
+               denoising_strength=0.75, hires: dict | None = None, loras=None,
+               schedule_type: str | None = "Automatic", use_old_scheduling: bool = False) -> ImageJob:
     """Checked parameters (unset ones take the model's defaults) as the first batch's job."""
-    task_spec(model, "image")  # a text or video model named here gets a message, not a missing default
+    spec = task_spec(model, "image")  # a text or video model named here gets a message, not a missing default
     d = model_defaults(model)
     prompt = validate.text("prompt", prompt, PROMPT_CAP)
     negative_prompt = validate.text("negative_prompt", negative_prompt, PROMPT_CAP)
-    sampler = sampler or d["sampler"]
-    if not isinstance(sampler, str) or sampler not in _samplers.SAMPLERS:
-        raise StudioError("bad_sampler", sampler=str(sampler)[:60], model=model, choices=", ".join(_samplers.names()))
+    sampler, schedule_type = _sampler(sampler, schedule_type, model, spec, d)
     if not _samplers.is_exact(sampler):
         notices.append(t("notice_sampler_approx", lang, sampler=sampler, cls=_samplers.class_name(sampler)))
     steps = KNOBS["steps"].check(d["steps"] if steps is None else steps)
@@ -85,7 +109,8 @@ def image_job(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, w
     if generator_device not in ("cpu", "cuda"):
         raise StudioError("out_of_range", name="generator_device", low="cpu", high="cuda", value=generator_device)
     seeds = [(first_seed + i) % (validate.MAX_SEED + 1) for i in range(batch_size)]
-    job = ImageJob(prompt, negative_prompt, sampler, steps, cfg_scale, seeds, width, height, generator_device)
+    job = ImageJob(prompt, negative_prompt, sampler, steps, cfg_scale, seeds, width, height, generator_device,
+                   schedule_type)
     if init is not None:
         job.init_image = init.resize((width, height), Image.LANCZOS) if init.size != (width, height) else init
         job.strength = KNOBS["denoising_strength"].check(denoising_strength)
@@ -95,7 +120,29 @@ def image_job(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, w
         raise StudioError("mask_needs_image")
     job.hires = _hires(hires, job, d, lang, notices)
     job.loras = lora.resolve(_lora_pairs(loras))
+    job.use_old_scheduling = validate.flag("use_old_scheduling", use_old_scheduling)
     return job
+
+
+def _sampler(sampler, schedule_type, model: str, spec: ModelSpec, d: dict) -> tuple[str, str]:
+    """(base sampler, schedule type), checked. Unset sampler: the model's, with its schedule type unless one is
+    given; an old joined name ("DPM++ 2M Karras") brings its own schedule type."""
+    if not sampler:
+        sampler = d["sampler"]
+        if schedule_type in (None, "", _samplers.AUTOMATIC):
+            schedule_type = d.get("schedule_type", _samplers.AUTOMATIC)
+    lcm = _is_lcm(spec)
+    base, schedule_type = _samplers.split(sampler, schedule_type) if isinstance(sampler, str) else (None, "")
+    if base not in _samplers.SAMPLERS:
+        raise StudioError("bad_sampler", sampler=str(sampler)[:60], model=model,
+                          choices=", ".join(_samplers.names(spec.loader, lcm=lcm)))
+    if base == _samplers.LCM and not lcm:
+        raise StudioError("lcm_only", model=model)
+    kinds = _samplers.schedule_types(base)
+    if schedule_type not in kinds:
+        raise StudioError("bad_schedule_type", schedule_type=str(schedule_type)[:60], sampler=base,
+                          choices=", ".join(kinds))
+    return base, schedule_type
 
 
 def _lora_pairs(loras) -> list[tuple[str, float]]:
@@ -143,13 +190,15 @@ def _hires(hires: dict | None, job: ImageJob, d: dict, lang: str, notices: list[
 
 def prepare(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, batch_size, init_image,
             mask, denoising_strength, hires_scale, hires_upscaler, hires_steps, hires_strength, loras,
-            generator_device, lang: str, notices: list[str]) -> tuple[ModelSpec, ImageJob]:
+            generator_device, lang: str, notices: list[str],
+            schedule_type: str | None = "Automatic", use_old_scheduling: bool = False) -> tuple[ModelSpec, ImageJob]:
     """The one path from a call's values to its model and first checked job: generate_image runs the job and
     export_code writes it as a script, so the script makes what the page made."""
     spec = task_spec(model, "image")
     hires = dict(scale=hires_scale, upscaler=hires_upscaler, steps=hires_steps, strength=hires_strength)
     return spec, image_job(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, batch_size,
-                           generator_device, lang, notices, init_image, mask, denoising_strength, hires, loras)
+                           generator_device, lang, notices, init_image, mask, denoising_strength, hires, loras,
+                           schedule_type, use_old_scheduling)
 
 
 @routed("image", finish=lambda result, call: _saved_here(result, call), send=lambda call: _sent_loras(call))
@@ -160,13 +209,18 @@ def generate_image(prompt: str = "", negative_prompt: str = "", model: str = "mi
                    hires_scale: float = 1.0, hires_upscaler: str = "Latent", hires_steps: int | None = None,
                    hires_strength: float = 0.5, loras=None, generator_device: str = "cpu", save: bool = True,
                    lang: str | None = None, progress: Progress | None = None, preview: Preview | None = None,
-                   preview_every: int = 5, stop: threading.Event | None = None) -> ImageResult:
+                   preview_every: int = 5, stop: threading.Event | None = None,
+                   schedule_type: str = "Automatic", use_old_scheduling: bool = False) -> ImageResult:
     """Text to image; with init_image, image to image; with init_image and mask (white = repaint), inpainting.
 
     Image i of batch k uses seed + k * batch_size + i, so any image can be made alone. Unset sampler / steps /
-    cfg_scale / width / height take the model's defaults (image to image: the source's size). hires_scale > 1
+    cfg_scale / width / height take the model's defaults (image to image: the source's size). sampler: A1111's
+    names ("DPM++ 2M"; old joined ones as "DPM++ 2M Karras" too); schedule_type: Automatic (the sampler's own),
+    Karras, Exponential, Beta, SGM Uniform or Simple, those the sampler takes (image_schedule_types). hires_scale > 1
     adds the hires fix: upscale (Latent or Lanczos), then image to image with hires_steps (None: steps) at
     hires_strength. loras: {name: weight} of LoRAs in the lora folders (studio.image.lora).
+    Prompt editing ([from:to:when]) and alternation ([a|b]) change the prompt during the run, as in A1111
+    (prompt_schedule); use_old_scheduling: A1111's "Old prompt editing timelines".
     preview(images, step, total) receives the decoded latents every preview_every steps;
     setting `stop` ends the run after the current step, keeping the images finished before it.
     """
@@ -174,7 +228,7 @@ def generate_image(prompt: str = "", negative_prompt: str = "", model: str = "mi
     notices: list[str] = []
     spec, first = prepare(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, batch_size,
                           init_image, mask, denoising_strength, hires_scale, hires_upscaler, hires_steps,
-                          hires_strength, loras, generator_device, lang, notices)
+                          hires_strength, loras, generator_device, lang, notices, schedule_type, use_old_scheduling)
     batch_count = KNOBS["batch_count"].check(batch_count)
     preview_every = validate.number("preview_every", preview_every, 0, 150, int)
     if not first.prompt.strip():
@@ -182,7 +236,7 @@ def generate_image(prompt: str = "", negative_prompt: str = "", model: str = "mi
 
     result = ImageResult([], [], [], notices)
     n = len(first.seeds)
-    chunks = _chunks(model, first.prompt, first.negative_prompt)
+    chunks = _chunks(model, first)
     for k in range(batch_count):
         if k:
             end_turn(stop)  # a batch count of 8 is 8 turns: whoever waits goes between two pictures
@@ -241,13 +295,13 @@ def _stopped(stop) -> bool:
     return stop is not None and stop.is_set()
 
 
-def _chunks(model: str, prompt: str, negative_prompt: str) -> int | None:
-    """The prompts' encoded length in 75-token chunks (both sides of CFG are padded to the longer), for the merge
-    key; None when the tokenizer is not on disk yet."""
+def _chunks(model: str, job: ImageJob) -> int | None:
+    """The prompts' encoded length in 75-token chunks (both sides of CFG, and every text prompt editing uses, are
+    padded to the longest), for the merge key; None when the tokenizer is not on disk yet."""
     tokenizer = _tokenizer(model)
     if tokenizer is None:
         return None
-    return max(weighting.token_count(tokenizer, p)["chunks"] for p in (prompt, negative_prompt))
+    return max(weighting.token_count(tokenizer, text)["chunks"] for text in prompt_steps.texts(job))
 
 
 def _on_step(pipe, *, k: int, batch_count: int, progress: Progress | None, preview: Preview | None, every: int):
@@ -292,23 +346,24 @@ def export_code(prompt: str = "", negative_prompt: str = "", model: str = "mini-
                 height: int | None = None, batch_size: int = 1, *, init_image=None, mask=None,
                 denoising_strength: float = 0.75, hires_scale: float = 1.0, hires_upscaler: str = "Latent",
                 hires_steps: int | None = None, hires_strength: float = 0.5, loras=None,
-                generator_device: str = "cpu", lang: str | None = None) -> str:
+                generator_device: str = "cpu", lang: str | None = None, schedule_type: str = "Automatic",
+                use_old_scheduling: bool = False) -> str:
     """查看代码: a runnable diffusers script that makes the same image(s) as generate_image with these values
     (image to image / inpainting: save the source as init.png and the mask as mask.png beside it)."""
     lang = caller_lang(lang)
     spec, job = prepare(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, batch_size,
                         init_image, mask, denoising_strength, hires_scale, hires_upscaler, hires_steps,
-                        hires_strength, loras, generator_device, lang, [])
+                        hires_strength, loras, generator_device, lang, [], schedule_type, use_old_scheduling)
     return codegen.image_script(spec, _pipeline_class_name(spec), settings().hub, job,
-                                weighted=_uses_compel(model, job.prompt, job.negative_prompt))
+                                uses_compel=functools.partial(_uses_compel, model))
 
 
 def _uses_compel(model: str, prompt: str, negative_prompt: str) -> bool:
     """What the engine will decide on the loaded pipeline (weighting syntax, or more than one 75-token chunk)."""
     tokenizer = _tokenizer(model)
-    long = ((lambda p: weighting.token_count(tokenizer, p)["tokens"] > weighting.CHUNK) if tokenizer
-            else (lambda p: False))
-    return any(weighting.is_weighted(p) or long(p) for p in (prompt, negative_prompt))
+    if tokenizer is None:
+        return any(weighting.is_weighted(p) or weighting.has_break(p) for p in (prompt, negative_prompt))
+    return any(weighting.needs_compel_for(tokenizer, p) for p in (prompt, negative_prompt))
 
 
 def _pipeline_class_name(spec: ModelSpec) -> str:
@@ -322,8 +377,11 @@ def _pipeline_class_name(spec: ModelSpec) -> str:
 
 def _finish(result: ImageResult, image: Image.Image, seed: int, job: ImageJob, spec: ModelSpec,
             save: bool, lang: str) -> None:
-    params = dict(steps=job.steps, sampler=job.sampler, cfg_scale=job.cfg_scale, seed=seed,
-                  size=f"{job.width}x{job.height}", model_hash=weights_hash(spec), model=spec.title)
+    # A1111 1.9+: "Sampler: DPM++ 2M, Schedule type: Karras", no Schedule type when Automatic
+    schedule_type = job.schedule_type if job.schedule_type != _samplers.AUTOMATIC else None
+    params = dict(steps=job.steps, sampler=job.sampler, schedule_type=schedule_type, cfg_scale=job.cfg_scale,
+                  seed=seed, size=f"{job.width}x{job.height}", model_hash=weights_hash(spec), model=spec.title,
+                  use_old_scheduling=job.use_old_scheduling)  # written only when on, as A1111 does
     if job.init_image is not None:
         params["denoising_strength"] = job.strength
         params["Mask blur"] = 0 if job.mask is not None else None
@@ -365,7 +423,8 @@ def _plain_number(value: float):
 
 
 def read_infotext(image) -> dict:
-    """The generation parameters stored in a PNG (a PIL image or a file path), as studio fields."""
+    """The generation parameters stored in an image (a PIL image or a file path): a PNG's `parameters` text, the EXIF
+    comment A1111 writes into a JPEG or WebP; as studio fields."""
     if isinstance(image, (str, bytes)) or hasattr(image, "__fspath__"):
         try:
             image = Image.open(image)
@@ -376,10 +435,10 @@ def read_infotext(image) -> dict:
     try:
         if "parameters" not in (image.info or {}):
             images.check_pixels(image)  # a chunk after the pixels: reading it decodes them, so not a bomb's
-        text = read_png_text(image)
+        text = read_image_text(image)
     except StudioError:
         raise
-    except Exception:  # noqa: BLE001 - truncated data, a text chunk over PIL's limit, bad compression
+    except Exception:  # noqa: BLE001 - truncated data, a text chunk over PIL's limit, bad compression, bad EXIF
         raise StudioError("bad_png_text") from None
     if not text or not isinstance(text, str):
         raise StudioError("no_infotext")

@@ -10,7 +10,15 @@ import json
 
 from studio.core.codegen import model_source, shown_path
 from studio.core.specs import ModelSpec
-from studio.image.samplers import KARRAS_SIGMA_MAX, SAMPLERS, make_scheduler, terminal_sigma
+from studio.image.samplers import (
+    AUTOMATIC,
+    KARRAS_SIGMA_MAX,
+    caps_sigma,
+    class_name,
+    make_scheduler,
+    options,
+    terminal_sigma,
+)
 
 
 IMAGE_TEMPLATE = '''\
@@ -22,7 +30,7 @@ from diffusers import {pipeline}, {scheduler}
 device = "cuda" if torch.cuda.is_available() else "cpu"
 dtype = torch.float16 if device == "cuda" else torch.float32  # the studio runs fp32 on a CPU
 pipe = {pipeline}.{load_call}.to(device)
-# Sampler "{sampler}" = {scheduler} built from the model's own scheduler config
+# {sampler} = {scheduler} built from the model's own scheduler config
 pipe.scheduler = {scheduler}.from_config(pipe.scheduler.config{scheduler_options})
 {karras_cap}{loras}
 seeds = {seeds}  # image i of the batch uses seed + i
@@ -42,19 +50,18 @@ PLAIN_TEXT = '''\
     negative_prompt={negative},
 '''
 
-# Weighted or long prompts: the studio parses (word:1.5) into (text, weight) spans and lets compel build the
-# embeddings, 75 tokens per chunk, both sides padded to the same number of chunks.
+# Weighted, long or BREAK prompts: the studio parses (word:1.5) into (text, weight) spans and lets compel build the
+# embeddings, 75 tokens per chunk, each part between BREAKs in chunks of its own, both sides padded to the same
+# number of chunks.
 COMPEL_TEXT = '''\
 from compel import Compel, ReturnedEmbeddingsType
 from compel.prompt_parser import FlattenedPrompt
 
-prompt_spans = {spans!r}  # (text, weight) from {prompt!r}
-negative_spans = {negative_spans!r}
 {encoders}
 
-def embed(compel, spans):
-    (conditioning, _tokens), _options = compel.build_conditioning_tensor_for_prompt_object(FlattenedPrompt(spans))
-    return conditioning
+def embed(compel, parts):  # parts: the (text, weight) spans between BREAKs
+    chunks = [compel.build_conditioning_tensor_for_prompt_object(FlattenedPrompt(spans))[0][0] for spans in parts]
+    return torch.cat(chunks, dim=1)
 
 
 def pad(conditioning, empty, length):  # extra chunks of the empty prompt, so both sides have as many chunks
@@ -63,12 +70,18 @@ def pad(conditioning, empty, length):  # extra chunks of the empty prompt, so bo
     return conditioning
 
 
-with torch.no_grad():
-    pairs = [(embed(c, prompt_spans), embed(c, negative_spans)) for c in compels]
-    length = max(t.shape[1] for pair in pairs for t in pair)
-    cond = torch.cat([pad(p[0], c.conditioning_provider.empty_z, length) for c, p in zip(compels, pairs)], dim=-1)
-    neg = torch.cat([pad(p[1], c.conditioning_provider.empty_z, length) for c, p in zip(compels, pairs)], dim=-1)
-{pooled}'''
+def weighted(prompt_parts, negative_parts, first_part, negative_first_part, empty_negative):
+    with torch.no_grad():
+        pairs = [(embed(c, prompt_parts), embed(c, negative_parts)) for c in compels]
+        length = max(t.shape[1] for pair in pairs for t in pair)
+        cond = torch.cat([pad(p[0], c.conditioning_provider.empty_z, length) for c, p in zip(compels, pairs)], dim=-1)
+        neg = torch.cat([pad(p[1], c.conditioning_provider.empty_z, length) for c, p in zip(compels, pairs)], dim=-1)
+        embeds = {{"prompt_embeds": cond.repeat(len(seeds), 1, 1),
+                  "negative_prompt_embeds": neg.repeat(len(seeds), 1, 1)}}
+{pooled}    return embeds
+
+
+'''
 SD_ENCODERS = '''\
 compels = [Compel(tokenizer=pipe.tokenizer, text_encoder=pipe.text_encoder, truncate_long_prompts=False,
                   device=pipe.device)]
@@ -80,20 +93,76 @@ compels = [Compel(tokenizer=pipe.tokenizer, text_encoder=pipe.text_encoder, retu
            Compel(tokenizer=pipe.tokenizer_2, text_encoder=pipe.text_encoder_2, returned_embeddings_type=kind,
                   truncate_long_prompts=False, requires_pooled=True, device=pipe.device)]
 '''
+# SDXL's pooled embedding comes from the first chunk, so from the text before the first BREAK.
 SDXL_POOLED = '''\
-    pooled = compels[1].conditioning_provider.get_pooled_embeddings([{plain!r}])
-    neg_pooled = compels[1].conditioning_provider.get_pooled_embeddings([{plain_negative!r}])
-    if {empty_negative} and pipe.config.force_zeros_for_empty_prompt:  # as SDXL does for an empty negative prompt
-        neg, neg_pooled = torch.zeros_like(neg), torch.zeros_like(neg_pooled)
+        pooled = compels[1].conditioning_provider.get_pooled_embeddings([first_part])
+        neg_pooled = compels[1].conditioning_provider.get_pooled_embeddings([negative_first_part])
+        if empty_negative and pipe.config.force_zeros_for_empty_prompt:
+            embeds["negative_prompt_embeds"] = torch.zeros_like(embeds["negative_prompt_embeds"])  # as SDXL does
+            neg_pooled = torch.zeros_like(neg_pooled)  # for an empty negative prompt
+        embeds["pooled_prompt_embeds"] = pooled.repeat(len(seeds), 1)
+        embeds["negative_pooled_prompt_embeds"] = neg_pooled.repeat(len(seeds), 1)
 '''
-COMPEL_ARGS = '''\
-    prompt_embeds=cond.repeat(len(seeds), 1, 1),
-    negative_prompt_embeds=neg.repeat(len(seeds), 1, 1),
+WEIGHTED_CALL = "weighted({parts!r}, {negative_parts!r}, {first!r}, {negative_first!r}, {empty!r})"
+
+# Prompt editing and alternation: each step's texts encoded once, swapped in after each step.
+PROMPT_STEPS = '''\
+def plain(prompt, negative):  # a text without syntax: the pipeline's own encoder, as the studio does
+    with torch.no_grad():
+        embeds = pipe.encode_prompt(prompt=[prompt] * len(seeds), device=pipe.device, num_images_per_prompt=1,
+                                    do_classifier_free_guidance=True,
+                                    negative_prompt=[negative] * len(seeds) if negative else None)
+    return dict(zip(("prompt_embeds", "negative_prompt_embeds", "pooled_prompt_embeds",
+                     "negative_pooled_prompt_embeds"), embeds))
+
+
+class PromptSteps:
+    """Prompt editing ([from:to:when]) and alternation ([a|b]) as A1111 applies them: steps count from 0 in each
+    pass, and step s uses the first entry whose last step is not before it (a second-order sampler's two model
+    calls per step share it). Every entry is padded to `length` tokens, so they all stack."""
+
+    def __init__(self, schedule, length):  # [(last step, embeddings)]
+        self.length = length
+        with torch.no_grad():
+            self.empty = pipe.encode_prompt(prompt=[""], device=pipe.device, num_images_per_prompt=1,
+                                            do_classifier_free_guidance=False)[0]
+        self.schedule = [(until, self.padded(embeds)) for until, embeds in schedule]
+        self.arguments = self.schedule[0][1]
+        self.tensors = ["latents", "prompt_embeds"] + (["add_text_embeds"] if "pooled_prompt_embeds" in self.arguments
+                                                       else [])
+
+    def padded(self, embeds):
+        out = {}
+        for name, e in embeds.items():
+            while e.dim() == 3 and e.shape[1] < self.length:
+                chunk = self.empty if e.any() else torch.zeros_like(e[:, :77])  # SDXL's zeroed empty negative
+                e = torch.cat([e, chunk.expand(e.shape[0], -1, -1)], dim=1)
+            out[name] = e
+        return out
+
+    def step_end(self, pipe, i, timestep, tensors):
+        step = (i + 1) // pipe.scheduler.order  # the next step
+        e = next((e for until, e in self.schedule if step <= until), self.schedule[-1][1])
+        guided = pipe.do_classifier_free_guidance  # the pipeline then runs [negative rows, positive rows]
+        tensors["prompt_embeds"] = torch.cat([e["negative_prompt_embeds"], e["prompt_embeds"]]) if guided \\
+            else e["prompt_embeds"]
+        if "pooled_prompt_embeds" in e:
+            tensors["add_text_embeds"] = torch.cat([e["negative_pooled_prompt_embeds"], e["pooled_prompt_embeds"]]) \\
+                if guided else e["pooled_prompt_embeds"]
+        return tensors
+
+
 '''
-SDXL_POOLED_ARGS = '''\
-    pooled_prompt_embeds=pooled.repeat(len(seeds), 1),
-    negative_pooled_prompt_embeds=neg_pooled.repeat(len(seeds), 1),
+PASS_TEXTS = "{name}_texts = [  # {comment}: (last step, the texts up to it)\n{entries}]\n"
+PASSES = '''\
+length = max(e["prompt_embeds"].shape[1] for _until, e in {entries})  # tokens: whole 77-token chunks
+{passes}'''
+STEPWISE_ARGS = '''\
+    **{name}.arguments,
+    callback_on_step_end={name}.step_end,
+    callback_on_step_end_tensor_inputs={name}.tensors,
 '''
+
 
 HIRES = '''\
 # Hires fix: upscale x{scale} ({upscaler}), then image to image at denoising strength {strength}
@@ -129,18 +198,18 @@ def _load_call(spec: ModelSpec, pipeline: str, sd15: bool) -> str:
     return f"from_pretrained(model_path, torch_dtype=dtype, use_safetensors=True{extra})"
 
 
-def image_script(spec: ModelSpec, pipeline: str, hub: str, job, weighted: bool = False) -> str:
+def image_script(spec: ModelSpec, pipeline: str, hub: str, job, uses_compel=lambda prompt, negative: False) -> str:
     """The script for an ImageJob (studio.image.engine) on the model `spec`. Image to image and inpainting read
-    the source (and mask) from init.png / mask.png beside the script. `weighted`: the engine encodes the prompts
-    with compel (weighting syntax, or longer than one chunk), so the script does too."""
+    the source (and mask) from init.png / mask.png beside the script. uses_compel(prompt, negative): whether the
+    engine encodes those texts with compel (weighting syntax, BREAK, longer than one chunk), so the script does too."""
     from studio.image.engine import hires_size, schedule_steps
-    scheduler, options, _exact = SAMPLERS[job.sampler]
+    scheduler = class_name(job.sampler)
     load_source, extra_pip = model_source(spec, hub)
     if spec.loader == "sd-single":
         load_source += CONFIG_NOTE
     sd15 = pipeline == "StableDiffusionPipeline"
-    sched_opts = "".join(f", {k}={v!r}" for k, v in options.items())
-    text, text_args = _text(job, weighted, pipeline == "StableDiffusionXLPipeline")
+    sched_opts = "".join(f", {k}={v!r}" for k, v in options(job.sampler, job.schedule_type).items())
+    text, text_args, hires_args, weighted = _text(job, uses_compel, pipeline == "StableDiffusionXLPipeline")
     imports, first_call, first_extra, source, steps = "", "pipe", "", "", job.steps
     size_args = f"    width={job.width},\n    height={job.height},\n"
     if job.init_image is not None:
@@ -163,10 +232,10 @@ def image_script(spec: ModelSpec, pipeline: str, hub: str, job, weighted: bool =
         if latent:
             first_extra += "\n    output_type=\"latent\","
         hires = HIRES.format(scale=job.hires.scale, upscaler=job.hires.upscaler, strength=job.hires.strength,
-                             karras_cap=_karras_cap(spec, job.sampler, "second"), scheduler=scheduler,
+                             karras_cap=_karras_cap(spec, job, "second"), scheduler=scheduler,
                              scheduler_options=sched_opts, generator_device=job.generator_device,
                              upscale=(LATENT_UPSCALE if latent else LANCZOS_UPSCALE).format(w=w, h=h),
-                             text_args=text_args, hires_steps=schedule_steps(job.hires.steps, job.hires.strength),
+                             text_args=hires_args, hires_steps=schedule_steps(job.hires.steps, job.hires.strength),
                              cfg_scale=job.cfg_scale)
     if job.mask is not None:
         hires += ("images = [Image.composite(image, source, mask.point(lambda v: 255 if v >= 128 else 0)) "
@@ -174,22 +243,29 @@ def image_script(spec: ModelSpec, pipeline: str, hub: str, job, weighted: bool =
     return IMAGE_TEMPLATE.format(
         title=spec.title, extra_pip=extra_pip + (" compel" if weighted else ""), pipeline=pipeline,
         scheduler=scheduler, imports=imports, load_source=load_source, load_call=_load_call(spec, pipeline, sd15),
-        sampler=job.sampler, scheduler_options=sched_opts, karras_cap=_karras_cap(spec, job.sampler, "pipe"),
+        sampler=_sampler_label(job), scheduler_options=sched_opts, karras_cap=_karras_cap(spec, job, "pipe"),
         seeds=job.seeds, generator_device=job.generator_device, text=text, source=source, first_call=first_call,
         text_args=text_args, steps=steps, cfg_scale=job.cfg_scale,
         size_args=size_args, first_extra=first_extra, hires=hires, loras=_loras(job.loras))
 
 
-def _karras_cap(spec: ModelSpec, sampler: str, pipe: str) -> str:
-    """studio.image.samplers starts Karras spacing at sigma 80 on a zero-terminal-SNR schedule: the script says
-    so too."""
+def _sampler_label(job) -> str:
+    """'Sampler "DPM++ 2M", schedule type "Karras"', as the page names them (Automatic: the sampler alone)."""
+    kind = f', schedule type "{job.schedule_type}"' if job.schedule_type != AUTOMATIC else ""
+    return f'Sampler "{job.sampler}"{kind}'
+
+
+def _karras_cap(spec: ModelSpec, job, pipe: str) -> str:
+    """studio.image.samplers starts Karras (Exponential, Beta) spacing at sigma 80 on a zero-terminal-SNR schedule:
+    the script says so too."""
     config = spec.path / "scheduler" / "scheduler_config.json" if spec.path is not None else None
-    if not SAMPLERS[sampler][1].get("use_karras_sigmas") or config is None or not config.is_file():
+    if not caps_sigma(job.schedule_type) or config is None or not config.is_file():
         return ""
-    scheduler = make_scheduler(sampler, json.loads(config.read_text(encoding="utf-8")))
-    if "sigma_max" not in scheduler.config:
+    scheduler = make_scheduler(job.sampler, json.loads(config.read_text(encoding="utf-8")), job.schedule_type)
+    if scheduler.config.get("sigma_max") is None:
         return ""
-    return (f"# Karras spacing from sigma {KARRAS_SIGMA_MAX:g}, not from the {terminal_sigma(scheduler):.0f} this "
+    return (f"# {job.schedule_type} spacing from sigma {KARRAS_SIGMA_MAX:g}, not from the "
+            f"{terminal_sigma(scheduler):.0f} this "
             f"zero-terminal-SNR schedule ends at (as the studio does)\n"
             f"{pipe}.scheduler.register_to_config(sigma_max={KARRAS_SIGMA_MAX!r})\n")
 
@@ -209,19 +285,47 @@ def _loras(loras) -> str:
     return "# LoRA adapters and their weights\n" + "\n".join(lines) + "\n"
 
 
-def _text(job, weighted: bool, sdxl: bool) -> tuple[str, str]:
-    """(code before the call, the call's text arguments)."""
-    from studio.image.weighting import plain_text
+def _text(job, uses_compel, sdxl: bool) -> tuple[str, str, str, bool]:
+    """(code before the first call, the first and the hires call's text arguments, whether compel is used)."""
+    from studio.image import prompt_steps
+    passes = {"first_pass": prompt_steps.segments(job)}
+    if job.hires is not None:
+        passes["hires_pass"] = prompt_steps.segments(job, hires=True)
+    if all(prompt_steps.is_static(parts, job) for parts in passes.values()):
+        if not uses_compel(job.prompt, job.negative_prompt):
+            negative = f"[{job.negative_prompt!r}] * len(seeds)" if job.negative_prompt else "None"
+            args = PLAIN_TEXT.format(prompt=job.prompt, negative=negative)
+            return "", args, args, False
+        code = _compel(sdxl) + f"text = {_encoding(job.prompt, job.negative_prompt, True)}  # {job.prompt!r}\n"
+        return code, "    **text,\n", "    **text,\n", True
+    compel = any(uses_compel(p.prompt, p.negative) for parts in passes.values() for p in parts)
+    code = (_compel(sdxl) if compel else "") + PROMPT_STEPS
+    for name, parts in passes.items():
+        entries = "".join(f"    ({p.until}, {_encoding(p.prompt, p.negative, uses_compel(p.prompt, p.negative))}),\n"
+                          for p in parts)
+        code += PASS_TEXTS.format(name=name, entries=entries, comment="the first pass" if name == "first_pass" else
+                                  "the hires pass (A1111 counts its `when` on from the first pass)")
+    code += PASSES.format(entries=" + ".join(f"{name}_texts" for name in passes),
+                          passes="".join(f"{name} = PromptSteps({name}_texts, length)\n" for name in passes))
+    args = [STEPWISE_ARGS.format(name=name) for name in passes]
+    return code + "\n", args[0], args[-1], compel
+
+
+def _compel(sdxl: bool) -> str:
+    return COMPEL_TEXT.format(encoders=SDXL_ENCODERS if sdxl else SD_ENCODERS, pooled=SDXL_POOLED if sdxl else "")
+
+
+def _encoding(prompt: str, negative: str, weighted: bool) -> str:
+    """The script's call that encodes these texts as the engine does (compel, or the pipeline's own encoder)."""
     if not weighted:
-        negative = f"[{job.negative_prompt!r}] * len(seeds)" if job.negative_prompt else "None"
-        return "", PLAIN_TEXT.format(prompt=job.prompt, negative=negative)
-    pooled = SDXL_POOLED.format(plain=plain_text(job.prompt), plain_negative=plain_text(job.negative_prompt),
-                                empty_negative=not job.negative_prompt) if sdxl else ""
-    text = COMPEL_TEXT.format(spans=_spans(job.prompt), prompt=job.prompt, negative_spans=_spans(job.negative_prompt),
-                              encoders=SDXL_ENCODERS if sdxl else SD_ENCODERS, pooled=pooled)
-    return text, COMPEL_ARGS + (SDXL_POOLED_ARGS if sdxl else "")
+        return f"plain({prompt!r}, {negative!r})"
+    from studio.image.weighting import parts
+    first = lambda text: "".join(t for t, _ in parts(text)[0])  # noqa: E731
+    return WEIGHTED_CALL.format(parts=_parts(prompt), negative_parts=_parts(negative), first=first(prompt),
+                                negative_first=first(negative), empty=not negative)
 
 
-def _spans(prompt: str) -> list[tuple[str, float]]:
-    from studio.image.weighting import parse
-    return [(t, float(w)) for t, w in parse(prompt)] or [("", 1.0)]
+def _parts(prompt: str) -> list[list[tuple[str, float]]]:
+    """(text, weight) spans of each part between BREAKs, as studio.image.weighting hands them to compel."""
+    from studio.image.weighting import parts
+    return [[(t, float(w)) for t, w in part] or [("", 1.0)] for part in parts(prompt)]

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from studio.image import lora, weighting
+from studio.image import lora, prompt_steps, weighting
 from studio.image.samplers import make_scheduler
 
 
@@ -37,12 +37,14 @@ class ImageJob:
     width: int
     height: int
     generator_device: str = "cpu"  # CPU noise: the same seed gives the same picture on any machine
+    schedule_type: str = "Automatic"  # A1111's Schedule type (studio.image.samplers.SCHEDULES)
     init_image: Image.Image | None = None  # img2img / inpainting source, already at width x height
     mask: Image.Image | None = None  # inpainting: white = repaint
     strength: float = 0.75  # img2img / inpainting denoising strength
     hires: Hires | None = None
     on_scheduler: Callable | None = None  # (scheduler, pipe) -> None, before the first pass (原理 watches it)
     loras: list = field(default_factory=list)  # (name, weights file, weight); none: every adapter off
+    use_old_scheduling: bool = False  # A1111's "Old prompt editing timelines" (studio.image.prompt_schedule)
 
     @property
     def mode(self) -> str:
@@ -92,7 +94,7 @@ def run_units(pipe, units: list[Unit]) -> list[list[Image.Image]]:
     every unit is stopped; a stopped unit among running ones gets its images too (the caller drops them)."""
     job = units[0].job  # every setting but the rows' is the same in all units
     lora.apply(pipe, job.loras)  # also for image to image: from_pipe shares the UNet and its adapters
-    scheduler = _scheduler(pipe, job.sampler)
+    scheduler = _scheduler(pipe, job.sampler, job.schedule_type)
     first_steps = _pass_steps(job.steps, job.strength if job.mode != "txt2img" else 1.0)
     total = first_steps + (_pass_steps(job.hires.steps, job.hires.strength) if job.hires else 0)
     keep_latents = job.hires is not None and job.hires.upscaler == "Latent"
@@ -106,21 +108,21 @@ def run_units(pipe, units: list[Unit]) -> list[list[Image.Image]]:
         if job.mode == "inpaint":
             extra["mask_image"] = _per_row(units, "mask")
     out = _call(first_pass, units, job.steps, job.width, job.height, extra, "latent" if keep_latents else "pil",
-                _callback(units, 0, total))
+                _callback(units, 0, total), hires=False)
     if job.mode == "inpaint":  # outside the mask the source's own pixels, not their trip through the VAE
         sources, masks = _per_row(units, "init_image"), _per_row(units, "mask")
         return _split(units, [Image.composite(img, src, m) for img, src, m in zip(out, sources, masks)])
     if job.hires is None:
         return _split(units, out)
     second = _img2img_pipe(pipe)
-    second.scheduler = _scheduler(pipe, job.sampler)
+    second.scheduler = _scheduler(pipe, job.sampler, job.schedule_type)
     w, h = job.out_size
     if keep_latents:  # nearest-exact latent upscale as the web UIs' "Latent" upscaler
         image = F.interpolate(out, size=(h // pipe.vae_scale_factor, w // pipe.vae_scale_factor), mode="nearest-exact")
     else:
         image = [img.resize((w, h), Image.LANCZOS) for img in out]
     return _split(units, _call(second, units, job.hires.steps, w, h, {"image": image, "strength": job.hires.strength},
-                               "pil", _callback(units, first_steps, total)))
+                               "pil", _callback(units, first_steps, total), hires=True))
 
 
 def _per_row(units: list[Unit], name: str) -> list:
@@ -149,19 +151,35 @@ def _pass_steps(steps: int, strength: float) -> int:
     return min(steps, int(schedule_steps(steps, strength) * strength)) if strength < 1 else steps
 
 
-def _call(pipe, units: list[Unit], steps: int, width: int, height: int, extra: dict, output_type: str, callback):
+def _call(pipe, units: list[Unit], steps: int, width: int, height: int, extra: dict, output_type: str, callback,
+          hires: bool):
     job = units[0].job
     generators = [torch.Generator(job.generator_device).manual_seed(s) for u in units for s in u.job.seeds]
-    text = _text(pipe, job) if len(units) == 1 else _merged_text(pipe, units)
+    text, callback, tensor_inputs = _conditioning(pipe, units, callback, hires)
     # image-to-image pipelines take the size from the image; the others are told it
     size = {} if "Img2Img" in type(pipe).__name__ else {"width": width, "height": height}
     if "strength" in extra:
         steps = schedule_steps(steps, extra["strength"])
     out = pipe(**text, num_inference_steps=steps, guidance_scale=job.cfg_scale, generator=generators,
-               callback_on_step_end=callback, output_type=output_type, **size, **extra)
+               callback_on_step_end=callback, callback_on_step_end_tensor_inputs=tensor_inputs,
+               output_type=output_type, **size, **extra)
     if getattr(pipe, "_interrupt", False):
         raise Interrupted()
     return out.images if output_type == "latent" else list(out.images)
+
+
+def _conditioning(pipe, units: list[Unit], callback, hires: bool) -> tuple[dict, Callable, list[str]]:
+    """The call's text arguments, step callback and the tensors it sees. With prompt editing or alternation in any
+    row (studio.image.prompt_steps), embeddings that the callback swaps as each row's texts change."""
+    parts = [prompt_steps.segments(u.job, hires) for u in units]
+    if all(prompt_steps.is_static(p, u.job) for p, u in zip(parts, units)):
+        text = _text(pipe, units[0].job) if len(units) == 1 else _merged_text(pipe, units)
+        return text, callback, ["latents"]
+    stepwise = prompt_steps.Stepwise(pipe, [u.job for u in units], parts, lambda job: _embeds(pipe, job))
+
+    def step_end(pipe, i, timestep, tensors):
+        return stepwise.swap(pipe, i, callback(pipe, i, timestep, tensors))
+    return stepwise.first(), step_end, ["latents", *stepwise.tensor_inputs]
 
 
 def _text(pipe, job: ImageJob) -> dict:
@@ -177,18 +195,22 @@ _EMBEDS = ("prompt_embeds", "negative_prompt_embeds", "pooled_prompt_embeds", "n
 
 @torch.no_grad()
 def _merged_text(pipe, units: list[Unit]) -> dict:
-    """Each unit's prompts encoded as its lone call encodes them (the pipeline's own encode_prompt, or compel),
-    stacked: a row's conditioning is the same whoever it shares the call with. Encodings of different lengths
-    cannot stack (merge_key keeps such units apart; torch.cat refuses them)."""
-    encoded = []
-    for unit in units:
-        text = _text(pipe, unit.job)
-        if "prompt" in text:  # what the pipeline would do with the text itself, done here
-            text = dict(zip(_EMBEDS, pipe.encode_prompt(prompt=text["prompt"], device=pipe._execution_device,
-                                                         num_images_per_prompt=1, do_classifier_free_guidance=True,
-                                                         negative_prompt=text["negative_prompt"])))
-        encoded.append(text)
+    """Each unit's prompts encoded as its lone call encodes them, stacked: a row's conditioning is the same whoever
+    it shares the call with. Encodings of different lengths cannot stack (merge_key keeps such units apart;
+    torch.cat refuses them)."""
+    encoded = [_embeds(pipe, unit.job) for unit in units]
     return {name: torch.cat([e[name] for e in encoded]) for name in encoded[0]}
+
+
+@torch.no_grad()
+def _embeds(pipe, job: ImageJob) -> dict:
+    """A job's prompts as embeddings (the pipeline's own encode_prompt, or compel), as its lone call encodes them."""
+    text = _text(pipe, job)
+    if "prompt" in text:  # what the pipeline would do with the text itself, done here
+        text = dict(zip(_EMBEDS, pipe.encode_prompt(prompt=text["prompt"], device=pipe._execution_device,
+                                                     num_images_per_prompt=1, do_classifier_free_guidance=True,
+                                                     negative_prompt=text["negative_prompt"])))
+    return text
 
 
 def _callback(units: list[Unit], offset: int, total: int):
@@ -205,12 +227,12 @@ def _callback(units: list[Unit], offset: int, total: int):
     return step_end
 
 
-def _scheduler(pipe, sampler: str):
+def _scheduler(pipe, sampler: str, schedule_type: str = "Automatic"):
     # Always derive from the model's own scheduler config, not from the previous run's sampler
     # (whose options, e.g. Karras sigmas, would otherwise leak into the next one).
     if not hasattr(pipe, "_studio_scheduler_config"):
         pipe._studio_scheduler_config = pipe.scheduler.config
-    return make_scheduler(sampler, pipe._studio_scheduler_config)
+    return make_scheduler(sampler, pipe._studio_scheduler_config, schedule_type)
 
 
 def _text_pipe(pipe):

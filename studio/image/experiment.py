@@ -152,7 +152,7 @@ def optimisation_experiment(prompt: str = "", model: str = "mini-shapes", steps:
         return tensors
 
     def generate(pipe):
-        pipe.scheduler = make_scheduler(job.sampler, pipe.scheduler.config)
+        pipe.scheduler = make_scheduler(job.sampler, pipe.scheduler.config, job.schedule_type)
         image = pipe(job.prompt, num_inference_steps=job.steps, guidance_scale=job.cfg_scale, width=job.width,
                      height=job.height, generator=torch.Generator("cpu").manual_seed(job.seeds[0]),
                      callback_on_step_end=interrupt).images[0]

@@ -23,7 +23,7 @@ from studio.core.errors import StudioError
 from studio.core.i18n import t
 from studio.core.manager import manager
 from studio.core.registry import ASSETS
-from studio.image import shapes
+from studio.image import prompt_steps, shapes
 from studio.image import uploads as images
 from studio.image.api import generate_image, image_job
 from studio.image.engine import Interrupted, run
@@ -108,14 +108,17 @@ def forward_diffusion(image=None, t: int = 500, model: str = "mini-shapes") -> d
 def denoising_timeline(prompt: str = "", negative_prompt: str = "", model: str = "mini-shapes",
                        sampler: str | None = None, steps: int | None = None, cfg_scale: float | None = None,
                        seed: int = -1, width: int | None = None, height: int | None = None, *,
-                       lang: str | None = None, stop: threading.Event | None = None) -> dict:
+                       lang: str | None = None, stop: threading.Event | None = None,
+                       schedule_type: str = "Automatic") -> dict:
     """A real run, showing the clean image the model predicts at step 1 and about every steps/8 steps:
-    {"frames": [(step, image)], "image": the result, "seed", "sampler", "notices"}. A sampler that exposes no
-    prediction is replaced by Euler, with a notice. Setting `stop` ends it at the next step (StudioError "stopped")."""
+    {"frames": [(step, image)], "prompts": the prompt each frame's step used (prompt editing), "changes": (first
+    step, last step, prompt) of each stretch, "image": the result, "seed", "sampler", "notices"}. A sampler that
+    exposes no prediction is replaced by Euler, with a notice. Setting `stop` ends it at the next step (StudioError
+    "stopped")."""
     lang = caller_lang(lang)
     notices: list[str] = []
     job = image_job(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, 1, "cpu", lang,
-                     notices)
+                     notices, schedule_type=schedule_type)
     every = max(1, job.steps // TIMELINE_FRAMES)
     frames: list = []
     job.on_scheduler = lambda scheduler, pipe: watch_predictions(scheduler, pipe, every, frames)
@@ -124,7 +127,23 @@ def denoising_timeline(prompt: str = "", negative_prompt: str = "", model: str =
         notices.append(t("notice_timeline_euler", lang, sampler=job.sampler))
         job = replace(job, sampler="Euler")
         result = _stoppable(model, job, stop)
-    return {"frames": frames, "image": result[0], "seed": job.seeds[0], "sampler": job.sampler, "notices": notices}
+    parts = prompt_steps.segments(job)
+    used = [parts[prompt_steps.index_at(parts, step - 1)].prompt for step, _image in frames]  # frames count from 1
+    return {"frames": frames, "prompts": used, "changes": _changes(parts, job.steps), "image": result[0],
+            "seed": job.seeds[0], "sampler": job.sampler, "notices": notices}
+
+
+def _changes(parts, steps: int) -> list[tuple[int, int, str]]:
+    """(first step, last step, prompt) of each stretch of the run with one prompt (steps counted from 1); one
+    stretch when the prompt has no editing or alternation."""
+    out: list[tuple[int, int, str]] = []
+    first = 1
+    for part in parts:
+        last = min(part.until + 1, steps)  # the last entry's until is the step count (A1111), past the last step
+        if last >= first:
+            out.append((first, last, part.prompt))
+            first = last + 1
+    return out
 
 
 def _stoppable(model: str, job, stop: threading.Event | None):
@@ -137,13 +156,14 @@ def _stoppable(model: str, job, stop: threading.Event | None):
 
 def cfg_parts(prompt: str = "", negative_prompt: str = "", model: str = "mini-shapes", sampler: str | None = None,
               steps: int | None = None, cfg_scale: float | None = None, seed: int = -1, width: int | None = None,
-              height: int | None = None, *, lang: str | None = None, stop: threading.Event | None = None) -> dict:
+              height: int | None = None, *, lang: str | None = None, stop: threading.Event | None = None,
+              schedule_type: str = "Automatic") -> dict:
     """The three predictions CFG combines, each run to the end from the same noise: eps_uncond alone (the negative
     prompt, or empty), eps_cond alone (CFG 1) and eps_uncond + s (eps_cond - eps_uncond) (CFG s).
     Setting `stop` ends it at the next step (StudioError "stopped")."""
     lang = caller_lang(lang)
     common = dict(model=model, sampler=sampler, steps=steps, width=width, height=height, save=False, lang=lang,
-                  stop=stop)
+                  stop=stop, schedule_type=schedule_type)
     guided = generate_image(prompt, negative_prompt, cfg_scale=cfg_scale, seed=seed, **common)
     check_stop(stop)
     fixed = guided.seeds[0]

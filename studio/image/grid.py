@@ -17,10 +17,11 @@ from studio.core.i18n import t
 from studio.core.outputs import save_png
 from studio.core.results import GridResult
 from studio.core.scheduler import end_turn
+from studio.image import samplers
 from studio.image.api import generate_image
 
 
-AXES = ("none", "sampler", "steps", "cfg_scale", "seed", "size", "prompt_sr", "lora")
+AXES = ("none", "sampler", "schedule_type", "steps", "cfg_scale", "seed", "size", "prompt_sr", "lora")
 MAX_CELLS = 36
 _FONTS = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
           "/usr/share/fonts/truetype/noto/NotoSansCJK-Regular.ttc",
@@ -76,6 +77,17 @@ def label(axis: str, value, lang: str = "zh") -> str:
     return str(value).strip()
 
 
+def fit_schedule(sampler, schedule_type: str) -> str:
+    """The schedule type of a sampler axis cell: an old joined name's own ("DPM++ 2M Karras"), else the page's where
+    the sampler takes it, else Automatic (Euler a beside DPM++ 2M with Karras on the page)."""
+    base, own = samplers.split(sampler) if isinstance(sampler, str) else (None, samplers.AUTOMATIC)
+    if base not in samplers.SAMPLERS:
+        return schedule_type  # generate_image names the unknown sampler
+    if own != samplers.AUTOMATIC or schedule_type not in samplers.schedule_types(base):
+        return samplers.AUTOMATIC
+    return schedule_type
+
+
 def apply_sr(prompt: str, search: str, value: str) -> str:
     return prompt.replace(search, value)
 
@@ -114,10 +126,10 @@ def xy_plot(prompt: str = "", negative_prompt: str = "", model: str = "mini-shap
             steps: int | None = None, cfg_scale: float | None = None, seed: int = -1, width: int | None = None,
             height: int | None = None, x_type: str = "cfg_scale", x_values: str = "3, 7, 12", y_type: str = "none",
             y_values: str = "", *, save: bool = True, lang: str | None = None, progress: Progress | None = None,
-            stop: threading.Event | None = None) -> GridResult:
-    """Every combination of the X and Y values (sampler, steps, cfg_scale, seed, size, prompt_sr or lora — "none,
-    ink:0.5, ink:1" for before / after — comma separated), all at one seed (seed -1: one random seed for the whole
-    grid) unless an axis is the seed."""
+            stop: threading.Event | None = None, schedule_type: str = "Automatic") -> GridResult:
+    """Every combination of the X and Y values (sampler, schedule_type, steps, cfg_scale, seed, size, prompt_sr or
+    lora — "none, ink:0.5, ink:1" for before / after — comma separated), all at one seed (seed -1: one random seed
+    for the whole grid) unless an axis is the seed. A sampler axis keeps schedule_type where a sampler takes it."""
     lang = caller_lang(lang)
     xs, ys = values(x_type, x_values), values(y_type, y_values)
     if len(xs) * len(ys) > MAX_CELLS:
@@ -125,7 +137,8 @@ def xy_plot(prompt: str = "", negative_prompt: str = "", model: str = "mini-shap
     notices: list[str] = []
     fixed = validate.seed(seed, lang, notices)
     base = dict(prompt=prompt, negative_prompt=negative_prompt, model=model, sampler=sampler, steps=steps,
-                cfg_scale=cfg_scale, seed=fixed, width=width, height=height, save=False, lang=lang)
+                cfg_scale=cfg_scale, seed=fixed, width=width, height=height, save=False, lang=lang,
+                schedule_type=schedule_type)
     search = {"x": xs[0] if x_type == "prompt_sr" else None, "y": ys[0] if y_type == "prompt_sr" else None}
     rows, total, done = [], len(xs) * len(ys), 0
     for y in ys:
@@ -141,6 +154,8 @@ def xy_plot(prompt: str = "", negative_prompt: str = "", model: str = "mini-shap
                 if "prompt_sr" in change:
                     kw["prompt"] = apply_sr(kw["prompt"], search[name], change.pop("prompt_sr"))
                 kw.update(change)
+            if "sampler" in (x_type, y_type) and "schedule_type" not in (x_type, y_type):
+                kw["schedule_type"] = fit_schedule(kw["sampler"], schedule_type)
             try:
                 cell = generate_image(**kw, stop=stop)  # a stop ends the cell at its next step
             except StudioError as err:  # stopped while the cell waited for its turn

@@ -12,7 +12,8 @@ from studio.core.specs import ModelSpec
 from studio.image import samplers
 
 
-DEFAULTS = dict(width=512, height=512, steps=25, cfg_scale=7.0, sampler=samplers.DEFAULT, max_side=1024)
+DEFAULTS = dict(width=512, height=512, steps=25, cfg_scale=7.0, sampler=samplers.DEFAULT,
+                schedule_type=samplers.DEFAULT_SCHEDULE, max_side=1024)
 
 
 def max_side() -> int:

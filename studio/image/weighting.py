@@ -2,10 +2,13 @@
 
     (word) x1.1   ((word)) x1.21   [word] /1.1   (word:1.5) x1.5   \\( \\) literal brackets
 
+    a BREAK b                          BREAK (capitals, a word of its own) starts a new 75-token chunk
+
 `parse` turns that syntax into (text, weight) spans (written here: no maintained library reads this syntax);
 `encode` hands the spans to compel, which does the embedding arithmetic and splits long prompts into 75-token
-chunks, each between its own start and end token. A prompt with no syntax that fits one chunk bypasses compel,
-so the pipeline encodes it exactly as a bare diffusers call would.
+chunks, each between its own start and end token. Compel has no BREAK: the text between BREAKs is encoded part by
+part and the parts' chunks joined, as A1111 pads a chunk at BREAK. A prompt with no syntax that fits one chunk
+bypasses compel, so the pipeline encodes it exactly as a bare diffusers call would.
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ import torch
 UP, DOWN = 1.1, 1 / 1.1
 CHUNK = 75  # tokens per CLIP chunk, between the start and end tokens
 
+BREAK = re.compile(r"\s*\bBREAK\b\s*")  # A1111's re_break
 _TOKEN = re.compile(r"\\[()\[\]\\]|\(|\[|:\s*([+-]?(?:\d+\.?\d*|\.\d+))\s*\)|\)|\]|[^\\()\[\]:]+|[\\:]")
 
 
@@ -73,15 +77,41 @@ def is_weighted(prompt: str) -> bool:
     return any(w != 1.0 for _, w in spans) or "".join(t for t, _ in spans) != prompt
 
 
+def parts(prompt: str) -> list[list[tuple[str, float]]]:
+    """The weighted spans cut where BREAK starts a new chunk (also inside brackets, as in A1111). A BREAK at the
+    very end adds no chunk; one at the start, or two in a row, give a chunk of padding."""
+    out: list[list] = [[]]
+    for text, weight in parse(prompt):
+        for k, piece in enumerate(BREAK.split(text)):
+            if k:
+                out.append([])
+            if piece:
+                out[-1].append((piece, weight))
+    if len(out) > 1 and not out[-1]:
+        out.pop()
+    return out
+
+
+def has_break(prompt: str) -> bool:
+    return len(parts(prompt)) > 1
+
+
 def token_count(tokenizer, prompt: str) -> dict:
-    """Tokens of the prompt (without start / end tokens) and the 75-token chunks they fill."""
-    n = len(tokenizer(plain_text(prompt), add_special_tokens=False).input_ids)
-    return {"tokens": n, "chunks": max(1, math.ceil(n / CHUNK)), "limit": CHUNK * max(1, math.ceil(n / CHUNK))}
+    """Tokens of the prompt (without start / end tokens or BREAKs) and the 75-token chunks they fill (each part
+    between BREAKs starts a chunk of its own)."""
+    counts = [len(tokenizer("".join(t for t, _ in part), add_special_tokens=False).input_ids) for part in parts(prompt)]
+    chunks = sum(max(1, math.ceil(n / CHUNK)) for n in counts)
+    return {"tokens": sum(counts), "chunks": chunks, "limit": CHUNK * chunks}
 
 
 def needs_compel(pipe, prompt: str, negative_prompt: str) -> bool:
-    """Weighted or longer than one chunk: the pipeline's own encoder would ignore the syntax or cut the prompt."""
-    return any(is_weighted(p) or token_count(pipe.tokenizer, p)["tokens"] > CHUNK for p in (prompt, negative_prompt))
+    return any(needs_compel_for(pipe.tokenizer, p) for p in (prompt, negative_prompt))
+
+
+def needs_compel_for(tokenizer, prompt: str) -> bool:
+    """Weighted, longer than one chunk or cut by BREAK: the pipeline's own encoder would ignore the syntax or cut
+    the prompt."""
+    return is_weighted(prompt) or has_break(prompt) or token_count(tokenizer, prompt)["tokens"] > CHUNK
 
 
 def _encoders(pipe) -> list:
@@ -98,11 +128,19 @@ def _encoders(pipe) -> list:
 
 
 def _embed(compel, text: str) -> torch.Tensor:
+    """The prompt's chunks, part by part between BREAKs."""
     from compel.prompt_parser import FlattenedPrompt
-    spans = parse(text) or [("", 1.0)]
-    (cond, _tokens), _options = compel.build_conditioning_tensor_for_prompt_object(
-        FlattenedPrompt([(t, float(w)) for t, w in spans]))
-    return cond
+    conds = []
+    for spans in parts(text):
+        (cond, _tokens), _options = compel.build_conditioning_tensor_for_prompt_object(
+            FlattenedPrompt([(t, float(w)) for t, w in spans or [("", 1.0)]]))
+        conds.append(cond)
+    return torch.cat(conds, dim=1)
+
+
+def _first_part(text: str) -> str:
+    """SDXL's pooled embedding comes from the first chunk (A1111), so from the text before the first BREAK."""
+    return "".join(t for t, _ in parts(text)[0])
 
 
 def _pad(cond: torch.Tensor, empty: torch.Tensor, length: int) -> torch.Tensor:
@@ -125,7 +163,7 @@ def encode(pipe, prompt: str, negative_prompt: str, n: int) -> dict:
     kwargs = {}
     if len(encoders) == 2:  # SDXL
         pooled_of = encoders[1].conditioning_provider.get_pooled_embeddings
-        pooled, neg_pooled = pooled_of([plain_text(prompt)]), pooled_of([plain_text(negative_prompt)])
+        pooled, neg_pooled = pooled_of([_first_part(prompt)]), pooled_of([_first_part(negative_prompt)])
         if not negative_prompt and pipe.config.force_zeros_for_empty_prompt:  # as SDXL does for an empty negative
             neg, neg_pooled = torch.zeros_like(neg), torch.zeros_like(neg_pooled)
         kwargs = {"pooled_prompt_embeds": pooled.repeat(n, 1), "negative_pooled_prompt_embeds": neg_pooled.repeat(n, 1)}

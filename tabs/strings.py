@@ -524,7 +524,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "image.hires_strength": ("高清修复重绘幅度", "Hires denoising strength"),
     "image.hires_strength.info": ("推荐 0.4-0.7（默认 0.5）；太高会改变构图", "0.4-0.7 recommended (default 0.5); higher changes the composition"),
     "image.old_timelines": ("旧版提示词编辑时间线", "Old prompt editing timelines"),
-    "image.old_timelines.info": ("默认关闭；只在复现旧版 A1111 图片时打开：高清修复那一轮也按第一轮的步数读 [a:b:when]",
+    "image.old_timelines.info": ("默认关闭；只在复现旧版 A1111 图片时打开：高清修复那一轮也按第一轮的步数读 [a:b:步数]",
                                  "Off by default; on only to remake old A1111 pictures: the hires pass reads [a:b:when] "
                                  "as the first pass does"),
     "image.stop": ("停止", "Stop"),

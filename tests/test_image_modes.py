@@ -248,6 +248,8 @@ CASES = {
                                      hires_strength=0.7)),
     "break": ("tiny-sd15", dict(prompt="a cat BREAK snow", negative_prompt="blur")),
     "sdxl-edit-break": ("tiny-sdxl", dict(prompt="a [cat:(dog:1.3):2] BREAK snow", negative_prompt="")),
+    "sdxl-batch": ("tiny-sdxl", dict(prompt="a red circle", negative_prompt="blurry", sampler="Euler a", batch_size=2)),
+    "shapes-batch": ("mini-shapes", dict(prompt="a red circle", negative_prompt="blurry", batch_size=2)),
     "exponential": ("mini-shapes", dict(prompt="a red circle", sampler="Euler", schedule_type="Exponential")),
     "sde-heun-simple": ("tiny-sd15", dict(prompt="a cat", sampler="DPM++ 2M SDE Heun", schedule_type="Simple")),
     "img2img": ("tiny-sd15", dict(prompt="a cat", init_image="init", denoising_strength=0.6)),
@@ -273,7 +275,7 @@ def test_exported_code_reproduces_weighting_hires_img2img_and_inpainting(studio_
         if kw.get("mask") == "mask":
             mask.save(folder / "mask.png")
             kw["mask"] = mask
-        made[name] = pixels(api.generate_image(**kw, save=False).images[0])
+        made[name] = api.generate_image(**kw, save=False)
         beside(folder, ROOT / "assets" if model == "mini-shapes" else models_dir / model)  # as its comment says
         (folder / "run.py").write_text(api.export_code(**kw), encoding="utf-8")
     (tmp_path / "run_all.py").write_text(RUN_ALL, encoding="utf-8")
@@ -282,6 +284,7 @@ def test_exported_code_reproduces_weighting_hires_img2img_and_inpainting(studio_
                           timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     for name in CASES:
-        again = np.asarray(Image.open(tmp_path / name / "image-77.png").convert("RGB"), dtype=float)
-        assert again.shape == made[name].shape, name
-        assert np.abs(again - made[name]).mean() < 1.0, name
+        for image, seed in zip(made[name].images, made[name].seeds, strict=True):  # a batch: each picture
+            again = np.asarray(Image.open(tmp_path / name / f"image-{seed}.png").convert("RGB"), dtype=float)
+            assert again.shape == pixels(image).shape, name
+            assert np.abs(again - pixels(image)).mean() < 1.0, name

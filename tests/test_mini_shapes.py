@@ -30,7 +30,7 @@ def _script(name: str):
 
 def test_the_analyser_reads_clean_renderings_back():
     rng = random.Random(7)
-    specs = [shapes.random_spec(rng, allow_held_out=True) for _ in range(300)]
+    specs = [shapes.random_spec(rng, allow_held_out=True) for _ in range(150)]
     found = [shapes.analyse(shapes.render(s)) for s in specs]
     for attribute in ("shape", "colour", "background", "size", "position"):
         accuracy = np.mean([getattr(f, attribute) == getattr(s, attribute) for f, s in zip(found, specs)])

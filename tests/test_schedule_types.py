@@ -183,3 +183,15 @@ def test_the_page_offers_the_samplers_types_and_sends_a_pngs_own():
     assert tab.send_schedule(fields, "Euler", "Karras")["value"] == "Simple"
     unknown = parse_infotext("a cat\nSteps: 20, Sampler: Euler, Schedule type: Align Your Steps, Seed: 1")
     assert tab.send_schedule(unknown, "Euler", "Karras")["value"] == "Karras"  # not applied: the page's stays
+
+
+def test_each_schedule_type_saved_loads_back_and_makes_the_same_pixels(studio_env):
+    kw = dict(model="mini-shapes", sampler="DPM++ 2M", steps=6, cfg_scale=7, seed=9, width=64, height=64)
+    for kind in samplers.schedule_types("DPM++ 2M"):
+        made = api.generate_image("a red [circle:square:2]", **kw, schedule_type=kind)
+        fields = api.read_infotext(made.paths[0])
+        assert (fields["sampler"], fields["schedule_type"]) == ("DPM++ 2M", kind)
+        again = api.generate_image(fields["prompt"], fields["negative_prompt"], "mini-shapes", fields["sampler"],
+                                   fields["steps"], fields["cfg_scale"], fields["seed"], fields["width"],
+                                   fields["height"], schedule_type=fields["schedule_type"], save=False)
+        assert np.array_equal(pixels(made), pixels(again)), kind

@@ -19,7 +19,7 @@ from studio.core.config import settings
 from tests.serving import served
 
 
-SESSIONS = 100
+SESSIONS = 60
 PER_SESSION_BOUND = 50 * 1024  # bytes a closed session may leave behind
 
 
@@ -126,7 +126,7 @@ def _wait_for_unloads(demo, most: int) -> int:
 
 
 def test_closed_browser_sessions_leave_at_most_50_kb_each(studio_env):
-    """100 tabs opened (heartbeat, the page's load events) and closed: what stays in the server per closed tab,
+    """60 tabs opened (heartbeat, the page's load events) and closed: what stays in the server per closed tab,
     measured as the bytes of the objects that were not there before. The pool of closed tabs kept for a page
     that comes back (STUDIO_CLOSED_SESSIONS, a fixed number) is off for the measurement, then checked alone."""
     studio_env(STUDIO_CLOSED_SESSIONS="0")

@@ -23,7 +23,7 @@ import app
 
 USERS = {"alice": "pa", "bob": "pb", "teacher": "pt"}
 PICTURE = ["a red circle", "", "tiny-sd15", "Euler a", 2, 7, 5, 64, 64, 1, 1, "txt2img", None, 0.75, 1, "Latent", 0,
-           0.5, [], 0.8]  # /generate_image's 20 parameters
+           0.5, [], 0.8, "Automatic", False]  # /generate_image's 22 parameters (raw HTTP sends every one)
 
 
 def _launch(demo, outputs: Path):

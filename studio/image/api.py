@@ -27,7 +27,16 @@ from studio.image import lora, prompt_steps, weighting
 from studio.image import prompt_schedule as schedule
 from studio.image import samplers as _samplers
 from studio.image import uploads as images
-from studio.image.engine import Hires, ImageJob, Interrupted, Unit, decode_preview, hires_size, run_units
+from studio.image.engine import (
+    HIRES_UPSCALERS,
+    Hires,
+    ImageJob,
+    Interrupted,
+    Unit,
+    decode_preview,
+    hires_size,
+    run_units,
+)
 from studio.image.infotext import format_infotext, parse_infotext, read_image_text
 from studio.image.knobs import KNOBS
 from studio.image.merging import merge_key
@@ -35,7 +44,6 @@ from studio.image.merging import merge_key
 
 MAX_BATCH = 8
 MAX_BATCH_COUNT = KNOBS["batch_count"].high
-HIRES_UPSCALERS = ("Latent", "Lanczos")
 Preview = Callable[[list, int, int], None]  # (images, step, total)
 
 

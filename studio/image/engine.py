@@ -18,10 +18,13 @@ from studio.image import lora, prompt_steps, weighting
 from studio.image.samplers import make_scheduler
 
 
+HIRES_UPSCALERS = ("Latent", "Lanczos")
+
+
 @dataclass
 class Hires:
     scale: float  # 1-4
-    upscaler: str  # "Latent" (upscale the latents) or "Lanczos" (upscale the decoded image)
+    upscaler: str  # one of HIRES_UPSCALERS: "Latent" (upscale the latents) or "Lanczos" (the decoded image)
     steps: int  # second-pass steps
     strength: float  # second-pass denoising strength (course range 0.4-0.7)
 

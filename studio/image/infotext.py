@@ -28,7 +28,6 @@ _BOOLS = {"use_old_scheduling"}
 _PAIR = re.compile(r'\s*([\w][\w \-/+.]*?):\s*("(?:\\.|[^\\"])*"|[^,]*)(?:,|$)')
 # The fields 发送到文生图 always sets (tabs/image.py); the sampler, model and hires fix when the studio has them.
 _SENT = {"prompt", "negative_prompt", "steps", "cfg_scale", "seed", "width", "height", "use_old_scheduling"}
-HIRES_UPSCALERS = ("Latent", "Lanczos")  # studio.image.api's
 
 
 def _quote(value) -> str:
@@ -165,6 +164,7 @@ def parse_infotext(text: str) -> dict:
 def hires_fix(fields: dict) -> dict | None:
     """The hires fix 发送到文生图 sets from parsed fields: scale, steps, upscaler, strength (None: one the studio
     lacks or out of the slider's range, or not recorded: the page keeps its own). None: no scale it can set."""
+    from studio.image.engine import HIRES_UPSCALERS
     from studio.image.knobs import KNOBS
     scale, steps = fields.get("Hires upscale"), fields.get("Hires steps", 0)
     strength = fields.get("denoising_strength")

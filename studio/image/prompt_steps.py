@@ -58,7 +58,7 @@ class Stepwise:
     def __init__(self, pipe, jobs: list, parts: list[list[Segment]], encode):
         """jobs: each unit's job; parts: each job's segments for this pass; encode(job) -> embeddings dict for its
         rows (the engine's own encoding, so a text encodes as it would without prompt editing)."""
-        self.pipe, self.parts = pipe, parts
+        self.parts = parts
         length = 77 * max(weighting.token_count(pipe.tokenizer, text)["chunks"]
                           for job in jobs for text in texts(job))
         empty = None

@@ -29,6 +29,7 @@ from tabs import (
     gradio_locale,
     image,
     models,
+    music,
     mywork,
     operator,
     runner,
@@ -105,9 +106,9 @@ body.classroom .studio-notices, body.classroom .studio-notices .prose { font-siz
 """
 # The course's modules in the page's order (the label of each is STRINGS[f"tab.{name}"]). 我的作品 comes last: it
 # wires every tab's saving runs to this browser's list.
-TABS = [("text", text.build), ("image", image.build), ("speech", speech.build), ("video", video.build),
-        ("crossmodal", crossmodal.build), ("finetune", finetune.build), ("models", models.build),
-        ("mywork", mywork.build)]
+TABS = [("text", text.build), ("image", image.build), ("speech", speech.build), ("music", music.build),
+        ("video", video.build), ("crossmodal", crossmodal.build), ("finetune", finetune.build),
+        ("models", models.build), ("mywork", mywork.build)]
 CLASSROOM_JS = "(on) => { document.body.classList.toggle('classroom', !!on); return []; }"
 
 

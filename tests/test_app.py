@@ -11,7 +11,7 @@ from studio import api
 
 ENDPOINTS = {"/generate_image", "/list_models", "/manager_status", "/load", "/unload", "/unload_all", "/download",
              "/delete", "/generate_text", "/token_distribution", "/generate_video",
-             "/export_code"}
+             "/export_code", "/generate_music", "/melody_next_note", "/music_code"}
 
 
 def test_api_names_match_the_python_api(client):
@@ -106,7 +106,8 @@ def test_model_buttons_load_and_unload(client):
 def test_page_has_every_tab_in_chinese(studio_env):
     demo = app.build_demo()
     labels = {c.get("props", {}).get("label") for c in demo.config["components"]}
-    assert {"文本生成", "文生图", "语音合成", "文生视频", "跨模态创作", "模型微调 (LoRA)", "模型管理"} <= labels
+    assert {"文本生成", "文生图", "语音合成", "音乐生成", "文生视频", "跨模态创作", "模型微调 (LoRA)",
+            "模型管理"} <= labels
 
 
 def test_language_switch_relabels_every_registered_component(studio_env):
@@ -285,6 +286,27 @@ def test_speech_through_gradio_client(client):
         client.predict("[laugh]", "espeak", 2, 42, True, 2, 0, 6, 5, 0.3, 0.7, 20, "", "cmn", 175, 50, 100,
                        api_name="/synthesize_speech")
     assert "控制标记" in str(err.value)
+
+
+def test_music_through_gradio_client(client):
+    """/generate_music takes the page's controls in order; a learner's melody, its next-note view, its code, and a
+    bad value's message in Chinese."""
+    names = [p["parameter_name"] for p in client.view_api(
+        return_format="dict", print_info=False)["named_endpoints"]["/generate_music"]["parameters"]]
+    assert names == ["prompt", "model", "genre", "region", "meter", "mode", "bars", "tempo", "instrument", "velocity",
+                     "temperature", "top_k", "top_p", "duration", "guidance", "seed"]
+    melody = ("", "mini-melody", "", "", "2/4", "羽", 4, 90, "guzheng", 90, 1.0, 0, 1.0, 8, 3.0)
+    audio, roll, seed, notices, abc, midi, explain, _index = client.predict(*melody, 5, api_name="/generate_music")
+    assert audio.endswith(".wav") and midi.endswith(".mid") and seed == "5" and "M:2/4" in abc
+    assert "4 小节" in explain
+    chart, highlighted = client.predict("mini-melody", "", "", "2/4", "羽", 4, 1.0, 0, 1.0, "5", 2,
+                                        api_name="/melody_next_note")
+    assert sum(row[2] == "写下的音" for row in chart["data"]) == 1
+    code = client.predict(*melody, -1, "5", api_name="/music_code")
+    assert "seed" in code and "mini-melody" in code
+    with pytest.raises(Exception) as err:
+        client.predict(*melody[:6], 0, *melody[7:], 5, api_name="/generate_music")
+    assert "小节数" in str(err.value)
 
 
 def test_speech_experiments_take_an_empty_seed_as_random(client):

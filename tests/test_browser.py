@@ -111,6 +111,20 @@ def test_speech_tab_speaks(page):
                            " || document.querySelector('[data-testid=\"waveform-controls\"]')")
 
 
+def test_music_tab_writes_a_melody_in_the_asked_meter_and_mode(page):
+    """A learner picks 3/4 and 羽 and presses 生成音乐: the page plays it and shows its ABC in 3/4 and the seed."""
+    panel = _open(page, "音乐生成")
+    for label, option in (("节拍", "3/4"), ("调式", "羽")):
+        panel.get_by_label(label, exact=True).click()
+        page.get_by_role("option", name=option, exact=True).click()
+    panel.get_by_role("button", name="生成音乐", exact=True).click()
+    page.wait_for_function("() => [...document.querySelectorAll('textarea')].some(t => t.offsetParent && "
+                           "t.value.includes('M:3/4') && t.value.includes('K:'))")  # the melody's ABC
+    assert panel.get_by_label("本次种子").first.input_value().isdigit()
+    page.wait_for_function("() => [...document.querySelectorAll('audio')].some(a => a.src && a.offsetParent !== null)"
+                           " || document.querySelector('[data-testid=\"waveform-controls\"]')")
+
+
 def test_video_tab_default_action(page):
     """The default action makes a clip with the built-in mini-motion and the page plays it."""
     panel = _open(page, "文生视频")

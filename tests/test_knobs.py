@@ -13,18 +13,21 @@ from studio.core.errors import StudioError
 from studio.crossmodal.knobs import KNOBS as CROSSMODAL
 from studio.image.knobs import KNOBS as IMAGE
 from studio.lora.knobs import KNOBS as LORA
+from studio.music.knobs import KNOBS as MUSIC
 from studio.speech.knobs import KNOBS as SPEECH
 from studio.text.knobs import KNOBS as TEXT
 from studio.video.knobs import KNOBS as VIDEO
 from tabs.ui import s
 
 
-TABLES = {"image": IMAGE, "text": TEXT, "video": VIDEO, "speech": SPEECH, "lora": LORA, "crossmodal": CROSSMODAL}
+TABLES = {"image": IMAGE, "text": TEXT, "video": VIDEO, "speech": SPEECH, "lora": LORA, "crossmodal": CROSSMODAL,
+          "music": MUSIC}
 
 # Sliders of the page that are no API knob, each with why (by its label key).
 PAGE_ONLY = {
     "explain.t": "原理's timestep: its range is the chosen model's own scheduler (0 .. its training timesteps - 1), "
                  "checked per model by studio.image.explain",
+    "music.index": "the next-note view's note number: its range is the melody just made (1 .. its notes)",
 }
 
 # Operator limits other than the defaults: the sliders that depend on settings must follow them.
@@ -119,11 +122,15 @@ CALLS = {  # (table, knob name): the public call with the knob set to v
     ("crossmodal", "count"): lambda v: api.story_images("小猫", count=v, save=False),
     ("crossmodal", "seed_step"): lambda v: api.write_series(seed_step=v),
     ("crossmodal", "shots"): lambda v: api.make_storyboard(ARTICLE, shots=v),
+    **{("music", n): (lambda n: lambda v: api.generate_music(model="mini-melody", save=False, **{n: v}))(n)
+       for n in ("temperature", "top_k", "top_p", "tempo", "velocity")},
+    ("music", "guidance"): lambda v: api.generate_music("a song", "musicgen-small", guidance=v, save=False),
 }
 # Checked per model, not by the knob's range alone: sides by validate.size (each model's max_side, the table's high
-# being the widest any model allows), frames by validate.frames (each model's frame step and cap).
+# being the widest any model allows), frames by validate.frames (each model's frame step and cap), a melody's bars and
+# an audio model's seconds by studio.music.api (mini-melody's max_bars, MusicGen's max_seconds).
 PER_MODEL = {("image", "width"), ("image", "height"), ("video", "width"), ("video", "height"),
-             ("video", "num_frames")}
+             ("video", "num_frames"), ("music", "bars"), ("music", "duration")}
 
 
 def test_every_knob_is_checked_by_its_api_or_listed():
@@ -136,11 +143,12 @@ def no_models(studio_env, monkeypatch):
     import studio.crossmodal.api
     import studio.image.api
     import studio.lora.api
+    import studio.music.api
     import studio.speech.api
     import studio.text.api
     import studio.video.api
     for module in (studio.image.api, studio.text.api, studio.video.api, studio.speech.api, studio.lora.api,
-                   studio.crossmodal.api):
+                   studio.crossmodal.api, studio.music.api):
         monkeypatch.setattr(module, "manager", _NoModels)
 
 

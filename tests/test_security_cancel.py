@@ -59,6 +59,7 @@ def env(tiny_root, tmp_path_factory):
 
     def marked_synth(self, *args, **kwargs):
         _mark()
+        time.sleep(0.02)  # a piece takes ~4 ms: 40 of them could finish before the cancel reaches the server
         return synth(self, *args, **kwargs)
 
     espeak.Espeak.synth = marked_synth

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import torch
 
+from tests import tiny_musicgen
+
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets" / "pipelines"
 
@@ -125,7 +127,8 @@ def build_wan(folder: Path) -> Path:
 
 
 BUILDERS = {"tiny-sd15": build_sd15, "tiny-sdxl": build_sdxl, "tiny-qwen2": build_qwen2, "tiny-wan": build_wan,
-            "tiny-t2v-sd": lambda folder: build_t2v_sd(folder)}
+            "tiny-t2v-sd": lambda folder: build_t2v_sd(folder),
+            "tiny-musicgen": tiny_musicgen.build_musicgen}
 
 
 def build_all(root: Path) -> dict[str, Path]:

@@ -23,7 +23,7 @@ from studio.core.models import (
                                 unload,
                                 unload_all,
 )
-from studio.core.results import GridResult, ImageResult, SpeechResult, TextResult, VideoResult
+from studio.core.results import GridResult, ImageResult, MusicResult, SpeechResult, TextResult, VideoResult
 from studio.crossmodal.api import (
                                 alignment_score,
                                 compose_page,
@@ -51,6 +51,7 @@ from studio.image.explain import cfg_parts, denoising_timeline, forward_diffusio
 from studio.image.grid import xy_plot
 from studio.image.prompting import build_prompt, translate_prompt
 from studio.lora.api import inkwash_dataset, lora_parameters, train_lora
+from studio.music.api import generate_music, melody_next_note, music_choices, music_code
 from studio.speech.api import dialogue, espeak_phonemes, fixed_voice, prosody_comparison, speech_code, synthesize_speech
 from studio.text.api import (
                                 COURSE_TEMPERATURES,
@@ -72,6 +73,7 @@ from studio.video.api import export_video_code, generate_video, recommend_video_
 
 __all__ = [
     "StudioError", "model_defaults", "GridResult", "ImageResult", "SpeechResult", "TextResult", "VideoResult",
+    "MusicResult",
     # models (模型管理)
     "list_models", "manager_status", "needs_download", "load", "unload", "unload_all", "download", "delete",
     "local_models",
@@ -86,6 +88,8 @@ __all__ = [
     "text_templates", "text_template", "fill_template",
     # 语音合成
     "synthesize_speech", "dialogue", "prosody_comparison", "fixed_voice", "speech_code", "espeak_phonemes",
+    # 音乐生成
+    "generate_music", "melody_next_note", "music_choices", "music_code",
     # 文生视频
     "generate_video", "export_video_code", "recommend_video_settings",
     # 模型微调 (LoRA)

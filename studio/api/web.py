@@ -30,6 +30,7 @@ from studio.image.shapes import describe as describe_shapes
 from studio.image.uploads import check_pixels
 from studio.lora.inkwash import DEMO_LEARNING_RATE, DEMO_STEPS
 from studio.lora.train import COURSE_TARGETS, smoothed
+from studio.music.view import piano_roll
 from studio.speech.api import ESPEAK_RATES, PROSODY_SETTINGS
 from studio.speech.espeak import VOICES
 from studio.speech.view import picture as speech_picture
@@ -60,8 +61,8 @@ __all__ = [
     "GRID_AXES", "read_image_text", "unapplied_fields", "hires_fix", "available_loras", "common_negative",
     "prompt_sections", "check_pixels",
     "SHAPES", "COLOURS", "SIZES", "POSITIONS", "describe_shapes",
-    # 文本生成, 语音合成, 文生视频
-    "MAX_FIELDS", "VOICES", "ESPEAK_RATES", "PROSODY_SETTINGS", "speech_picture",
+    # 文本生成, 语音合成, 音乐生成, 文生视频
+    "MAX_FIELDS", "VOICES", "ESPEAK_RATES", "PROSODY_SETTINGS", "speech_picture", "piano_roll",
     "lecture_cost", "frame_differences", "patch_picture", "wan_patches",
     # 模型微调 (LoRA), 跨模态创作
     "DEMO_STEPS", "DEMO_LEARNING_RATE", "COURSE_TARGETS", "smoothed",

@@ -22,7 +22,7 @@ from studio.core.errors import StudioError
 from studio.core.scheduler import Ticket
 
 
-FAMILIES = ("image", "text", "speech", "video")  # the families with routed calls (studio.core.backend.routed)
+FAMILIES = ("image", "text", "speech", "video", "music")  # the families with routed calls (studio.core.backend.routed)
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -180,6 +180,28 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "notice_interrupted": ("已停止。保留了停止前完成的 {kept} 张图片。", "Stopped. The {kept} image(s) finished before the stop are kept."),
     "notice_sampler_approx": ("“{sampler}”在 diffusers 中没有完全相同的实现，使用最接近的 {cls}。",
                               "'{sampler}' has no exact diffusers equivalent; the closest, {cls}, is used."),
+    # music (studio/music): the mini-melody engine, the synthesiser, MusicGen
+    "music_bad_label": ("旋律条件 {field} 不能取“{value}”。可选：{choices}。", "The melody's {field} cannot be '{value}'. Choices: {choices}."),
+    "music_empty_prompt": ("MusicGen 需要一段文字描述：写下风格、乐器、情绪或速度，例如“轻快的钢琴曲，带鼓点”。",
+                           "MusicGen needs a text description: write the style, instruments, mood or tempo, e.g. 'upbeat piano with light drums'."),
+    "music_bad_bars": ("小节数 {bars} 不行：请在 1 到 {cap} 之间选择（课程建议 8-16 小节）。",
+                       "{bars} bars will not do: choose 1 to {cap} (the course suggests 8-16 bars)."),
+    "music_bad_duration": ("时长 {seconds} 秒不行：请在 1 到 {cap} 秒之间选择（MusicGen 按 30 秒的片段训练，课程建议 5-15 秒）。",
+                           "A duration of {seconds} s will not do: choose 1 to {cap} s (MusicGen was trained on 30 s clips; the course suggests 5-15 s)."),
+    "music_not_symbolic": ("“{model}”直接生成音频，没有音符可看：下一个音的候选只适用于符号模型（mini-melody）。",
+                           "'{model}' makes audio directly and has no notes to show: the next-note view is for a symbolic model (mini-melody)."),
+    "notice_music_unused": ("“{model}”不使用这些设置，已忽略：{names}。", "'{model}' does not use these settings; they were ignored: {names}."),
+    "music_param_prompt": ("提示词", "prompt"),
+    "music_param_duration": ("时长", "duration"),
+    "music_param_guidance": ("引导强度", "guidance"),
+    "music_param_meter": ("节拍", "meter"),
+    "music_param_mode": ("调式", "mode"),
+    "music_param_region": ("地区", "region"),
+    "music_param_genre": ("流派", "genre"),
+    "music_param_bars": ("小节数", "bars"),
+    "music_param_tempo": ("速度", "tempo"),
+    "music_param_instrument": ("音色", "instrument"),
+    "music_param_velocity": ("力度", "velocity"),
     # status words
     "loaded": ("已加载 {model}（{seconds:.1f} 秒）", "Loaded {model} ({seconds:.1f} s)"),
     "unloaded": ("已卸载 {model}", "Unloaded {model}"),
@@ -192,6 +214,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
 # Keys the code builds at run time, as template -> the values it fills in (tests/test_strings.py).
 BUILT_KEYS: dict[str, tuple[str, ...]] = {
     "grid_label_{}": ("cfg_scale", "steps", "seed", "lora"),  # studio.image.grid.label
+    "music_param_{}": ("prompt", "duration", "guidance", "meter", "mode", "region", "genre", "bars", "tempo",
+                       "instrument", "velocity"),  # studio.music.api.music_job's notice
 }
 
 

@@ -59,7 +59,8 @@ def table(*knobs: Knob) -> dict[str, Knob]:
     return {k.name: k for k in knobs}
 
 
-TASK_KNOBS = {"image": "studio.image.knobs", "text": "studio.text.knobs", "video": "studio.video.knobs"}
+TASK_KNOBS = {"image": "studio.image.knobs", "text": "studio.text.knobs", "video": "studio.video.knobs",
+              "music": "studio.music.knobs"}
 
 
 def model_defaults(model: str) -> dict:

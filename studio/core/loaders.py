@@ -29,6 +29,8 @@ LOADERS: dict[str, str] = {
     "animatediff": "studio.video.loaders:load_animatediff",
     "espeak": "studio.speech.loaders:load_espeak",
     "chattts": "studio.speech.loaders:load_chattts",
+    "melody": "studio.music.melody:load_melody",
+    "musicgen": "studio.music.musicgen:load_musicgen",
 }
 
 

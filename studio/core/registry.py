@@ -21,7 +21,7 @@ _NOT_WEIGHTS = ["*.ckpt", "*.bin", "*.pt", "*.pth", "*.msgpack", "*.h5", "*.onnx
 @dataclass(frozen=True)
 class ModelCard:
     key: str
-    task: str  # image | text | speech | video | embedding
+    task: str  # image | text | speech | video | music | embedding
     title: dict[str, str]
     loader: str  # name in studio.core.loaders.LOADERS
     approx_bytes: int  # in memory at the default precision of a GPU (fp16/bf16)
@@ -54,6 +54,8 @@ class ModelCard:
 
 # Qwen2.5-Instruct's own generation_config.json values.
 _QWEN_DEFAULTS = dict(temperature=0.7, top_k=20, top_p=0.8, max_new_tokens=512, repetition_penalty=1.05)
+# MusicGen's generation_config.json (sampling, guidance 3, top-k 250); 30 s clips in training.
+_MUSICGEN_DEFAULTS = dict(duration=8.0, guidance=3.0, temperature=1.0, top_k=250, top_p=1.0, max_seconds=30.0)
 _SD_DEFAULTS = dict(steps=25, cfg_scale=7.0, sampler="DPM++ 2M", schedule_type="Karras", max_side=1024)
 
 CARDS: dict[str, ModelCard] = {c.key: c for c in [
@@ -72,6 +74,15 @@ CARDS: dict[str, ModelCard] = {c.key: c for c in [
               "animatediff", 40 * MB, "Apache-2.0", builtin=True,
               defaults=dict(width=64, height=64, num_frames=8, fps=8, steps=20, cfg_scale=7.0, max_side=128,
                             max_frames=32, negative_prompt="")),
+    ModelCard("mini-melody", "music", {"zh": "迷你民歌旋律（内置，离线，仅限非商业教学）",
+                                       "en": "Mini folk melody (built-in, offline, non-commercial teaching only)"},
+              # Trained on the Essen collection's Chinese folk songs in music21's corpus, whose licence "permits
+              # non-commercial distribution and use"; the model card quotes it.
+              "melody", 10 * MB, {"zh": "代码 Apache-2.0；训练数据 Essen 民歌库（法律状态不明，仅许可非商业分发和使用）",
+                                  "en": "code Apache-2.0; data: the Essen folk song collection (legal status unclear, "
+                                        "permitted for non-commercial distribution and use only)"}, builtin=True,
+              defaults=dict(temperature=1.0, top_k=0, top_p=1.0, bars=16, tempo=90, instrument="guzheng",
+                            velocity=90, max_bars=32)),
     ModelCard("espeak", "speech", {"zh": "eSpeak NG（离线机器音，供练习）", "en": "eSpeak NG (offline robotic voice, for practice)"},
               "espeak", 20 * MB, "GPL-3.0", builtin=True, package_data="espeakng_loader:espeak-ng-data",
               defaults=dict(voice="cmn", rate=175, pitch=50, volume=100)),
@@ -107,6 +118,15 @@ CARDS: dict[str, ModelCard] = {c.key: c for c in [
                                                   "en": "ModelScope text-to-video 1.7B (an earlier model, 256x256)"},
               "t2v-sd", 4 * GB, "CC BY-NC 4.0", hf_id="ali-vilab/text-to-video-ms-1.7b",
               ignore_patterns=("*.fp16.*",)),
+    ModelCard("musicgen-small", "music", {"zh": "MusicGen small（Meta，文本生成音乐）", "en": "MusicGen small (Meta)"},
+              "musicgen", int(1.2 * GB), "CC BY-NC 4.0",
+              modelscope_id="AI-ModelScope/musicgen-small", hf_id="facebook/musicgen-small",
+              ignore_patterns=("*.bin",),  # the repo also holds 3.4 GB of pickles (state_dict.bin ...)
+              defaults=_MUSICGEN_DEFAULTS),
+    ModelCard("musicgen-melody", "music", {"zh": "MusicGen melody（Meta，可用一段旋律引导）",
+                                           "en": "MusicGen melody (Meta, steered by a tune)"},
+              "musicgen", int(3.1 * GB), "CC BY-NC 4.0", hf_id="facebook/musicgen-melody",
+              ignore_patterns=("*.bin",), defaults=_MUSICGEN_DEFAULTS),
     ModelCard("sd-safety-checker", "safety", {"zh": "SD 安全检查器（由管理员开启）", "en": "SD safety checker (operator switch)"},
               "safety", 1200 * MB, "CreativeML OpenRAIL-M", modelscope_id="AI-ModelScope/stable-diffusion-safety-checker",
               hf_id="CompVis/stable-diffusion-safety-checker"),
@@ -122,8 +142,9 @@ CARDS: dict[str, ModelCard] = {c.key: c for c in [
 # project's 2-core CPU (bench/RESULTS.md); the others: a 16-24 GB GPU, from their model pages' figures.
 STEP_SECONDS = {"mini-shapes": 0.025, "mini-poem": 0.004, "mini-motion": 0.05, "espeak": 0.001, "sd15": 0.06,
                 "sdxl": 0.2, "qwen2.5-0.5b": 0.03, "qwen2.5-1.5b": 0.04, "chattts": 0.03, "wan2.1-t2v-1.3b": 4.0,
-                "text-to-video-ms-1.7b": 0.5}
-TASK_STEP_SECONDS = {"image": 0.1, "text": 0.03, "speech": 0.03, "video": 2.0}
+                "text-to-video-ms-1.7b": 0.5, "mini-melody": 0.003, "musicgen-small": 0.02,
+                "musicgen-melody": 0.04}
+TASK_STEP_SECONDS = {"image": 0.1, "text": 0.03, "speech": 0.03, "video": 2.0, "music": 0.03}
 
 
 def cards(task: str | None = None) -> list[ModelCard]:

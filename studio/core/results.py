@@ -47,6 +47,19 @@ class VideoResult:
 
 
 @dataclass
+class MusicResult:
+    path: Path | None  # the saved WAV (None when saving was off or failed); a .json sidecar lies beside it
+    sample_rate: int
+    audio: object  # float32 numpy array, mono
+    notes: list | None  # studio.music.notes.Note of a symbolic model (mini-melody); None for an audio model
+    seed: int
+    notices: list[str] = field(default_factory=list)
+    abc: str | None = None  # the melody in ABC notation (symbolic models)
+    midi: Path | None = None  # the melody as a MIDI file beside the WAV (symbolic models)
+    meter: str | None = None  # the melody's meter (the asked one, or the one an "any meter" melody came out in)
+
+
+@dataclass
 class GridResult:
     image: Image.Image  # the labelled grid
     cells: list[list[Image.Image]]  # rows (Y) of cells (X)

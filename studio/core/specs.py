@@ -25,6 +25,9 @@ PIPELINE_CLASSES = {
     "AnimateDiffPipeline": ("video", "animatediff"),  # an SD UNet with motion modules (the built-in mini-motion)
 }
 
+# transformers classes a config.json may name that are music models (text -> audio tokens -> EnCodec audio).
+MUSIC_CLASSES = ("MusicgenForConditionalGeneration", "MusicgenMelodyForConditionalGeneration")
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -99,9 +102,12 @@ def detect(path: Path, shown: str | None = None) -> tuple[str, str]:
     config = path / "config.json"
     if config.is_file():
         architectures = _read_json(config, shown).get("architectures") or []
+        if any(a in MUSIC_CLASSES for a in architectures):
+            return "music", "musicgen"
         if any(a.endswith("ForCausalLM") or a.endswith("LMHeadModel") for a in architectures):
             return "text", "causal-lm"
-        raise StudioError("not_a_pipeline", model=shown, reason=f"architectures {architectures} are not a causal LM")
+        raise StudioError("not_a_pipeline", model=shown, reason=f"architectures {architectures} are not a causal LM"
+                                                                 " nor MusicGen")
     raise StudioError("not_a_pipeline", model=shown, reason="no model_index.json or config.json")
 
 

@@ -29,7 +29,7 @@ class Segment:
 def segments(job, hires: bool = False) -> list[Segment]:
     """The job's prompt and negative prompt as they change over a pass (the first, or the hires pass)."""
     hires_steps = job.hires.steps if hires else None
-    old = getattr(job, "use_old_scheduling", False)
+    old = job.use_old_scheduling
     positive = prompt_schedule(job.prompt, job.steps, hires_steps, old)
     negative = prompt_schedule(job.negative_prompt, job.steps, hires_steps, old)
     ends = sorted({until for until, _ in positive} | {until for until, _ in negative})

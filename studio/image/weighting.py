@@ -67,11 +67,6 @@ def _merge(spans: list[list]) -> list[tuple[str, float]]:
     return out
 
 
-def plain_text(prompt: str) -> str:
-    """The prompt without its weighting syntax (what the tokenizer sees)."""
-    return "".join(text for text, _ in parse(prompt))
-
-
 def is_weighted(prompt: str) -> bool:
     spans = parse(prompt)
     return any(w != 1.0 for _, w in spans) or "".join(t for t, _ in spans) != prompt

@@ -28,7 +28,8 @@ def _labels(values: dict) -> dict:
 
 @guarded
 async def generate_music(prompt, model, genre, region, meter, mode, bars, tempo, instrument, velocity, temperature,
-                         top_k, top_p, duration, guidance, seed, lang="zh", request: gr.Request = None):
+                         top_k, top_p, duration, guidance, seed, melody_audio=None, lang="zh",
+                         request: gr.Request = None):
     """Async over tabs.runner.run: a cancel (or a closed page) stops the run before its next token."""
     symbolic = _symbolic(model)
     if symbolic:  # only the controls this model has (the page hides the others)
@@ -36,7 +37,8 @@ async def generate_music(prompt, model, genre, region, meter, mode, bars, tempo,
                       instrument=instrument, velocity=velocity)
         prompt = ""
     else:
-        values = dict(duration=duration, guidance=guidance)
+        values = dict(duration=duration, guidance=guidance,
+                      melody_audio=melody_audio if api.music_choices(model)["melody_guide"] else None)
 
     def call(stop, _progress):  # the picture too, off the server's event loop
         r = api.generate_music(prompt, model, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
@@ -92,13 +94,13 @@ def next_note(model, genre, region, meter, mode, bars, temperature, top_k, top_p
     status = {True: s("music.chosen", lang), False: s("music.other", lang)}
     rows = view["candidates"]
     chart = pd.DataFrame({"note": [c["name"] for c in rows], "p": [c["p_final"] for c in rows],
-                          "status": [status[c["chosen"]] for c in rows]})
+                          "which": [status[c["chosen"]] for c in rows]})
     return chart, piano_roll(view["notes"], view["meter"], highlight=view["index"])
 
 
 @guarded
 def export_code(prompt, model, genre, region, meter, mode, bars, tempo, instrument, velocity, temperature, top_k,
-                top_p, duration, guidance, seed, used_seed, lang="zh"):
+                top_p, duration, guidance, seed, used_seed, melody_audio=None, lang="zh"):
     """The script for the current controls; seed -1 shows the last run's seed, so the code makes that piece."""
     if str(seed).strip() in ("", "-1") and str(used_seed or "").strip():
         seed = number("used_seed", str(used_seed), 0, MAX_SEED, int)
@@ -107,7 +109,8 @@ def export_code(prompt, model, genre, region, meter, mode, bars, tempo, instrume
                       instrument=instrument, velocity=velocity)
         prompt = ""
     else:
-        values = dict(duration=duration, guidance=guidance)
+        values = dict(duration=duration, guidance=guidance,
+                      melody_audio=melody_audio if api.music_choices(model)["melody_guide"] else None)
     return api.music_code(prompt, model, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, lang=lang,
                           **values)
 
@@ -118,8 +121,9 @@ def choices(model, lang):
     symbolic = _symbolic(model)
     drops = [gr.update(choices=label_choices(k, lang, model), value="") for k in LABELS] if symbolic \
         else [gr.update()] * len(LABELS)
-    return (*drops, gr.update(visible=symbolic), gr.update(visible=not symbolic), d["temperature"], d["top_k"],
-            d["top_p"])
+    guide = api.music_choices(model, lang)["melody_guide"]
+    return (*drops, gr.update(visible=symbolic), gr.update(visible=not symbolic), gr.update(visible=guide),
+            d["temperature"], d["top_k"], d["top_p"])
 
 
 def label_choices(name: str, lang: str, model: str = "mini-melody") -> list[tuple[str, str]]:
@@ -127,8 +131,8 @@ def label_choices(name: str, lang: str, model: str = "mini-melody") -> list[tupl
 
 
 def chart_titles(lang: str) -> dict:
-    note, p = s("music.chart_axes", lang).split("|")
-    return {"x_title": note, "y_title": p}
+    note, p, status = s("music.chart_axes", lang).split("|")
+    return {"x_title": note, "y_title": p, "color_title": status}
 
 
 def build(ui: UI, page: Page) -> None:
@@ -144,6 +148,7 @@ def build(ui: UI, page: Page) -> None:
                 with gr.Row():
                     duration = ui.knob("music.duration", KNOBS["duration"], value=8)
                     guidance = ui.knob("music.guidance", KNOBS["guidance"], value=3.0)
+                tune = ui.add(gr.Audio, "music.melody_audio", sources=["upload"], type="filepath")
             with gr.Row():  # beside the prompt (issue 36)
                 go = ui.button("music.generate", variant="primary", scale=2)
                 stop = ui.button("music.stop", variant="stop", scale=1)
@@ -170,8 +175,8 @@ def build(ui: UI, page: Page) -> None:
                 instrument = ui.add(gr.Radio, "music.instrument", choices=c["instrument"], value=d["instrument"])
                 ui.on_lang(instrument, lambda lg: {"choices": api.music_choices("mini-melody", lg)["instrument"]})
             ui.md("music.sampling")
+            temperature = ui.knob("music.temperature", KNOBS["temperature"], value=d["temperature"])
             with gr.Row():
-                temperature = ui.knob("music.temperature", KNOBS["temperature"], value=d["temperature"])
                 top_k = ui.knob("music.top_k", KNOBS["top_k"], value=d["top_k"])
                 top_p = ui.knob("music.top_p", KNOBS["top_p"], value=d["top_p"])
             seed = ui.add(gr.Number, "music.seed", value=-1, precision=0)
@@ -190,27 +195,29 @@ def build(ui: UI, page: Page) -> None:
                 with gr.Row(equal_height=True):
                     index = ui.add(gr.Slider, "music.index", minimum=1, maximum=48, step=1, value=1, scale=3)
                     show_next = ui.button("music.show_next", scale=1)
-                chart = ui.add(gr.BarPlot, "music.chart", x="note", y="p", color="status", height=260, sort="-y",
+                chart = ui.add(gr.BarPlot, "music.chart", x="note", y="p", color="which", height=260, sort="-y",
                                color_map={s("music.chosen", lg): "#f97316" for lg in ("zh", "en")}
                                | {s("music.other", lg): "#cbd5e1" for lg in ("zh", "en")}, y_lim=[0, None],
                                **chart_titles(ui.lang))
                 ui.on_lang(chart, chart_titles)
                 highlighted = ui.add(gr.Image, "music.highlight", interactive=False, type="pil", height=260)
+                # its bars are named in the language they were drawn in: a switch clears them (show them again)
+                ui.on_switch(lambda _lang: (None, None), [], [chart, highlighted])
             with ui.on_lang(gr.Accordion(s("music.explain", ui.lang), open=False),
                             lambda lg: {"label": s("music.explain", lg)}):
                 ui.md("music.explain_intro")
                 yours = gr.Markdown()
     inputs = [prompt, model, genre, region, meter, mode, bars, tempo, instrument, velocity, temperature, top_k, top_p,
-              duration, guidance, seed, lang]
+              duration, guidance, seed, tune, lang]
     ui.on_saved(go.click(generate_music, inputs, [audio, picture, used_seed, notices, abc, midi, yours, index],
                          api_name="generate_music", concurrency_id=GPU, show_progress_on=[notices]))
     stop.click(stop_run, None, None, api_name="stop_music", queue=False)
     show_next.click(next_note, [model, genre, region, meter, mode, bars, temperature, top_k, top_p, used_seed, index,
                                 lang], [chart, highlighted], api_name="melody_next_note", concurrency_id=GPU)
-    show_code.click(export_code, inputs[:-1] + [used_seed, lang], code, api_name="music_code",
+    show_code.click(export_code, inputs[:-2] + [used_seed, tune, lang], code, api_name="music_code",
                     concurrency_limit=None) \
         .success(lambda: gr.update(visible=True), None, code, queue=False, api_visibility="private")
     for name, drop in zip(LABELS, (genre, region, meter, mode)):  # the values' names in the page's language
         ui.on_lang(drop, lambda lg, name=name: {"choices": label_choices(name, lg)})
-    model.change(choices, [model, lang], [genre, region, meter, mode, melody_box, audio_box, temperature, top_k, top_p],
-                 api_visibility="private")
+    model.change(choices, [model, lang], [genre, region, meter, mode, melody_box, audio_box, tune, temperature, top_k,
+                                          top_p], api_visibility="private")

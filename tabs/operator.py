@@ -7,7 +7,7 @@ import pandas as pd
 from studio.api.web import cluster_replicas, job_scheduler, on_cluster, pause_cluster
 
 from .access import is_operator
-from .runner import JOBS
+from .runner import JOBS, QUICK_TABS
 from .strings import STRINGS
 from .ui import UI, s
 
@@ -21,11 +21,12 @@ PART_OF = {"grid": "image", "explain": "image", "experiment": "image", "load": "
 
 
 def _tab(what: str, lang: str) -> str:
-    """The tab a job came from, in the page's words ("文生图 · grid"); a quick model event by its api_name."""
-    tab = PART_OF.get(what, what)
+    """The tab a job came from, in the page's words ("文生图 · grid"); a quick model event (the next-token bars,
+    实时) by its tab alone."""
+    tab = PART_OF.get(what) or QUICK_TABS.get(what) or what
     if f"tab.{tab}" not in STRINGS:
         return what
-    return s(f"tab.{tab}", lang) + (f" · {what}" if tab != what else "")
+    return s(f"tab.{tab}", lang) + (f" · {what}" if what in PART_OF else "")
 
 
 def _rows(lang: str) -> tuple[list[list], list[list]]:

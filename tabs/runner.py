@@ -293,9 +293,15 @@ def schedule_model_events(demo: gr.Blocks, concurrency_id: str) -> int:
         block_fn.concurrency_limit = None
         fn = block_fn.fn
         if not (inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn) or inspect.isgeneratorfunction(fn)):
-            block_fn.fn = _in_line(fn, block_fn.api_name or block_fn.name)
+            what = block_fn.api_name or block_fn.name
+            block_fn.fn = _in_line(fn, what)
+            # the tab it lives in, for the operator view ("tabs.text_next" -> "text"), which names no api_name
+            QUICK_TABS[what] = inspect.unwrap(fn).__module__.rpartition(".")[2].split("_")[0]
             wrapped += 1
     return wrapped
+
+
+QUICK_TABS: dict[str, str] = {}  # a quick model event's api_name -> the tab whose module holds it
 
 
 def _in_line(fn: Callable, what: str) -> Callable:

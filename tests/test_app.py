@@ -294,18 +294,19 @@ def test_music_through_gradio_client(client):
     names = [p["parameter_name"] for p in client.view_api(
         return_format="dict", print_info=False)["named_endpoints"]["/generate_music"]["parameters"]]
     assert names == ["prompt", "model", "genre", "region", "meter", "mode", "bars", "tempo", "instrument", "velocity",
-                     "temperature", "top_k", "top_p", "duration", "guidance", "seed"]
+                     "temperature", "top_k", "top_p", "duration", "guidance", "seed", "melody_audio"]
     melody = ("", "mini-melody", "", "", "2/4", "羽", 4, 90, "guzheng", 90, 1.0, 0, 1.0, 8, 3.0)
-    audio, roll, seed, notices, abc, midi, explain, _index = client.predict(*melody, 5, api_name="/generate_music")
+    audio, roll, seed, notices, abc, midi, explain, _index = client.predict(*melody, 5, None,
+                                                                            api_name="/generate_music")
     assert audio.endswith(".wav") and midi.endswith(".mid") and seed == "5" and "M:2/4" in abc
     assert "4 小节" in explain
     chart, highlighted = client.predict("mini-melody", "", "", "2/4", "羽", 4, 1.0, 0, 1.0, "5", 2,
                                         api_name="/melody_next_note")
     assert sum(row[2] == "写下的音" for row in chart["data"]) == 1
-    code = client.predict(*melody, -1, "5", api_name="/music_code")
+    code = client.predict(*melody, -1, "5", None, api_name="/music_code")
     assert "seed" in code and "mini-melody" in code
     with pytest.raises(Exception) as err:
-        client.predict(*melody[:6], 0, *melody[7:], 5, api_name="/generate_music")
+        client.predict(*melody[:6], 0, *melody[7:], 5, None, api_name="/generate_music")
     assert "小节数" in str(err.value)
 
 

@@ -205,3 +205,37 @@ def test_a_generated_melody_sounds_its_notes(studio_env):
     assert len(r.audio) == round(synth.seconds(r.notes, 90) * r.sample_rate)
     cents = np.abs(_cents_off(r.audio, r.notes, 90))
     assert len(cents) >= 12 and np.mean(cents <= 50) >= 0.9, sorted(cents)[-5:]
+
+
+def test_the_melody_variant_follows_a_learners_tune_and_its_script_too(studio_env, models_dir, tmp_path,
+                                                                        monkeypatch):
+    """musicgen-melody steered by a WAV mini-melody made (the pairing the page suggests); plain MusicGen names the
+    tune as unused; a file that is no WAV gets the message."""
+    import runpy
+
+    from tests.conftest import beside
+    from tests.tiny_musicgen import build_musicgen_melody
+    build_musicgen_melody(models_dir / "tiny-melody")
+    tune = api.generate_music(bars=4, seed=2).path
+    assert api.music_choices("tiny-melody")["melody_guide"] and not api.music_choices("tiny-musicgen")["melody_guide"]
+    plain = api.generate_music("folk tune", "tiny-melody", duration=1, seed=6, save=False)
+    steered = api.generate_music("folk tune", "tiny-melody", duration=1, seed=6, melody_audio=str(tune))
+    assert not np.array_equal(plain.audio, steered.audio) and not steered.notices
+    assert json.loads(steered.path.with_suffix(".json").read_text(encoding="utf-8"))["melody_audio"] == tune.name
+    ignored = api.generate_music("folk tune", "tiny-musicgen", duration=1, seed=6, melody_audio=str(tune), save=False)
+    assert any("旋律引导" in n for n in ignored.notices)
+    bad = tmp_path / "tune.wav"
+    bad.write_bytes(b"not a wav")
+    with pytest.raises(api.StudioError) as err:
+        api.generate_music("folk tune", "tiny-melody", duration=1, melody_audio=str(bad))
+    assert err.value.key == "music_bad_melody"
+    script = api.music_code("folk tune", "tiny-melody", duration=1, seed=6, melody_audio=str(tune))
+    folder = tmp_path / "script"
+    folder.mkdir()
+    beside(folder, models_dir / "tiny-melody", tune)
+    (folder / "music.py").write_text(script, encoding="utf-8")
+    monkeypatch.chdir(folder)
+    runpy.run_path("music.py", run_name="__main__")
+    import scipy.io.wavfile
+    rate, audio = scipy.io.wavfile.read(folder / "music.wav")
+    assert rate == steered.sample_rate and np.abs(audio - steered.audio).max() < 1e-5

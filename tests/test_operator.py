@@ -90,3 +90,13 @@ def _until(condition, seconds: float = 60) -> None:
     while not condition():
         assert time.monotonic() < end, "timed out"
         time.sleep(0.05)
+
+
+def test_the_operator_view_names_each_jobs_tab_in_the_page_language(studio_env):
+    """A quick model event (the next-token bars, 实时) by its tab, not its api_name, on either page; a run of a tab's
+    part by the tab and the part."""
+    from tabs import runner
+    runner.schedule_model_events(app.build_demo(), "gpu")
+    assert operator._tab("token_distribution", "zh") == "文本生成"
+    assert operator._tab("melody_next_note", "en") == "Music"
+    assert operator._tab("grid", "zh") == "文生图 · grid" and operator._tab("music", "zh") == "音乐生成"

@@ -254,8 +254,9 @@ sixteenths). {vocab_size} tokens (`studio/music/vocab.py`; the label values are 
 
 The studio's sampler (`studio/music/melody.py`) masks what the grammar forbids (a duration after a pitch, the
 right bar token, `<eos>` only after the last bar) and, by default, the durations that would overflow a bar of
-the named meter (`MelodyJob.strict_form`): the model still picks every note, rhythm and bar end within those
-bounds. The evaluation below reports the model alone too.
+the named meter, and in the last bar every note off the named mode's final that would complete it
+(`MelodyJob.strict_form`): the model still picks every note, rhythm and bar end within those bounds. The
+evaluation below reports the model alone too.
 
 ## Model
 
@@ -294,7 +295,8 @@ Not evaluated yet: run `python -m scripts.mini_melody.evaluate {out} {data} --ca
 ## What it cannot do
 
 - The model alone keeps a meter poorly (it has no position tokens and only {steps} training steps): count on the
-  sampler's `strict_form` for well-formed bars. A next version should add a beat-position token per note.
+  sampler's `strict_form` for well-formed bars and the mode's final. A next version should add a beat-position
+  token per note.
 - Its labels barely act yet: after {steps} steps the held-out perplexity with every label "any" equals the one
   with the labels given, and pieces end on the requested mode's final about as often as by chance (see
   Evaluation). Treat 调式 / 地区 / 流派 as a demonstration of conditioning, not a working control; a longer run

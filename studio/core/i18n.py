@@ -190,6 +190,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
                            "A duration of {seconds} s will not do: choose 1 to {cap} s (MusicGen was trained on 30 s clips; the course suggests 5-15 s)."),
     "music_not_symbolic": ("“{model}”直接生成音频，没有音符可看：下一个音的候选只适用于符号模型（mini-melody）。",
                            "'{model}' makes audio directly and has no notes to show: the next-note view is for a symbolic model (mini-melody)."),
+    "music_bad_melody": ("读不了旋律引导音频“{name}”：请上传 WAV 文件（至少 0.1 秒），例如迷你旋律生成的那首。",
+                         "Cannot read the tune '{name}': upload a WAV file (at least 0.1 s), such as one mini-melody made."),
+    "notice_melody_cut": ("旋律引导只用前 {seconds} 秒。", "Only the tune's first {seconds} s steer the music."),
     "notice_music_unused": ("“{model}”不使用这些设置，已忽略：{names}。", "'{model}' does not use these settings; they were ignored: {names}."),
     "music_param_prompt": ("提示词", "prompt"),
     "music_param_duration": ("时长", "duration"),
@@ -202,6 +205,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "music_param_tempo": ("速度", "tempo"),
     "music_param_instrument": ("音色", "instrument"),
     "music_param_velocity": ("力度", "velocity"),
+    "music_param_melody_audio": ("旋律引导", "melody guide"),
     # status words
     "loaded": ("已加载 {model}（{seconds:.1f} 秒）", "Loaded {model} ({seconds:.1f} s)"),
     "unloaded": ("已卸载 {model}", "Unloaded {model}"),
@@ -215,7 +219,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
 BUILT_KEYS: dict[str, tuple[str, ...]] = {
     "grid_label_{}": ("cfg_scale", "steps", "seed", "lora"),  # studio.image.grid.label
     "music_param_{}": ("prompt", "duration", "guidance", "meter", "mode", "region", "genre", "bars", "tempo",
-                       "instrument", "velocity"),  # studio.music.api.music_job's notice
+                       "instrument", "velocity", "melody_audio"),  # studio.music.api.music_job's notice
 }
 
 

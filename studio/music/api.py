@@ -40,6 +40,8 @@ class MusicJob:
     velocity: int = 90
     duration: float = 8.0
     guidance: float = 3.0
+    melody: tuple | None = None  # (samples, rate) of the tune that steers a melody model
+    melody_name: str = ""  # its file name, for the sidecar
 
     def params(self) -> dict:
         """What the JSON sidecar (and 我的作品) records: the values that made this piece."""
@@ -48,28 +50,32 @@ class MusicJob:
         if self.symbolic:
             return {**shared, **self.labels, "bars": self.bars, "tempo": self.tempo, "instrument": self.instrument,
                     "velocity": self.velocity}
-        return {**shared, "prompt": self.prompt, "duration": self.duration, "guidance": self.guidance}
+        audio = {"prompt": self.prompt, "duration": self.duration, "guidance": self.guidance}
+        return {**shared, **audio, **({"melody_audio": self.melody_name or "(audio)"} if self.melody else {})}
 
 
-@routed("music", finish=lambda result, call: _saved_here(result, call))
+@routed("music", finish=lambda result, call: _saved_here(result, call), send=lambda call: _sent_melody(call))
 def generate_music(prompt: str = "", model: str = "mini-melody", *, meter: str | None = None, mode: str | None = None,
                    region: str | None = None, genre: str | None = None, bars: int | None = None,
                    tempo: int | None = None, instrument: str | None = None, velocity: int | None = None,
                    temperature: float | None = None, top_k: int | None = None, top_p: float | None = None,
-                   seed: int = -1, duration: float | None = None, guidance: float | None = None, save: bool = True,
-                   lang: str | None = None, stop: threading.Event | None = None) -> MusicResult:
+                   seed: int = -1, duration: float | None = None, guidance: float | None = None,
+                   melody_audio=None, save: bool = True, lang: str | None = None,
+                   stop: threading.Event | None = None) -> MusicResult:
     """Music from `model`. mini-melody (symbolic): a melody of `bars` bars in the asked meter / mode (宫 商 角 徵 羽)
     / region / genre (None = any), sampled note by note with temperature / top_k / top_p and the seed, played at
     `tempo` (quarter notes per minute) on `instrument` with `velocity` (1-127); the result has its notes, ABC text
     and a MIDI file; `prompt` and `duration` do not apply (said in a notice). MusicGen (audio): `prompt` describes
-    the music, `duration` seconds, `guidance` its classifier-free guidance; the labels and 表现 controls do not apply.
+    the music, `duration` seconds, `guidance` its classifier-free guidance; the labels and 表现 controls do not apply;
+    the melody variant (musicgen-melody) also follows `melody_audio`, a tune to steer it (a WAV file's path, or
+    (sample rate, samples) as Gradio gives it; its first 30 s).
     Setting `stop` ends the run before its next token, with nothing saved (StudioError "stopped")."""
     lang = caller_lang(lang)
     spec = task_spec(model, "music")
     notices: list[str] = []
     job = music_job(spec, prompt, seed, lang, notices, meter=meter, mode=mode, region=region, genre=genre, bars=bars,
                     tempo=tempo, instrument=instrument, velocity=velocity, temperature=temperature, top_k=top_k,
-                    top_p=top_p, duration=duration, guidance=guidance)
+                    top_p=top_p, duration=duration, guidance=guidance, melody_audio=melody_audio)
     check_stop(stop)
     if job.symbolic:
         result = manager().run(model, lambda engine: _melody_result(engine, job, stop, notices))
@@ -88,8 +94,10 @@ def music_job(spec: ModelSpec, prompt, seed, lang: str, notices: list[str], **va
     pick = lambda name: d[name] if values.get(name) is None else values[name]  # noqa: E731
     sampling = Sampling(KNOBS["temperature"].check(pick("temperature")), KNOBS["top_k"].check(pick("top_k")),
                         KNOBS["top_p"].check(pick("top_p")), 1.0)
-    unused = [name for name in (("duration", "guidance") if symbolic else LABELS + ("bars",) + PERFORMANCE)
-              if values.get(name) not in (None, "")]
+    guided = not symbolic and spec.loader == "musicgen" and _steered_by_melody(spec)
+    lacks = ("duration", "guidance", "melody_audio") if symbolic else \
+        LABELS + ("bars",) + PERFORMANCE + (() if guided else ("melody_audio",))
+    unused = [name for name in lacks if values.get(name) is not None and not _blank(values.get(name))]
     if symbolic and prompt:
         unused.insert(0, "prompt")
     if unused:
@@ -109,6 +117,8 @@ def music_job(spec: ModelSpec, prompt, seed, lang: str, notices: list[str], **va
             raise StudioError("music_empty_prompt")
         job.duration = _duration(pick("duration"), d)
         job.guidance = KNOBS["guidance"].check(pick("guidance"))
+        if guided:
+            job.melody, job.melody_name = melody_audio(values.get("melody_audio"), lang, notices)
     job.seed = validate.seed(seed, lang, notices)
     return job
 
@@ -140,6 +150,67 @@ def shown_label(name: str, value: str, lang: str) -> str:
     """A label value as the page shows it: 羽, 陕西, 小调 (English: yu, Shaanxi, xiaodiao (ditty)); a meter as is."""
     from studio.music import labels
     return labels.NAMES.get(name, {}).get(value, {}).get(lang, value)
+
+
+def _blank(value) -> bool:
+    return isinstance(value, str) and not value.strip()
+
+
+def _steered_by_melody(spec: ModelSpec) -> bool:
+    """A MusicGen checkpoint of the melody variant (its config.json says; before a download, its registry key)."""
+    import json
+    if spec.path is None:
+        return spec.key == "musicgen-melody"
+    try:
+        return json.loads((spec.path / "config.json").read_text(encoding="utf-8")).get("model_type") == \
+            "musicgen_melody"
+    except (OSError, ValueError):
+        return False
+
+
+MELODY_SECONDS = 30  # the melody variant reads the tune's chroma over its first 30 s (235 frames)
+
+
+def melody_audio(value, lang: str, notices: list[str]) -> tuple[tuple | None, str]:
+    """((samples, rate), file name) of a tune that steers the melody variant: a WAV file, or (rate, samples) as
+    Gradio's audio input gives it; None when there is none. Longer than 30 s: its first 30 s, with a notice."""
+    import numpy as np
+    if value is None or _blank(value):
+        return None, ""
+    name = ""
+    if isinstance(value, (tuple, list)) and len(value) == 2 and not isinstance(value[0], str):
+        rate, samples = value
+    else:
+        from pathlib import Path
+
+        from scipy.io import wavfile
+        name = Path(str(value)).name
+        try:
+            rate, samples = wavfile.read(str(value))
+        except (OSError, ValueError, TypeError) as exc:
+            raise StudioError("music_bad_melody", name=name[:80]) from exc
+    samples = np.asarray(samples)
+    if samples.dtype.kind == "i":  # 16-bit PCM and such: to [-1, 1]
+        samples = samples / float(np.iinfo(samples.dtype).max)
+    samples = samples.astype(np.float32)
+    rate = validate.number("melody_audio", rate, 1000, 384000, int)
+    if samples.ndim > 1:
+        samples = samples.mean(axis=1 if samples.shape[-1] <= 8 else 0)
+    if samples.size < rate // 10:
+        raise StudioError("music_bad_melody", name=name[:80] or "audio")
+    if samples.size > MELODY_SECONDS * rate:
+        samples = samples[:MELODY_SECONDS * rate]
+        notices.append(t("notice_melody_cut", lang, seconds=MELODY_SECONDS))
+    return (samples, rate), name
+
+
+def _sent_melody(call: dict) -> dict:
+    """A tune given as a file of this process goes to a worker as its samples (workers share no disk)."""
+    value = call.get("melody_audio")
+    if value is None or _blank(value) or isinstance(value, (tuple, list)):
+        return call
+    tune, _ = melody_audio(value, caller_lang(call.get("lang")), [])
+    return {**call, "melody_audio": (tune[1], tune[0])}
 
 
 def _bars(value, d: dict) -> int:
@@ -175,7 +246,7 @@ def _audio_result(engine, job: MusicJob, stop, notices: list[str]) -> MusicResul
     from studio.music import musicgen
     audio, rate = musicgen.generate(engine, musicgen.AudioJob(
         prompt=job.prompt, duration=job.duration, guidance=job.guidance, temperature=job.sampling.temperature,
-        top_k=job.sampling.top_k, top_p=job.sampling.top_p, seed=job.seed), stop)
+        top_k=job.sampling.top_k, top_p=job.sampling.top_p, seed=job.seed, melody=job.melody), stop)
     return MusicResult(None, rate, audio, None, job.seed, notices)
 
 
@@ -208,22 +279,23 @@ def _saved_here(result: MusicResult, call: dict) -> MusicResult:
     lang = caller_lang(call.get("lang"))
     spec = task_spec(call["model"], "music")
     values = {k: call[k] for k in LABELS + PERFORMANCE + ("bars", "temperature", "top_k", "top_p", "duration",
-                                                          "guidance")}
+                                                          "guidance", "melody_audio")}
     job = music_job(spec, call["prompt"], result.seed, lang, [], **values)
     return _saved(result, job, True, lang)
 
 
 def music_choices(model: str = "mini-melody", lang: str | None = None) -> dict:
     """What the page offers for `model`: "symbolic" (a melody model: labels and 表现 controls) or not (an audio
-    model: a description), a symbolic model's label values as (shown, value) pairs -- those it was trained with --
-    and the instruments."""
+    model: a description; "melody_guide": it also follows a tune), a symbolic model's label values as (shown, value)
+    pairs -- those it was trained with -- and the instruments."""
     lang = caller_lang(lang)
     spec = task_spec(model, "music")
     if spec.loader != "melody":
-        return {"symbolic": False, **{name: [] for name in LABELS}, "instrument": []}
+        return {"symbolic": False, "melody_guide": _steered_by_melody(spec), **{name: [] for name in LABELS},
+                "instrument": []}
     from studio.music import synth
     known = known_labels(spec)
-    return {"symbolic": True,
+    return {"symbolic": True, "melody_guide": False,
             **{name: [(shown_label(name, value, lang), value) for value in known[name]] for name in LABELS},
             "instrument": [(getattr(i, lang), key) for key, i in synth.INSTRUMENTS.items()]}
 
@@ -269,7 +341,7 @@ def music_code(prompt: str = "", model: str = "mini-melody", *, meter: str | Non
                region: str | None = None, genre: str | None = None, bars: int | None = None,
                tempo: int | None = None, instrument: str | None = None, velocity: int | None = None,
                temperature: float | None = None, top_k: int | None = None, top_p: float | None = None,
-               seed: int = -1, duration: float | None = None, guidance: float | None = None,
+               seed: int = -1, duration: float | None = None, guidance: float | None = None, melody_audio=None,
                lang: str | None = None) -> str:
     """查看代码: a script that makes the same music as generate_music with these values (pass the seed the page
     showed back): transformers for the model's part, and for a melody the studio's own synthesiser."""
@@ -279,5 +351,5 @@ def music_code(prompt: str = "", model: str = "mini-melody", *, meter: str | Non
     spec = task_spec(model, "music")
     job = music_job(spec, prompt, seed, lang, [], meter=meter, mode=mode, region=region, genre=genre, bars=bars,
                     tempo=tempo, instrument=instrument, velocity=velocity, temperature=temperature, top_k=top_k,
-                    top_p=top_p, duration=duration, guidance=guidance)
+                    top_p=top_p, duration=duration, guidance=guidance, melody_audio=melody_audio)
     return code.music_script(spec, job, settings().hub, RATE)

@@ -11,6 +11,7 @@ from studio.core.specs import ModelSpec
 MUSICGEN = '''\
 # Reproduces the studio's music: {title} (weights CC BY-NC 4.0: non-commercial use only)
 # pip install torch transformers safetensors scipy{extra_pip}
+import numpy as np
 import scipy.io.wavfile
 import torch
 from transformers import AutoProcessor, {cls}
@@ -20,7 +21,7 @@ dtype = torch.float16 if device == "cuda" else torch.float32  # the studio runs 
 processor = AutoProcessor.from_pretrained(model_path)
 model = {cls}.from_pretrained(model_path, dtype=dtype).to(device).eval()
 
-inputs = processor(text=[{prompt!r}], padding=True, return_tensors="pt").to(device)
+{tune}inputs = processor(text=[{prompt!r}], padding=True, return_tensors="pt"{tune_args}).to(device)
 # {duration:g} s of music: {frame_rate:g} frames a second, plus the delay pattern's tail of {delay} steps
 max_new_tokens = {tokens}
 torch.manual_seed({seed})  # seed {seed}: the same seed and settings give the same music
@@ -28,6 +29,21 @@ audio = model.generate(**inputs, max_new_tokens=max_new_tokens,
 {options})
 rate = model.config.audio_encoder.sampling_rate
 scipy.io.wavfile.write("music.wav", rate, audio[0].float().mean(dim=0).cpu().numpy())  # mono, as the studio
+'''
+
+
+TUNE = '''import torchaudio
+from scipy.io import wavfile
+
+# The tune that steers it: copy {name!r} beside this script. Mono float in [-1, 1], its first {seconds} s, at the
+# feature extractor's rate (resampled as the studio does).
+rate, tune = wavfile.read({name!r})
+tune = tune / float(np.iinfo(tune.dtype).max) if tune.dtype.kind == "i" else tune
+tune = torch.tensor(tune, dtype=torch.float32)
+tune = (tune.mean(dim=1) if tune.ndim == 2 else tune)[:{seconds} * rate]
+target = processor.feature_extractor.sampling_rate
+if rate != target:
+    tune = torchaudio.functional.resample(tune, rate, target, rolloff=0.945, lowpass_filter_width=24)
 '''
 
 
@@ -44,7 +60,11 @@ def music_script(spec: ModelSpec, job, hub: str = "huggingface", rate: int = 240
     delay = decoder.get("num_codebooks", 4) // decoder.get("audio_channels", 1) - 1  # codebook k starts k steps late
     melody = config.get("model_type", spec.key.replace("-", "_")) == "musicgen_melody"
     cls = "MusicgenMelodyForConditionalGeneration" if melody else "MusicgenForConditionalGeneration"
-    return MUSICGEN.format(title=spec.title, extra_pip=extra_pip, cls=cls, load_source=load_source,
+    from studio.music.api import MELODY_SECONDS
+    tune = TUNE.format(name=job.melody_name or "tune.wav", seconds=MELODY_SECONDS) if job.melody else ""
+    tune_args = ", audio=tune.numpy(), sampling_rate=target" if job.melody else ""
+    return MUSICGEN.format(title=spec.title, extra_pip=extra_pip, cls=cls, load_source=load_source, tune=tune,
+                           tune_args=tune_args,
                            prompt=job.prompt, duration=job.duration, frame_rate=frame_rate, delay=delay,
                            tokens=max(1, round(job.duration * frame_rate)) + delay, seed=job.seed,
                            options="\n".join(f"    {k}={v!r}," for k, v in options.items()))

@@ -15,7 +15,7 @@ from studio.core.manager import manager
 from studio.core.outputs import json_bytes, new_name, output_folder, write_atomic, write_wav
 from studio.core.results import MusicResult
 from studio.core.specs import ModelSpec
-from studio.music.knobs import KNOBS, defaults
+from studio.music.knobs import KNOBS, MELODY_SECONDS, defaults
 from studio.music.notes import heard_meter
 from studio.text.sampling import Sampling
 
@@ -168,7 +168,6 @@ def _steered_by_melody(spec: ModelSpec) -> bool:
         return False
 
 
-MELODY_SECONDS = 30  # the melody variant reads the tune's chroma over its first 30 s (235 frames)
 
 
 def melody_audio(value, lang: str, notices: list[str]) -> tuple[tuple | None, str]:

@@ -60,7 +60,7 @@ def music_script(spec: ModelSpec, job, hub: str = "huggingface", rate: int = 240
     delay = decoder.get("num_codebooks", 4) // decoder.get("audio_channels", 1) - 1  # codebook k starts k steps late
     melody = config.get("model_type", spec.key.replace("-", "_")) == "musicgen_melody"
     cls = "MusicgenMelodyForConditionalGeneration" if melody else "MusicgenForConditionalGeneration"
-    from studio.music.api import MELODY_SECONDS
+    from studio.music.knobs import MELODY_SECONDS
     tune = TUNE.format(name=job.melody_name or "tune.wav", seconds=MELODY_SECONDS) if job.melody else ""
     tune_args = ", audio=tune.numpy(), sampling_rate=target" if job.melody else ""
     return MUSICGEN.format(title=spec.title, extra_pip=extra_pip, cls=cls, load_source=load_source, tune=tune,

@@ -21,6 +21,8 @@ KNOBS = table(
     Knob("guidance", 1, 10, 0.5, (3, 5)),  # MusicGen's classifier-free guidance
 )
 
+MELODY_SECONDS = 30  # MusicGen melody reads a tune's chroma over its first 30 s (235 frames)
+
 DEFAULTS = dict(temperature=1.0, top_k=0, top_p=1.0, bars=16, tempo=90, instrument="guzheng", velocity=90,
                 duration=8.0, guidance=3.0)
 

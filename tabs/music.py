@@ -26,19 +26,25 @@ def _labels(values: dict) -> dict:
     return {k: (v or None) for k, v in values.items()}
 
 
+def _controls(prompt, model, genre, region, meter, mode, bars, tempo, instrument, velocity, duration, guidance,
+              melody_audio) -> tuple[str, dict]:
+    """(prompt, values) with only the controls `model` has (the page hides the others): a symbolic model's labels,
+    form and 表现 without a prompt, or an audio model's description, duration and tune; guidance for both."""
+    if _symbolic(model):
+        return "", dict(**_labels(dict(genre=genre, region=region, meter=meter, mode=mode)), bars=bars,
+                        tempo=tempo, instrument=instrument, velocity=velocity, guidance=guidance)
+    return prompt, dict(duration=duration, guidance=guidance,
+                        melody_audio=melody_audio if api.music_choices(model)["melody_guide"] else None)
+
+
 @guarded
 async def generate_music(prompt, model, genre, region, meter, mode, bars, tempo, instrument, velocity, temperature,
                          top_k, top_p, duration, guidance, seed, melody_audio=None, lang="zh",
                          request: gr.Request = None):
     """Async over tabs.runner.run: a cancel (or a closed page) stops the run before its next token."""
     symbolic = _symbolic(model)
-    if symbolic:  # only the controls this model has (the page hides the others)
-        values = dict(**_labels(dict(genre=genre, region=region, meter=meter, mode=mode)), bars=bars, tempo=tempo,
-                      instrument=instrument, velocity=velocity)
-        prompt = ""
-    else:
-        values = dict(duration=duration, guidance=guidance,
-                      melody_audio=melody_audio if api.music_choices(model)["melody_guide"] else None)
+    prompt, values = _controls(prompt, model, genre, region, meter, mode, bars, tempo, instrument, velocity, duration,
+                               guidance, melody_audio)
 
     def call(stop, _progress):  # the picture too, off the server's event loop
         r = api.generate_music(prompt, model, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
@@ -82,7 +88,8 @@ def stop_run(request: gr.Request):
 
 
 @guarded
-def next_note(model, genre, region, meter, mode, bars, temperature, top_k, top_p, used_seed, index, lang="zh"):
+def next_note(model, genre, region, meter, mode, bars, temperature, top_k, top_p, used_seed, index, guidance=3.0,
+              lang="zh"):
     """The probabilities the model gave each pitch for note `index` of the melody just made (the same seed and
     settings make the same melody), after temperature / top-k / top-p, as sampling drew from them."""
     if not str(used_seed or "").strip() or not _symbolic(model):
@@ -90,7 +97,8 @@ def next_note(model, genre, region, meter, mode, bars, temperature, top_k, top_p
     seed = number("used_seed", str(used_seed), 0, MAX_SEED, int)
     view = api.melody_next_note(model, int(index) - 1, **_labels(dict(genre=genre, region=region, meter=meter,
                                                                        mode=mode)),
-                                bars=bars, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, lang=lang)
+                                bars=bars, temperature=temperature, top_k=top_k, top_p=top_p, guidance=guidance,
+                                seed=seed, lang=lang)
     status = {True: s("music.chosen", lang), False: s("music.other", lang)}
     rows = view["candidates"]
     chart = pd.DataFrame({"note": [c["name"] for c in rows], "p": [c["p_final"] for c in rows],
@@ -104,13 +112,8 @@ def export_code(prompt, model, genre, region, meter, mode, bars, tempo, instrume
     """The script for the current controls; seed -1 shows the last run's seed, so the code makes that piece."""
     if str(seed).strip() in ("", "-1") and str(used_seed or "").strip():
         seed = number("used_seed", str(used_seed), 0, MAX_SEED, int)
-    if _symbolic(model):
-        values = dict(**_labels(dict(genre=genre, region=region, meter=meter, mode=mode)), bars=bars, tempo=tempo,
-                      instrument=instrument, velocity=velocity)
-        prompt = ""
-    else:
-        values = dict(duration=duration, guidance=guidance,
-                      melody_audio=melody_audio if api.music_choices(model)["melody_guide"] else None)
+    prompt, values = _controls(prompt, model, genre, region, meter, mode, bars, tempo, instrument, velocity, duration,
+                               guidance, melody_audio)
     return api.music_code(prompt, model, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, lang=lang,
                           **values)
 
@@ -145,9 +148,7 @@ def build(ui: UI, page: Page) -> None:
             with gr.Column(visible=False) as audio_box:  # an audio model's controls (MusicGen)
                 prompt = ui.add(gr.Textbox, "music.prompt", lines=2,
                                 value="calm traditional Chinese guzheng melody, slow tempo")
-                with gr.Row():
-                    duration = ui.knob("music.duration", KNOBS["duration"], value=8)
-                    guidance = ui.knob("music.guidance", KNOBS["guidance"], value=3.0)
+                duration = ui.knob("music.duration", KNOBS["duration"], value=8)
                 tune = ui.add(gr.Audio, "music.melody_audio", sources=["upload"], type="filepath")
             with gr.Row():  # beside the prompt (issue 36)
                 go = ui.button("music.generate", variant="primary", scale=2)
@@ -175,7 +176,9 @@ def build(ui: UI, page: Page) -> None:
                 instrument = ui.add(gr.Radio, "music.instrument", choices=c["instrument"], value=d["instrument"])
                 ui.on_lang(instrument, lambda lg: {"choices": api.music_choices("mini-melody", lg)["instrument"]})
             ui.md("music.sampling")
-            temperature = ui.knob("music.temperature", KNOBS["temperature"], value=d["temperature"])
+            with gr.Row():  # guidance: over mini-melody's labels, or over MusicGen's description
+                temperature = ui.knob("music.temperature", KNOBS["temperature"], value=d["temperature"])
+                guidance = ui.knob("music.guidance", KNOBS["guidance"], value=d["guidance"])
             with gr.Row():
                 top_k = ui.knob("music.top_k", KNOBS["top_k"], value=d["top_k"])
                 top_p = ui.knob("music.top_p", KNOBS["top_p"], value=d["top_p"])
@@ -213,7 +216,8 @@ def build(ui: UI, page: Page) -> None:
                          api_name="generate_music", concurrency_id=GPU, show_progress_on=[notices]))
     stop.click(stop_run, None, None, api_name="stop_music", queue=False)
     show_next.click(next_note, [model, genre, region, meter, mode, bars, temperature, top_k, top_p, used_seed, index,
-                                lang], [chart, highlighted], api_name="melody_next_note", concurrency_id=GPU)
+                                guidance, lang], [chart, highlighted], api_name="melody_next_note",
+                    concurrency_id=GPU)
     show_code.click(export_code, inputs[:-2] + [used_seed, tune, lang], code, api_name="music_code",
                     concurrency_limit=None) \
         .success(lambda: gr.update(visible=True), None, code, queue=False, api_visibility="private")

@@ -21,12 +21,12 @@ PART_OF = {"grid": "image", "explain": "image", "experiment": "image", "load": "
 
 
 def _tab(what: str, lang: str) -> str:
-    """The tab a job came from, in the page's words ("文生图 · grid"); a quick model event (the next-token bars,
+    """The tab a job came from, in the page's words ("文生图 · X/Y 网格"); a quick model event (the next-token bars,
     实时) by its tab alone."""
     tab = PART_OF.get(what) or QUICK_TABS.get(what) or what
     if f"tab.{tab}" not in STRINGS:
         return what
-    return s(f"tab.{tab}", lang) + (f" · {what}" if what in PART_OF else "")
+    return s(f"tab.{tab}", lang) + (" · " + s(f"op.part.{what}", lang) if what in PART_OF else "")
 
 
 def _rows(lang: str) -> tuple[list[list], list[list]]:

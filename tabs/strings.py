@@ -16,6 +16,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "op.running": ("已开始（正在运行，或在两轮之间）", "Started (running, or between turns)"),
     "op.running_cols": ("任务号|标签页|同学|模型|尺寸|状态|已等待（秒）|预计还需（秒）", "job|tab|learner|model|size|state|waited (s)|expected (s)"),
     "op.state.running": ("正在运行", "running"),
+    "op.part.grid": ("X/Y 网格", "X/Y grid"),
+    "op.part.explain": ("原理", "how it works"),
+    "op.part.experiment": ("实验", "experiment"),
+    "op.part.load": ("加载模型", "model load"),
     "op.state.paused": ("轮到别人，稍后继续", "between turns"),
     "op.waiting": ("排队中（按轮到的先后）", "Waiting (in the order of their turns)"),
     "op.waiting_cols": ("任务号|位置|标签页|同学|模型|尺寸|已等待（秒）|预计完成（秒）", "job|place|tab|learner|model|size|waited (s)|expected done in (s)"),
@@ -311,7 +315,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "music.duration": ("时长（秒）", "Duration (s)"),
     "music.duration.info": ("课程建议 5-15 秒；最长 30 秒（MusicGen 的训练片段长度）", "the course suggests 5-15 s; at most 30 s (MusicGen's training clips)"),
     "music.guidance": ("引导强度 (Guidance)", "Guidance"),
-    "music.guidance.info": ("课程建议 3-5：越大越贴近描述，过大音质变差", "the course suggests 3-5: higher follows the description more closely, too high sounds worse"),
+    "music.guidance.info": ("课程建议 3-5。mini-melody：放大所选标签（流派、地区、节拍、调式）的作用，1 = 不放大，都选“任意”时不起作用；MusicGen：越大越贴近描述，过大音质变差", "the course suggests 3-5. mini-melody: makes the chosen labels (genre, region, meter, mode) act more strongly, 1 = as learnt, no effect when all are \"any\"; MusicGen: higher follows the description more closely, too high sounds worse"),
     "music.melody_audio": ("旋律引导（可选，WAV）：MusicGen melody 跟着它的音高走向，只用前 30 秒；可上传迷你旋律生成的那首",
                            "Melody guide (optional, WAV): MusicGen melody follows its pitch contour, first 30 s; try one mini-melody made"),
     "music.generate": ("生成音乐", "Generate"),
@@ -363,8 +367,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "music.other": ("其他候选", "other candidates"),
     "music.highlight": ("这个音在旋律中的位置", "Where the note sits in the melody"),
     "music.explain": ("原理：符号生成与音频生成", "How it works: symbolic and audio generation"),
-    "music.explain_intro": ("**符号生成（MIDI）**：模型像写文字一样写乐谱——“音高、时值、小节线”一个记号接一个记号，再由合成器（这里是模拟古筝拨弦的小合成器）把音符变成声音。乐谱短、好控制（节拍、调式可直接指定），但音色取决于合成器。\n\n**音频生成**：MusicGen 用 EnCodec 把音频压缩成每秒 50 帧、每帧 4 个码本的离散记号，一个自回归 Transformer 直接写这些记号，再解码成波形。音色丰富、由文字描述控制，但记号多得多、更慢，也难以精确控制音符。",
-                          "**Symbolic (MIDI)**: the model writes a score the way it writes text -- pitch, duration, bar line, one token after another -- and a synthesiser (here a small plucked-string, guzheng-like one) turns the notes into sound. Scores are short and easy to steer (meter and mode are set directly), but the timbre is the synthesiser's.\n\n**Audio**: MusicGen compresses audio with EnCodec into 50 frames a second of 4 codebook tokens each; one autoregressive Transformer writes those tokens, which are decoded into a waveform. Rich timbre steered by a text description, but far more tokens, slower, and no exact control of the notes."),
+    "music.explain_intro": ("**符号生成（MIDI）**：模型像写文字一样写乐谱——“音高、时值、小节线”一个记号接一个记号，再由合成器（这里是模拟古筝拨弦的小合成器）把音符变成声音。乐谱短、好控制（节拍、调式可直接指定），但音色取决于合成器。标签就是它的提示词：引导强度和文生图的 CFG 同一个公式，每个音都算两遍（写上标签、标签全部“任意”），按 任意 + 强度 ×（有标签 − 任意）取样，所以流派、地区这些模型只学到一点点的差别会被放大。\n\n**音频生成**：MusicGen 用 EnCodec 把音频压缩成每秒 50 帧、每帧 4 个码本的离散记号，一个自回归 Transformer 直接写这些记号，再解码成波形。音色丰富、由文字描述控制，但记号多得多、更慢，也难以精确控制音符。",
+                          "**Symbolic (MIDI)**: the model writes a score the way it writes text -- pitch, duration, bar line, one token after another -- and a synthesiser (here a small plucked-string, guzheng-like one) turns the notes into sound. Scores are short and easy to steer (meter and mode are set directly), but the timbre is the synthesiser's. The labels are its prompt: guidance is the same formula as CFG in text to image -- every note is computed twice (with the labels, and with every label \"any\") and drawn from any + guidance x (labelled - any), so differences the model learnt only faintly, such as genre and region, are amplified.\n\n**Audio**: MusicGen compresses audio with EnCodec into 50 frames a second of 4 codebook tokens each; one autoregressive Transformer writes those tokens, which are decoded into a waveform. Rich timbre steered by a text description, but far more tokens, slower, and no exact control of the notes."),
     "music.explain_melody": ("**你的旋律**：{notes} 个音、{rests} 个休止，{bars} 小节（{meter}），模型写下的只是这几百个记号；合成器把它们变成 {seconds} 秒、{samples} 个采样点（每秒 {rate} 个）的声音。",
                              "**Your melody**: {notes} notes and {rests} rests in {bars} bars ({meter}): the model wrote only these few hundred tokens; the synthesiser turned them into {seconds} s of sound, {samples} samples ({rate} a second)."),
     "music.explain_audio": ("**你的音频**：{seconds} 秒 = {frames} 帧 × 4 个码本 = {tokens} 个音频记号，模型逐个写出，EnCodec 解码成 {samples} 个采样点（每秒 {rate} 个）。",
@@ -637,6 +641,7 @@ BUILT_KEYS: dict[str, tuple[str, ...]] = {
                "mywork"),  # app.TABS
     "toast.{}": ("warning", "info", "success"),  # tabs.gradio_locale.toast_titles
     "op.state.{}": ("running", "paused"),  # tabs.operator: studio.core.scheduler's states of a started job
+    "op.part.{}": ("grid", "explain", "experiment", "load"),  # tabs.operator.PART_OF
     "mywork.kind.{}": ("image.grid", "image.lora", "speech.prosody", "speech.fixed", "speech.dialogue",
                        "crossmodal.page", "crossmodal.series", "crossmodal.storyboard"),  # tabs.mywork
     "experiment.col.{}": ("arm", "dtype", "attention", "vae_slicing", "cpu_offload", "load_s", "run_s",

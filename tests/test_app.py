@@ -300,7 +300,7 @@ def test_music_through_gradio_client(client):
                                                                             api_name="/generate_music")
     assert audio.endswith(".wav") and midi.endswith(".mid") and seed == "5" and "M:2/4" in abc
     assert "4 小节" in explain
-    chart, highlighted = client.predict("mini-melody", "", "", "2/4", "羽", 4, 1.0, 0, 1.0, "5", 2,
+    chart, highlighted = client.predict("mini-melody", "", "", "2/4", "羽", 4, 1.0, 0, 1.0, "5", 2, 3.0,
                                         api_name="/melody_next_note")
     assert sum(row[2] == "写下的音" for row in chart["data"]) == 1
     code = client.predict(*melody, -1, "5", None, api_name="/music_code")

@@ -99,4 +99,5 @@ def test_the_operator_view_names_each_jobs_tab_in_the_page_language(studio_env):
     runner.schedule_model_events(app.build_demo(), "gpu")
     assert operator._tab("token_distribution", "zh") == "文本生成"
     assert operator._tab("melody_next_note", "en") == "Music"
-    assert operator._tab("grid", "zh") == "文生图 · grid" and operator._tab("music", "zh") == "音乐生成"
+    assert operator._tab("grid", "zh") == "文生图 · X/Y 网格" and operator._tab("music", "zh") == "音乐生成"
+    assert operator._tab("load", "en") == "Models · model load"

@@ -48,8 +48,8 @@ class MusicJob:
         shared = dict(model=self.model, seed=self.seed, temperature=self.sampling.temperature,
                       top_k=self.sampling.top_k, top_p=self.sampling.top_p)
         if self.symbolic:
-            return {**shared, **self.labels, "bars": self.bars, "tempo": self.tempo, "instrument": self.instrument,
-                    "velocity": self.velocity}
+            return {**shared, **self.labels, "bars": self.bars, "guidance": self.guidance, "tempo": self.tempo,
+                    "instrument": self.instrument, "velocity": self.velocity}
         audio = {"prompt": self.prompt, "duration": self.duration, "guidance": self.guidance}
         return {**shared, **audio, **({"melody_audio": self.melody_name or "(audio)"} if self.melody else {})}
 
@@ -63,7 +63,8 @@ def generate_music(prompt: str = "", model: str = "mini-melody", *, meter: str |
                    melody_audio=None, save: bool = True, lang: str | None = None,
                    stop: threading.Event | None = None) -> MusicResult:
     """Music from `model`. mini-melody (symbolic): a melody of `bars` bars in the asked meter / mode (宫 商 角 徵 羽)
-    / region / genre (None = any), sampled note by note with temperature / top_k / top_p and the seed, played at
+    / region / genre (None = any), sampled note by note with `guidance` over those labels (classifier-free guidance:
+    1 = off, above 1 they act more strongly), temperature / top_k / top_p and the seed, played at
     `tempo` (quarter notes per minute) on `instrument` with `velocity` (1-127); the result has its notes, ABC text
     and a MIDI file; `prompt` and `duration` do not apply (said in a notice). MusicGen (audio): `prompt` describes
     the music, `duration` seconds, `guidance` its classifier-free guidance; the labels and 表现 controls do not apply;
@@ -95,7 +96,7 @@ def music_job(spec: ModelSpec, prompt, seed, lang: str, notices: list[str], **va
     sampling = Sampling(KNOBS["temperature"].check(pick("temperature")), KNOBS["top_k"].check(pick("top_k")),
                         KNOBS["top_p"].check(pick("top_p")), 1.0)
     guided = not symbolic and spec.loader == "musicgen" and _steered_by_melody(spec)
-    lacks = ("duration", "guidance", "melody_audio") if symbolic else \
+    lacks = ("duration", "melody_audio") if symbolic else \
         LABELS + ("bars",) + PERFORMANCE + (() if guided else ("melody_audio",))
     unused = [name for name in lacks if values.get(name) is not None and not _blank(values.get(name))]
     if symbolic and prompt:
@@ -105,6 +106,7 @@ def music_job(spec: ModelSpec, prompt, seed, lang: str, notices: list[str], **va
             ", ".join(t(f"music_param_{name}", lang) for name in unused)
         notices.append(t("notice_music_unused", lang, model=spec.title, names=names))
     job = MusicJob(spec.key if spec.card else spec.title, symbolic, prompt, 0, sampling)
+    job.guidance = KNOBS["guidance"].check(pick("guidance"))  # over the labels, or over the description
     if symbolic:
         from studio.music import synth
         job.labels = {name: _label(spec, name, values.get(name), lang) for name in LABELS}
@@ -116,7 +118,6 @@ def music_job(spec: ModelSpec, prompt, seed, lang: str, notices: list[str], **va
         if not prompt:
             raise StudioError("music_empty_prompt")
         job.duration = _duration(pick("duration"), d)
-        job.guidance = KNOBS["guidance"].check(pick("guidance"))
         if guided:
             job.melody, job.melody_name = melody_audio(values.get("melody_audio"), lang, notices)
     job.seed = validate.seed(seed, lang, notices)
@@ -228,11 +229,15 @@ def _duration(value, d: dict) -> float:
     return seconds
 
 
+def melody_job(job: MusicJob):
+    from studio.music import melody
+    return melody.MelodyJob(bars=job.bars, sampling=job.sampling, seed=job.seed, guidance=job.guidance, **job.labels)
+
+
 def _melody_result(engine, job: MusicJob, stop, notices: list[str]) -> MusicResult:
     """Notes from the model (on the device, token by token), then sound, MIDI and ABC from the notes."""
     from studio.music import melody, midi, synth
-    tune = melody.sample(engine, melody.MelodyJob(bars=job.bars, sampling=job.sampling, seed=job.seed,
-                                                  **job.labels), stop)
+    tune = melody.sample(engine, melody_job(job), stop)
     check_stop(stop)
     audio = synth.render(tune.notes, tempo=job.tempo, instrument=job.instrument, velocity=job.velocity,
                          sample_rate=RATE)
@@ -303,23 +308,25 @@ def music_choices(model: str = "mini-melody", lang: str | None = None) -> dict:
 def melody_next_note(model: str = "mini-melody", index: int = 0, *, meter: str | None = None,
                      mode: str | None = None, region: str | None = None, genre: str | None = None,
                      bars: int | None = None, temperature: float | None = None, top_k: int | None = None,
-                     top_p: float | None = None, seed: int = 0, n: int = 12, lang: str | None = None) -> dict:
+                     top_p: float | None = None, guidance: float | None = None, seed: int = 0, n: int = 12,
+                     lang: str | None = None) -> dict:
     """The next-note view: the melody generate_music makes with these values (pass the seed it showed back), and
-    the probability the model gave each candidate pitch for note `index` (from 0), after temperature / top-k /
-    top-p, as sampling drew from them. {"notes", "meter", "index", "candidates": [{"name", "p", "chosen"}]}."""
+    the probability the model gave each candidate pitch for note `index` (from 0), after label guidance,
+    temperature / top-k / top-p, as sampling drew from them.
+    {"notes", "meter", "index", "candidates": [{"name", "p", "chosen"}]}."""
     lang = caller_lang(lang)
     spec = task_spec(model, "music")
     if spec.loader != "melody":
         raise StudioError("music_not_symbolic", model=spec.title)
     job = music_job(spec, "", seed, lang, [], meter=meter, mode=mode, region=region, genre=genre, bars=bars,
-                    temperature=temperature, top_k=top_k, top_p=top_p)
+                    temperature=temperature, top_k=top_k, top_p=top_p, guidance=guidance)
     from studio.music import melody
-    melody_job = melody.MelodyJob(bars=job.bars, sampling=job.sampling, seed=job.seed, **job.labels)
+    tune_job = melody_job(job)
 
     def view(engine) -> dict:
-        tune = melody.sample(engine, melody_job)
+        tune = melody.sample(engine, tune_job)
         at = validate.number("index", index, 0, max(0, len(tune.pitch_positions) - 1), int)
-        rows = melody.next_note(engine, melody_job, tune, at, n=n)
+        rows = melody.next_note(engine, tune_job, tune, at, n=n)
         return {"notes": tune.notes, "meter": tune.meter or heard_meter(tune.notes), "index": at,
                 "candidates": [{**row, "name": _candidate(row, lang)} for row in rows]}
     return manager().run(model, view)

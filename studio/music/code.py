@@ -109,6 +109,12 @@ model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32).ev
 # 1. The conditions are the prompt: a token per label (风格 and 结构; "any" leaves one open), then the length
 labels = {labels!r}
 prompt = melody.prompt_tokens(labels, {bars})  # {prompt}
+# Label guidance {guidance!r}, CFG as in 文生图: a second row with every label open, and each step draws from
+# open + guidance x (labelled - open); 1 (or no label named): the labelled row alone
+guidance = {guidance!r}
+rows = [prompt]
+if guidance != 1 and any(v != vocab.ANY for v in labels.values()):
+    rows.append(melody.prompt_tokens(dict.fromkeys(labels, vocab.ANY), {bars}))
 # 2. Note by note, as a text model writes a poem: the logits, the grammar's mask (a duration after a pitch; exactly
 #    {bars} bars{in_meter}{on_final}), the sampling knobs, then one draw from this seed's own generator
 knobs = logits_processors(Sampling(temperature={temperature!r}, top_k={top_k!r}, top_p={top_p!r},
@@ -116,7 +122,7 @@ knobs = logits_processors(Sampling(temperature={temperature!r}, top_k={top_k!r},
 generator = torch.Generator().manual_seed({seed})  # seed {seed}: the same seed and settings give the same melody
 # sixteenths per bar (None: free), and the pitch class the last note must rest on (the mode's final; None: any)
 grammar = melody.Grammar(tokenizer, {bars}, {sixteenths!r}, {final!r})
-ids = torch.tensor([tokenizer.convert_tokens_to_ids(prompt)])
+ids = torch.tensor([tokenizer.convert_tokens_to_ids(row) for row in rows])  # the rows take the same tokens
 pending, past = ids, None
 with torch.no_grad():
     while ids.shape[1] < model.config.n_positions:
@@ -126,10 +132,13 @@ with torch.no_grad():
         else:
             out = model(input_ids=pending, past_key_values=past, use_cache=True)
             past, pending = out.past_key_values, ids[:, :0]
-            scores = knobs(ids, grammar.mask(out.logits[:, -1].float()))
+            logits = out.logits[:, -1].float()
+            if len(rows) == 2:
+                logits = logits[1:] + guidance * (logits[:1] - logits[1:])
+            scores = knobs(ids[:1], grammar.mask(logits))
 {draw}
-        ids = torch.cat([ids, torch.tensor([[token]])], dim=1)
-        pending = torch.cat([pending, torch.tensor([[token]])], dim=1)
+        ids = torch.cat([ids, torch.full((len(rows), 1), token)], dim=1)
+        pending = torch.cat([pending, torch.full((len(rows), 1), token)], dim=1)
         grammar.push(token)
         if token == tokenizer.eos_token_id:
             break
@@ -161,6 +170,7 @@ def melody_script(spec: ModelSpec, job, hub: str, rate: int) -> str:
         title=spec.title, seed=job.seed, load_source=load_source, labels=labels, bars=job.bars,
         prompt=" ".join(melody.prompt_tokens(labels, job.bars)), in_meter=f" of {asked}" if asked else "",
         on_final=f", ending on {mode}'s final" if mode else "", final=names.FINALS[mode] if mode else None,
-        temperature=job.sampling.temperature, top_k=job.sampling.top_k, top_p=job.sampling.top_p,
-        sixteenths=round(meter_quarters(asked) * 4) if asked else None, draw=GREEDY if job.sampling.greedy else DRAW,
+        guidance=job.guidance, temperature=job.sampling.temperature, top_k=job.sampling.top_k,
+        top_p=job.sampling.top_p, sixteenths=round(meter_quarters(asked) * 4) if asked else None,
+        draw=GREEDY if job.sampling.greedy else DRAW,
         meter_or_none=asked, instrument=job.instrument, tempo=job.tempo, velocity=job.velocity, rate=rate)

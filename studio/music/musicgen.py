@@ -28,6 +28,7 @@ from studio.core.calls import check_stop
 from studio.core.config import settings
 from studio.core.device import pick_dtype
 from studio.core.errors import StudioError
+from studio.core.loaders import ModelWithProcessor
 from studio.core.specs import ModelSpec
 
 
@@ -35,18 +36,8 @@ CLIP_SECONDS = 30.0  # MusicGen is trained on 30 s clips; its published generati
 MODEL_TYPES = ("musicgen", "musicgen_melody")
 
 
-@dataclass
-class MusicgenModel:
+class MusicgenModel(ModelWithProcessor):
     """A MusicGen model (plain or melody) and its processor (T5 tokenizer + feature extractor), one resident model."""
-    model: torch.nn.Module
-    processor: object
-
-    def modules(self):
-        return [self.model]
-
-    def to(self, device):
-        self.model.to(device)
-        return self
 
 
 @dataclass

@@ -63,7 +63,7 @@ def piano_roll(notes: list[Note], meter: str, title: str = "", highlight: int | 
         ax.set_yticks(range(low, high + 1), [pitch_label(p, jianpu) for p in range(low, high + 1)], fontsize=8)
         ax.grid(axis="y", color="#eeeeee", linewidth=0.6)
         ax.set_axisbelow(True)
-        ax.set_xlabel("quarter notes")
+        ax.set_xlabel("♩")  # the axis counts quarter notes: a symbol, so the picture reads in either language
         if title:
             ax.set_title(title, fontsize=10)
         fig.tight_layout()

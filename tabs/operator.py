@@ -93,9 +93,11 @@ def build(ui: UI, lang: gr.State, demo: gr.Blocks) -> None:
     with ui.on_lang(gr.Accordion(s("op.title", ui.lang), open=False, visible=False),
                     lambda lg: {"label": s("op.title", lg)}) as panel:
         summary = gr.Markdown()
-        running = ui.add(gr.Dataframe, "op.running", interactive=False)
-        waiting = ui.add(gr.Dataframe, "op.waiting", interactive=False)
-        nodes = ui.add(gr.Dataframe, "op.workers", interactive=False, visible=on_cluster())
+        # studio-free: the cells are data (a learner's login and browser id, model keys, replica names), the
+        # headers are the page's words
+        running = ui.add(gr.Dataframe, "op.running", interactive=False, elem_classes="studio-free")
+        waiting = ui.add(gr.Dataframe, "op.waiting", interactive=False, elem_classes="studio-free")
+        nodes = ui.add(gr.Dataframe, "op.workers", interactive=False, visible=on_cluster(), elem_classes="studio-free")
         with gr.Row():
             job = ui.add(gr.Number, "op.job", precision=0, minimum=0)
             stop = ui.button("op.cancel", variant="stop")

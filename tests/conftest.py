@@ -10,11 +10,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent  # on sys.path through pytest.ini's `pythonpath = .`
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-# Torch runs one thread in tests (and in the scripts and servers they start, which inherit it): the tiny models
-# are bound by per-op overhead, not arithmetic, and two OpenMP threads on a 2-core runner that anything else also
-# uses spin-wait for the busy core at every op (measured beside one busy core: the melody-variant test 54 s with
-# two threads, 2.9 s with one). Set before torch is imported; a caller's own OMP_NUM_THREADS wins.
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+# OpenMP's idle threads sleep instead of spinning (tests, and the scripts and servers they start, which inherit it):
+# on a 2-core runner that anything else also uses, torch's second thread otherwise spin-waits for the busy core at
+# every op of these tiny models (beside one busy core: the melody-variant test 8.4 s spinning, 3.3 s passive;
+# beside a torch training, 54 s spinning, 2.9 s with one thread), while a quiet runner keeps both threads for the
+# training smokes (mini-shapes' 64 s with two threads, 85 s with one). Set before torch is imported; yours wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from studio.core import config  # noqa: E402
 from studio.core.manager import ModelManager, reset_manager  # noqa: E402

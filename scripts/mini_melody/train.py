@@ -138,15 +138,21 @@ class Rows:
         for r, i in enumerate(which):
             drop = np.random.default_rng([self.seed, step, r]).random(len(vocab.FIELDS) + 1) < self.p
             seqs.append(self.tok.convert_tokens_to_ids(tune_tokens(self.tunes[i], drop)))
-        width = max(len(s) for s in seqs)
-        ids = torch.full((len(seqs), width), self.pad)
-        mask = torch.zeros((len(seqs), width), dtype=torch.long)
-        for r, s in enumerate(seqs):
-            ids[r, :len(s)] = torch.tensor(s)
-            mask[r, :len(s)] = 1
+        ids, mask = padded(seqs, self.pad)
         targets = ids[:, 1:].clone()
         targets[mask[:, 1:] == 0] = -100  # padding; a tune's <bos> is never a target
         return ids[:, :-1], targets, mask[:, :-1]
+
+
+def padded(seqs: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ids, attention mask) [rows, longest]: each tune from position 0, padded after its end."""
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for r, s in enumerate(seqs):
+        ids[r, :len(s)] = torch.tensor(s)
+        mask[r, :len(s)] = 1
+    return ids, mask
 
 
 @torch.no_grad()
@@ -160,12 +166,7 @@ def eval_loss(model, tokenizer, tunes: list[dict], batch: int = 16, labels: bool
     for i in range(0, len(tunes), batch):
         drop = None if labels else np.ones(len(vocab.FIELDS) + 1, dtype=bool)
         seqs = [tokenizer.convert_tokens_to_ids(tune_tokens(t, drop)) for t in tunes[i:i + batch]]
-        width = max(len(s) for s in seqs)
-        ids = torch.full((len(seqs), width), tokenizer.pad_token_id)
-        mask = torch.zeros((len(seqs), width), dtype=torch.long)
-        for r, s in enumerate(seqs):
-            ids[r, :len(s)] = torch.tensor(s)
-            mask[r, :len(s)] = 1
+        ids, mask = padded(seqs, tokenizer.pad_token_id)
         logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
         target = ids[:, 1:].clone()
         target[mask[:, 1:] == 0] = -100

@@ -17,7 +17,7 @@ from studio.api.web import (
 from studio.core.registry import cards
 from studio.image.knobs import KNOBS
 
-from . import image_experiment, image_explain, image_grid, image_prompt, mini_limits, mywork
+from . import image_control, image_experiment, image_explain, image_grid, image_prompt, mini_limits, mywork
 from .runner import Stops, stream, work
 from .ui import GPU, UI, Page, guarded, notices_md, s, upload_limit
 
@@ -52,10 +52,18 @@ def source_and_mask(mode: str, editor) -> tuple[Image.Image | None, Image.Image 
 async def generate_image(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, batch_size,
                    batch_count, mode="txt2img", init_image=None, denoising_strength=0.75, hires_scale=1,
                    hires_upscaler="Latent", hires_steps=0, hires_strength=0.5, loras=None, lora_weight=0.8,
-                   lang="zh", schedule_type="Automatic", use_old_scheduling=False, request: gr.Request = None,
-                   progress=gr.Progress()):
-    """Streams previews into the gallery every few steps; the stop button ends this browser's run only."""
+                   lang="zh", schedule_type="Automatic", use_old_scheduling=False, control_1_on=False,
+                   control_1_kind="scribble", control_1_image=None,
+                   control_1_preprocess=True, control_1_weight=1.0, control_1_start=0.0, control_1_end=1.0,
+                   control_1_model="", control_1_low=100, control_1_high=200, control_2_on=False,
+                   control_2_kind="scribble", control_2_image=None, control_2_preprocess=True, control_2_weight=1.0,
+                   control_2_start=0.0, control_2_end=1.0, control_2_model="", control_2_low=100, control_2_high=200,
+                   guess_mode=False,
+                   request: gr.Request = None, progress=gr.Progress()):
+    """Streams previews into the gallery every few steps; the stop button ends this browser's run only. The
+    control_* values are the ControlNet units' (tabs/image_control.py), after every earlier input."""
     init, mask = source_and_mask(mode or "txt2img", init_image)
+    controls = image_control.units(_unit_values(locals()))
     if init is not None and mode == "img2img":
         width = height = None  # image to image keeps the source's size (rounded to a multiple of 8)
 
@@ -67,7 +75,7 @@ async def generate_image(prompt, negative_prompt, model, sampler, steps, cfg_sca
                                   hires_strength=hires_strength, loras=_loras(loras, lora_weight), lang=lang,
                                   progress=on_progress, preview=preview,
                                   preview_every=settings().preview_every, stop=stop, schedule_type=schedule_type,
-                                  use_old_scheduling=use_old_scheduling)
+                                  use_old_scheduling=use_old_scheduling, controls=controls, guess_mode=guess_mode)
 
     job = stops.start(request, lang=lang, model=model, size=f"{width}x{height}" if width else "",
                       work=work(steps, batch_size, batch_count), turn_work=work(steps, batch_size),
@@ -162,9 +170,15 @@ def _last_seed(seed, used_seed):
 def export_code(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, used_seed, width, height, batch_size,
                 mode="txt2img", init_image=None, denoising_strength=0.75, hires_scale=1, hires_upscaler="Latent",
                 hires_steps=0, hires_strength=0.5, loras=None, lora_weight=0.8, lang="zh", schedule_type="Automatic",
-                use_old_scheduling=False):
+                use_old_scheduling=False, control_1_on=False, control_1_kind="scribble", control_1_image=None,
+                control_1_preprocess=True, control_1_weight=1.0, control_1_start=0.0, control_1_end=1.0,
+                control_1_model="", control_1_low=100, control_1_high=200, control_2_on=False,
+                control_2_kind="scribble", control_2_image=None, control_2_preprocess=True, control_2_weight=1.0,
+                control_2_start=0.0, control_2_end=1.0, control_2_model="", control_2_low=100, control_2_high=200,
+                guess_mode=False):
     """The script for the current controls; seed -1 shows the seed of the last run, so the code makes that image."""
     init, mask = source_and_mask(mode or "txt2img", init_image)
+    controls = image_control.units(_unit_values(locals()))
     if init is not None and mode == "img2img":
         width = height = None
     return api.export_code(prompt, negative_prompt, model, sampler, steps, cfg_scale, _last_seed(seed, used_seed),
@@ -172,7 +186,14 @@ def export_code(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed,
                            denoising_strength=denoising_strength, hires_scale=hires_scale,
                            hires_upscaler=hires_upscaler, hires_steps=hires_steps or None,
                            hires_strength=hires_strength, loras=_loras(loras, lora_weight), lang=lang,
-                           schedule_type=schedule_type, use_old_scheduling=use_old_scheduling)
+                           schedule_type=schedule_type, use_old_scheduling=use_old_scheduling, controls=controls,
+                           guess_mode=guess_mode)
+
+
+def _unit_values(args: dict) -> list:
+    """A handler's control_<n>_<field> arguments in the order tabs.image_control.units reads them."""
+    return [args[f"control_{n}_{field}"] for n in range(1, image_control.UNITS + 1)
+            for field in image_control.UNIT_FIELDS]
 
 
 @guarded
@@ -312,6 +333,7 @@ def build(ui: UI, page: Page) -> None:
                     hires_strength = ui.knob("image.hires_strength", KNOBS["hires_strength"], value=0.5)
                 # A1111's setting of that name: how [from:to:when] counts in the hires pass (PNG 信息 sets it)
                 old_timelines = ui.add(gr.Checkbox, "image.old_timelines", value=False)
+            control_inputs = image_control.build(ui, lang, model, width, height)
         with gr.Column(scale=5, elem_classes="studio-result"):  # stays in view while the controls scroll
             # Progress and errors show on this line only, so a failed run never hides the last images.
             notices = gr.Markdown(min_height=48, elem_classes="studio-notices")
@@ -352,14 +374,16 @@ def build(ui: UI, page: Page) -> None:
     loras.focus(lora_choices, None, loras, api_visibility="private", queue=False)  # the 模型微调 tab may add one
     outputs = [gallery, used_seed, infotext, notices]
     # schedule_type last: gradio_client calls that name the inputs by position keep working
-    generated = go.click(generate_image, [*controls, batch_count, *extra, lang, schedule_type, old_timelines], outputs,
+    generated = go.click(generate_image, [*controls, batch_count, *extra, lang, schedule_type, old_timelines,
+                                          *control_inputs], outputs,
                          api_name="generate_image",
                          concurrency_id=GPU, show_progress_on=[notices])
     ui.on_saved(generated)
     ui.history_gallery = past
     stop.click(stop_run, None, None, api_name="stop", queue=False)
     show_code.click(export_code, [prompt, negative, model, sampler, steps, cfg, seed, used_seed, width, height, batch,
-                                  *extra, lang, schedule_type, old_timelines], code, api_name="export_code",
+                                  *extra, lang, schedule_type, old_timelines, *control_inputs], code,
+                      api_name="export_code",
                       concurrency_limit=None) \
         .success(lambda: gr.update(visible=True), None, code, queue=False, api_visibility="private")
     negative_button.click(lambda text: ", ".join(p for p in (text.strip(), common_negative("en")) if p),

@@ -12,7 +12,7 @@ from .runner import Stops, run
 from .ui import GPU, UI, Page, guarded, progress_callback, s
 
 
-TASKS = ["", "image", "text", "speech", "music", "video", "embedding", "safety"]
+TASKS = ["", "image", "text", "speech", "music", "video", "embedding", "safety", "controlnet", "depth"]
 stops = Stops("load")
 
 

@@ -600,6 +600,49 @@ STRINGS: dict[str, tuple[str, str]] = {
     "image.old_timelines.info": ("默认关闭；只在复现旧版 A1111 图片时打开：高清修复那一轮也按第一轮的步数读 [a:b:步数]",
                                  "Off by default; on only to remake old A1111 pictures: the hires pass reads [a:b:when] "
                                  "as the first pass does"),
+    # ControlNet units (tabs/image_control.py)
+    "image.control": ("ControlNet 控制（线稿 / 边缘 / 深度）", "ControlNet (scribble / edges / depth)"),
+    "image.control.help": ("**原理**：ControlNet 是 UNet 编码器的一个可训练副本。它读你的控制图（线稿、边缘或深度图），把算出的结果加到 UNet 每一层的跳连上，"
+                           "于是画面的形状和位置跟着控制图走，颜色和背景仍然听提示词的。迷你形状模型带有自己的迷你 ControlNet："
+                           "在白纸上用黑笔画一个形状的轮廓，勾选“启用”，再点“生成”。",
+                           "**How it works**: a ControlNet is a trainable copy of the UNet's encoder. It reads your control image "
+                           "(a scribble, edges or a depth map) and adds what it computes to every skip connection of the UNet, so the "
+                           "picture's shapes and places follow the control image while colours and background still follow the prompt. "
+                           "The mini shapes model has its own mini ControlNet: draw a shape's outline in black on the white sheet, tick "
+                           "Enable, then press Generate."),
+    "image.control.guess_mode": ("猜测模式 (Guess mode)", "Guess mode"),
+    "image.control.guess_mode.info": ("ControlNet 只看正向提示词那一半：控制图比提示词更重要（A1111 的“ControlNet 更重要”）",
+                                      "The ControlNet sees only the prompt's half of the batch: the control image counts more "
+                                      "than the prompt (A1111's \"ControlNet is more important\")"),
+    "image.control.unit": ("单元 {number}", "Unit {number}"),
+    "image.control.on": ("启用", "Enable"),
+    "image.control.kind": ("控制类型", "Control type"),
+    "image.control.kind.info": ("线稿：自己画的轮廓；边缘：从上传的图片提取边缘；深度：从图片估计远近",
+                                "scribble: an outline you draw; edges: taken from an uploaded picture; depth: how near each part of a picture is"),
+    "image.control.kind.scribble": ("线稿 (Scribble)", "Scribble"),
+    "image.control.kind.canny": ("边缘 (Canny)", "Canny edges"),
+    "image.control.kind.depth": ("深度 (Depth)", "Depth"),
+    "image.control.image": ("控制图（最大 {mb} MB）：用黑笔在白纸上画轮廓，或上传一张图片",
+                            "Control image (at most {mb} MB): draw an outline in black on the white sheet, or upload a picture"),
+    "image.control.preprocess": ("预处理", "Preprocess"),
+    "image.control.preprocess.info": ("关闭：上传的图片本身就是控制图（黑底白线或深度图）",
+                                      "Off: the uploaded picture is the control image itself (white lines on black, or a depth map)"),
+    "image.control.model": ("控制网络 (ControlNet)", "ControlNet"),
+    "image.control.model.info": ("自动：按当前模型和控制类型选择", "Automatic: the one for the current model and control type"),
+    "image.control.auto": ("自动", "Automatic"),
+    "image.control.weight": ("控制权重", "Control weight"),
+    "image.control.weight.info": ("推荐 0.5-1.2；0 = 不起作用，越大越严格地按控制图画", "0.5-1.2 recommended; 0 = no effect, higher follows the control image more strictly"),
+    "image.control.start": ("开始介入", "Starting control step"),
+    "image.control.start.info": ("推荐 0-0.2：占总步数的比例，从这一刻起参与", "0-0.2 recommended: the share of the steps after which it starts"),
+    "image.control.end": ("结束介入", "Ending control step"),
+    "image.control.end.info": ("推荐 0.7-1：早些结束，让模型自由补细节", "0.7-1 recommended: ending earlier lets the model add its own details"),
+    "image.control.low": ("边缘低阈值", "Canny low threshold"),
+    "image.control.low.info": ("推荐 50-150（只用于边缘）：低于它的变化不算边缘", "50-150 recommended (edges only): weaker changes are no edge"),
+    "image.control.high": ("边缘高阈值", "Canny high threshold"),
+    "image.control.high.info": ("推荐 150-250：高于它的变化一定是边缘", "150-250 recommended: stronger changes are always an edge"),
+    "image.control.preview": ("预览控制图", "Preview the control image"),
+    "image.control.preview_image": ("控制图（模型看到的；可下载保存为 control-0.png 供“查看代码”使用）",
+                                    "Control image (what the net sees; download it as control-0.png for the code view)"),
     "image.stop": ("停止", "Stop"),
     "image.send_img2img": ("发送到图生图", "Send to image to image"),
     "image.preview": ("预览：第 {step}/{total} 步", "Preview: step {step}/{total}"),
@@ -611,7 +654,8 @@ STRINGS: dict[str, tuple[str, str]] = {
                      "### Models\nOne model manager serves every tab: a model loads on first use, stays while it fits the memory budget, and the least recently used one is evicted past it (never one in use)."),
     "models.registry": ("已知模型", "Known models"),
     "models.task": ("按任务筛选", "Filter by task"),
-    "models.tasks": ("全部|图像|文本|语音|音乐|视频|图文嵌入|安全检查", "all|image|text|speech|music|video|embedding|safety"),
+    "models.tasks": ("全部|图像|文本|语音|音乐|视频|图文嵌入|安全检查|控制网络|深度估计",
+                     "all|image|text|speech|music|video|embedding|safety|controlnet|depth"),
     "models.loaded": ("已加载", "Loaded now"),
     "models.pick": ("模型", "Model"),
     "models.pick.info": ("选择要下载 / 加载 / 卸载 / 删除的模型", "the model to download / load / unload / delete"),
@@ -640,6 +684,7 @@ BUILT_KEYS: dict[str, tuple[str, ...]] = {
     "tab.{}": ("text", "image", "speech", "music", "video", "crossmodal", "finetune", "models",
                "mywork"),  # app.TABS
     "toast.{}": ("warning", "info", "success"),  # tabs.gradio_locale.toast_titles
+    "image.control.kind.{}": ("scribble", "canny", "depth"),  # tabs.image_control.KINDS
     "op.state.{}": ("running", "paused"),  # tabs.operator: studio.core.scheduler's states of a started job
     "op.part.{}": ("grid", "explain", "experiment", "load"),  # tabs.operator.PART_OF
     "mywork.kind.{}": ("image.grid", "image.lora", "speech.prosody", "speech.fixed", "speech.dialogue",

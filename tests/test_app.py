@@ -21,7 +21,11 @@ def test_api_names_match_the_python_api(client):
     assert names == ["prompt", "negative_prompt", "model", "sampler", "steps", "cfg_scale", "seed", "width",
                      "height", "batch_size", "batch_count", "mode", "init_image", "denoising_strength", "hires_scale",
                      "hires_upscaler", "hires_steps", "hires_strength", "loras", "lora_weight", "schedule_type",
-                     "use_old_scheduling"]
+                     "use_old_scheduling",
+                     *(f"control_{n}_{field}" for n in (1, 2) for field in ("on", "kind", "image", "preprocess",
+                                                                              "weight", "start", "end", "model", "low",
+                                                                              "high")),
+                     "guess_mode"]  # ControlNet's units last: calls naming the earlier inputs by position still work
     for name in ENDPOINTS:
         assert hasattr(api, name.strip("/"))
 

@@ -126,8 +126,14 @@ def _messages(page) -> list[str]:
 
 
 def _close_messages(page):
+    """Close the pop-ups; one that goes by itself meanwhile (Gradio's timer: inert, then detached) is as good (a
+    plain click waited two minutes for such a one in CI)."""
+    from playwright.sync_api import Error as PlaywrightError
     for close in page.locator("[data-testid=toast-close]").all():
-        close.click()
+        try:
+            close.click(timeout=5000)
+        except PlaywrightError:
+            pass
     page.locator("[data-testid=toast-body]").first.wait_for(state="detached")
 
 

@@ -6,7 +6,7 @@ import threading
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from studio import api
 from studio.core.errors import StudioError
@@ -254,7 +254,24 @@ CASES = {
     "sde-heun-simple": ("tiny-sd15", dict(prompt="a cat", sampler="DPM++ 2M SDE Heun", schedule_type="Simple")),
     "img2img": ("tiny-sd15", dict(prompt="a cat", init_image="init", denoising_strength=0.6)),
     "inpaint": ("tiny-sd15", dict(prompt="a cat", init_image="init", mask="mask", denoising_strength=0.9)),
+    # ControlNet (issue 43): the page's control images saved as control-0.png ... beside the script
+    "control": ("tiny-sd15", dict(prompt="a cat", controls=["scribble"], batch_size=2)),
+    "control-two-img2img": ("tiny-sd15", dict(prompt="a cat", init_image="init", denoising_strength=0.7,
+                                              controls=["scribble", "canny"], guess_mode=True)),
+    "control-inpaint": ("tiny-sd15", dict(prompt="a cat", init_image="init", mask="mask", denoising_strength=0.9,
+                                          controls=["canny"])),
+    "control-sdxl-hires": ("tiny-sdxl", dict(prompt="a cat", sampler="Euler a", hires_scale=1.5, hires_steps=2,
+                                             controls=["scribble"])),
 }
+
+
+def control_units(kinds: list[str], model: str) -> list[dict]:
+    """Units of the kinds named: a drawn outline (scribble) or a picture's edges (canny), at weight 0.8 from 10%."""
+    drawing = Image.new("RGB", (64, 64), "white")
+    ImageDraw.Draw(drawing).ellipse((12, 12, 50, 50), outline="black", width=3)
+    net = "tiny-controlnet-sdxl" if model == "tiny-sdxl" else "tiny-controlnet-sd15"
+    return [{"kind": k, "image": drawing if k == "scribble" else source(), "model": net, "weight": 0.8,
+             "start": 0.1} for k in kinds]
 
 
 def test_exported_code_reproduces_weighting_hires_img2img_and_inpainting(studio_env, models_dir, tmp_path):
@@ -275,6 +292,11 @@ def test_exported_code_reproduces_weighting_hires_img2img_and_inpainting(studio_
         if kw.get("mask") == "mask":
             mask.save(folder / "mask.png")
             kw["mask"] = mask
+        if "controls" in kw:  # the control images the page shows in its preview, saved as the script asks
+            kw["controls"] = control_units(kw["controls"], model)
+            for i, unit in enumerate(kw["controls"]):
+                api.preview_control(unit, model, 64, 64).save(folder / f"control-{i}.png")
+            beside(folder, models_dir / kw["controls"][0]["model"])
         made[name] = api.generate_image(**kw, save=False)
         beside(folder, ROOT / "assets" if model == "mini-shapes" else models_dir / model)  # as its comment says
         (folder / "run.py").write_text(api.export_code(**kw), encoding="utf-8")

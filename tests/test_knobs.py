@@ -101,6 +101,8 @@ class _NoModels:
 
 ARTICLE = "小猫在草地上玩。它追着一只蝴蝶跑。天黑了，它回到了家。"
 PICTURE = Image.new("RGB", (64, 64), "white")
+EDGES = Image.new("RGB", (64, 64), "white")
+EDGES.paste((0, 0, 0), (16, 16, 48, 48))  # a picture with edges: its Canny map is not empty
 CALLS = {  # (table, knob name): the public call with the knob set to v
     **{("image", n): (lambda n: lambda v: api.generate_image("a", model="mini-shapes", save=False, **{n: v}))(n)
        for n in ("steps", "cfg_scale", "batch_size", "batch_count", "hires_scale")},
@@ -125,6 +127,10 @@ CALLS = {  # (table, knob name): the public call with the knob set to v
     **{("music", n): (lambda n: lambda v: api.generate_music(model="mini-melody", save=False, **{n: v}))(n)
        for n in ("temperature", "top_k", "top_p", "tempo", "velocity")},
     ("music", "guidance"): lambda v: api.generate_music("a song", "musicgen-small", guidance=v, save=False),
+    **{("image", k): (lambda field: lambda v: api.generate_image(
+        "a", model="mini-shapes", save=False, controls=[{"kind": "canny", "image": EDGES, field: v}]))(field)
+       for k, field in (("control_weight", "weight"), ("control_start", "start"), ("control_end", "end"),
+                        ("canny_low", "low"), ("canny_high", "high"))},
 }
 # Checked per model, not by the knob's range alone: sides by validate.size (each model's max_side, the table's high
 # being the widest any model allows), frames by validate.frames (each model's frame step and cap), a melody's bars and

@@ -235,13 +235,16 @@ def _job(**changes):
 def test_the_merge_key_ignores_only_the_rows_own_fields_and_takes_in_every_other_field():
     from dataclasses import field, fields, make_dataclass
 
+    from studio.image.control import Control
     from studio.image.engine import Hires, ImageJob
     from studio.image.merging import ROW_FIELDS, merge_key
     key = merge_key("mini-shapes", _job(), 1)
-    assert merge_key("mini-shapes", _job(prompt="a blue star", negative_prompt="red", seeds=[5, 6]), 1) == key
+    assert merge_key("mini-shapes", _job(prompt="a blue star", negative_prompt="red", seeds=[5, 6],
+                                         control_images=[object()]), 1) == key
     changed = dict(sampler="Euler", steps=21, cfg_scale=3.0, width=72, height=72, generator_device="cuda",
                    strength=0.5, hires=Hires(2, "Latent", 10, 0.5), on_scheduler=print, loras=[("ink", "f", 1.0)],
-                   schedule_type="Karras", use_old_scheduling=True)
+                   schedule_type="Karras", use_old_scheduling=True, guess_mode=True,
+                   controls=(Control("canny", "net", "net", 1.0, 0.0, 1.0, "canny", 100, 200),))
     assert set(changed) | set(ROW_FIELDS) == {f.name for f in fields(ImageJob)}  # every field is tried here
     for name, value in changed.items():
         assert merge_key("mini-shapes", _job(**{name: value}), 1) != key, name

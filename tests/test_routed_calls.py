@@ -139,3 +139,22 @@ def test_a_learners_lora_goes_by_content_with_their_rights_and_is_kept_by_hash(s
     assert kept_path(shipped).read_bytes() == (folder / "pytorch_lora_weights.safetensors").read_bytes()
     assert np.array_equal(np.asarray(remote.images[0]), np.asarray(local.images[0]))
     assert remote.infotexts == local.infotexts  # the same Lora hashes line
+
+
+def test_a_control_unit_goes_to_the_worker_with_its_picture_read_here(sent, tmp_path):
+    """A unit's image given as a path is a file of the web machine: it is read here and sent as pixels; the worker's
+    picture and infotext equal the in-process ones."""
+    from PIL import Image, ImageDraw
+    drawn = Image.new("RGB", (32, 32), "white")
+    ImageDraw.Draw(drawn).rectangle((6, 6, 26, 26), outline="black", width=2)
+    drawn.save(tmp_path / "drawing.png")
+    picture = dict(prompt="a cat", model="tiny-sd15", sampler="Euler", steps=3, seed=9, width=32, height=32,
+                   save=False, controls=[{"kind": "scribble", "image": str(tmp_path / "drawing.png"),
+                                          "model": "tiny-controlnet-sd15"}])
+    calls = sent(["image"])
+    remote = api.generate_image(**picture)
+    local = api.generate_image.local(**picture)
+    unit, = calls[0][1]["controls"]
+    assert isinstance(unit.image, Image.Image) and unit.image.size == (32, 32)
+    assert np.array_equal(np.asarray(remote.images[0]), np.asarray(local.images[0]))
+    assert remote.infotexts == local.infotexts and "ControlNet 0: " in remote.infotexts[0]

@@ -128,7 +128,10 @@ def build_wan(folder: Path) -> Path:
 
 BUILDERS = {"tiny-sd15": build_sd15, "tiny-sdxl": build_sdxl, "tiny-qwen2": build_qwen2, "tiny-wan": build_wan,
             "tiny-t2v-sd": lambda folder: build_t2v_sd(folder),
-            "tiny-musicgen": tiny_musicgen.build_musicgen}
+            "tiny-musicgen": tiny_musicgen.build_musicgen,
+            "tiny-controlnet-sd15": lambda folder: build_controlnet_sd15(folder),
+            "tiny-controlnet-sdxl": lambda folder: build_controlnet_sdxl(folder),
+            "tiny-depth": lambda folder: build_depth(folder)}
 
 
 def build_all(root: Path) -> dict[str, Path]:
@@ -214,3 +217,64 @@ def break_file(path: Path, data: bytes) -> None:
     """Replace a hard-linked model file with `data` without touching the shared original."""
     path.unlink()
     path.write_bytes(data)
+
+
+# -- ControlNet (issue 43) ------------------------------------------------------------------------------------------
+# The tiny UNets of build_sd15 / build_sdxl, as keyword arguments (tests/test_controlnet_models.py checks that the
+# nets built from them fit those pipelines' saved unet/config.json).
+_SD15_UNET = dict(block_out_channels=(8, 16), layers_per_block=1, sample_size=16, in_channels=4, out_channels=4,
+                  down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+                  up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=32, attention_head_dim=4,
+                  norm_num_groups=2)
+_SDXL_UNET = dict(block_out_channels=(16, 32), layers_per_block=1, sample_size=16, in_channels=4, out_channels=4,
+                  down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+                  up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), attention_head_dim=(2, 4),
+                  use_linear_projection=True, addition_embed_type="text_time", addition_time_embed_dim=8,
+                  transformer_layers_per_block=(1, 1), projection_class_embeddings_input_dim=80,
+                  cross_attention_dim=64, norm_num_groups=1)
+# The conditioning embedding takes the control picture down to the latent grid: by the tiny VAE's factor, 2.
+_TINY_CONDITIONING = (4, 8)
+
+
+def _controlnet(unet_kwargs: dict, folder: Path, safe: bool) -> Path:
+    from diffusers import ControlNetModel, UNet2DConditionModel
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(**unet_kwargs)
+    net = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=_TINY_CONDITIONING)
+    # A new net's output convolutions are zero (training starts from "no effect"); random ones, so that the control
+    # image changes the picture as a trained net's does.
+    torch.nn.init.normal_(net.controlnet_cond_embedding.conv_out.weight, std=1.0)
+    for block in [*net.controlnet_down_blocks, net.controlnet_mid_block]:
+        torch.nn.init.normal_(block.weight, std=0.3)
+    net.save_pretrained(folder, safe_serialization=safe)
+    return folder
+
+
+def build_controlnet_sd15(folder: Path, safe: bool = True) -> Path:
+    """A ControlNet for tiny-sd15 (`safe=False`: pickle weights only, diffusion_pytorch_model.bin, as an old
+    download may hold)."""
+    return _controlnet(_SD15_UNET, folder, safe)
+
+
+def build_controlnet_sdxl(folder: Path, safe: bool = True) -> Path:
+    """A ControlNet for tiny-sdxl (text_time conditioning, as SDXL's nets)."""
+    return _controlnet(_SDXL_UNET, folder, safe)
+
+
+def build_depth(folder: Path) -> Path:
+    """A tiny Depth Anything (DINOv2 backbone, DPT head) and its DPT image processor, saved as the
+    depth-anything/Depth-Anything-V2-Small-hf snapshot is laid out (config.json, model.safetensors,
+    preprocessor_config.json)."""
+    from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config, DPTImageProcessor
+    torch.manual_seed(0)
+    backbone = Dinov2Config(hidden_size=8, num_hidden_layers=2, num_attention_heads=2, intermediate_size=16,
+                            image_size=28, patch_size=14, out_features=["stage1", "stage2"],
+                            reshape_hidden_states=False, apply_layernorm=True)
+    config = DepthAnythingConfig(backbone_config=backbone, reassemble_hidden_size=8, patch_size=14,
+                                 reassemble_factors=[2, 1], neck_hidden_sizes=[4, 8], fusion_hidden_size=8,
+                                 head_hidden_size=4, depth_estimation_type="relative")
+    DepthAnythingForDepthEstimation(config).save_pretrained(folder, safe_serialization=True)
+    DPTImageProcessor(size={"height": 28, "width": 28}, keep_aspect_ratio=True, ensure_multiple_of=14, do_pad=False,
+                      resample=3, image_mean=[0.485, 0.456, 0.406],
+                      image_std=[0.229, 0.224, 0.225]).save_pretrained(folder)
+    return folder

@@ -46,6 +46,7 @@ from studio.image.api import (
                                 prompt_schedule,
                                 read_infotext,
 )
+from studio.image.control import ControlUnit, preview_control
 from studio.image.experiment import optimisation_experiment
 from studio.image.explain import cfg_parts, denoising_timeline, forward_diffusion
 from studio.image.grid import xy_plot
@@ -79,7 +80,7 @@ __all__ = [
     "local_models",
     # 文生图
     "generate_image", "export_code", "count_tokens", "read_infotext", "image_samplers", "MAX_BATCH", "MAX_BATCH_COUNT",
-    "prompt_schedule", "image_schedule_types",
+    "prompt_schedule", "image_schedule_types", "ControlUnit", "preview_control",
     "forward_diffusion", "denoising_timeline", "cfg_parts", "xy_plot", "build_prompt", "translate_prompt",
     "optimisation_experiment",
     # 文本生成

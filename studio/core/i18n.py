@@ -111,6 +111,20 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "unknown_lora": ("找不到 LoRA “{name}”。可用：{choices}。LoRA 放在：{dirs}", "No LoRA named '{name}'. Available: {choices}. LoRAs live in: {dirs}"),
     "bad_lora": ("LoRA “{name}” 与该模型不匹配或文件已损坏：{reason}", "The LoRA '{name}' does not fit this model or its file is damaged: {reason}"),
     "mask_needs_image": ("局部重绘需要先上传一张图片，再在上面涂抹要重绘的区域。", "Inpainting needs an image first; then paint the area to repaint on it."),
+    # ControlNet units (studio.image.control)
+    "bad_controls": ("参数“controls”应是控制单元的列表（每个单元是字典或 ControlUnit），收到的是 {got}。",
+                     "'controls' must be a list of control units (each a dict or a ControlUnit), got {got}."),
+    "too_many_controls": ("最多同时使用 {most} 个控制单元，收到 {count} 个。", "At most {most} control units at once; got {count}."),
+    "control_needs_kind": ("每个控制单元都要写明类型 kind（可选：{choices}）。", "Each control unit needs its kind (one of: {choices})."),
+    "control_start_end": ("控制开始（{start}）必须早于控制结束（{end}）。", "The control's start ({start}) must come before its end ({end})."),
+    "no_controlnet": ("“{model}”没有“{kind}”类型的控制网络。请换一种控制类型，或在 model 中指定一个控制网络。",
+                      "'{model}' has no ControlNet for '{kind}'. Pick another control type, or name a ControlNet in model."),
+    "control_needs_image": ("控制单元 {number}（{kind}）还没有图片：请上传图片或在画板上画出线稿。",
+                            "Control unit {number} ({kind}) has no image: upload one or draw on the canvas."),
+    "control_blank": ("控制单元 {number}（{kind}）的控制图是空的：没有找到任何线条。请画得更清楚，或调低边缘检测的阈值。",
+                      "Control unit {number} ({kind}) gives an empty control image: no line was found. Draw more clearly, or lower the edge thresholds."),
+    "notice_control_resized": ("控制单元 {number} 的图片是 {width}x{height}，已缩放到 {to_width}x{to_height}（与生成尺寸一致）。",
+                               "Control unit {number}'s image was {width}x{height}; it was resized to {to_width}x{to_height} (the picture's size)."),
     "empty_mask": ("蒙版是空的：请在图片上涂抹要重绘的区域（白色 = 重绘）。", "The mask is empty: paint the area to repaint on the image (white = repaint)."),
     "not_an_image": ("上传的文件不是可读取的图片。", "The upload is not an image that can be read."),
     "upload_wrong_type": ("“{files}”不能放在这里：这里只接受{allowed}。", "'{files}' cannot go here: this box takes {allowed} only."),
@@ -212,6 +226,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "unloaded_all": ("已卸载全部模型（{count} 个）", "Unloaded all models ({count})"),
     "downloaded": ("已下载 {model} 到 {path}", "Downloaded {model} to {path}"),
     "deleted": ("已删除 {model}（{path}）", "Deleted {model} ({path})"),
+    # ControlNet models (issue 43): studio.image.controlnets
+    "controlnet_wrong_base": ("ControlNet“{net}”是为 {net_base} 训练的，不能控制 {model_base} 模型“{model}”（两者的结构不一致：{reason}）。请换一个为 {model_base} 训练的 ControlNet，或换用 {net_base} 模型。",
+                              "ControlNet '{net}' was trained for {net_base}; it cannot steer '{model}', a {model_base} model (their layouts differ: {reason}). Pick a ControlNet made for {model_base}, or a {net_base} model."),
 }
 
 

@@ -31,6 +31,8 @@ LOADERS: dict[str, str] = {
     "chattts": "studio.speech.loaders:load_chattts",
     "melody": "studio.music.melody:load_melody",
     "musicgen": "studio.music.musicgen:load_musicgen",
+    "controlnet": "studio.image.controlnets:load_controlnet",
+    "depth": "studio.image.depth:load_depth",
 }
 
 

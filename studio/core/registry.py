@@ -21,7 +21,7 @@ _NOT_WEIGHTS = ["*.ckpt", "*.bin", "*.pt", "*.pth", "*.msgpack", "*.h5", "*.onnx
 @dataclass(frozen=True)
 class ModelCard:
     key: str
-    task: str  # image | text | speech | video | music | embedding
+    task: str  # image | text | speech | video | music | embedding | safety | controlnet | depth
     title: dict[str, str]
     loader: str  # name in studio.core.loaders.LOADERS
     approx_bytes: int  # in memory at the default precision of a GPU (fp16/bf16)
@@ -133,6 +133,67 @@ CARDS: dict[str, ModelCard] = {c.key: c for c in [
     ModelCard("clip-vit-b32", "embedding", {"zh": "CLIP ViT-B/32（图文对齐评分）", "en": "CLIP ViT-B/32 (image-text score)"},
               "clip", 600 * MB, "MIT",
               modelscope_id="AI-ModelScope/clip-vit-base-patch32", hf_id="openai/clip-vit-base-patch32"),
+    # ControlNets (issue 43): task "controlnet". Defaults: the control picture's `kind` ("canny" | "scribble" | "depth";
+    # `kinds` where one net takes several), the `base` family whose UNet it steers ("sd15" | "sdxl" | "mini-shapes",
+    # as studio.image.controlnets names them), the one `weights` file a download keeps and the `variant` that loads it
+    # (None: the plain file), and the usual conditioning `scale`. Downloads keep config.json and that file: pickles
+    # (_NOT_WEIGHTS), the fp32 safetensors where an fp16 one exists (twice the download, the same net once loaded),
+    # sample pictures and the v1.1 repos' example scripts are ignored.
+    ModelCard("controlnet-sd15-canny", "controlnet",
+              {"zh": "ControlNet 边缘线（Canny，SD 1.5）", "en": "ControlNet canny edges (SD 1.5)"},
+              "controlnet", 700 * MB, "OpenRAIL", hf_id="lllyasviel/control_v11p_sd15_canny",
+              ignore_patterns=("diffusion_pytorch_model.safetensors", "*.png", "*.jpg", "*.webp", "*.py"),
+              defaults=dict(kind="canny", base="sd15", weights="diffusion_pytorch_model.fp16.safetensors",
+                            variant="fp16", scale=1.0)),
+    ModelCard("controlnet-sd15-scribble", "controlnet",
+              {"zh": "ControlNet 涂鸦（Scribble，SD 1.5）", "en": "ControlNet scribble (SD 1.5)"},
+              "controlnet", 700 * MB, "OpenRAIL", hf_id="lllyasviel/control_v11p_sd15_scribble",
+              ignore_patterns=("diffusion_pytorch_model.safetensors", "*.png", "*.jpg", "*.webp", "*.py"),
+              defaults=dict(kind="scribble", base="sd15", weights="diffusion_pytorch_model.fp16.safetensors",
+                            variant="fp16", scale=1.0)),
+    ModelCard("controlnet-sd15-depth", "controlnet",
+              {"zh": "ControlNet 深度图（Depth，SD 1.5）", "en": "ControlNet depth (SD 1.5)"},
+              "controlnet", 700 * MB, "OpenRAIL", hf_id="lllyasviel/control_v11f1p_sd15_depth",
+              ignore_patterns=("diffusion_pytorch_model.safetensors", "*.png", "*.jpg", "*.webp", "*.py"),
+              defaults=dict(kind="depth", base="sd15", weights="diffusion_pytorch_model.fp16.safetensors",
+                            variant="fp16", scale=1.0)),
+    # diffusers' SDXL nets: their model cards recommend a conditioning scale of 0.5 "for good generalization".
+    ModelCard("controlnet-sdxl-canny", "controlnet",
+              {"zh": "ControlNet 边缘线（Canny，SDXL）", "en": "ControlNet canny edges (SDXL)"},
+              "controlnet", int(2.5 * GB), "CreativeML OpenRAIL++-M",
+              modelscope_id="AI-ModelScope/controlnet-canny-sdxl-1.0", hf_id="diffusers/controlnet-canny-sdxl-1.0",
+              ignore_patterns=("diffusion_pytorch_model.safetensors", "*.png", "*.jpg", "*.webp", "*.py"),
+              defaults=dict(kind="canny", base="sdxl", weights="diffusion_pytorch_model.fp16.safetensors",
+                            variant="fp16", scale=0.5)),
+    ModelCard("controlnet-sdxl-depth", "controlnet",
+              {"zh": "ControlNet 深度图（Depth，SDXL）", "en": "ControlNet depth (SDXL)"},
+              "controlnet", int(2.5 * GB), "CreativeML OpenRAIL++-M", hf_id="diffusers/controlnet-depth-sdxl-1.0",
+              ignore_patterns=("diffusion_pytorch_model.safetensors", "*.png", "*.jpg", "*.webp", "*.py"),
+              defaults=dict(kind="depth", base="sdxl", weights="diffusion_pytorch_model.fp16.safetensors",
+                            variant="fp16", scale=0.5)),
+    # xinsir's net: one safetensors file, stored in fp16 (2.5 GB), beside sample pictures (.webp).
+    ModelCard("controlnet-sdxl-scribble", "controlnet",
+              {"zh": "ControlNet 涂鸦（Scribble，SDXL，xinsir）", "en": "ControlNet scribble (SDXL, xinsir)"},
+              "controlnet", int(2.5 * GB), "Apache-2.0", hf_id="xinsir/controlnet-scribble-sdxl-1.0",
+              ignore_patterns=("*.png", "*.jpg", "*.webp", "*.py"),
+              defaults=dict(kind="scribble", base="sdxl", weights="diffusion_pytorch_model.safetensors",
+                            variant=None, scale=1.0)),
+    # Trained on mini-shapes' own pictures (scripts/mini_control), half on their Canny edges, half on scribbles of
+    # their outlines: mini-shapes' default net of both kinds. Its folder holds one safetensors file (fp16 on disk).
+    ModelCard("mini-shapes-controlnet", "controlnet",
+              {"zh": "迷你形状 ControlNet（内置，离线；涂鸦、边缘线）",
+               "en": "Mini shapes ControlNet (built-in, offline; scribble, edges)"},
+              "controlnet", 10 * MB, "Apache-2.0", builtin=True,
+              defaults=dict(kind="scribble", kinds=("scribble", "canny"), base="mini-shapes",
+                            weights="diffusion_pytorch_model.safetensors", variant=None, scale=1.0)),
+    # Depth maps for the depth nets, from a learner's picture: Depth Anything V2 Small (Apache-2.0; its Base and Large
+    # are CC BY-NC 4.0) in transformers' own classes, no remote code. It gives relative inverse depth, near = large,
+    # as the depth ControlNets were trained on (near = white). The repo: config.json, model.safetensors (fp32,
+    # 99 MB), preprocessor_config.json.
+    ModelCard("depth-anything-v2-small", "depth",
+              {"zh": "Depth Anything V2 Small（从图片估计深度图）", "en": "Depth Anything V2 Small (depth maps from pictures)"},
+              "depth", 50 * MB, "Apache-2.0", hf_id="depth-anything/Depth-Anything-V2-Small-hf",
+              defaults=dict(weights="model.safetensors")),
 ]}
 
 

@@ -101,7 +101,12 @@ def detect(path: Path, shown: str | None = None) -> tuple[str, str]:
         raise StudioError("not_a_pipeline", model=shown, reason=f"pipeline class {cls} is not supported")
     config = path / "config.json"
     if config.is_file():
-        architectures = _read_json(config, shown).get("architectures") or []
+        data = _read_json(config, shown)
+        if data.get("_class_name") == "ControlNetModel":  # a diffusers ControlNet (studio.image.controlnets)
+            return "controlnet", "controlnet"
+        architectures = data.get("architectures") or []
+        if any(isinstance(a, str) and a.endswith("ForDepthEstimation") for a in architectures):
+            return "depth", "depth"  # transformers' depth estimators (studio.image.depth)
         if any(a in MUSIC_CLASSES for a in architectures):
             return "music", "musicgen"
         if any(a.endswith("ForCausalLM") or a.endswith("LMHeadModel") for a in architectures):

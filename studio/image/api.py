@@ -23,6 +23,7 @@ from studio.core.results import ImageResult
 from studio.core.scheduler import Offer, end_turn, merged
 from studio.core.specs import ModelSpec, weights_hash
 from studio.image import code as codegen
+from studio.image import control as _control
 from studio.image import lora, prompt_steps, weighting
 from studio.image import prompt_schedule as schedule
 from studio.image import samplers as _samplers
@@ -96,7 +97,8 @@ def prompt_schedule(prompt: str, steps: int = 20, hires_steps: int | None = None
 def image_job(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, batch_size,
                generator_device, lang: str, notices: list[str], init_image=None, mask=None,
                denoising_strength=0.75, hires: dict | None = None, loras=None,
-               schedule_type: str | None = "Automatic", use_old_scheduling: bool = False) -> ImageJob:
+               schedule_type: str | None = "Automatic", use_old_scheduling: bool = False, controls=None,
+               guess_mode: bool = False) -> ImageJob:
     """Checked parameters (unset ones take the model's defaults) as the first batch's job."""
     spec = task_spec(model, "image")  # a text or video model named here gets a message, not a missing default
     d = model_defaults(model)
@@ -129,6 +131,8 @@ def image_job(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, w
     job.hires = _hires(hires, job, d, lang, notices)
     job.loras = lora.resolve(_lora_pairs(loras))
     job.use_old_scheduling = validate.flag("use_old_scheduling", use_old_scheduling)
+    job.controls, job.control_images = _control.resolve(controls, model, width, height, lang, notices)
+    job.guess_mode = validate.flag("guess_mode", guess_mode)
     return job
 
 
@@ -199,17 +203,19 @@ def _hires(hires: dict | None, job: ImageJob, d: dict, lang: str, notices: list[
 def prepare(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, batch_size, init_image,
             mask, denoising_strength, hires_scale, hires_upscaler, hires_steps, hires_strength, loras,
             generator_device, lang: str, notices: list[str],
-            schedule_type: str | None = "Automatic", use_old_scheduling: bool = False) -> tuple[ModelSpec, ImageJob]:
+            schedule_type: str | None = "Automatic", use_old_scheduling: bool = False, controls=None,
+            guess_mode: bool = False) -> tuple[ModelSpec, ImageJob]:
     """The one path from a call's values to its model and first checked job: generate_image runs the job and
     export_code writes it as a script, so the script makes what the page made."""
     spec = task_spec(model, "image")
     hires = dict(scale=hires_scale, upscaler=hires_upscaler, steps=hires_steps, strength=hires_strength)
     return spec, image_job(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, batch_size,
                            generator_device, lang, notices, init_image, mask, denoising_strength, hires, loras,
-                           schedule_type, use_old_scheduling)
+                           schedule_type, use_old_scheduling, controls, guess_mode)
 
 
-@routed("image", finish=lambda result, call: _saved_here(result, call), send=lambda call: _sent_loras(call))
+@routed("image", finish=lambda result, call: _saved_here(result, call),
+        send=lambda call: _control.sent(_sent_loras(call)))
 def generate_image(prompt: str = "", negative_prompt: str = "", model: str = "mini-shapes",
                    sampler: str | None = None, steps: int | None = None, cfg_scale: float | None = None,
                    seed: int = -1, width: int | None = None, height: int | None = None, batch_size: int = 1,
@@ -218,7 +224,8 @@ def generate_image(prompt: str = "", negative_prompt: str = "", model: str = "mi
                    hires_strength: float = 0.5, loras=None, generator_device: str = "cpu", save: bool = True,
                    lang: str | None = None, progress: Progress | None = None, preview: Preview | None = None,
                    preview_every: int = 5, stop: threading.Event | None = None,
-                   schedule_type: str = "Automatic", use_old_scheduling: bool = False) -> ImageResult:
+                   schedule_type: str = "Automatic", use_old_scheduling: bool = False, controls=None,
+                   guess_mode: bool = False) -> ImageResult:
     """Text to image; with init_image, image to image; with init_image and mask (white = repaint), inpainting.
 
     Image i of batch k uses seed + k * batch_size + i, so any image can be made alone. Unset sampler / steps /
@@ -229,6 +236,8 @@ def generate_image(prompt: str = "", negative_prompt: str = "", model: str = "mi
     hires_strength. loras: {name: weight} of LoRAs in the lora folders (studio.image.lora).
     Prompt editing ([from:to:when]) and alternation ([a|b]) change the prompt during the run, as in A1111
     (prompt_schedule); use_old_scheduling: A1111's "Old prompt editing timelines".
+    controls: ControlNet units, each a ControlUnit or a dict of its fields ({"kind": "scribble", "image": drawing,
+    "weight": 1.0, "start": 0.0, "end": 1.0, "model": None}); guess_mode: ControlNet's guess mode.
     preview(images, step, total) receives the decoded latents every preview_every steps;
     setting `stop` ends the run after the current step, keeping the images finished before it.
     """
@@ -236,7 +245,8 @@ def generate_image(prompt: str = "", negative_prompt: str = "", model: str = "mi
     notices: list[str] = []
     spec, first = prepare(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, batch_size,
                           init_image, mask, denoising_strength, hires_scale, hires_upscaler, hires_steps,
-                          hires_strength, loras, generator_device, lang, notices, schedule_type, use_old_scheduling)
+                          hires_strength, loras, generator_device, lang, notices, schedule_type, use_old_scheduling,
+                          controls, guess_mode)
     batch_count = KNOBS["batch_count"].check(batch_count)
     preview_every = validate.number("preview_every", preview_every, 0, 150, int)
     if not first.prompt.strip():
@@ -277,9 +287,15 @@ def _run_batches(model: str, progress: Progress | None, offers: list[Offer]) -> 
     """The offered batches as one device call on the model (and the safety checker, when on, in the same turn):
     each its own (images, flagged), or Interrupted when stopped."""
     batches = [o.payload for o in offers]
+    controls = batches[0].job.controls
+
+    def run(pipe, nets):
+        _control.fits_loaded(nets, controls, pipe, model)
+        return run_units(pipe, [Unit(b.job, b.on_step(pipe), b.stop) for b in batches], nets)
     try:
-        done = manager().run(model, lambda pipe: run_units(pipe, [Unit(b.job, b.on_step(pipe), b.stop)
-                                                                  for b in batches]), progress=progress)
+        with _control.leased(controls, progress) as nets:
+            _control.make_maps([b.job for b in batches], progress)
+            done = manager().run(model, lambda pipe: run(pipe, nets), progress=progress)
     except Interrupted as stopped:
         return [stopped] * len(batches)
     flags = iter(safety.check([image for images in done for image in images]))
@@ -355,15 +371,17 @@ def export_code(prompt: str = "", negative_prompt: str = "", model: str = "mini-
                 denoising_strength: float = 0.75, hires_scale: float = 1.0, hires_upscaler: str = "Latent",
                 hires_steps: int | None = None, hires_strength: float = 0.5, loras=None,
                 generator_device: str = "cpu", lang: str | None = None, schedule_type: str = "Automatic",
-                use_old_scheduling: bool = False) -> str:
+                use_old_scheduling: bool = False, controls=None, guess_mode: bool = False) -> str:
     """查看代码: a runnable diffusers script that makes the same image(s) as generate_image with these values
     (image to image / inpainting: save the source as init.png and the mask as mask.png beside it)."""
     lang = caller_lang(lang)
     spec, job = prepare(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, batch_size,
                         init_image, mask, denoising_strength, hires_scale, hires_upscaler, hires_steps,
-                        hires_strength, loras, generator_device, lang, [], schedule_type, use_old_scheduling)
+                        hires_strength, loras, generator_device, lang, [], schedule_type, use_old_scheduling,
+                        controls, guess_mode)
     return codegen.image_script(spec, _pipeline_class_name(spec), settings().hub, job,
-                                uses_compel=functools.partial(_uses_compel, model))
+                                uses_compel=functools.partial(_uses_compel, model),
+                                spec_of=lambda net: task_spec(net, "controlnet"))
 
 
 def _uses_compel(model: str, prompt: str, negative_prompt: str) -> bool:
@@ -398,6 +416,8 @@ def _finish(result: ImageResult, image: Image.Image, seed: int, job: ImageJob, s
                        "Hires steps": job.hires.steps, "Hires upscaler": job.hires.upscaler})
     if job.loras:
         params["Lora hashes"] = lora.hashes(job.loras)
+    if job.controls:
+        params.update(_control.infotext_fields(job.controls, job.width, job.height, job.guess_mode))
     if job.generator_device != "cpu":
         params["RNG"] = "GPU"
     text = format_infotext(job.prompt, job.negative_prompt, params)

@@ -36,10 +36,10 @@ pipe.scheduler = {scheduler}.from_config(pipe.scheduler.config{scheduler_options
 seeds = {seeds}  # image i of the batch uses seed + i
 # CPU noise: same picture on any machine
 generators = [torch.Generator("{generator_device}").manual_seed(s) for s in seeds]
-{text}{source}images = {first_call}(
+{text}{source}{controls}images = {first_call}(
 {text_args}    num_inference_steps={steps},
     guidance_scale={cfg_scale},
-{size_args}    generator=generators,{first_extra}
+{size_args}    generator=generators,{first_extra}{control_args}
 ).images
 {hires}for image, seed in zip(images, seeds):
     image.save(f"image-{{seed}}.png")
@@ -166,7 +166,7 @@ STEPWISE_ARGS = '''\
 
 HIRES = '''\
 # Hires fix: upscale x{scale} ({upscaler}), then image to image at denoising strength {strength}
-second = AutoPipelineForImage2Image.from_pipe(pipe)
+second = AutoPipelineForImage2Image.from_pipe(pipe{controlnet})
 second.scheduler = {scheduler}.from_config(pipe.scheduler.config{scheduler_options})
 {karras_cap}{upscale}generators = [torch.Generator("{generator_device}").manual_seed(s) for s in seeds]
 images = second(
@@ -174,7 +174,7 @@ images = second(
     strength={strength},
     num_inference_steps={hires_steps},
     guidance_scale={cfg_scale},
-    generator=generators,
+    generator=generators,{control_args}
 ).images
 '''
 LATENT_UPSCALE = '''\
@@ -190,6 +190,48 @@ CONFIG_NOTE = ("# config= names the pipeline configs AIGC Studio ships: run this
                "# (a checkout of AIGC Studio), or copy its assets/pipelines beside this script, keeping that path\n")
 
 
+# ControlNet: each unit's net and the control image the page made from the learner's picture or drawing (its 预览)
+CONTROLNET = '''\
+# ControlNet unit {number}: {kind} (preprocessor: {preprocessor})
+# Save the page's control image (its 预览) as {file} beside this script
+{source}controlnet_{i} = ControlNetModel.from_pretrained(controlnet_path_{i}, torch_dtype=dtype,
+                                               use_safetensors=True{variant})
+control_{i} = Image.open({file!r}).convert("RGB").resize(({w}, {h}), Image.LANCZOS)
+'''
+
+
+def _controls(spec_of, job, hub: str, hires: tuple[int, int] | None) -> tuple[str, str, str, str]:
+    """(code loading the nets and control images, the net(s) for from_pipe, the first and the hires call's
+    arguments) for the job's ControlNet units; four empty strings without any. hires: the hires pass's size."""
+    if not job.controls:
+        return "", "", "", ""
+    code = "from diffusers import ControlNetModel\n"
+    for i, c in enumerate(job.controls):
+        spec = spec_of(c.model)
+        source, _pip = model_source(spec, hub)
+        variant = spec.card.defaults.get("variant") if spec.card else None
+        code += CONTROLNET.format(number=i + 1, kind=c.kind, preprocessor=c.preprocessor, file=f"control-{i}.png",
+                                  source=source.replace("model_path", f"controlnet_path_{i}"), i=i,
+                                  variant=f", variant={variant!r}" if variant else "", w=job.width, h=job.height)
+    n = len(job.controls)
+    if n > 1:
+        code += "from diffusers import MultiControlNetModel\n"
+    nets = "controlnet_0" if n == 1 else f"MultiControlNetModel([{', '.join(f'controlnet_{i}' for i in range(n))}])"
+    pick = (lambda name: f"{name}_0") if n == 1 else (lambda name: f"[{', '.join(f'{name}_{i}' for i in range(n))}]")
+    values = {k: [getattr(c, a) for c in job.controls] for k, a in
+              (("controlnet_conditioning_scale", "weight"), ("control_guidance_start", "start"),
+               ("control_guidance_end", "end"))}
+    tail = "".join(f"\n    {k}={v[0] if n == 1 else v!r}," for k, v in values.items()) + \
+        f"\n    guess_mode={job.guess_mode!r},"
+    first_key = "image" if job.init_image is None else "control_image"
+    first = f"\n    {first_key}={pick('control')},{tail}"
+    if hires is not None:
+        code += (f"hires_controls = [c.resize({hires}, Image.LANCZOS) for c in "
+                 f"[{', '.join(f'control_{i}' for i in range(n))}]]\n")
+    hires = f"\n    control_image={'hires_controls[0]' if n == 1 else 'hires_controls'},{tail}"
+    return code, nets, first, hires
+
+
 def _load_call(spec: ModelSpec, pipeline: str, sd15: bool) -> str:
     extra = ", safety_checker=None, requires_safety_checker=False" if sd15 else ""
     if spec.loader == "sd-single":  # a checkpoint from a model site, with the configs the studio ships
@@ -198,10 +240,12 @@ def _load_call(spec: ModelSpec, pipeline: str, sd15: bool) -> str:
     return f"from_pretrained(model_path, torch_dtype=dtype, use_safetensors=True{extra})"
 
 
-def image_script(spec: ModelSpec, pipeline: str, hub: str, job, uses_compel=lambda prompt, negative: False) -> str:
+def image_script(spec: ModelSpec, pipeline: str, hub: str, job, uses_compel=lambda prompt, negative: False,
+                 spec_of=None) -> str:
     """The script for an ImageJob (studio.image.engine) on the model `spec`. Image to image and inpainting read
     the source (and mask) from init.png / mask.png beside the script. uses_compel(prompt, negative): whether the
-    engine encodes those texts with compel (weighting syntax, BREAK, longer than one chunk), so the script does too."""
+    engine encodes those texts with compel (weighting syntax, BREAK, longer than one chunk), so the script does too.
+    ControlNet units read their control images from control-0.png, control-1.png ... (spec_of: a net's ModelSpec)."""
     from studio.image.engine import hires_size, schedule_steps
     scheduler = class_name(job.sampler)
     load_source, extra_pip = model_source(spec, hub)
@@ -224,6 +268,16 @@ def image_script(spec: ModelSpec, pipeline: str, hub: str, job, uses_compel=lamb
         else:
             size_args = ""
         first_call, steps = "first", schedule_steps(job.steps, job.strength)
+    hires_at = hires_size(job.width, job.height, job.hires.scale) if job.hires is not None else None
+    controls, nets, control_args, hires_control_args = _controls(spec_of, job, hub, hires_at)
+    if job.controls:
+        imports += "from PIL import Image\n" if "from PIL" not in imports else ""
+        kind = {"txt2img": "AutoPipelineForText2Image", "img2img": "AutoPipelineForImage2Image",
+                "inpaint": "AutoPipelineForInpainting"}[job.mode]
+        imports += f"from diffusers import {kind}\n"
+        base = "first" if job.init_image is not None else "pipe"
+        controls += f"first = {kind}.from_pipe({base}, controlnet={nets})\n"
+        first_call = "first"
     hires = ""
     if job.hires is not None:
         imports += "from diffusers import AutoPipelineForImage2Image\nfrom PIL import Image\n"
@@ -236,17 +290,20 @@ def image_script(spec: ModelSpec, pipeline: str, hub: str, job, uses_compel=lamb
                              scheduler_options=sched_opts, generator_device=job.generator_device,
                              upscale=(LATENT_UPSCALE if latent else LANCZOS_UPSCALE).format(w=w, h=h),
                              text_args=hires_args, hires_steps=schedule_steps(job.hires.steps, job.hires.strength),
-                             cfg_scale=job.cfg_scale)
+                             cfg_scale=job.cfg_scale, controlnet=f", controlnet={nets}" if nets else "",
+                             control_args=hires_control_args)
     if job.mask is not None:
         hires += ("images = [Image.composite(image, source, mask.point(lambda v: 255 if v >= 128 else 0)) "
                   "for image in images]\n")
+    imports = "".join(dict.fromkeys(imports.splitlines(keepends=True)))  # each import once
     return IMAGE_TEMPLATE.format(
         title=spec.title, extra_pip=extra_pip + (" compel" if weighted else ""), pipeline=pipeline,
         scheduler=scheduler, imports=imports, load_source=load_source, load_call=_load_call(spec, pipeline, sd15),
         sampler=_sampler_label(job), scheduler_options=sched_opts, karras_cap=_karras_cap(spec, job, "pipe"),
         seeds=job.seeds, generator_device=job.generator_device, text=text, source=source, first_call=first_call,
         text_args=text_args, steps=steps, cfg_scale=job.cfg_scale,
-        size_args=size_args, first_extra=first_extra, hires=hires, loras=_loras(job.loras))
+        size_args=size_args, first_extra=first_extra, hires=hires, loras=_loras(job.loras), controls=controls,
+        control_args=control_args)
 
 
 def _sampler_label(job) -> str:

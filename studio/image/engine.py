@@ -10,6 +10,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
@@ -48,6 +49,9 @@ class ImageJob:
     on_scheduler: Callable | None = None  # (scheduler, pipe) -> None, before the first pass (原理 watches it)
     loras: list = field(default_factory=list)  # (name, weights file, weight); none: every adapter off
     use_old_scheduling: bool = False  # A1111's "Old prompt editing timelines" (studio.image.prompt_schedule)
+    controls: tuple = ()  # ControlNet units' settings (studio.image.control.Control), in the nets' order
+    control_images: list = field(default_factory=list)  # this job's control image per unit, at width x height
+    guess_mode: bool = False  # ControlNet "guess mode" (A1111's Control Mode "ControlNet is more important")
 
     @property
     def mode(self) -> str:
@@ -86,15 +90,16 @@ class Unit:
 
 
 def run(pipe, job: ImageJob, on_step: StepCallback | None = None,
-        stop: threading.Event | None = None) -> list[Image.Image]:
+        stop: threading.Event | None = None, nets: list | None = None) -> list[Image.Image]:
     """Run one batch. The caller holds the model exclusively (pipelines keep per-call state)."""
-    return run_units(pipe, [Unit(job, on_step, stop)])[0]
+    return run_units(pipe, [Unit(job, on_step, stop)], nets)[0]
 
 
-def run_units(pipe, units: list[Unit]) -> list[list[Image.Image]]:
-    """Run the batches of several jobs with equal merge keys as one call: each row with its own generator, prompt
-    and source image, each unit's steps reported to its own callback with its own rows' latents. Interrupted when
-    every unit is stopped; a stopped unit among running ones gets its images too (the caller drops them)."""
+def run_units(pipe, units: list[Unit], nets: list | None = None) -> list[list[Image.Image]]:
+    """Run the batches of several jobs with equal merge keys as one call: each row with its own generator, prompt,
+    source and control images, each unit's steps reported to its own callback with its own rows' latents.
+    Interrupted when every unit is stopped; a stopped unit among running ones gets its images too (the caller drops
+    them). nets: the loaded ControlNets of the job's controls, in their order."""
     job = units[0].job  # every setting but the rows' is the same in all units
     lora.apply(pipe, job.loras)  # also for image to image: from_pipe shares the UNet and its adapters
     scheduler = _scheduler(pipe, job.sampler, job.schedule_type)
@@ -102,6 +107,8 @@ def run_units(pipe, units: list[Unit]) -> list[list[Image.Image]]:
     total = first_steps + (_pass_steps(job.hires.steps, job.hires.strength) if job.hires else 0)
     keep_latents = job.hires is not None and job.hires.upscaler == "Latent"
     first_pass = {"txt2img": _text_pipe, "img2img": _img2img_pipe, "inpaint": _inpaint_pipe}[job.mode](pipe)
+    if job.controls:
+        first_pass = _with_controlnets(first_pass, job.mode, nets)
     first_pass.scheduler = scheduler
     if job.on_scheduler is not None:
         job.on_scheduler(scheduler, pipe)
@@ -110,6 +117,7 @@ def run_units(pipe, units: list[Unit]) -> list[list[Image.Image]]:
         extra = {"image": _per_row(units, "init_image"), "strength": job.strength}
         if job.mode == "inpaint":
             extra["mask_image"] = _per_row(units, "mask")
+    extra.update(_control_args(units, job.mode, job.width, job.height))
     out = _call(first_pass, units, job.steps, job.width, job.height, extra, "latent" if keep_latents else "pil",
                 _callback(units, 0, total), hires=False)
     if job.mode == "inpaint":  # outside the mask the source's own pixels, not their trip through the VAE
@@ -118,14 +126,57 @@ def run_units(pipe, units: list[Unit]) -> list[list[Image.Image]]:
     if job.hires is None:
         return _split(units, out)
     second = _img2img_pipe(pipe)
+    if job.controls:  # the hires pass is steered too (A1111's default "Both"), by the control images upscaled
+        second = _with_controlnets(second, "img2img", nets)
     second.scheduler = _scheduler(pipe, job.sampler, job.schedule_type)
     w, h = job.out_size
     if keep_latents:  # nearest-exact latent upscale as the web UIs' "Latent" upscaler
         image = F.interpolate(out, size=(h // pipe.vae_scale_factor, w // pipe.vae_scale_factor), mode="nearest-exact")
     else:
         image = [img.resize((w, h), Image.LANCZOS) for img in out]
-    return _split(units, _call(second, units, job.hires.steps, w, h, {"image": image, "strength": job.hires.strength},
-                               "pil", _callback(units, first_steps, total), hires=True))
+    extra = {"image": image, "strength": job.hires.strength, **_control_args(units, "img2img", w, h)}
+    return _split(units, _call(second, units, job.hires.steps, w, h, extra, "pil", _callback(units, first_steps, total),
+                               hires=True))
+
+
+def _with_controlnets(pipe, mode: str, nets: list):
+    """The ControlNet variant of a mode's pipeline on the same components: diffusers' AutoPipeline picks
+    StableDiffusion(XL)ControlNet(Img2Img|Inpaint)Pipeline from the pipeline and the net; several nets go in
+    a MultiControlNetModel. Made per call (cheap: nothing is copied), as the nets change from job to job."""
+    import diffusers
+    auto = {"txt2img": diffusers.AutoPipelineForText2Image, "img2img": diffusers.AutoPipelineForImage2Image,
+            "inpaint": diffusers.AutoPipelineForInpainting}[mode]
+    net = nets[0] if len(nets) == 1 else diffusers.MultiControlNetModel(nets)
+    made = auto.from_pipe(pipe, controlnet=net)
+    made.set_progress_bar_config(disable=True)
+    return made
+
+
+def _control_args(units: list[Unit], mode: str, width: int, height: int) -> dict:
+    """A ControlNet call's arguments: each row's control images (at the pass's size) and each unit's weight and
+    start / end; text to image takes the control as `image`, the others as `control_image`."""
+    job = units[0].job
+    if not job.controls:
+        return {}
+    rows = [[_sized(image, width, height) for image in images] for images in _per_row(units, "control_images")]
+    single = len(job.controls) == 1
+    settings = [(c.weight, c.start, c.end) for c in job.controls]
+    weight, start, end = ([list(v) for v in zip(*settings)] if not single else settings[0])
+    # one net: a list of each row's image. Several: per net, its rows as one [0, 1] tensor batch, the one form
+    # every ControlNet pipeline reads alike (nested lists mean [row][net] to some and are refused by others)
+    images = [r[0] for r in rows] if single else [_batch([r[i] for r in rows]) for i in range(len(job.controls))]
+    return {"image" if mode == "txt2img" else "control_image": images,
+            "controlnet_conditioning_scale": weight, "control_guidance_start": start, "control_guidance_end": end,
+            "guess_mode": job.guess_mode}
+
+
+def _batch(images: list[Image.Image]) -> torch.Tensor:
+    return torch.stack([torch.from_numpy(np.asarray(im.convert("RGB"), dtype=np.float32) / 255).permute(2, 0, 1)
+                        for im in images])
+
+
+def _sized(image: Image.Image, width: int, height: int) -> Image.Image:
+    return image if image.size == (width, height) else image.resize((width, height), Image.LANCZOS)
 
 
 def _per_row(units: list[Unit], name: str) -> list:

@@ -35,6 +35,12 @@ KNOBS = table(
     Knob("hires_steps", 0, setting("max_steps"), 1, (10, 20), integer=True),  # 0: as many as the first pass
     Knob("hires_strength", 0.01, 1, 0.01, (0.4, 0.7)),
     Knob("lora_weight", -2, 2, 0.05, (0.6, 1)),
+    # ControlNet units (studio.image.control): weight, the share of the steps they act in, Canny's thresholds
+    Knob("control_weight", 0, 2, 0.05, (0.5, 1.2)),
+    Knob("control_start", 0, 1, 0.01, (0, 0.2)),
+    Knob("control_end", 0, 1, 0.01, (0.7, 1)),
+    Knob("canny_low", 1, 255, 1, (50, 150), integer=True),
+    Knob("canny_high", 1, 255, 1, (150, 250), integer=True),
 )
 
 

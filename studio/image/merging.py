@@ -12,7 +12,7 @@ from studio.image.engine import ImageJob
 
 
 # What each row of a merged call brings; every other field of ImageJob, now and added later, must be equal.
-ROW_FIELDS = ("prompt", "negative_prompt", "seeds", "init_image", "mask")
+ROW_FIELDS = ("prompt", "negative_prompt", "seeds", "init_image", "mask", "control_images")
 
 
 def merge_key(model: str, job: ImageJob, chunks: int | None) -> tuple | None:

@@ -209,7 +209,7 @@ def read_png(file, lang):
 def unapplied_note(fields, lang) -> str:
     """The fields 发送到文生图 leaves alone (Clip skip, VAE, ADetailer ...), as one notice; none: empty."""
     models = {c.key for c in cards("image")} | set(api.local_models("image"))
-    skipped = unapplied_fields(fields or {}, models)
+    skipped = unapplied_fields(fields or {}, models, control_units=image_control.UNITS)
     return notices_md([s("image.png_unapplied", lang, fields=", ".join(skipped))]) if skipped else ""
 
 
@@ -409,7 +409,8 @@ def build(ui: UI, page: Page) -> None:
         .then(send_schedule, [png_fields, sampler, schedule_type], schedule_type, api_visibility="private",
               queue=False) \
         .then(lambda fields, old: fields.get("use_old_scheduling") is True if fields else old,
-              [png_fields, old_timelines], old_timelines, api_visibility="private", queue=False)
+              [png_fields, old_timelines], old_timelines, api_visibility="private", queue=False) \
+        .then(image_control.send, [png_fields], control_inputs, api_visibility="private", queue=False)
     live_inputs = [live, prompt, negative, model, sampler, steps, cfg, seed, used_seed, width, height, lang,
                    schedule_type]
     for knob in (steps, cfg, width, height):  # a typed value is released as typed (tabs/slider_box.py)

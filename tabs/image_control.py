@@ -6,6 +6,7 @@ import gradio as gr
 from PIL import Image
 
 from studio import api
+from studio.api.web import control_fields
 from studio.core.registry import cards
 from studio.image.knobs import KNOBS
 
@@ -66,6 +67,30 @@ def preview(kind, image, preprocess, low, high, net, model, width, height, lang=
     return api.preview_control(unit, model, width, height, lang=lang)
 
 
+def send(fields):
+    """发送到文生图: the units a PNG records switched on with their settings (its control image is not in the PNG:
+    the canvas keeps what is there), the others switched off; guess mode as the first unit's Control Mode."""
+    if not fields:
+        return [gr.skip()] * (UNITS * len(UNIT_FIELDS) + 1)
+    recorded = control_fields(fields)[:UNITS]
+    out = []
+    for i in range(UNITS):
+        unit = recorded[i] if i < len(recorded) else None
+        for field in UNIT_FIELDS:
+            if field == "on":
+                out.append(unit is not None)
+            elif unit is None or field == "image":
+                out.append(gr.skip())
+            elif field == "preprocess":
+                out.append(unit["preprocessor"] != "none")
+            elif field == "model":
+                out.append(unit["model"] or "")
+            else:
+                out.append(unit.get(field) if unit.get(field) is not None else gr.skip())
+    out.append(recorded[0]["guess_mode"] if recorded else False)
+    return out
+
+
 def build(ui: UI, lang, model, width, height) -> list:
     """The ControlNet accordion; returns the components whose values follow the old inputs (see module doc)."""
     values = []
@@ -94,8 +119,8 @@ def _unit(ui: UI, number: int, lang, model, width, height) -> list:
             net = ui.add(gr.Dropdown, "image.control.model", choices=net_choices(ui.lang), value="",
                          allow_custom_value=True, scale=3)
             ui.on_lang(net, lambda lg: {"choices": net_choices(lg)})
+        weight = ui.knob("image.control.weight", KNOBS["control_weight"], value=1.0)
         with gr.Row():
-            weight = ui.knob("image.control.weight", KNOBS["control_weight"], value=1.0)
             start = ui.knob("image.control.start", KNOBS["control_start"], value=0.0)
             end = ui.knob("image.control.end", KNOBS["control_end"], value=1.0)
         with gr.Row():

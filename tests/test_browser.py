@@ -104,6 +104,54 @@ def test_image_tab_draws_a_picture(page):
     assert panel.locator("img[src*='gradio_api/file']").count() >= 1
 
 
+def test_a_drawn_star_and_a_pictures_edges_steer_mini_shapes(page, tmp_path):
+    """ControlNet with the built-in mini ControlNet: a star drawn on the left of the canvas becomes a star on the
+    left of the picture, in the prompt's colours (the prompt names no shape); then, as 边缘 (Canny), an uploaded
+    picture of a square on the right gives a square on the right."""
+    import math
+    import urllib.request
+
+    from studio.image import shapes
+    panel = _open(page, "文生图")
+    panel.get_by_label("提示词 (Prompt)").fill("红色，蓝色背景")
+    panel.get_by_label("种子 (Seed)").fill("7")
+    panel.get_by_text("ControlNet 控制", exact=False).first.click()
+    panel.get_by_label("启用").first.check()
+    canvas = panel.locator("canvas").first
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    side = min(box["width"], box["height"]) * 0.8  # the white sheet, centred in the editor
+    cx, cy, r = box["x"] + box["width"] / 2 - side * 0.25, box["y"] + box["height"] / 2, side * 0.17
+    angles = [-math.pi / 2 + i * 4 * math.pi / 5 for i in range(6)]  # a five-pointed star in one stroke
+    star = [(cx + r * math.cos(a), cy + r * math.sin(a)) for a in angles]
+    page.mouse.move(*star[0])
+    page.mouse.down()
+    for x, y in star[1:]:
+        page.mouse.move(x, y, steps=8)
+    page.mouse.up()
+
+    def picture() -> shapes.Analysis:
+        panel.get_by_role("button", name="生成", exact=True).click()
+        page.wait_for_function("() => [...document.querySelectorAll('textarea')].some(t => t.offsetParent && "
+                               "t.value.includes('ControlNet 0') && t.value.includes('Seed: 7'))")
+        src = panel.locator(".studio-main-result img").first.get_attribute("src")
+        (tmp_path / "made.png").write_bytes(urllib.request.urlopen(src).read())
+        from PIL import Image
+        return shapes.analyse(Image.open(tmp_path / "made.png"))
+    made = picture()
+    assert (made.shape, made.position, made.colour, made.background) == ("star", "left", "red", "blue")
+
+    square = shapes.render(shapes.Spec("square", "green", "yellow", "big", "right"))
+    square.resize((256, 256)).save(tmp_path / "square.png")
+    panel.get_by_label("边缘 (Canny)").first.check()
+    panel.locator("input[type=file]").first.set_input_files(str(tmp_path / "square.png"))
+    panel.get_by_label("提示词 (Prompt)").fill("紫色，白色背景")
+    page.wait_for_timeout(1000)
+    made = picture()
+    assert (made.shape, made.position, made.colour, made.background) == ("square", "right", "purple", "white")
+    panel.get_by_label("启用").first.uncheck()
+
+
 def test_speech_tab_speaks(page):
     panel = _open(page, "语音合成")
     panel.get_by_role("button", name="合成", exact=True).click()

@@ -192,3 +192,26 @@ def test_a_depth_unit_runs_its_estimator_in_the_job_and_the_preview_shows_the_ma
     with pytest.raises(StudioError) as caught:  # a preprocessor that is no depth model
         api.generate_image("a cat", controls=[dict(unit, preprocessor="tiny-sd15")], **TINY)
     assert caught.value.key == "wrong_task"
+
+
+def test_png_info_sends_each_units_settings_back_to_the_page(nets):
+    """发送到文生图: a PNG's ControlNet units switch the page's units on with their settings (its control image is not
+    in the PNG: the canvas is left alone); the note no longer lists them as unapplied."""
+    from studio.api.web import control_fields, unapplied_fields
+    from tabs import image_control
+    result = api.generate_image("a cat", seed=3, guess_mode=True, **TINY, controls=[
+        scribble(weight=0.7, start=0.1, end=0.8), {"kind": "canny", "image": drawing(), "model": "tiny-controlnet-sd15",
+                                                   "low": 60, "high": 180, "preprocessor": "none"}])
+    fields = api.read_infotext(result.images[0])
+    first, second = control_fields(fields)
+    assert first == {"kind": "scribble", "preprocessor": None, "model": "tiny-controlnet-sd15", "guess_mode": True,
+                     "weight": 0.7, "start": 0.1, "end": 0.8}
+    assert second["kind"] is None and second["preprocessor"] == "none"  # module none: the kind is not recorded
+    assert not [f for f in unapplied_fields(fields, control_units=2) if f.startswith("ControlNet")]
+    assert [f for f in unapplied_fields(fields, control_units=1) if f.startswith("ControlNet")] == [
+        f'ControlNet 1: "{fields["ControlNet 1"]}"']
+    sent = image_control.send(fields)
+    unit_1 = dict(zip(image_control.UNIT_FIELDS, sent[:10]))
+    assert unit_1["on"] is True and unit_1["kind"] == "scribble" and unit_1["weight"] == 0.7
+    assert unit_1["model"] == "tiny-controlnet-sd15" and unit_1["preprocess"] is True and sent[-1] is True
+    assert sent[10] is True and sent[13] is False  # the second unit: on, its preprocessor off

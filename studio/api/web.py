@@ -20,6 +20,7 @@ from studio.core.validate import MAX_SEED, number
 from studio.crossmodal.api import credit
 from studio.crossmodal.page import iframe
 from studio.crossmodal.story import article_fields, image_defaults, series_columns, series_parts, shot_columns
+from studio.image.control import from_infotext as control_fields
 from studio.image.grid import AXES as GRID_AXES
 from studio.image.infotext import hires_fix, read_image_text, unapplied_fields
 from studio.image.lora import available as available_loras
@@ -58,8 +59,8 @@ __all__ = [
     # the Ray backend (README "Scaling out")
     "on_cluster", "cluster_replicas", "pause_cluster",
     # 文生图
-    "GRID_AXES", "read_image_text", "unapplied_fields", "hires_fix", "available_loras", "common_negative",
-    "prompt_sections", "check_pixels",
+    "GRID_AXES", "read_image_text", "unapplied_fields", "hires_fix", "control_fields", "available_loras",
+    "common_negative", "prompt_sections", "check_pixels",
     "SHAPES", "COLOURS", "SIZES", "POSITIONS", "describe_shapes",
     # 文本生成, 语音合成, 音乐生成, 文生视频
     "MAX_FIELDS", "VOICES", "ESPEAK_RATES", "PROSODY_SETTINGS", "speech_picture", "piano_roll",

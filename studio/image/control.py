@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields
 
 from PIL import Image
 
+from studio.core import validate
 from studio.core.calls import task_spec
 from studio.core.errors import StudioError
 from studio.core.i18n import t
@@ -192,9 +193,9 @@ def preview_control(unit, model: str = "mini-shapes", width: int | None = None, 
     the model's size): what its ControlNet will see, as the page's 预览 shows it (a depth map runs the estimator)."""
     from studio.core.calls import caller_lang
     from studio.core.knobs import model_defaults
-    d = model_defaults(model)
-    width, height = KNOBS["width"].check(width or d["width"]), KNOBS["height"].check(height or d["height"])
-    (control,), (image,) = resolve([unit], model, width, height, caller_lang(lang), [])
+    d, lang = model_defaults(model), caller_lang(lang)
+    width, height = validate.size(width or d["width"], height or d["height"], d["max_side"], lang, [])  # as a job's
+    (control,), (image,) = resolve([unit], model, width, height, lang, [])
     if isinstance(image, Pending):
         job = _Maps([image], width, height)
         make_maps([job])
@@ -207,6 +208,51 @@ class _Maps:
     control_images: list
     width: int
     height: int
+
+
+def from_infotext(fields: dict) -> list[dict]:
+    """The units an infotext's "ControlNet 0", "ControlNet 1" ... fields record (A1111's extension), as ControlUnit
+    fields without an image (a PNG does not hold the control image): what 发送到文生图 sets. A net the studio does
+    not know by that name is left to the page (None: automatic)."""
+    out = []
+    for i in range(MAX_UNITS):
+        text = fields.get(f"ControlNet {i}")
+        if not isinstance(text, str):
+            break
+        values = dict(item.split(": ", 1) for item in text.split(", ") if ": " in item)
+        module = values.get("Module", NONE)
+        unit = {"kind": _kind_of(module), "preprocessor": None if module != NONE else NONE,
+                "model": _known_net(values.get("Model", "").split(" [")[0]),
+                "guess_mode": values.get("Control Mode") == "ControlNet is more important"}
+        for key, name, cast in (("weight", "Weight", float), ("start", "Guidance Start", float),
+                                ("end", "Guidance End", float), ("low", "Threshold A", int),
+                                ("high", "Threshold B", int)):
+            try:
+                value = cast(float(values[name]))
+            except (KeyError, ValueError):
+                continue
+            if key not in ("low", "high") or value > 0:  # -1: a threshold the module has none of
+                unit[key] = value
+        out.append(unit)
+    return out
+
+
+def _kind_of(module: str) -> str | None:
+    if module.startswith("canny"):
+        return "canny"
+    if module.startswith(("invert", "scribble")):
+        return "scribble"
+    return "depth" if module.startswith("depth") else None
+
+
+def _known_net(name: str) -> str | None:
+    """A ControlNet's name in an infotext (A1111 writes its file's) as a registry key, or a local folder's name."""
+    from studio.core.models import local_models
+    from studio.core.registry import cards
+    for card in cards("controlnet"):
+        if name in (card.key, (card.hf_id or "").split("/")[-1]):
+            return card.key
+    return name if name in local_models("controlnet") else None
 
 
 # -- on the device, in the job's turn ------------------------------------------------------------------------

@@ -180,11 +180,12 @@ def hires_fix(fields: dict) -> dict | None:
             "strength": strength if within("hires_strength", strength) else None}
 
 
-def unapplied_fields(fields: dict, models=()) -> list[str]:
+def unapplied_fields(fields: dict, models=(), control_units: int = 0) -> list[str]:
     """The fields 发送到文生图 leaves alone, as `Key: value` in the order read: Version, Clip skip, VAE, ADetailer
-    ..., a sampler or schedule type the studio lacks, a model not among `models`, hires settings it cannot set."""
-    from studio.image import samplers
-    applied = set(_SENT)
+    ..., a sampler or schedule type the studio lacks, a model not among `models`, hires settings it cannot set, the
+    ControlNet units past the page's `control_units`."""
+    from studio.image import control, samplers
+    applied = set(_SENT) | {f"ControlNet {i}" for i in range(min(control_units, len(control.from_infotext(fields))))}
     sampler, schedule = fields.get("sampler"), fields.get("schedule_type")
     if sampler in samplers.names():
         applied.add("sampler")

@@ -38,9 +38,18 @@ def gradio_surface() -> dict:
     finally:
         config.configure([], env={})
     return {name: {"parameters": [[p["parameter_name"], p["component"], p["parameter_has_default"],
-                                   p.get("parameter_default")] for p in endpoint["parameters"]],
+                                   _steady(p.get("parameter_default"))] for p in endpoint["parameters"]],
                    "returns": [r["component"] for r in endpoint["returns"]]}
             for name, endpoint in sorted(info["named_endpoints"].items())}
+
+
+def _steady(value):
+    """A default as recorded: a file (the ControlNet canvas's white sheet) by its name, not its temp folder's path."""
+    if isinstance(value, dict):
+        if "path" in value and "meta" in value:
+            return {"file": str(value["path"]).rsplit("/", 1)[-1]}
+        return {k: _steady(v) for k, v in value.items()}
+    return value
 
 
 def surface() -> dict:

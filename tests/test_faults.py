@@ -47,7 +47,7 @@ def test_a_model_raising_mid_run_gives_a_message_and_the_studio_keeps_serving(st
     real_run = image_api.run_units
     calls = {"n": 0}
 
-    def broken(pipe, units):
+    def broken(pipe, units, nets=None):
         calls["n"] += 1
         raise RuntimeError("CUDA error: an illegal memory access was encountered")
 

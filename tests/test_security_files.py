@@ -22,8 +22,10 @@ import app
 
 
 USERS = {"alice": "pa", "bob": "pb", "teacher": "pt"}
+UNIT_OFF = [False, "scribble", None, True, 1.0, 0.0, 1.0, "", 100, 200]  # a ControlNet unit, switched off
 PICTURE = ["a red circle", "", "tiny-sd15", "Euler a", 2, 7, 5, 64, 64, 1, 1, "txt2img", None, 0.75, 1, "Latent", 0,
-           0.5, [], 0.8, "Automatic", False]  # /generate_image's 22 parameters (raw HTTP sends every one)
+           0.5, [], 0.8, "Automatic", False, *UNIT_OFF, *UNIT_OFF, False]  # /generate_image's 43 parameters (raw HTTP
+# sends every one)
 
 
 def _launch(demo, outputs: Path):

@@ -55,6 +55,19 @@ def test_the_file_loads_into_a_fresh_pipeline_and_reproduces_the_pictures(traine
     assert np.abs(np.rint(out * 255) - page).mean() < 1
 
 
+def test_one_seed_gives_one_lora_whatever_ran_before(trained):
+    """peft draws the LoRA's starting matrices from torch's global generator, and the shared pipeline may hold
+    another learner's LoRA: neither may change what a seed trains."""
+    from safetensors.torch import load_file
+    first = api.train_lora(_examples(), "sks style", MODEL, name="again", steps=3, learning_rate=5e-3, seed=5)
+    _image(loras=[("purple", 1.0)])  # a LoRA now loaded and active in the shared pipeline
+    torch.manual_seed(1234)  # and the global generator moved on
+    second = api.train_lora(_examples(), "sks style", MODEL, name="again", steps=3, learning_rate=5e-3, seed=5)
+    a, b = load_file(first.path), load_file(second.path)
+    assert first.path != second.path and a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_training_reports_progress_and_stops_when_asked(studio_env):
     stop, seen = threading.Event(), []
 

@@ -70,9 +70,15 @@ def train(pipe, job: LoraJob, on_step: Callable[[int, int, float], None] | None 
     device = pipe.unet.device
     latents, embeddings = _encode(pipe, job, device)
     unet = copy.deepcopy(pipe.unet).to(torch.float32)
+    if getattr(unet, "peft_config", None):  # LoRAs 文生图 loaded into the shared pipeline: train on the bare UNet
+        unet.delete_adapters(list(unet.peft_config))
     unet.requires_grad_(False)
-    unet.add_adapter(LoraConfig(r=job.rank, lora_alpha=job.alpha, init_lora_weights="gaussian",
-                                target_modules=list(job.targets)))
+    # peft draws the LoRA's A matrices from torch's global generator: seeded here, so one seed gives one LoRA
+    # whatever ran before in this process (fork_rng leaves the global state as it was)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(job.seed)
+        unet.add_adapter(LoraConfig(r=job.rank, lora_alpha=job.alpha, init_lora_weights="gaussian",
+                                    target_modules=list(job.targets)))
     params = [p for p in unet.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=job.learning_rate, weight_decay=1e-2)
     noise_scheduler = DDPMScheduler.from_config(pipe.scheduler.config)

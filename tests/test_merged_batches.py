@@ -21,7 +21,7 @@ from PIL import Image
 from studio import api
 from studio.core.errors import StudioError
 from studio.core.scheduler import Offer, Scheduler, Ticket, claim_device, merged
-from tests.test_scheduler import holding, wait_for
+from tests.test_scheduler import grants, holding, wait_for
 
 
 def unit_job(s: Scheduler, owner: str, key, call, results: dict, rows: int = 1, name: str | None = None,
@@ -207,6 +207,35 @@ def test_a_by_unit_job_checks_its_input_at_once_and_waits_for_device_work_it_doe
     assert not done.is_set()  # the manager's claim waits for the device like a turn
     gate.set()
     wait_for(done.is_set)
+
+
+def test_a_turn_waits_for_a_job_ahead_in_the_round_that_is_still_checking_its_input(monkeypatch):
+    """An image job joins the round at the click and asks for its first unit once its input is checked: a turn
+    that comes meanwhile is kept for it, not given to a learner who clicked later (the round-robin promise holds
+    from the click); a check that takes too long does not stall the class."""
+    from studio.core import scheduler as scheduler_module
+    s = Scheduler()
+    holder, gate = holding(s, "holder")
+    results, checking = {}, threading.Event()
+    unit_job(s, "ann", "k1", Recorder(), results, checking=checking)
+    late = unit_job(s, "bob", "k2", Recorder(), results)  # clicked after ann, already waiting
+    gate.set()
+    time.sleep(0.3)
+    assert late.started is None  # the device waits for ann
+    checking.set()
+    wait_for(lambda: len(results) == 2)
+    assert [owner for _e, _i, owner in grants(s)] == ["holder", "ann", "bob"]
+
+    monkeypatch.setattr(scheduler_module, "JOIN_SECONDS", 0.2)
+    holder, gate = holding(s, "holder")
+    slow, results = threading.Event(), {}
+    unit_job(s, "ann", "k1", Recorder(), results, checking=slow)
+    late = unit_job(s, "bob", "k2", Recorder(), results)
+    gate.set()
+    wait_for(lambda: "bob" in results, seconds=5)  # ann's check outlasted JOIN_SECONDS: bob went on
+    assert "ann" not in results
+    slow.set()
+    wait_for(lambda: "ann" in results)
 
 
 def test_a_rider_is_told_the_same_place_as_the_job_it_will_ride_with():

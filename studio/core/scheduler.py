@@ -18,6 +18,8 @@ batch of 8, X/Y grid or LoRA training hold everyone for minutes; here the device
   ride along in the same device call (up to `max_merge` rows), each having its turn in it. A rider passes the jobs
   it skips only where each of them keeps its promise (at most one turn of each learner in line when its wait
   began; `_mergeable`), so merging never costs anyone a place in the round; it only makes the round shorter.
+  Such a job joins the round at the click and checks its input before it offers its first unit: a turn that
+  comes meanwhile waits for it (`_joining_ahead`), so the promise holds from the click.
 - **Estimates.** Each model's seconds per unit of work (a denoising step of one picture, a token, a training step)
   are measured from the jobs it ran; before its first job, the registry's nominal `step_seconds` stands in. A
   waiting job's wait is the turns before its first one, simulated with those figures.
@@ -42,6 +44,7 @@ from studio.core.errors import StudioError
 
 _ids = itertools.count(1)
 LINE_SECONDS = 0.25  # the longest a computed line is reused while the running turn goes on
+JOIN_SECONDS = 2.0  # the longest the device waits for a job ahead in the round that is still checking its input
 _local = threading.local()  # .ticket: the job whose turn this thread last began
 
 
@@ -502,7 +505,24 @@ class Scheduler:
             lets_go_soon = holder.turn_work is not None and (holder is asking or holder.waiting)
             return holder if lets_go_soon else None
 
-        return self._choose(waiting, rotation, resolve)
+        chosen = self._choose(waiting, rotation, resolve)
+        if chosen is not None and asking is None and self._joining_ahead(chosen, rotation):
+            return None  # its turn is kept: it asks for it within milliseconds
+        return chosen
+
+    def _joining_ahead(self, chosen: Ticket, rotation) -> bool:
+        """Whether a `by_unit` job that joined the round before `chosen`'s learner is still checking its input
+        (it joins at the click, asks for its first unit after its check): giving the turn away now would let a
+        learner who came after it go first. Waited for at most JOIN_SECONDS (a slow check does not stall the class)."""
+        now, ahead = time.monotonic(), set()
+        for owner in rotation:
+            if owner == chosen.owner:
+                break
+            ahead.add(owner)
+        first = _firsts([j for j in self._jobs if j.waiting or _joining(j, self._holder)])
+        return any(_joining(job, self._holder) and now - job.submitted < JOIN_SECONDS
+                   and (job.owner in ahead or (job.operator and not chosen.operator))
+                   for job in first.values())
 
     def _choose(self, waiting: list[Ticket], rotation, resolve=lambda job: job) -> Ticket | None:
         if not waiting or self.policy != "fair":
@@ -637,6 +657,12 @@ def _lazy(job: Ticket) -> bool:
     """Whether the job takes the device only when its work needs it (its units, or its first model) rather than
     at its start: a `by_unit` job, and every job while model work goes to a cluster (studio.core.backend)."""
     return job.by_unit or backend.remote()
+
+
+def _joining(job: Ticket, holder: Ticket | None) -> bool:
+    """A `by_unit` job admitted and checking its input: not yet waiting for, riding in or holding a turn."""
+    return (job.by_unit and job.started is None and not job.waiting and job.riding is None and job is not holder
+            and not job.remote and not threading.Event.is_set(job))
 
 
 def _may_pass(rider: Ticket, waiting: Ticket) -> bool:

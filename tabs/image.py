@@ -62,20 +62,12 @@ async def generate_image(prompt, negative_prompt, model, sampler, steps, cfg_sca
                    request: gr.Request = None, progress=gr.Progress()):
     """Streams previews into the gallery every few steps; the stop button ends this browser's run only. The
     control_* values are the ControlNet units' (tabs/image_control.py), after every earlier input."""
-    init, mask = source_and_mask(mode or "txt2img", init_image)
-    controls = image_control.units(_unit_values(locals()))
-    if init is not None and mode == "img2img":
-        width = height = None  # image to image keeps the source's size (rounded to a multiple of 8)
+    job_args = _job_args(locals())
 
     def call(preview, stop, on_progress):
-        return api.generate_image(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height,
-                                  batch_size, batch_count=batch_count, init_image=init, mask=mask,
-                                  denoising_strength=denoising_strength, hires_scale=hires_scale,
-                                  hires_upscaler=hires_upscaler, hires_steps=hires_steps or None,
-                                  hires_strength=hires_strength, loras=_loras(loras, lora_weight), lang=lang,
-                                  progress=on_progress, preview=preview,
-                                  preview_every=settings().preview_every, stop=stop, schedule_type=schedule_type,
-                                  use_old_scheduling=use_old_scheduling, controls=controls, guess_mode=guess_mode)
+        return api.generate_image(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed,
+                                  batch_size=batch_size, batch_count=batch_count, progress=on_progress,
+                                  preview=preview, preview_every=settings().preview_every, stop=stop, **job_args)
 
     job = stops.start(request, lang=lang, model=model, size=f"{width}x{height}" if width else "",
                       work=work(steps, batch_size, batch_count), turn_work=work(steps, batch_size),
@@ -123,20 +115,42 @@ def stop_run(request: gr.Request):
     stops.stop(request)
 
 
-def live_generate(live, prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, used_seed, width, height,
-                  lang, schedule_type="Automatic", progress=gr.Progress()):
-    """实时: a knob was released -> the same picture again with the new value (seed -1 keeps the last seed)."""
+def _job_args(values: dict) -> dict:
+    """api.generate_image's keyword arguments from a handler's page values beyond the first seven (generate, 查看代码
+    and 实时 read the same page the same way)."""
+    mode = values["mode"] or "txt2img"
+    init, mask = source_and_mask(mode, values["init_image"])
+    keep_size = init is not None and mode == "img2img"  # image to image keeps the source's size (a multiple of 8)
+    return dict(width=None if keep_size else values["width"], height=None if keep_size else values["height"],
+                init_image=init, mask=mask, denoising_strength=values["denoising_strength"],
+                hires_scale=values["hires_scale"], hires_upscaler=values["hires_upscaler"],
+                hires_steps=values["hires_steps"] or None, hires_strength=values["hires_strength"],
+                loras=_loras(values["loras"], values["lora_weight"]), lang=values["lang"],
+                schedule_type=values["schedule_type"], use_old_scheduling=values["use_old_scheduling"],
+                controls=image_control.units(_unit_values(values)), guess_mode=values["guess_mode"])
+
+
+def live_generate(live, *page):
+    """实时: a knob was released -> the same picture again with the new value (seed -1 keeps the last seed): one
+    picture with everything else the page says (mode, hires, LoRAs, ControlNet units), as 生成 would make it."""
     if not live:
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-    result = _live(prompt, negative_prompt, model, sampler, steps, cfg_scale, _last_seed(seed, used_seed), width,
-                   height, lang, schedule_type)
-    return _shown(result)
+    return _shown(_live(*page))
 
 
 @guarded
-def _live(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, lang, schedule_type):
-    return api.generate_image(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, lang=lang,
-                              schedule_type=schedule_type)
+def _live(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, used_seed, width, height, batch_size,
+          mode="txt2img", init_image=None, denoising_strength=0.75, hires_scale=1, hires_upscaler="Latent",
+          hires_steps=0, hires_strength=0.5, loras=None, lora_weight=0.8, lang="zh", schedule_type="Automatic",
+          use_old_scheduling=False, control_1_on=False, control_1_kind="scribble", control_1_image=None,
+          control_1_preprocess=True, control_1_weight=1.0, control_1_start=0.0, control_1_end=1.0,
+          control_1_model="", control_1_low=100, control_1_high=200, control_2_on=False,
+          control_2_kind="scribble", control_2_image=None, control_2_preprocess=True, control_2_weight=1.0,
+          control_2_start=0.0, control_2_end=1.0, control_2_model="", control_2_low=100, control_2_high=200,
+          guess_mode=False):
+    """The inputs of 查看代码 (export_code); one picture whatever the batch size, so a change shows at once."""
+    return api.generate_image(prompt, negative_prompt, model, sampler, steps, cfg_scale, _last_seed(seed, used_seed),
+                              **_job_args(locals()))
 
 
 def token_count(prompt, model, lang):
@@ -177,17 +191,8 @@ def export_code(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed,
                 control_2_start=0.0, control_2_end=1.0, control_2_model="", control_2_low=100, control_2_high=200,
                 guess_mode=False):
     """The script for the current controls; seed -1 shows the seed of the last run, so the code makes that image."""
-    init, mask = source_and_mask(mode or "txt2img", init_image)
-    controls = image_control.units(_unit_values(locals()))
-    if init is not None and mode == "img2img":
-        width = height = None
     return api.export_code(prompt, negative_prompt, model, sampler, steps, cfg_scale, _last_seed(seed, used_seed),
-                           width, height, batch_size, init_image=init, mask=mask,
-                           denoising_strength=denoising_strength, hires_scale=hires_scale,
-                           hires_upscaler=hires_upscaler, hires_steps=hires_steps or None,
-                           hires_strength=hires_strength, loras=_loras(loras, lora_weight), lang=lang,
-                           schedule_type=schedule_type, use_old_scheduling=use_old_scheduling, controls=controls,
-                           guess_mode=guess_mode)
+                           batch_size=batch_size, **_job_args(locals()))
 
 
 def _unit_values(args: dict) -> list:
@@ -411,9 +416,10 @@ def build(ui: UI, page: Page) -> None:
         .then(lambda fields, old: fields.get("use_old_scheduling") is True if fields else old,
               [png_fields, old_timelines], old_timelines, api_visibility="private", queue=False) \
         .then(image_control.send, [png_fields], control_inputs, api_visibility="private", queue=False)
-    live_inputs = [live, prompt, negative, model, sampler, steps, cfg, seed, used_seed, width, height, lang,
-                   schedule_type]
-    for knob in (steps, cfg, width, height):  # a typed value is released as typed (tabs/slider_box.py)
+    live_inputs = [live, prompt, negative, model, sampler, steps, cfg, seed, used_seed, width, height, batch, *extra,
+                   lang, schedule_type, old_timelines, *control_inputs]  # export_code's, after 实时's switch
+    # a typed value is released as typed (tabs/slider_box.py)
+    for knob in (steps, cfg, width, height, *image_control.live_knobs(control_inputs)):
         knob.release(live_generate, live_inputs, outputs, api_visibility="private",
                      concurrency_id=GPU, trigger_mode="always_last", show_progress_on=[notices])
     # a picked sampler offers the schedule types it takes, then (实时) the picture again

@@ -215,3 +215,46 @@ def test_png_info_sends_each_units_settings_back_to_the_page(nets):
     assert unit_1["on"] is True and unit_1["kind"] == "scribble" and unit_1["weight"] == 0.7
     assert unit_1["model"] == "tiny-controlnet-sd15" and unit_1["preprocess"] is True and sent[-1] is True
     assert sent[10] is True and sent[13] is False  # the second unit: on, its preprocessor off
+
+
+def _page(weight=1.0, on=True) -> list:
+    """文生图's inputs after 实时's switch (export_code's), with unit 1 switched on as the page sends it."""
+    unit_1 = [on, "scribble", {"background": drawing(), "layers": [], "composite": drawing()}, True, weight, 0.0, 1.0,
+              "tiny-controlnet-sd15", 100, 200]
+    unit_2 = [False, "scribble", None, True, 1.0, 0.0, 1.0, "", 100, 200]
+    return ["a cat", "", "tiny-sd15", "Euler a", 4, 7, 3, "", 32, 32, 1, "txt2img", None, 0.75, 1, "Latent", 0, 0.5,
+            [], 0.8, "en", "Automatic", False, *unit_1, *unit_2, False]
+
+
+def test_live_redraws_with_the_pages_units_and_the_control_weight_is_a_live_knob(nets):
+    """实时 makes the picture 生成 would: a switched-on unit steers it (it was dropped before), and moving the unit's
+    weight redraws with that weight."""
+    from tabs import image as image_tab
+    from tabs import image_control
+
+    def live(**page):
+        gallery, seeds, infotext, _notes = image_tab.live_generate(True, *_page(**page))
+        return np.asarray(Image.open(gallery[0][0]).convert("RGB"), int), infotext
+
+    steered, infotext = live()
+    assert 'ControlNet 0: "Module: ' in infotext and "Weight: 1.0" in infotext
+    made = api.generate_image("a cat", seed=3, controls=[scribble()], **TINY).images[0]
+    assert np.array_equal(steered, np.asarray(made, int))
+    weaker, infotext = live(weight=0.4)
+    assert "Weight: 0.4" in infotext and np.abs(weaker - steered).max() > 0
+    plain, infotext = live(on=False)
+    assert "ControlNet" not in infotext and np.abs(plain - steered).max() > 0
+    fields = image_control.live_knobs([f"{n}.{f}" for n in (1, 2) for f in image_control.UNIT_FIELDS] + ["guess"])
+    assert fields == [f"{n}.{f}" for n in (1, 2) for f in ("weight", "start", "end", "low", "high")]
+
+
+def test_messages_name_the_control_type_in_the_pages_words(nets):
+    """A zh page says 线稿 / 边缘 / 深度 as its control-type radio does, not the API's kind names."""
+    with pytest.raises(StudioError) as caught:
+        api.generate_image("a cat", controls=[{"kind": "scribble", "model": "tiny-controlnet-sd15"}], **TINY)
+    assert caught.value.message("zh").startswith("控制单元 1（线稿）还没有图片")
+    assert caught.value.message("en").startswith("Control unit 1 (scribble) has no image")
+    with pytest.raises(StudioError) as caught:
+        api.generate_image("a cat", controls=[{"kind": "depth", "image": drawing()}], **TINY)
+    assert caught.value.key == "no_controlnet" and "“深度”类型" in caught.value.message("zh")
+    assert "for 'depth'" in caught.value.message("en")

@@ -109,10 +109,11 @@ def _wobble(n: int, rng: random.Random, amplitude: float) -> np.ndarray:
     return amplitude * out / 3
 
 
-def stroke(scene: Scene, rng: random.Random, canvas: int) -> list[tuple[float, float]]:
+def stroke(scene: Scene, rng: random.Random, canvas: int, pentagram: bool = False) -> list[tuple[float, float]]:
     """The path of a learner's mouse drawing of the outline on a canvas of `canvas` pixels: the centre, size and
     proportions a little off, a slight tilt, wobbly lines, corners not quite where they belong; sometimes a gap,
-    sometimes overshooting where it started."""
+    sometimes overshooting where it started. `pentagram`: a star drawn as most people draw one, in one stroke
+    from point to point (its lines cross inside)."""
     cx = (scene.cx + rng.uniform(-0.02, 0.02)) * canvas
     cy = (scene.cy + rng.uniform(-0.02, 0.02)) * canvas
     side = scene.side * rng.uniform(0.92, 1.08) * canvas
@@ -122,6 +123,9 @@ def stroke(scene: Scene, rng: random.Random, canvas: int) -> list[tuple[float, f
         corners = [(cx + side / 2 * math.cos(a), cy + side / 2 * math.sin(a)) for a in angles]
     else:
         corners = list(shapes.outline(scene.shape, cx, cy, side))
+        if pentagram and scene.shape == "star":
+            points = corners[0::2]  # the outline alternates outer and inner corners
+            corners = [points[i] for i in (0, 2, 4, 1, 3)]
     jitter = (0.004 if scene.shape == "circle" else 0.025) * canvas  # a circle's 48 points: its wobble is enough
     corners = np.array([(x + rng.uniform(-jitter, jitter), y + rng.uniform(-jitter, jitter)) for x, y in corners])
     tilt, stretch = math.radians(rng.uniform(-7, 7)), rng.uniform(0.92, 1.08)
@@ -149,12 +153,12 @@ def stroke(scene: Scene, rng: random.Random, canvas: int) -> list[tuple[float, f
     return [(float(x), float(y)) for x, y in path]
 
 
-def drawing(scene: Scene, rng: random.Random, canvas: int, width: float) -> Image.Image:
+def drawing(scene: Scene, rng: random.Random, canvas: int, width: float, pentagram: bool = False) -> Image.Image:
     """The page's drawing: a stroke of `width` canvas pixels, dark ink (mostly black) on a white canvas."""
     image = Image.new("RGB", (canvas, canvas), (255, 255, 255))
     ink = (0, 0, 0) if rng.random() < 0.8 else tuple(rng.randrange(0, 140) for _ in range(3))
     draw = ImageDraw.Draw(image)
-    path = stroke(scene, rng, canvas)
+    path = stroke(scene, rng, canvas, pentagram)
     w = max(1, round(width))
     draw.line(path, fill=ink, width=w, joint="curve")
     if w > 2:  # round pen ends
@@ -167,12 +171,12 @@ CANVAS_SCALES = (1, 1, 2, 2, 4, 4, 8)  # a drawing made at 64 px, or on a larger
 
 
 def scribble(scene: Scene, rng: random.Random, size: int = SIZE, scale: int | None = None,
-             width: float | None = None) -> Image.Image:
+             width: float | None = None, pentagram: bool = False) -> Image.Image:
     """A learner's drawing of the outline turned into a control: `preprocess.scribble` of the drawing, made on a
     canvas of `scale` x `size` with a stroke of `width` pixels at `size` (1-4), then resized to `size`."""
     scale = scale or rng.choice(CANVAS_SCALES)
     width = width or rng.uniform(1.0, 4.0)
-    lines = preprocess.scribble(drawing(scene, rng, size * scale, width * scale))
+    lines = preprocess.scribble(drawing(scene, rng, size * scale, width * scale, pentagram))
     return preprocess.fit(lines, size, size)[0]
 
 

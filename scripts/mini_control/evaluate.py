@@ -104,6 +104,21 @@ def cases(n: int, seed: int) -> list[Case]:
     return out
 
 
+def star_cases(n: int, seed: int) -> list[Case]:
+    """n stars drawn as most people draw one: a one-stroke pentagram (its lines cross inside)."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        colour = rng.choice([c for c in shapes.COLOURS if ("star", c) not in shapes.HELD_OUT])
+        scene = data.random_scene(rng, pair=("star", colour))
+        named = {"colour": scene.colour, "background": scene.background}
+        if rng.random() < 0.5:
+            named["shape"] = "star"
+        prompt = shapes.describe(named, "zh" if rng.random() < 0.5 else "en")
+        out.append(Case(scene, prompt, seed + i, False, data.scribble(scene, rng, pentagram=True), data.canny(scene)))
+    return out
+
+
 def generate(pipe, prompts: list[str], seeds: list[int], controls: list | None = None, size: int = shapes.SIZE,
              batch: int = 20, steps: int = STEPS, cfg: float = CFG, weight: float = 1.0) -> list[Image.Image]:
     images = []
@@ -212,7 +227,14 @@ def main(argv=None) -> dict:
         results[name + "_shape_named"] = summary([j for i, j in judged.items() if "shape" in
                                                   shapes.parse_prompt(prompts[i])])
         results[name + "_blank"] = len(controls) - len(usable)
-        print(name, results[name], flush=True)
+        results[name + "_by_shape"] = {shape: summary([j for i, j in judged.items() if items[i].scene.shape == shape])
+                                       for shape in shapes.SHAPES}
+        print(name, results[name], {k: round(v["both"], 2) for k, v in results[name + "_by_shape"].items()},
+              flush=True)
+    stars = star_cases(max(1, args.cases // 4), args.seed + 2)
+    images = generate(controlled, [c.prompt for c in stars], [c.seed for c in stars], [c.scribble for c in stars])
+    results["pentagram"] = summary([judge(c.scene, image) for c, image in zip(stars, images)])
+    print("pentagram", results["pentagram"], flush=True)
     if args.quick:
         return results
     plain = [judge(c.scene, image) for c, image in zip(items, generate(pipe, prompts, seeds))]
@@ -237,6 +259,10 @@ def main(argv=None) -> dict:
     return results
 
 
+def by_shape(scores: dict) -> str:
+    return ", ".join(f"{shape} {r['both']:.0%} of {r['n']}" for shape, r in scores.items())
+
+
 def tables(results: dict) -> str:
     def row(label: str, r: dict, shape_note: str = "") -> str:
         return (f"| {label} | {r['n']} | {r['shape']:.1%}{shape_note} | {r['place']:.1%} | {r['iou']:.1%} | "
@@ -254,10 +280,13 @@ def tables(results: dict) -> str:
            row("Canny, 64 px", results["canny"]),
            row("Canny, held-out pairs", results["canny_held_out"]),
            row("scribble, 128 px", results["scribble_128"]),
+           row("stars drawn as a pentagram", results["pentagram"]),
            row("none (mini-shapes alone)", results["plain"], " (named)"),
            row("none, held-out pairs", results["plain_held_out"], " (all)"), "",
            f"Without a control the place is right only by chance (mini-shapes draws at x 0.27 / 0.5 / 0.73, y 0.5); "
-           f"its shape is scored where the prompt names one. Blank Canny controls (skipped): {results['canny_blank']}; "
+           f"its shape is scored where the prompt names one. Shape + place by the drawn shape, scribble: "
+           f"{by_shape(results['scribble_by_shape'])}; Canny: {by_shape(results['canny_by_shape'])}. "
+           f"Blank Canny controls (skipped): {results['canny_blank']}; "
            f"median centroid distance: scribble {results['scribble']['median_distance']:.3f}, Canny "
            f"{results['canny']['median_distance']:.3f} of the width.", "",
            f"Speed: one 64x64 picture, {STEPS} steps, CFG {CFG:g}: {results['seconds']['control']:.2f} s with the "
@@ -314,16 +343,16 @@ Runs at 64 px (native) and at 128 px (the control is resized to the picture by t
 ## Training
 
 `{command}` (commit `{commit}`), on mini-shapes as trained by `{shapes_command}` (commit `{shapes_commit}`).
-
+{chain}
 {steps} steps of batch {batch}, AdamW, peak learning rate {lr:g} with warm-up and cosine decay to 10%, gradients
 clipped to 1, EMA of the weights (the export); the loss is mini-shapes' v-prediction MSE of its frozen UNet with
 the ControlNet's residuals added, as diffusers' `examples/controlnet/train_controlnet.py`, on mini-shapes'
 zero-terminal-SNR schedule, {high_pct:.0f}% of each batch from the noisiest fifth of the timesteps (where the
 layout is decided), the shape's latent cells weighted x{fg_weight:g} more. Seed {seed}, deterministic: a resumed run
-equals an unbroken one. Final loss {final_loss:.4f}.
+equals an unbroken one.{emphasis} Final loss {final_loss:.4f}.
 
-Training time: {minutes:.0f} min ({data_min:.1f} min making the data, {net_min:.0f} min training) on {machine},
-{threads} threads (the recorded run shared the 2 cores with other test runs for most of it: 0.86-1.7 s a step).
+Training time: {minutes:.0f} min ({data_min:.1f} min making the data, {net_min:.0f} min training, {step_s:.2f} s a
+step) on {machine}, {threads} threads.
 
 ![loss curve](loss.png)
 
@@ -356,6 +385,27 @@ Training time: {minutes:.0f} min ({data_min:.1f} min making the data, {net_min:.
 NOT_MEASURED = "Not measured yet: `python -m scripts.mini_control.evaluate {folder} --card` writes this section."
 
 
+def _chain(earlier: dict | None) -> str:
+    """The runs this one went on from (--init-from), first to last."""
+    runs = []
+    while earlier:
+        runs.insert(0, earlier)
+        earlier = earlier.get("init_run")
+    return "".join(f"\nIt went on from the weights of `{r['command']}` ({r['steps']} steps, commit `{r['commit']}`)"
+                   f"{'' if i + 1 == len(runs) else ', which went on from the run above'}.\n"
+                   for i, r in enumerate(runs))
+
+
+def _emphasis(run: dict) -> str:
+    parts = []
+    if run.get("star_share"):
+        parts.append(f"stars made {run['star_share']:.0%} of each batch (they draw worst: thin arms at 64 px)")
+    if run.get("pentagrams"):
+        parts.append(f"{run['pentagrams']:.0%} of the stars' scribbles were drawn as most people draw a star, a "
+                     f"one-stroke pentagram whose lines cross inside")
+    return (" In this run " + "; ".join(parts) + ".") if parts else ""
+
+
 def write_card(folder: Path, evaluation: str | None, eval_command: str | None) -> None:
     """The model card from training.json and the evaluation's tables (None: not measured yet)."""
     run = json.loads((folder / "training.json").read_text(encoding="utf-8"))
@@ -367,7 +417,8 @@ def write_card(folder: Path, evaluation: str | None, eval_command: str | None) -
     else:
         evaluation = f"`{eval_command}`:\n\n{evaluation}"
     held = ", ".join(f"{colour} {shape}" for shape, colour in sorted(shapes.HELD_OUT))
-    card = CARD.format(**run, held=held, canny_pct=100 * run["canny_share"],
+    card = CARD.format(**run, held=held, chain=_chain(run.get("init_run")), emphasis=_emphasis(run),
+                       step_s=seconds["controlnet"] / run["steps"], canny_pct=100 * run["canny_share"],
                        scribble_pct=100 - 100 * run["canny_share"],
                        uncond_pct=100 * run["uncond"], high_pct=100 * run["high_noise"],
                        minutes=(seconds["data"] + seconds["controlnet"]) / 60, data_min=seconds["data"] / 60,

@@ -89,6 +89,12 @@ def parse_args(argv=None):
                    help="extra loss weight of the latent cells the shape covers")
     p.add_argument("--uncond", type=float, default=0.1, help="share of empty captions (CFG dropout)")
     p.add_argument("--canny-share", type=float, default=0.5, help="share of Canny controls (the rest: scribbles)")
+    p.add_argument("--pentagrams", type=float, default=0.0,
+                   help="share of the stars' scribbles drawn as a one-stroke pentagram, as most people draw a star")
+    p.add_argument("--star-share", type=float, default=0.0,
+                   help="share of each batch drawn from the stars (0: as they come, a quarter)")
+    p.add_argument("--init-from", type=Path,
+                   help="a ControlNetModel folder to go on from (its weights start the net and its EMA)")
     args = p.parse_args(argv)
     if args.smoke:
         args.samples, args.steps, args.batch, args.save_every = 8, 3, 4, 2
@@ -109,9 +115,12 @@ def load_shapes(folder: Path):
     return vae, text_encoder, CLIPTokenizer.from_pretrained(folder, subfolder="tokenizer"), unet, schedule
 
 
-def make_controlnet(unet, channels: str = "16,32,64"):
-    """ControlNetModel.from_unet: the UNet's encoder and middle block copied, zero convolutions after each."""
+def make_controlnet(unet, channels: str = "16,32,64", init_from: Path | None = None):
+    """ControlNetModel.from_unet: the UNet's encoder and middle block copied, zero convolutions after each; or the
+    net of an earlier run (`init_from`) to go on training."""
     from diffusers import ControlNetModel
+    if init_from is not None:
+        return ControlNetModel.from_pretrained(init_from, dtype=torch.float32)
     torch.manual_seed(0)  # the conditioning embedding's initial weights
     widths = tuple(int(c) for c in channels.split(","))
     return ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=widths)
@@ -120,8 +129,9 @@ def make_controlnet(unet, channels: str = "16,32,64"):
 # -- stage 1: data -------------------------------------------------------------------------------
 def _chunk(job: tuple[int, int, int]) -> tuple[list, np.ndarray, np.ndarray, np.ndarray]:
     """Scenes, pictures [n, 64, 64, 3] and controls [n, 64, 64] (Canny, scribble) of one seeded chunk."""
-    seed, index, n = job
+    seed, index, n, pentagrams = job
     rng = random.Random(seed * 1_000_003 + index)
+    drawn_as = random.Random(f"{seed}-{index}-pentagram")  # its own stream: the rest of the data stays as it was
     scenes, pictures, cannys, scribbles = [], [], [], []
     for _ in range(n):
         scene = data.random_scene(rng)
@@ -131,7 +141,8 @@ def _chunk(job: tuple[int, int, int]) -> tuple[list, np.ndarray, np.ndarray, np.
         scenes.append(scene)
         pictures.append(np.asarray(picture))
         cannys.append(data.control_array(edges))
-        scribbles.append(data.control_array(data.scribble(scene, rng)))
+        pentagram = scene.shape == "star" and pentagrams > 0 and drawn_as.random() < pentagrams
+        scribbles.append(data.control_array(data.scribble(scene, rng, pentagram=pentagram)))
     return scenes, np.stack(pictures), np.stack(cannys), np.stack(scribbles)
 
 
@@ -139,11 +150,12 @@ def _chunk(job: tuple[int, int, int]) -> tuple[list, np.ndarray, np.ndarray, np.
 def dataset(args, vae) -> dict:
     """Scenes, scaled latents [N, 4, 16, 16] (fp16), shape masks [N, 1, 16, 16] and the two controls
     [N, 64, 64] (uint8), cached in --work."""
-    cache = args.work / f"data-{args.samples}-{args.seed}.pt"
+    cache = args.work / f"data-{args.samples}-{args.seed}{f'-p{args.pentagrams:g}' if args.pentagrams else ''}.pt"
     if cache.exists():
         return torch.load(cache, weights_only=True)
     tick = time.time()
-    jobs = [(args.seed, i, min(CHUNK, args.samples - start)) for i, start in enumerate(range(0, args.samples, CHUNK))]
+    jobs = [(args.seed, i, min(CHUNK, args.samples - start), args.pentagrams)
+            for i, start in enumerate(range(0, args.samples, CHUNK))]
     if args.threads > 1 and len(jobs) > 1:
         with get_context("fork").Pool(args.threads) as pool:
             parts = pool.map(_chunk, jobs)
@@ -169,18 +181,22 @@ def dataset(args, vae) -> dict:
 # -- stage 2: the ControlNet ---------------------------------------------------------------------
 def train_controlnet(args, text_encoder, tokenizer, unet, schedule, train: dict):
     torch.manual_seed(args.seed)
-    controlnet = make_controlnet(unet, args.embedding_channels)
+    controlnet = make_controlnet(unet, args.embedding_channels, args.init_from)
     ema = copy.deepcopy(controlnet).requires_grad_(False)
     params = list(controlnet.parameters())
     optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-2)
     scenes = [data.Scene(**s) for s in train["scenes"]]
     n = len(scenes)
+    stars = torch.tensor([i for i, scene in enumerate(scenes) if scene.shape == "star"])
+    n_stars = round(args.batch * args.star_share) if len(stars) else 0
 
     def step_fn(step: int) -> float:
         torch.manual_seed(args.seed * 1_000_003 + step)
         g = step_generator(args.seed, 1, step)
         rng = random.Random(args.seed * 7919 + step)
         idx = torch.randint(0, n, (args.batch,), generator=g)
+        if n_stars:  # the shape it draws worst (thin arms at 64 px), more often
+            idx[:n_stars] = stars[torch.randint(0, len(stars), (n_stars,), generator=g)]
         use_canny = (torch.rand(args.batch, generator=g) < args.canny_share)[:, None, None]
         control = torch.where(use_canny, train["canny"][idx], train["scribble"][idx]).float() / 255.0
         control = control[:, None].expand(-1, 3, -1, -1)  # RGB in [0, 1], as the pipeline's control processor
@@ -214,8 +230,10 @@ def export(args, controlnet, state: dict, data_seconds: float) -> None:
     record = {"command": args.command, "commit": args.commits, "seed": args.seed, "samples": args.samples,
               "steps": args.steps, "batch": args.batch, "lr": args.lr, "embedding_channels": args.embedding_channels,
               "high_noise": args.high_noise, "fg_weight": args.fg_weight, "uncond": args.uncond,
-              "canny_share": args.canny_share, "params": n_params(controlnet),
-              "shapes": str(args.shapes.relative_to(ROOT) if args.shapes.is_relative_to(ROOT) else args.shapes),
+              "canny_share": args.canny_share, "pentagrams": args.pentagrams, "star_share": args.star_share,
+              "init_from": _shown(args.init_from), "init_run": _earlier_run(args.init_from),
+              "params": n_params(controlnet),
+              "shapes": _shown(args.shapes),
               "shapes_command": shapes_run["command"], "shapes_commit": short_commits(shapes_run["commit"]),
               "final_loss": float(np.mean(state["losses"][-200:])),
               "seconds": {"data": round(data_seconds, 1), "controlnet": round(state["seconds"], 1)},
@@ -224,6 +242,22 @@ def export(args, controlnet, state: dict, data_seconds: float) -> None:
     plot_losses(args.out / "loss.png", [(state["losses"], "v-prediction MSE with the ControlNet")])
     evaluate.write_card(args.out, None, None)
     make_readable(args.out)
+
+
+def _shown(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    path = path.resolve()
+    return str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+
+
+def _earlier_run(folder: Path | None) -> dict | None:
+    """The run a --init-from net came from (its training.json's command, commit, steps): the chain stays on record."""
+    record = folder / "training.json" if folder is not None else None
+    if record is None or not record.is_file():
+        return None
+    run = json.loads(record.read_text(encoding="utf-8"))
+    return {k: run.get(k) for k in ("command", "commit", "steps", "init_run") if run.get(k) is not None}
 
 
 def main(argv=None) -> None:

@@ -240,10 +240,21 @@ BUILT_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
+class Words(tuple):
+    """A message field that is a word of the studio's own, one per language: Words(("线稿", "scribble"))."""
+
+    def __new__(cls, pair: tuple[str, str]):
+        return super().__new__(cls, pair)
+
+    def __str__(self) -> str:  # a log line, or a message formatted without `pick`
+        return self[1]
+
+
 def pick(table: dict[str, tuple[str, str]], key: str, lang: str, **params) -> str:
-    """table[key] in `lang` ('zh' or 'en'), with its fields filled."""
+    """table[key] in `lang` ('zh' or 'en'), with its fields filled (a `Words` field in that language too)."""
     zh, en = table[key]
     text = en if lang == "en" else zh
+    params = {k: (v[1] if lang == "en" else v[0]) if isinstance(v, Words) else v for k, v in params.items()}
     return text.format(**params) if params else text
 
 

@@ -16,7 +16,7 @@ from PIL import Image
 from studio.core import validate
 from studio.core.calls import task_spec
 from studio.core.errors import StudioError
-from studio.core.i18n import t
+from studio.core.i18n import Words, t
 from studio.core.manager import manager
 from studio.core.specs import ModelSpec, check_weights_safe, file_hash
 from studio.core.specs import resolve as resolve_model
@@ -26,6 +26,8 @@ from studio.image.knobs import KNOBS
 
 
 KINDS = ("canny", "scribble", "depth")
+KIND_WORDS = {"canny": Words(("边缘", "Canny")), "scribble": Words(("线稿", "scribble")),
+              "depth": Words(("深度", "depth"))}  # a kind as messages name it: the page's words
 # A1111's ControlNet module names: what each kind does to the image by default ("none": it is the control image)
 PREPROCESSORS = {"canny": "canny", "scribble": "invert (from white bg & black line)", "depth": "depth_anything_v2"}
 # The depth preprocessor's estimator; a depth unit may name another depth model (registry key or folder) instead.
@@ -149,7 +151,7 @@ def _net(unit: ControlUnit, model: str) -> ModelSpec:
     base = task_spec(model, "image")
     name = unit.model or controlnets.default_for(base, unit.kind)
     if not name:
-        raise StudioError("no_controlnet", kind=unit.kind, model=base.title)
+        raise StudioError("no_controlnet", kind=KIND_WORDS[unit.kind], model=base.title)
     net = task_spec(name, "controlnet")
     if net.path is not None:
         check_weights_safe(net.path, net.title)
@@ -167,7 +169,7 @@ def _title(net: ModelSpec) -> str:
 def _control_image(unit: ControlUnit, control: Control, number: int, width: int, height: int, lang: str,
                    notices: list[str]):
     if unit.image is None:
-        raise StudioError("control_needs_image", number=number, kind=unit.kind)
+        raise StudioError("control_needs_image", number=number, kind=KIND_WORDS[unit.kind])
     source = images.open_image(unit.image)
     if source.size != (width, height):
         notices.append(t("notice_control_resized", lang, number=number, width=source.width, height=source.height,
@@ -183,7 +185,7 @@ def _control_image(unit: ControlUnit, control: Control, number: int, width: int,
         estimator = DEPTH_ESTIMATORS.get(control.preprocessor, control.preprocessor)
         return Pending(preprocess.fit(preprocess.flatten(source), width, height)[0], estimator)
     if unit.kind != "depth" and preprocess.is_blank(made):
-        raise StudioError("control_blank", number=number, kind=unit.kind)
+        raise StudioError("control_blank", number=number, kind=KIND_WORDS[unit.kind])
     return made
 
 

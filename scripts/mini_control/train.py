@@ -226,6 +226,9 @@ def export(args, controlnet, state: dict, data_seconds: float) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     controlnet.to(torch.float16)  # half the bytes on disk; loaded in fp32 on a CPU (dtype=torch.float32)
     controlnet.save_pretrained(args.out, safe_serialization=True)
+    config = json.loads((args.out / "config.json").read_text())
+    if config.pop("_name_or_path", None) is not None:  # --init-from's folder: a path of the training machine
+        (args.out / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     shapes_run = json.loads((args.shapes / "training.json").read_text(encoding="utf-8"))
     record = {"command": args.command, "commit": args.commits, "seed": args.seed, "samples": args.samples,
               "steps": args.steps, "batch": args.batch, "lr": args.lr, "embedding_channels": args.embedding_channels,

@@ -130,27 +130,31 @@ def _job_args(values: dict) -> dict:
                 controls=image_control.units(_unit_values(values)), guess_mode=values["guess_mode"])
 
 
-def live_generate(live, *page):
-    """实时: a knob was released -> the same picture again with the new value (seed -1 keeps the last seed): one
-    picture with everything else the page says (mode, hires, LoRAs, ControlNet units), as 生成 would make it."""
+def live_generate(live, prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, used_seed, width, height,
+                  mode="txt2img", hires_scale=1, hires_upscaler="Latent", hires_steps=0, hires_strength=0.5, loras=None,
+                  lora_weight=0.8, lang="zh", schedule_type="Automatic", use_old_scheduling=False, control_1_on=False,
+                  control_2_on=False):
+    """实时: a knob was released -> the same picture again with the new value (seed -1 keeps the last seed), with the
+    page's hires fix and LoRAs. Its inputs hold no picture: a live event that carried the editors' images made the
+    browser upload them at every release, and such a late event could land after 生成's result and replace it. So
+    with a source picture or a ControlNet unit in play it says to press 生成 instead of redrawing without them."""
     if not live:
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-    return _shown(_live(*page))
+    if (mode or "txt2img") != "txt2img" or control_1_on or control_2_on:
+        return gr.skip(), gr.skip(), gr.skip(), notices_md([s("image.live_needs_generate", lang)])
+    result = _live(prompt, negative_prompt, model, sampler, steps, cfg_scale, _last_seed(seed, used_seed), width,
+                   height, hires_scale, hires_upscaler, hires_steps, hires_strength, loras, lora_weight, lang,
+                   schedule_type, use_old_scheduling)
+    return _shown(result)
 
 
 @guarded
-def _live(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, used_seed, width, height, batch_size,
-          mode="txt2img", init_image=None, denoising_strength=0.75, hires_scale=1, hires_upscaler="Latent",
-          hires_steps=0, hires_strength=0.5, loras=None, lora_weight=0.8, lang="zh", schedule_type="Automatic",
-          use_old_scheduling=False, control_1_on=False, control_1_kind="scribble", control_1_image=None,
-          control_1_preprocess=True, control_1_weight=1.0, control_1_start=0.0, control_1_end=1.0,
-          control_1_model="", control_1_low=100, control_1_high=200, control_2_on=False,
-          control_2_kind="scribble", control_2_image=None, control_2_preprocess=True, control_2_weight=1.0,
-          control_2_start=0.0, control_2_end=1.0, control_2_model="", control_2_low=100, control_2_high=200,
-          guess_mode=False):
-    """The inputs of 查看代码 (export_code); one picture whatever the batch size, so a change shows at once."""
-    return api.generate_image(prompt, negative_prompt, model, sampler, steps, cfg_scale, _last_seed(seed, used_seed),
-                              **_job_args(locals()))
+def _live(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height, hires_scale, hires_upscaler,
+          hires_steps, hires_strength, loras, lora_weight, lang, schedule_type, use_old_scheduling):
+    return api.generate_image(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, width, height,
+                              hires_scale=hires_scale, hires_upscaler=hires_upscaler, hires_steps=hires_steps or None,
+                              hires_strength=hires_strength, loras=_loras(loras, lora_weight), lang=lang,
+                              schedule_type=schedule_type, use_old_scheduling=use_old_scheduling)
 
 
 def token_count(prompt, model, lang):
@@ -416,10 +420,11 @@ def build(ui: UI, page: Page) -> None:
         .then(lambda fields, old: fields.get("use_old_scheduling") is True if fields else old,
               [png_fields, old_timelines], old_timelines, api_visibility="private", queue=False) \
         .then(image_control.send, [png_fields], control_inputs, api_visibility="private", queue=False)
-    live_inputs = [live, prompt, negative, model, sampler, steps, cfg, seed, used_seed, width, height, batch, *extra,
-                   lang, schedule_type, old_timelines, *control_inputs]  # export_code's, after 实时's switch
-    # a typed value is released as typed (tabs/slider_box.py)
-    for knob in (steps, cfg, width, height, *image_control.live_knobs(control_inputs)):
+    switched_on = [control_inputs[n * len(image_control.UNIT_FIELDS)] for n in range(image_control.UNITS)]
+    live_inputs = [live, prompt, negative, model, sampler, steps, cfg, seed, used_seed, width, height, mode,
+                   hires_scale, hires_upscaler, hires_steps, hires_strength, loras, lora_weight, lang, schedule_type,
+                   old_timelines, *switched_on]
+    for knob in (steps, cfg, width, height):  # a typed value is released as typed (tabs/slider_box.py)
         knob.release(live_generate, live_inputs, outputs, api_visibility="private",
                      concurrency_id=GPU, trigger_mode="always_last", show_progress_on=[notices])
     # a picked sampler offers the schedule types it takes, then (实时) the picture again

@@ -91,12 +91,6 @@ def send(fields):
     return out
 
 
-def live_knobs(inputs: list) -> list:
-    """The units' sliders among build()'s inputs (weight, start, end, Canny's thresholds): 实时 redraws on each."""
-    return [inputs[u * len(UNIT_FIELDS) + UNIT_FIELDS.index(field)] for u in range(UNITS)
-            for field in ("weight", "start", "end", "low", "high")]
-
-
 def build(ui: UI, lang, model, width, height) -> list:
     """The ControlNet accordion; returns the components whose values follow the old inputs (see module doc)."""
     values = []

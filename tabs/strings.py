@@ -467,6 +467,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "image.common_negative": ("＋ 课程常用反向词", "+ the course's common negatives"),
     "image.show_code": ("查看代码", "Show code"),
     "image.live": ("实时", "Live"),
+    "image.live_needs_generate": ("实时只重画文生图：现在用到了源图片或 ControlNet 控制单元，请按「生成」查看新的值。",
+                                  "Live redraws text to image only: a source picture or a ControlNet unit is in use, so press Generate to see the new value."),
     "image.live.info": ("松开滑块即按同一种子重新生成（适合 mini-shapes 等快速模型）", "releasing a slider regenerates at the same seed (for fast models such as mini-shapes)"),
     "image.code": ("复现这张图的 Python 代码（diffusers）", "Python code that makes this image (diffusers)"),
     "image.png_info": ("PNG 信息：读取图片里的生成参数", "PNG info: read the parameters inside an image"),

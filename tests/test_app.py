@@ -137,8 +137,8 @@ def test_live_mode_regenerates_the_last_seed_only_when_on(studio_env):
     import gradio as gr
 
     from tabs import image as image_tab
-    args = ("a red circle", "", "tiny-sd15", "Euler a", 3, 7, -1, "42", 64, 64, 4, "txt2img", None, 0.75, 1, "Latent",
-            0, 0.5, [], 0.8, "en")  # export_code's inputs; a batch of 4 redraws one picture
+    args = ("a red circle", "", "tiny-sd15", "Euler a", 3, 7, -1, "42", 64, 64, "txt2img", 1, "Latent", 0, 0.5, [], 0.8,
+            "en")
     off = image_tab.live_generate(False, *args)
     assert off == (gr.skip(),) * 4  # nothing on the page changes
     gallery, seeds, infotext, _notices = image_tab.live_generate(True, *args)

@@ -103,6 +103,8 @@ def test_one_64px_picture_is_not_blown_to_the_column_width(page):
 
 def test_stop_keeps_the_last_preview(page):
     panel = _open(page, "文生图")
+    for side in ("宽度", "高度"):  # a run that outlasts a click on a busy machine (150 steps at 64 px: 6 s idle)
+        _set(panel, side, 128)
     _run_image(page, panel, 1, 150)
     gallery = _image_gallery(panel)
     # a preview (its caption names the step) is in the gallery: stop the run
@@ -113,6 +115,8 @@ def test_stop_keeps_the_last_preview(page):
     shown = _images(page, gallery)
     assert shown and shown[0]["inside"] and shown[0]["natural"] > 0, \
         f"after 停止 the result area shows no picture: {shown}"
+    for side in ("宽度", "高度"):
+        _set(panel, side, 64)
 
 
 @pytest.mark.parametrize("frames", [8, 16])

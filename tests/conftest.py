@@ -16,7 +16,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 # beside a torch training, 54 s spinning, 2.9 s with one thread), while a quiet runner keeps both threads for the
 # training smokes (mini-shapes' 64 s with two threads, 85 s with one). Set before torch is imported; yours wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-# Under pytest-xdist (`-n 2`, see pytest.ini) each worker's torch gets its share of the cores, so
+# pytest-xdist (pytest.ini runs one worker per core, at most 4): each worker's torch gets its share of the cores, so
 # the workers do not fight over them (thread count changes a float's last bit, so a test and the scripts it starts
 # inherit the same value).
 if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):

@@ -220,18 +220,15 @@ def test_png_info_sends_each_units_settings_back_to_the_page(nets):
 def test_live_says_to_press_generate_while_a_unit_is_on_instead_of_dropping_it(nets):
     """实时 carries no picture (the editors' images would upload at every knob release), so with a unit switched on
     it redraws nothing and says why, in the page's language; with the units off it redraws."""
+    import gradio as gr
+
     from tabs import image as image_tab
     page = ["a cat", "", "tiny-sd15", "Euler a", 4, 7, 3, "", 32, 32, "txt2img", 1, "Latent", 0, 0.5, [], 0.8]
     for lang, words in (("zh", "请按「生成」"), ("en", "press Generate")):
         gallery, seeds, infotext, notes = image_tab.live_generate(True, *page, lang, "Automatic", False, True, False)
-        assert gallery == seeds == infotext == gr_skip() and words in notes
+        assert gallery == seeds == infotext == gr.skip() and words in notes
     gallery, seeds, infotext, _notes = image_tab.live_generate(True, *page, "en", "Automatic", False, False, False)
     assert seeds == "3" and "ControlNet" not in infotext and len(gallery) == 1
-
-
-def gr_skip():
-    import gradio as gr
-    return gr.skip()
 
 
 def test_messages_name_the_control_type_in_the_pages_words(nets):

@@ -66,3 +66,16 @@ def test_unknown_or_mismatched_loras_get_messages(studio_env, style, models_dir)
     with pytest.raises(StudioError) as err:
         api.generate_image(**SD, loras={"broken": 1})
     assert err.value.key == "bad_lora"
+
+
+def test_live_redraws_with_the_pages_loras(studio_env, style):
+    """实时 (a released knob) keeps the LoRA the page has chosen: its picture is 生成's, with the LoRA's hash."""
+    from PIL import Image
+
+    from tabs import image as image_tab
+    page = ["a cat", "", "tiny-sd15", "Euler", 3, 7, 9, "", 64, 64, "txt2img", 1, "Latent", 0, 0.5, ["style"], 0.8,
+            "en", "Automatic", False, False, False]
+    gallery, _seeds, infotext, _notes = image_tab.live_generate(True, *page)
+    assert f'Lora hashes: "style: {lora.file_hash(style)}"' in infotext
+    made = api.generate_image(**SD, loras={"style": 0.8}).images[0]
+    assert np.array_equal(px(Image.open(gallery[0][0]).convert("RGB")), px(made))

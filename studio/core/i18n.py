@@ -243,9 +243,6 @@ BUILT_KEYS: dict[str, tuple[str, ...]] = {
 class Words(tuple):
     """A message field that is a word of the studio's own, one per language: Words(("线稿", "scribble"))."""
 
-    def __new__(cls, pair: tuple[str, str]):
-        return super().__new__(cls, pair)
-
     def __str__(self) -> str:  # a log line, or a message formatted without `pick`
         return self[1]
 

@@ -514,11 +514,7 @@ class Scheduler:
         """Whether a `by_unit` job that joined the round before `chosen`'s learner is still checking its input
         (it joins at the click, asks for its first unit after its check): giving the turn away now would let a
         learner who came after it go first. Waited for at most JOIN_SECONDS (a slow check does not stall the class)."""
-        now, ahead = time.monotonic(), set()
-        for owner in rotation:
-            if owner == chosen.owner:
-                break
-            ahead.add(owner)
+        now, ahead = time.monotonic(), set(itertools.takewhile(lambda owner: owner != chosen.owner, rotation))
         first = _firsts([j for j in self._jobs if j.waiting or _joining(j, self._holder)])
         return any(_joining(job, self._holder) and now - job.submitted < JOIN_SECONDS
                    and (job.owner in ahead or (job.operator and not chosen.operator))

@@ -25,13 +25,15 @@ IMAGE = ("a red circle", "", "mini-shapes", "Euler", 4, 7)  # prompt .. cfg; the
 
 
 def learner(url):
+    """A gradio_client session of the class login. Its 5 s default timeout is raised: the client parses the app's
+    800 KB config in this same process as the server, and under CI's load that alone outlasted 5 s once."""
     from gradio_client import Client
-    return Client(url, auth=("class", "pc"), verbose=False)
+    return Client(url, auth=("class", "pc"), verbose=False, httpx_kwargs={"timeout": 60})
 
 
 def learners(url, count: int) -> list:
-    with cf.ThreadPoolExecutor(8) as pool:
-        return list(pool.map(lambda _: learner(url), range(count)))
+    # one after another: in one process threads only contend for the GIL (8 at once took 3-5 s each, idle machine)
+    return [learner(url) for _ in range(count)]
 
 
 class Hold:
@@ -216,7 +218,10 @@ def test_a_learners_stop_takes_only_their_own_job_out_of_the_line(studio_env, ad
     assert their_ticket.started is not None  # ran to its picture (a stopped run raises instead of a result)
 
 
-def test_with_forty_jobs_waiting_the_page_and_list_models_answer_within_a_second(studio_env):
+def test_with_forty_jobs_waiting_the_page_and_list_models_still_answer(studio_env):
+    """The page and a non-model event are not queued behind the class's model jobs: both answer while all 40 still
+    wait for the held device (were they in that line, they would wait for the hold, which is released only after).
+    A generous bound, not a speed target: the server shares this process's GIL with 21 clients here."""
     import httpx
     studio_env(**CLASS)
     with served() as (url, _demo):
@@ -227,16 +232,18 @@ def test_with_forty_jobs_waiting_the_page_and_list_models_answer_within_a_second
         until(lambda: len(waiting()) == 40)
         looker = learner(url)
         began = time.monotonic()
-        table = looker.predict("", api_name="/list_models")
+        with cf.ThreadPoolExecutor(1) as pool:
+            table = pool.submit(looker.predict, "", api_name="/list_models").result(timeout=30)
         listed = time.monotonic() - began
         began = time.monotonic()
-        page = httpx.get(url, timeout=10)
+        page = httpx.get(url, timeout=30)
         served_page = time.monotonic() - began
+        still_waiting = len(waiting())
         hold.release()
         for job in jobs:
             job.result(timeout=600)
-    assert "mini-shapes" in str(table) and page.status_code == 200
-    assert listed < 1.0 and served_page < 1.0, (listed, served_page)
+    assert "mini-shapes" in str(table) and page.status_code == 200, (listed, served_page)
+    assert still_waiting == 40  # answered while every job still waited
 
 
 def test_closing_the_tab_takes_its_waiting_job_out_of_the_line(tmp_path_factory):

@@ -56,6 +56,28 @@ def test_a_drawing_steers_the_picture_and_the_same_seed_repeats_it(nets):
     assert np.array_equal(pixels(off), pixels(plain))
 
 
+def test_the_control_picture_is_encoded_once_a_call_and_paints_what_encoding_it_each_step_paints(nets):
+    """controlnets.keep_conditioning: the net's conditioning encoder runs once per call instead of once per step,
+    with the same pixels; a second drawing in the next call is encoded anew (not the kept one reused)."""
+    with manager().lease("tiny-controlnet-sd15") as net:
+        embedding = net.controlnet_cond_embedding
+        runs = []
+        hook = embedding.conv_in.register_forward_hook(lambda *_: runs.append(1))
+    try:
+        kept = api.generate_image("a cat", seed=3, controls=[scribble()], **TINY)  # 4 steps
+        assert len(runs) == 1
+        other = api.generate_image("a cat", seed=3, controls=[scribble((2, 2, 12, 30))], **TINY)
+        assert len(runs) == 2 and not np.array_equal(pixels(other), pixels(kept))
+        kept_forward = embedding.__dict__.pop("forward")  # diffusers' own: the encoder at every step
+        try:
+            each_step = api.generate_image("a cat", seed=3, controls=[scribble()], **TINY)
+        finally:
+            embedding.forward = kept_forward
+        assert len(runs) == 2 + 4 and np.array_equal(pixels(each_step), pixels(kept))
+    finally:
+        hook.remove()
+
+
 def test_the_infotext_names_each_unit_as_a1111s_extension_does(nets):
     result = api.generate_image("a cat", seed=3, controls=[scribble(weight=0.8, start=0.1, end=0.9),
                                                           {"kind": "canny", "image": drawing(),

@@ -17,8 +17,8 @@ from studio.api.web import (
 from studio.core.registry import cards
 from studio.image.knobs import KNOBS
 
-from . import image_control, image_experiment, image_explain, image_grid, image_prompt, mini_limits, mywork
-from .runner import Stops, stream, work
+from . import image_control, image_experiment, image_explain, image_grid, image_live, image_prompt, mini_limits, mywork
+from .runner import Stops, queued, run, stream, work
 from .ui import GPU, UI, Page, guarded, notices_md, s, upload_limit
 
 
@@ -63,6 +63,7 @@ async def generate_image(prompt, negative_prompt, model, sampler, steps, cfg_sca
     """Streams previews into the gallery every few steps; the stop button ends this browser's run only. The
     control_* values are the ControlNet units' (tabs/image_control.py), after every earlier input."""
     job_args = _job_args(locals())
+    ask = image_live.asked(request, locals())  # a live redraw begun before this click shows nothing after it
 
     def call(preview, stop, on_progress):
         return api.generate_image(prompt, negative_prompt, model, sampler, steps, cfg_scale, seed,
@@ -72,15 +73,19 @@ async def generate_image(prompt, negative_prompt, model, sampler, steps, cfg_sca
     job = stops.start(request, lang=lang, model=model, size=f"{width}x{height}" if width else "",
                       work=work(steps, batch_size, batch_count), turn_work=work(steps, batch_size),
                       by_unit=True)
-    async for kind, value in stream(call, job, progress):
-        if kind == "preview":
-            images, step, total = value
-            caption = s("image.preview", lang, step=step, total=total)
-            yield [(preview_file(img), caption) for img in images], gr.skip(), gr.skip(), gr.skip()
-        else:
-            mywork.stash(request, [(str(p), "", prompt, sd) for p, sd in zip(value.paths, value.seeds)],
-                         kind="image")
-            yield _shown(value)
+    try:
+        async for kind, value in stream(call, job, progress):
+            if kind == "preview":
+                images, step, total = value
+                caption = s("image.preview", lang, step=step, total=total)
+                yield [(preview_file(img), caption) for img in images], gr.skip(), gr.skip(), gr.skip()
+            else:
+                mywork.stash(request, [(str(p), "", prompt, sd) for p, sd in zip(value.paths, value.seeds)],
+                             kind="image")
+                yield _shown(value)
+    except BaseException:
+        image_live.failed(request, ask)
+        raise
 
 
 def preview_file(image: Image.Image) -> str:
@@ -130,22 +135,31 @@ def _job_args(values: dict) -> dict:
                 controls=image_control.units(_unit_values(values)), guess_mode=values["guess_mode"])
 
 
-def live_generate(live, prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, used_seed, width, height,
+async def live_generate(live, prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, used_seed, width, height,
                   mode="txt2img", hires_scale=1, hires_upscaler="Latent", hires_steps=0, hires_strength=0.5, loras=None,
                   lora_weight=0.8, lang="zh", schedule_type="Automatic", use_old_scheduling=False, control_1_on=False,
-                  control_2_on=False):
+                  control_2_on=False, request: gr.Request = None):
     """实时: a knob was released -> the same picture again with the new value (seed -1 keeps the last seed), with the
     page's hires fix and LoRAs. Its inputs hold no picture: a live event that carried the editors' images made the
     browser upload them at every release, and such a late event could land after 生成's result and replace it. So
-    with a source picture or a ControlNet unit in play it says to press 生成 instead of redrawing without them."""
+    with a source picture or a ControlNet unit in play it says to press 生成 instead of redrawing without them. It
+    never replaces what a later request of the page drew, nor redraws what the page just asked for (image_live)."""
     if not live:
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
     if (mode or "txt2img") != "txt2img" or control_1_on or control_2_on:
         return gr.skip(), gr.skip(), gr.skip(), notices_md([s("image.live_needs_generate", lang)])
-    result = _live(prompt, negative_prompt, model, sampler, steps, cfg_scale, _last_seed(seed, used_seed), width,
-                   height, hires_scale, hires_upscaler, hires_steps, hires_strength, loras, lora_weight, lang,
-                   schedule_type, use_old_scheduling)
-    return _shown(result)
+    ask = image_live.ask_live(request, locals())  # at the release, before the redraw waits in line
+    if ask is None:  # the page's latest request asked for the same
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    try:
+        result = await run(queued(request, "image", lang), lambda _stop, _progress: _live(
+            prompt, negative_prompt, model, sampler, steps, cfg_scale, _last_seed(seed, used_seed), width, height,
+            hires_scale, hires_upscaler, hires_steps, hires_strength, loras, lora_weight, lang, schedule_type,
+            use_old_scheduling))
+    except BaseException:
+        image_live.failed(request, ask)
+        raise
+    return _shown(result) if image_live.latest(request, ask) else (gr.skip(),) * 4
 
 
 @guarded

@@ -13,7 +13,7 @@ A handler without previews awaits run() instead (an async handler, so that Gradi
 Either way the call runs as a Job (the operator view lists it and may stop it) and waits for its turns in the
 server's fair scheduler (studio.core.scheduler): Gradio hands every model event over at once (no concurrency slot),
 the scheduler decides whose turn it is, and the page shows the learner their place and wait while the job waits.
-Model events written as plain functions (the next-token view, 实时, quick counts) are wrapped by
+Model events written as plain functions (the next-token view, quick counts) are wrapped by
 `schedule_model_events` so that they wait in the same line.
 """
 from __future__ import annotations
@@ -148,6 +148,18 @@ def ticket_for(request, what: str, **job) -> Ticket:
     browser = (who.browser or "local").removeprefix("session:")[:6]
     learner = f"{who.user} · {browser}" if who.user else browser  # a shared login's learners told apart
     return Ticket(owner, learner=learner, operator=who.operator, what=what, **job)
+
+
+def queued(request, what: str, lang: str = "zh") -> Ticket:
+    """A one-turn job of the one asking, in line, for run(): what `schedule_model_events` makes of a plain handler,
+    for an async one that must note something at the click before it waits (实时: tabs/image_live.py)."""
+    ticket = ticket_for(request, what, lang=lang)
+    try:
+        job_scheduler().admit(ticket)
+    except StudioError as err:  # the line is full
+        raise gr.Error(err.message(lang), print_exception=False) from None
+    JOBS.add(what, request, ticket)
+    return ticket
 
 
 def _on_device(call: Callable, stop: threading.Event):

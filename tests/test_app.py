@@ -1,6 +1,8 @@
 """The app as gradio_client users and browsers meet it, launched in-process."""
 from __future__ import annotations
 
+import asyncio
+
 import imageio.v3 as iio
 import pytest
 from PIL import Image
@@ -139,10 +141,46 @@ def test_live_mode_regenerates_the_last_seed_only_when_on(studio_env):
     from tabs import image as image_tab
     args = ("a red circle", "", "tiny-sd15", "Euler a", 3, 7, -1, "42", 64, 64, "txt2img", 1, "Latent", 0, 0.5, [], 0.8,
             "en")
-    off = image_tab.live_generate(False, *args)
+    off = asyncio.run(image_tab.live_generate(False, *args))
     assert off == (gr.skip(),) * 4  # nothing on the page changes
-    gallery, seeds, infotext, _notices = image_tab.live_generate(True, *args)
+    gallery, seeds, infotext, _notices = asyncio.run(image_tab.live_generate(True, *args))
     assert seeds == "42" and "Steps: 3" in infotext and len(gallery) == 1
+
+
+def test_a_live_redraw_asking_for_what_the_page_last_asked_leaves_generates_pictures(studio_env):
+    """实时 after 生成 with the page's values unchanged (a release the browser held back until the click, or a knob
+    released at its old value): 生成's batch stays; a changed knob redraws; each page for itself; a failed redraw
+    may be asked for again; a redraw overtaken by a later 生成 shows nothing."""
+    from types import SimpleNamespace
+
+    import gradio as gr
+
+    from tabs import image as image_tab
+    page, other = SimpleNamespace(session_hash="live-1"), SimpleNamespace(session_hash="live-2")
+    knobs = ["a red circle", "", "tiny-sd15", "Euler a", 3, 7, -1]  # prompt .. seed box, as 实时 and 生成 read them
+
+    async def generate():
+        return [u async for u in image_tab.generate_image(*knobs, 32, 32, 2, 1, request=page)]  # a batch of 2
+    *_, (batch, used, *_rest) = asyncio.run(generate())
+    assert len(batch) == 2
+
+    def live(steps, request, model="tiny-sd15"):
+        values = [*knobs[:2], model, knobs[3], steps, *knobs[5:], used, 32, 32]
+        return asyncio.run(image_tab.live_generate(True, *values, request=request))
+    assert live(3, page) == (gr.skip(),) * 4  # nothing new to draw: the page keeps 生成's two pictures
+    gallery, seeds, infotext, _ = live(4, page)  # a changed knob: redrawn at 生成's first seed
+    assert len(gallery) == 1 and seeds == used.split(",")[0] and "Steps: 4" in infotext
+    assert live(4, page) == (gr.skip(),) * 4
+    assert len(live(3, other)[0]) == 1  # another page asked for nothing yet
+    for _ in range(2):  # an error is not remembered as asked: the same release tries again
+        with pytest.raises(gr.Error):
+            live(4, page, model="no-such-model")
+    # a redraw begun before a 生成 and ending after it (the scheduler may run it last) shows nothing
+    from tabs import image_live
+    redraw = image_live.ask_live(page, dict(prompt="a red circle", steps=5))
+    assert redraw is not None and image_live.latest(page, redraw)
+    image_live.asked(page, dict(prompt="a red circle", steps=6))
+    assert not image_live.latest(page, redraw)
 
 
 def test_generate_streams_previews_before_the_result(client):

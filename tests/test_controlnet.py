@@ -4,6 +4,8 @@ drawing give the same pixels, the settings and the net's hash are in the infotex
 them, merged rows keep their own control images, and bad inputs get a message before anything runs."""
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
@@ -247,9 +249,11 @@ def test_live_says_to_press_generate_while_a_unit_is_on_instead_of_dropping_it(n
     from tabs import image as image_tab
     page = ["a cat", "", "tiny-sd15", "Euler a", 4, 7, 3, "", 32, 32, "txt2img", 1, "Latent", 0, 0.5, [], 0.8]
     for lang, words in (("zh", "请按「生成」"), ("en", "press Generate")):
-        gallery, seeds, infotext, notes = image_tab.live_generate(True, *page, lang, "Automatic", False, True, False)
+        gallery, seeds, infotext, notes = asyncio.run(image_tab.live_generate(True, *page, lang, "Automatic", False,
+                                                                             True, False))
         assert gallery == seeds == infotext == gr.skip() and words in notes
-    gallery, seeds, infotext, _notes = image_tab.live_generate(True, *page, "en", "Automatic", False, False, False)
+    gallery, seeds, infotext, _notes = asyncio.run(image_tab.live_generate(True, *page, "en", "Automatic", False,
+                                                                          False, False))
     assert seeds == "3" and "ControlNet" not in infotext and len(gallery) == 1
 
 

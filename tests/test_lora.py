@@ -1,6 +1,7 @@
 """LoRAs in 文生图: found in the lora folders, weighted, recorded, never leaking into the next run, in the code."""
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 
@@ -75,7 +76,7 @@ def test_live_redraws_with_the_pages_loras(studio_env, style):
     from tabs import image as image_tab
     page = ["a cat", "", "tiny-sd15", "Euler", 3, 7, 9, "", 64, 64, "txt2img", 1, "Latent", 0, 0.5, ["style"], 0.8,
             "en", "Automatic", False, False, False]
-    gallery, _seeds, infotext, _notes = image_tab.live_generate(True, *page)
+    gallery, _seeds, infotext, _notes = asyncio.run(image_tab.live_generate(True, *page))
     assert f'Lora hashes: "style: {lora.file_hash(style)}"' in infotext
     made = api.generate_image(**SD, loras={"style": 0.8}).images[0]
     assert np.array_equal(px(Image.open(gallery[0][0]).convert("RGB")), px(made))

@@ -119,6 +119,34 @@ def test_stop_keeps_the_last_preview(page):
         _set(panel, side, 64)
 
 
+def test_a_release_held_back_during_a_live_redraw_does_not_replace_the_batch_generate_made(page):
+    """实时 on: a knob released while a live redraw runs is held back by the browser (Gradio's always_last) and
+    sent when that redraw ends, which is after a 生成 clicked meanwhile; it asks for what 生成 asked for, so 生成's
+    batch of 4 stays in the gallery (it was replaced by one picture: tabs/image_live.py)."""
+    panel = _open(page, "文生图")
+    live = panel.get_by_label("实时").first
+    was_live = live.is_checked()  # mini-shapes turns it on
+    _set(panel, "每批数量 (Batch size)", 4)
+    panel.get_by_label("提示词 (Prompt)").fill("a big red circle on the left, blue background")
+    live.check()
+    try:
+        steps = panel.get_by_label("采样步数 (Steps)").first
+        for value in (60, 61):  # the first release redraws (seconds); the second comes while it runs
+            steps.fill(str(value))
+            steps.press("Tab")  # a typed value is released on leaving the box
+        panel.get_by_role("button", name="生成", exact=True).click()
+        gallery = _image_gallery(panel)
+        gallery.locator("img").nth(3).wait_for()  # 生成's batch (a live redraw draws one picture)
+        page.wait_for_function("() => [...document.querySelectorAll('textarea')].some(t => t.offsetParent && "
+                               "t.value.includes('Steps: 61'))")
+        page.wait_for_timeout(8000)  # the held-back redraw (60 steps, a few seconds) has run or been skipped
+        _shot(page, "live-then-generate")
+        assert len(_images(page, gallery)) == 4
+    finally:
+        live.set_checked(was_live)
+        _set(panel, "每批数量 (Batch size)", 1)
+
+
 @pytest.mark.parametrize("frames", [8, 16])
 def test_the_frame_strip_shows_every_frame(page, frames):
     panel = _open(page, "文生视频")

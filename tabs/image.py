@@ -135,10 +135,11 @@ def _job_args(values: dict) -> dict:
                 controls=image_control.units(_unit_values(values)), guess_mode=values["guess_mode"])
 
 
-async def live_generate(live, prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, used_seed, width, height,
-                  mode="txt2img", hires_scale=1, hires_upscaler="Latent", hires_steps=0, hires_strength=0.5, loras=None,
-                  lora_weight=0.8, lang="zh", schedule_type="Automatic", use_old_scheduling=False, control_1_on=False,
-                  control_2_on=False, request: gr.Request = None):
+async def live_generate(live, prompt, negative_prompt, model, sampler, steps, cfg_scale, seed, used_seed, width,
+                        height, mode="txt2img", hires_scale=1, hires_upscaler="Latent", hires_steps=0,
+                        hires_strength=0.5, loras=None, lora_weight=0.8, lang="zh", schedule_type="Automatic",
+                        use_old_scheduling=False, control_1_on=False, control_2_on=False,
+                        request: gr.Request = None):
     """实时: a knob was released -> the same picture again with the new value (seed -1 keeps the last seed), with the
     page's hires fix and LoRAs. Its inputs hold no picture: a live event that carried the editors' images made the
     browser upload them at every release, and such a late event could land after 生成's result and replace it. So

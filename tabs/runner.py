@@ -156,7 +156,7 @@ def queued(request, what: str, lang: str = "zh") -> Ticket:
     ticket = ticket_for(request, what, lang=lang)
     try:
         job_scheduler().admit(ticket)
-    except StudioError as err:  # the line is full
+    except StudioError as err:  # the line is full: a message, as the guarded handlers show theirs
         raise gr.Error(err.message(lang), print_exception=False) from None
     JOBS.add(what, request, ticket)
     return ticket
@@ -321,12 +321,10 @@ def _in_line(fn: Callable, what: str) -> Callable:
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         lang = kwargs.get("lang") or next((a for a in reversed(args) if a in ("zh", "en")), "zh")
-        ticket = ticket_for(None, what, lang=lang)
+        ticket = queued(None, what, lang)
         try:
-            job_scheduler().admit(ticket)
-            JOBS.add(what, None, ticket)
             return job_scheduler().run(ticket, lambda: fn(*args, **kwargs))
-        except StudioError as err:  # the line is full: a message, as the guarded handlers show theirs
+        except StudioError as err:  # stopped while it waited: a message, as the guarded handlers show theirs
             raise gr.Error(err.message(lang), print_exception=False) from None
         finally:
             JOBS.done(ticket)

@@ -62,9 +62,9 @@ def keep_conditioning(net) -> None:
     tensor at each step and the net runs it through its conditioning encoder (convolutions at full image size)
     every time: 7% of a mini-shapes call on a CPU. The output is kept for that very tensor object at its version,
     and dropped when the tensor is freed; a new call, picture or in-place change recomputes (inference tensors,
-which cannot change in place, carry no version). With autograd on
-    (training) nothing is kept, as a kept output would share its graph across steps. The module tree and its
-    state dict are unchanged (only the instance's forward is replaced)."""
+    which cannot change in place, carry no version). With autograd on (training) nothing is kept, as a kept output
+    would share its graph across steps. The module tree and its state dict are unchanged (only the instance's
+    forward is replaced)."""
     import torch
     embedding = net.controlnet_cond_embedding
     compute, kept = embedding.forward, {}

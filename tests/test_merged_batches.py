@@ -274,9 +274,10 @@ def test_the_merge_key_ignores_only_the_rows_own_fields_and_takes_in_every_other
     from studio.image.engine import Hires, ImageJob
     from studio.image.merging import ROW_FIELDS, merge_key
     key = merge_key("mini-shapes", _job(), 1)
-    assert merge_key("mini-shapes", _job(prompt="a blue star", negative_prompt="red", seeds=[5, 6],
+    assert merge_key("mini-shapes", _job(prompt="a blue star", negative_prompt="red", seeds=[5, 6], cfg_scale=3.0,
                                          control_images=[object()]), 1) == key
-    changed = dict(sampler="Euler", steps=21, cfg_scale=3.0, width=72, height=72, generator_device="cuda",
+    assert merge_key("mini-shapes", _job(cfg_scale=1.0), 1) != key  # CFG off: the UNet sees no unconditional half
+    changed = dict(sampler="Euler", steps=21, width=72, height=72, generator_device="cuda",
                    strength=0.5, hires=Hires(2, "Latent", 10, 0.5), on_scheduler=print, loras=[("ink", "f", 1.0)],
                    schedule_type="Karras", use_old_scheduling=True, guess_mode=True,
                    controls=(Control("canny", "net", "net", 1.0, 0.0, 1.0, "canny", 100, 200),))
@@ -341,13 +342,13 @@ def test_merged_mini_shapes_pictures_equal_their_lone_runs_with_their_own_seeds_
     jobs = {"ann": dict(prompt="a red circle", seed=11),
             "bob": dict(prompt="a blue square on a yellow background", negative_prompt="green", seed=22,
                         batch_size=2),
-            "cat": dict(prompt="a (green:1.3) star", seed=33),  # weighted: compel's encoding, one chunk too
-            "dan": dict(prompt="a purple triangle", seed=44, batch_count=2),
+            "cat": dict(prompt="a (green:1.3) star", seed=33, cfg_scale=3),  # weighted: compel's, one chunk too
+            "dan": dict(prompt="a purple triangle", seed=44, batch_count=2, cfg_scale=9.5),  # CFG: a row's own
             "eve": dict(prompt="a [red:blue:2] [circle|square]", seed=55)}  # prompt editing: its own steps' texts
     results, merges = merged_run({o: {**SHAPES, **kw} for o, kw in jobs.items()})
     assert {"bob", "cat", "dan", "eve"} <= set(merges)  # they rode in one call with ann's first picture
     for owner, kw in jobs.items():
-        got, alone = results[owner], api.generate_image(**SHAPES, **kw, save=False)
+        got, alone = results[owner], api.generate_image(**{**SHAPES, **kw}, save=False)
         assert got.seeds == alone.seeds and got.infotexts == alone.infotexts  # its own seeds, no batch position
         for mine, lone in zip(got.images, alone.images, strict=True):
             same_picture(mine, lone)
@@ -370,7 +371,7 @@ def test_merged_image_to_image_rows_keep_their_own_sources(studio_env):
 
 def test_different_settings_never_share_a_call(studio_env):
     results, merges = merged_run({"ann": dict(SHAPES, prompt="a red circle", seed=1),
-                                  "bob": dict(SHAPES, prompt="a red circle", seed=1, cfg_scale=3),
+                                  "bob": dict(SHAPES, prompt="a red circle", seed=1, cfg_scale=1),  # CFG off
                                   "cat": dict(SHAPES, prompt="a red circle", seed=1, sampler="Euler")})
     assert merges == []
     assert not np.array_equal(np.asarray(results["ann"].images[0]), np.asarray(results["bob"].images[0]))
@@ -401,13 +402,13 @@ def test_a_stop_in_a_merged_call_drops_only_that_learners_pictures(studio_env):
 @pytest.mark.parametrize("model", ["tiny-sd15", "tiny-sdxl"])
 def test_merged_tiny_sd_rows_equal_their_lone_runs(studio_env, model):
     common = dict(model=model, sampler="DPM++ 2M Karras", steps=4, cfg_scale=7, width=64, height=64)
-    jobs = {"ann": dict(prompt="a cat", seed=1), "cat": dict(prompt="a (red:1.4) house", seed=3),
+    jobs = {"ann": dict(prompt="a cat", seed=1), "cat": dict(prompt="a (red:1.4) house", seed=3, cfg_scale=4),
             "bob": dict(prompt="a dog in the snow", negative_prompt="blur", seed=2),
             "eve": dict(prompt="[a cat:a dog:2]", negative_prompt="[blur|]", seed=4)}  # SDXL: pooled swapped too
     results, merges = merged_run({o: {**common, **kw} for o, kw in jobs.items()})
     assert sorted(merges) == ["bob", "cat", "eve"]
     for owner, kw in jobs.items():
-        alone = api.generate_image(**common, **kw, save=False)
+        alone = api.generate_image(**{**common, **kw}, save=False)
         same_picture(results[owner].images[0], alone.images[0])
         assert results[owner].infotexts == alone.infotexts
 

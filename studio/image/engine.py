@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from studio.image import lora, prompt_steps, weighting
+from studio.image import lora, prompt_steps, row_guidance, weighting
 from studio.image.samplers import make_scheduler
 
 
@@ -97,7 +97,7 @@ def run(pipe, job: ImageJob, on_step: StepCallback | None = None,
 
 def run_units(pipe, units: list[Unit], nets: list | None = None) -> list[list[Image.Image]]:
     """Run the batches of several jobs with equal merge keys as one call: each row with its own generator, prompt,
-    source and control images, each unit's steps reported to its own callback with its own rows' latents.
+    CFG scale, source and control images, each unit's steps reported to its own callback with its own rows' latents.
     Interrupted when every unit is stopped; a stopped unit among running ones gets its images too (the caller drops
     them). nets: the loaded ControlNets of the job's controls, in their order."""
     job = units[0].job  # every setting but the rows' is the same in all units
@@ -214,10 +214,12 @@ def _call(pipe, units: list[Unit], steps: int, width: int, height: int, extra: d
     size = {} if "Img2Img" in type(pipe).__name__ else {"width": width, "height": height}
     if "strength" in extra:
         steps = schedule_steps(steps, extra["strength"])
-    with torch.inference_mode():  # diffusers' no_grad still counts tensor versions: 5% of a mini-shapes call
-        out = pipe(**text, num_inference_steps=steps, guidance_scale=job.cfg_scale, generator=generators,
-                   callback_on_step_end=callback, callback_on_step_end_tensor_inputs=tensor_inputs,
-                   output_type=output_type, **size, **extra)
+    scales = _per_row(units, "cfg_scale")  # merged rows may differ in CFG (studio.image.row_guidance)
+    # inference_mode: diffusers' no_grad still counts tensor versions, 5% of a mini-shapes call
+    with torch.inference_mode(), row_guidance.per_row(pipe.unet, scales):
+        out = pipe(**text, num_inference_steps=steps, guidance_scale=row_guidance.call_scale(scales),
+                   generator=generators, callback_on_step_end=callback,
+                   callback_on_step_end_tensor_inputs=tensor_inputs, output_type=output_type, **size, **extra)
     if getattr(pipe, "_interrupt", False):
         raise Interrupted()
     return out.images if output_type == "latent" else list(out.images)

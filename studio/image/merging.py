@@ -11,18 +11,20 @@ from dataclasses import fields, is_dataclass
 from studio.image.engine import ImageJob
 
 
-# What each row of a merged call brings; every other field of ImageJob, now and added later, must be equal.
-ROW_FIELDS = ("prompt", "negative_prompt", "seeds", "init_image", "mask", "control_images")
+# What each row of a merged call brings; every other field of ImageJob, now and added later, must be equal. CFG is a
+# row's own (studio.image.row_guidance) as long as it is on: the key keeps whether it is (> 1).
+ROW_FIELDS = ("prompt", "negative_prompt", "seeds", "cfg_scale", "init_image", "mask", "control_images")
 
 
 def merge_key(model: str, job: ImageJob, chunks: int | None) -> tuple | None:
     """What two jobs' batches must share to run as one call: the model, every ImageJob field but the row fields,
-    the mode (a source image or mask is a row's own, but not whether there is one) and the prompts' encoded
-    length in 75-token chunks (None, unknown: the batch runs alone)."""
+    the mode (a source image or mask is a row's own, but not whether there is one), whether CFG is on (its scale is
+    a row's own, but not whether the UNet sees the unconditional half) and the prompts' encoded length in 75-token
+    chunks (None, unknown: the batch runs alone)."""
     if chunks is None:
         return None
     shared = tuple((f.name, _frozen(getattr(job, f.name))) for f in fields(job) if f.name not in ROW_FIELDS)
-    return model, job.mode, chunks, shared
+    return model, job.mode, job.cfg_scale > 1, chunks, shared
 
 
 def _frozen(value):

@@ -30,18 +30,20 @@ def net_choices(lang: str) -> list[tuple[str, str]]:
         [(f"{name} · {s('image.local', lang)}", name) for name in api.local_models("controlnet")]
 
 
-def blank_canvas() -> dict:
-    """The editor's start: a white sheet to draw the outline on in black (or to upload a picture instead)."""
-    return {"background": Image.new("RGB", (CANVAS, CANVAS), "white"), "layers": [], "composite": None}
-
-
 def editor_image(value) -> Image.Image | None:
-    """What a unit's editor holds: the drawing over its background (composite), else the background alone."""
+    """What a unit's editor holds: the drawing over its background (composite), else the background alone, on a
+    white sheet. The editor starts with no background (an empty canvas of CANVAS x CANVAS, white on the page): Gradio
+    fetches and uploads an untouched background again each time it reads the editor's state (every update of a
+    block around it: after a language switch, ~20 uploads a second per page for a minute), an empty one costs
+    nothing."""
     if not value:
         return None
-    if isinstance(value, dict):
-        return value.get("composite") or value.get("background")
-    return value
+    image = value.get("composite") or value.get("background") if isinstance(value, dict) else value
+    if image is None or image.mode not in ("RGBA", "LA", "P"):
+        return image
+    sheet = Image.new("RGB", image.size, "white")  # where nothing was drawn: the paper, not black
+    sheet.paste(image.convert("RGBA"), mask=image.convert("RGBA").getchannel("A"))
+    return sheet
 
 
 def units(values: list) -> list[dict]:
@@ -112,7 +114,7 @@ def _unit(ui: UI, number: int, lang, model, width, height) -> list:
             kind = ui.add(gr.Radio, "image.control.kind", choices=kind_choices(ui.lang), value="scribble", scale=3)
             ui.on_lang(kind, lambda lg: {"choices": kind_choices(lg)})
         image = ui.add(gr.ImageEditor, "image.control.image", fill=upload_limit(), type="pil", height=360,
-                       value=blank_canvas(), sources=["upload", "clipboard"], transforms=(),
+                       canvas_size=(CANVAS, CANVAS), sources=["upload", "clipboard"], transforms=(),
                        brush=gr.Brush(colors=["#000000"], color_mode="fixed", default_size=8), eraser=gr.Eraser())
         with gr.Row(equal_height=True):
             preprocess = ui.add(gr.Checkbox, "image.control.preprocess", value=True, scale=1)

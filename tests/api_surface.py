@@ -44,7 +44,7 @@ def gradio_surface() -> dict:
 
 
 def _steady(value):
-    """A default as recorded: a file (the ControlNet canvas's white sheet) by its name, not its temp folder's path."""
+    """A default as recorded: a file (an image default) by its name, not its temp folder's path."""
     if isinstance(value, dict):
         if "path" in value and "meta" in value:
             return {"file": str(value["path"]).rsplit("/", 1)[-1]}

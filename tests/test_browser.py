@@ -120,6 +120,7 @@ def test_a_drawn_triangle_and_a_pictures_edges_steer_mini_shapes(page, tmp_path)
     panel.get_by_label("启用").first.check()
     canvas = panel.locator("canvas").first
     canvas.scroll_into_view_if_needed()
+    panel.get_by_role("button", name="画笔", exact=True).first.click()  # as the empty sheet says: pick the brush
     box = canvas.bounding_box()
     side = min(box["width"], box["height"]) * 0.8  # the white sheet, centred in the editor
     cx, cy, r = box["x"] + box["width"] / 2 - side * 0.25, box["y"] + box["height"] / 2, side * 0.2

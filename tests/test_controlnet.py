@@ -241,6 +241,19 @@ def test_png_info_sends_each_units_settings_back_to_the_page(nets):
     assert sent[10] is True and sent[13] is False  # the second unit: on, its preprocessor off
 
 
+def test_a_drawing_on_the_empty_canvas_is_black_lines_on_white_paper():
+    """The editor starts with no background (an untouched one is uploaded again at every read of the page's state):
+    what a learner draws arrives as black strokes on transparency, and the unit's image is them on white paper."""
+    from tabs import image_control
+    strokes = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+    strokes.paste((0, 0, 0, 255), (10, 10, 30, 14))
+    made = image_control.editor_image({"background": None, "layers": [strokes], "composite": strokes})
+    assert made.mode == "RGB" and made.getpixel((40, 40)) == (255, 255, 255) and made.getpixel((20, 12)) == (0, 0, 0)
+    assert image_control.editor_image({"background": None, "layers": [], "composite": None}) is None  # 'no image'
+    photo = Image.new("RGB", (8, 8), "green")
+    assert image_control.editor_image({"background": photo, "layers": [], "composite": photo}) is photo
+
+
 def test_live_says_to_press_generate_while_a_unit_is_on_instead_of_dropping_it(nets):
     """实时 carries no picture (the editors' images would upload at every knob release), so with a unit switched on
     it redraws nothing and says why, in the page's language; with the units off it redraws."""

@@ -32,17 +32,18 @@ def net_choices(lang: str) -> list[tuple[str, str]]:
 
 def editor_image(value) -> Image.Image | None:
     """What a unit's editor holds: the drawing over its background (composite), else the background alone, on a
-    white sheet. The editor starts with no background (an empty canvas of CANVAS x CANVAS, white on the page): Gradio
+    white sheet. The editor starts with no background (an empty CANVAS x CANVAS canvas, white on the page): Gradio
     fetches and uploads an untouched background again each time it reads the editor's state (every update of a
-    block around it: after a language switch, ~20 uploads a second per page for a minute), an empty one costs
-    nothing."""
+    block around it: after a language switch, ~20 uploads a second per page for half a minute and more); an empty
+    canvas costs nothing."""
     if not value:
         return None
     image = value.get("composite") or value.get("background") if isinstance(value, dict) else value
     if image is None or image.mode not in ("RGBA", "LA", "P"):
         return image
+    drawn = image.convert("RGBA")
     sheet = Image.new("RGB", image.size, "white")  # where nothing was drawn: the paper, not black
-    sheet.paste(image.convert("RGBA"), mask=image.convert("RGBA").getchannel("A"))
+    sheet.paste(drawn, mask=drawn.getchannel("A"))
     return sheet
 
 

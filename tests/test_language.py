@@ -116,6 +116,31 @@ def test_every_visible_text_follows_the_page_language(studio, locale):
                                  f"{zh}; Chinese on the English page: {en}"
 
 
+def test_a_language_switch_uploads_nothing_from_the_untouched_control_canvases(studio):
+    """With 文生图's ControlNet units open, switching the page's language sends the server no file: Gradio reads
+    every editor inside each relabelled block, and an editor holding an untouched background image fetched and
+    uploaded it again each time (20-40 uploads every 3 s from one page, for half a minute and more)."""
+    browser, url = studio
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(WAIT)
+        page.goto(url)
+        click(page.locator(TOP_TABS).get_by_text("文生图", exact=True))
+        page.get_by_text("ControlNet 控制", exact=False).first.click()
+        for unit in ("单元 2", "单元 1"):  # both units' editors mounted
+            click(page.locator(SUB_TABS).get_by_text(unit, exact=True).first)
+        page.locator("canvas:visible").first.wait_for()
+        uploads: list[str] = []
+        page.on("request", lambda r: uploads.append(r.url) if "/upload" in r.url else None)
+        page.locator(".studio-header .studio-lang-names").get_by_text("English", exact=True).click()
+        page.wait_for_function("document.documentElement.lang === 'en'")
+        page.wait_for_timeout(6000)  # Playwright hands over the page's requests while it waits
+    finally:
+        context.close()
+    assert uploads == [], f"{len(uploads)} uploads after the switch"
+
+
 def test_the_glossary_keeps_terms_and_not_words():
     """The glossary clears the terms it lists, whole, and nothing else: an English sentence still counts."""
     assert not foreign("新手推荐 DPM++ 2M Karras；追求速度用 Euler a", "zh")

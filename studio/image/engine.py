@@ -216,7 +216,7 @@ def _call(pipe, units: list[Unit], steps: int, width: int, height: int, extra: d
         steps = schedule_steps(steps, extra["strength"])
     scales = _per_row(units, "cfg_scale")  # merged rows may differ in CFG (studio.image.row_guidance)
     # inference_mode: diffusers' no_grad still counts tensor versions, 5% of a mini-shapes call
-    with torch.inference_mode(), row_guidance.per_row(pipe.unet, scales):
+    with torch.inference_mode(), row_guidance.per_row(pipe, scales):
         out = pipe(**text, num_inference_steps=steps, guidance_scale=row_guidance.call_scale(scales),
                    generator=generators, callback_on_step_end=callback,
                    callback_on_step_end_tensor_inputs=tensor_inputs, output_type=output_type, **size, **extra)

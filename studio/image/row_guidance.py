@@ -20,9 +20,10 @@ def call_scale(scales: list[float]) -> float:
 
 
 @contextmanager
-def per_row(unet: torch.nn.Module, scales: list[float]):
-    """While the call runs, each row's text half is rescaled to its own scale; nothing is hooked when the rows
-    agree (the common case: one learner, or a class on the same settings)."""
+def per_row(pipe, scales: list[float]):
+    """While the call runs, each row's text half is rescaled to its own scale (a hook on `pipe.unet`); nothing is
+    hooked, nor the UNet looked for, when the rows agree (the common case: one learner, or a class on the same
+    settings)."""
     if len(set(scales)) == 1:
         yield
         return
@@ -39,7 +40,7 @@ def per_row(unet: torch.nn.Module, scales: list[float]):
         text[moved] = uncond[moved] + r[moved] * (text[moved] - uncond[moved])
         return output
 
-    handle = unet.register_forward_hook(hook)
+    handle = pipe.unet.register_forward_hook(hook)
     try:
         yield
     finally:

@@ -127,12 +127,17 @@ def build_demo() -> gr.Blocks:
             classroom = ui.add(gr.Checkbox, "app.classroom", value=settings().classroom, container=False, scale=0,
                                min_width=320)
         page = Page(lang, demo, browser_id)
+        tabs = {}
         with gr.Tabs(elem_classes="studio-tabs"):
             for name, build in TABS:
-                with ui.tab(f"tab.{name}"):
+                with ui.tab(f"tab.{name}") as tabs[name]:
                     build(ui, page)
+        models.refresh_while_open(ui, tabs)
         operator.build(ui, lang, demo)  # before the switch: its components are relabelled with the others
-        switch.change(lambda choice: [choice, *ui.relabel(choice)], switch, [lang, *ui.components],
+        # Labels change in the browser (tabs/ui.py says why); the session's language and what reads the server's
+        # state at the switch (local model folders) go through the server.
+        switch.change(None, switch, ui.components, js=ui.relabel_js(), api_visibility="private", queue=False)
+        switch.change(lambda choice: [choice, *ui.relabel_live(choice)], switch, [lang, *ui.live_components],
                       api_visibility="private", queue=False)
         # Gradio's own words (footer, upload areas, the image editor, pop-up titles) follow this switch, not the
         # browser's locale; a file an upload area does not take gets the studio's message (tabs/gradio_locale.py).

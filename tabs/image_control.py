@@ -121,7 +121,7 @@ def _unit(ui: UI, number: int, lang, model, width, height) -> list:
             preprocess = ui.add(gr.Checkbox, "image.control.preprocess", value=True, scale=1)
             net = ui.add(gr.Dropdown, "image.control.model", choices=net_choices(ui.lang), value="",
                          allow_custom_value=True, scale=3)
-            ui.on_lang(net, lambda lg: {"choices": net_choices(lg)})
+            ui.on_lang(net, lambda lg: {"choices": net_choices(lg)}, live=True)  # local folders: read at the switch
         weight = ui.knob("image.control.weight", KNOBS["control_weight"], value=1.0)
         with gr.Row():
             start = ui.knob("image.control.start", KNOBS["control_start"], value=0.0)

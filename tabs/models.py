@@ -142,7 +142,8 @@ def build(ui: UI, page: Page) -> None:
         buttons = {name: ui.button(f"models.{name}", variant="primary" if name == "load" else "secondary")
                    for name in ("download", "load", "unload", "unload_all", "delete", "refresh")}
     loaded = ui.add(gr.Dataframe, "models.loaded",
-                    value=_table(loaded_rows(status, ui.lang), "models.cols.loaded", ui.lang), interactive=False)
+                    value=_table(loaded_rows(status, ui.lang), "models.cols.loaded", ui.lang), interactive=False,
+                    elem_id="studio-loaded-models")
     task = ui.add(gr.Radio, "models.task", choices=task_choices(ui.lang), value="")
     ui.on_lang(task, lambda lg: {"choices": task_choices(lg)})
     registry = ui.add(gr.Dataframe, "models.registry", value=_table(registry_rows(ui.lang), "models.cols.registry",
@@ -165,5 +166,20 @@ def build(ui: UI, page: Page) -> None:
         teacher = is_operator(request)
         return gr.update(visible=teacher), gr.update(visible=teacher), gr.update(visible=not teacher)
     demo.load(role, None, [key, actions, note], api_visibility="private", queue=False)
-    gr.Timer(3.0).tick(manager_status, [lang], outputs, api_visibility="private", concurrency_limit=None,
-                       show_progress="hidden")
+    ui.status_refresh = {"fn": manager_status, "inputs": [lang], "outputs": outputs, "api_visibility": "private",
+                         "concurrency_limit": None, "show_progress": "hidden"}
+    ui.status_timer = gr.Timer(3.0, active=False)  # refresh_while_open starts and stops it
+    ui.status_timer.tick(**ui.status_refresh)
+
+
+TIMER_JS = "() => ({__type__: 'update', active: %s})"
+
+
+def refresh_while_open(ui, tabs: dict[str, gr.Tab]) -> None:
+    """The tables refresh on opening 模型管理 and every 3 s while it is open, not on every page all the time: each
+    tick is a server call, and each event of a page makes it walk its loading-status table. The timer is started
+    and stopped in the browser (a server event would itself join that table)."""
+    tabs["models"].select(**ui.status_refresh)
+    for name, tab in tabs.items():
+        tab.select(None, None, ui.status_timer, js=TIMER_JS % str(name == "models").lower(),
+                   api_visibility="private", queue=False, show_progress="hidden")

@@ -1,24 +1,30 @@
 """What every tab shares: labels in two languages, the language switch, and error display.
 
-Components are created through `UI`, which remembers how to re-label each one; the language radio
-then returns one update per registered component. The page is Chinese unless the user switches,
-whatever the browser's locale (gr.I18n would follow the browser).
+Components are created through `UI`, which remembers how to re-label each one. The language radio re-labels them
+in the browser (`relabel_js`: both languages' updates are in the page), not through the server: an event's outputs
+stay in Gradio's loading-status table for the page's life, and each later event of the page walked all of them (and
+every component inside each tab and accordion among them) twice, which made a page switched to English 15x slower at
+every click. Only what reads the server's state at the switch (the model pickers' local folders) goes through the
+server (`live=True`). The page is Chinese unless the user switches, whatever the browser's locale (gr.I18n would
+follow the browser).
 """
 from __future__ import annotations
 
 import contextlib
 import functools
 import inspect
+import json
 import logging
 import traceback
 from dataclasses import dataclass
 from typing import Callable
 
 import gradio as gr
+from gradio.blocks import postprocess_update_dict
 
 from studio import api
 from studio.api import StudioError
-from studio.api.web import pick, settings
+from studio.api.web import LANGS, pick, settings
 from studio.api.web import scrub as no_paths  # no message shows a server path (issue 35)
 from studio.api.web import t as studio_t
 from studio.core.knobs import Knob
@@ -73,10 +79,13 @@ class Page:
 class UI:
     def __init__(self, lang: str):
         self.lang = lang
-        self._items: list[tuple[gr.components.Component, Callable[[str], dict]]] = []
+        self._items: list[tuple[gr.components.Component, Callable[[str], dict]]] = []  # re-labelled in the browser
+        self._live: list[tuple[gr.components.Component, Callable[[str], dict]]] = []  # by the server, at the switch
         self.switch_events: list[tuple[Callable, list, list]] = []  # fn(new_lang, *inputs) -> outputs, on a switch
         self.saved_events: list = []  # runs that save files (tabs.mywork lists them per browser)
         self.history_gallery = None  # the 文生图 tab's own gallery of this browser's pictures
+        self.status_timer = None  # 模型管理's refresh of its tables (tabs.models.refresh_while_open)
+        self.status_refresh: dict = {}  # ... and the event it runs
         self.knobs: list[tuple[gr.Slider, Knob]] = []  # the sliders made by knob(), with their table entries
 
     def on_saved(self, event):
@@ -88,13 +97,15 @@ class UI:
         """Run fn(new_lang, *inputs) when the language changes (for values, which relabel cannot see)."""
         self.switch_events.append((fn, inputs, outputs))
 
-    def on_lang(self, component, update: Callable[[str], dict]):
-        """Register how `component` changes when the language changes (merged with earlier registrations)."""
-        for i, (known, earlier) in enumerate(self._items):
+    def on_lang(self, component, update: Callable[[str], dict], live: bool = False):
+        """Register how `component` changes when the language changes (merged with earlier registrations). `live`:
+        update(lang) reads what may change while the server runs (a folder's models), so it runs at the switch."""
+        items = self._live if live else self._items
+        for i, (known, earlier) in enumerate(items):
             if known is component:
-                self._items[i] = (component, lambda lang, a=earlier, b=update: {**a(lang), **b(lang)})
+                items[i] = (component, lambda lang, a=earlier, b=update: {**a(lang), **b(lang)})
                 return component
-        self._items.append((component, update))
+        items.append((component, update))
         return component
 
     def add(self, cls, key: str, fill: dict | None = None, **kwargs):
@@ -137,14 +148,36 @@ class UI:
         """The model dropdown of a tab: the registry's models of `task`, then loadable folders in the model dirs."""
         picker = self.add(gr.Dropdown, key, choices=model_choices(task, self.lang), value=value,
                           allow_custom_value=True)
-        return self.on_lang(picker, lambda lang: {"choices": model_choices(task, lang)})
+        return self.on_lang(picker, lambda lang: {"choices": model_choices(task, lang)}, live=True)
 
     @property
     def components(self) -> list:
+        """What the page re-labels in the browser (relabel_js)."""
         return [c for c, _ in self._items]
+
+    @property
+    def live_components(self) -> list:
+        """What the server re-labels at the switch (relabel_live)."""
+        return [c for c, _ in self._live]
 
     def relabel(self, lang: str) -> list:
         return [gr.update(**update(lang)) for _, update in self._items]
+
+    def relabel_live(self, lang: str) -> list:
+        return [gr.update(**update(lang)) for _, update in self._live]
+
+    def relabel_js(self) -> str:
+        """The switch's browser-side handler: (lang) => one update per `components`, as the server would send it."""
+        table = {lang: [_as_sent(c, update(lang)) for c, update in self._items] for lang in LANGS}
+        return f"(lang) => ({json.dumps(table, ensure_ascii=False)})[lang] ?? []"
+
+
+def _as_sent(component, update: dict) -> dict:
+    """`update` as Gradio's server turns a returned gr.update into what the page receives (Blocks.postprocess_data):
+    the component rebuilt with it, its props read back, its value postprocessed."""
+    kwargs = {**component.constructor_args, **update, "render": False}
+    kwargs.pop("value", None)
+    return postprocess_update_dict(type(component)(**kwargs), dict(update))
 
 
 def model_choices(task: str, lang: str) -> list[tuple[str, str]]:

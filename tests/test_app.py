@@ -135,6 +135,28 @@ def test_language_switch_relabels_every_registered_component(studio_env):
     assert all(u.get("label") != "提示词 (Prompt)" for u in english)
 
 
+def test_the_language_switch_relabels_in_the_browser_and_keeps_every_choice_value(studio_env):
+    """The switch's labels are set by the page itself: every output of a server event is kept in the page's
+    loading-status table and walked at each later event (a server relabel of ~380 blocks made every click of an
+    English page take seconds). The server keeps its own copy of each choice box as built, so a relabelled box must
+    keep its values: an English value the Chinese copy lacks would be refused."""
+    import gradio as gr
+    demo = app.build_demo()
+    radio = next(b for b in demo.blocks.values() if isinstance(b, gr.Radio) and b.label == "语言 / Language")
+    on_switch = [dep for dep in demo.fns.values() if (radio._id, "change") in [tuple(t) for t in dep.targets]]
+    in_browser = [dep for dep in on_switch if dep.fn is None and len(dep.outputs) > 300]
+    assert len(in_browser) == 1 and "Generate" in in_browser[0].js and "生成" in in_browser[0].js
+    assert sum(len(dep.outputs) for dep in on_switch if dep.fn is not None) < 100
+    boxes = [b for b in in_browser[0].outputs if getattr(b, "choices", None)]
+    assert len(boxes) > 20
+    from tests.test_page_language import relabelled_in_the_browser
+    for lang in ("zh", "en"):
+        sent = dict(zip(in_browser[0].outputs, relabelled_in_the_browser(in_browser[0].js, lang)))
+        for box in boxes:
+            if "choices" in sent[box]:
+                assert [v for _, v in sent[box]["choices"]] == [v for _, v in box.choices], (lang, box.label)
+
+
 def test_live_mode_regenerates_the_last_seed_only_when_on(studio_env):
     import gradio as gr
 

@@ -204,6 +204,21 @@ def test_models_tab_lists_the_registry(page):
     panel.get_by_text("mini-shapes").first.wait_for()
 
 
+def test_the_models_tab_follows_what_is_loaded_while_it_is_open(page):
+    """The loaded-models table shows the manager's state on opening the tab and every 3 s while it stays open (its
+    timer runs only then): a model loaded elsewhere (another learner, the teacher's script) appears, an unload
+    empties it."""
+    from studio import api
+    loaded = "document.querySelector('#studio-loaded-models').innerText"
+    _open(page, "文本生成")
+    api.unload_all()
+    api.load("mini-poem")
+    _open(page, "模型管理")
+    page.wait_for_function(f"() => {loaded}.includes('已加载') && {loaded}.includes('mini-poem')")
+    api.unload_all()  # while the tab is open
+    page.wait_for_function(f"() => !{loaded}.includes('mini-poem')", timeout=10_000)
+
+
 def test_my_work_lists_what_this_browser_made_and_keeps_it_after_a_reload(page):
     """The picture, the speech and the page zip made by the tests above, listed for this browser; a reload (a new
     page session, the same browser) still shows them."""

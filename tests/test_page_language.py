@@ -7,6 +7,7 @@ page draw."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 
 import gradio as gr
@@ -50,12 +51,23 @@ def one(demo, kind, test):
     return found[0]
 
 
+def relabelled_in_the_browser(js: str, lang: str) -> list | None:
+    """What the switch's browser-side relabel (tabs.ui.UI.relabel_js) returns for `lang`: its table of updates, read
+    from the handler's own text; None for any other script (those send nothing: Gradio's locale, the classroom)."""
+    found = re.fullmatch(r"\(lang\) => \((\{.*\})\)\[lang\] \?\? \[\]", js, re.S)
+    return json.loads(found.group(1))[lang] if found else None
+
+
 def switch(demo, lang: str, values: dict | None = None) -> dict:
     """Run the language switch to `lang` as the page does: {component id: [what each switch event sent it]}."""
     radio = one(demo, gr.Radio, lambda b: b.label == "语言 / Language")
     sent: dict = {}
     for dep in demo.fns.values():
-        if (radio._id, "change") not in [tuple(t) for t in dep.targets] or dep.fn is None:
+        if (radio._id, "change") not in [tuple(t) for t in dep.targets]:
+            continue
+        if dep.fn is None:
+            for comp, data in zip(dep.outputs, relabelled_in_the_browser(dep.js, lang) or []):
+                sent.setdefault(comp._id, []).append(data)
             continue
         payload = [lang if c is radio else (values or {}).get(c._id, getattr(c, "value", None)) for c in dep.inputs]
         result = asyncio.run(demo.process_api(block_fn=dep, inputs=payload, state=SessionState(demo)))

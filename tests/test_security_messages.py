@@ -291,8 +291,8 @@ def test_a_full_queue_answers_with_the_studios_message_in_chinese(studio_env, mo
             assert "队列已满" in detail and "The queue is full" in detail, detail  # language unknown: both
             # A page session that switched to English gets English alone; one on the default page gets Chinese.
             fn_index = next(i for i, fn in demo.fns.items() if fn.api_name == "generate_image")
-            switch = next(i for i, fn in demo.fns.items() if fn.inputs and getattr(fn.inputs[0], "label", "") ==
-                          "语言 / Language")
+            switch = next(i for i, fn in demo.fns.items() if fn.fn is not None and fn.inputs and  # not the relabel
+                          getattr(fn.inputs[0], "label", "") == "语言 / Language")  # in the browser: the session's
             for session, lang in (("page-en", "en"), ("page-zh", "zh")):
                 switched = httpx.post(f"{base}/run/predict", json={"fn_index": switch, "data": [lang],
                                                                    "session_hash": session})

@@ -3,10 +3,10 @@
 Components are created through `UI`, which remembers how to re-label each one. The language radio re-labels them
 in the browser (`relabel_js`: both languages' updates are in the page), not through the server: an event's outputs
 stay in Gradio's loading-status table for the page's life, and each later event of the page walked all of them (and
-every component inside each tab and accordion among them) twice, which made a page switched to English 15x slower at
-every click. Only what reads the server's state at the switch (the model pickers' local folders) goes through the
-server (`live=True`). The page is Chinese unless the user switches, whatever the browser's locale (gr.I18n would
-follow the browser).
+every component inside each tab and accordion among them) twice, so a page switched to English stayed busy and
+answered every click seconds late (bench/bench_page.py). Only what reads the server's state at the switch (the
+model pickers' local folders) goes through the server (`live=True`). The page is Chinese unless the user switches,
+whatever the browser's locale (gr.I18n would follow the browser).
 """
 from __future__ import annotations
 
